@@ -1,0 +1,107 @@
+// Command devstack runs the whole secure-agent stack on one machine: NATS
+// JetStream (or Redis), Dapr sentry, placement and scheduler, and the four
+// services, each with its own daprd. `make run` calls it.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/secure-agent/secure-agent/deploy/local/stack"
+	"github.com/secure-agent/secure-agent/libs/config"
+)
+
+func main() {
+	if err := run(context.Background(), os.Args[1:], os.LookupEnv, os.Stdout); err != nil {
+		if errors.Is(err, flagHelp) {
+			return
+		}
+		fmt.Fprintln(os.Stderr, "devstack:", err)
+		os.Exit(1)
+	}
+}
+
+var flagHelp = errors.New("help")
+
+func run(ctx context.Context, args []string, env config.LookupEnv, out io.Writer) error {
+	var o stack.Options
+	var quiet bool
+	l := config.New("devstack")
+	l.String(&o.Root, "SA_ROOT", ".", "repository root (holds components/ and bin/)")
+	l.String(&o.DataDir, "DATA_DIR", "./data", "where the stack keeps everything it writes")
+	l.Enum(&o.Profile, "PROFILE", "local", stack.Profiles, "component profile: local (NATS JetStream + SQLite, nothing to install) or redis")
+	l.Int(&o.PortBase, "SA_PORT_BASE", 17000, "first of the 150 ports the stack uses; move it to run a second stack")
+	l.HostPort(&o.RedisHost, "SA_REDIS_HOST", "127.0.0.1:6379", "Redis address for PROFILE=redis")
+	l.String(&o.RedisPassword, "SA_REDIS_PASSWORD", "", "Redis password for PROFILE=redis", config.Secret())
+	l.Int(&o.RedisDB, "SA_REDIS_DB", 0, "Redis database number for PROFILE=redis")
+	l.Enum(&o.LogLevel, "LOG_LEVEL", "info", []string{"debug", "info", "warn", "error"}, "log level of apps and sidecars")
+	l.Duration(&o.StartTimeout, "START_TIMEOUT", 2*time.Minute, "bound on start-up; past it the launcher stops everything and says what was not ready")
+	l.Bool(&quiet, "QUIET", false, "do not echo process output (it is still written to DATA_DIR/logs)")
+	l.SetOutput(out)
+	if err := l.Load(args, env); errors.Is(err, config.ErrHelp) {
+		return flagHelp
+	}
+	l.Check(o.RedisDB >= 0 && o.RedisDB <= 15, "SA_REDIS_DB", fmt.Sprintf("invalid value %d: must be 0 to 15", o.RedisDB))
+	if err := l.Err(); err != nil {
+		return err
+	}
+	o.Progress = out
+	if !quiet {
+		o.Console = out
+	}
+
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	started := time.Now()
+	s, err := stack.Start(ctx, o)
+	if err != nil {
+		return err
+	}
+	printSummary(ctx, out, s, o, time.Since(started))
+	waitErr := s.Wait(ctx)
+	stop()
+	fmt.Fprintln(out, "==> stopping the stack")
+	stopErr := s.Stop()
+	if waitErr != nil {
+		return errors.Join(waitErr, stopErr)
+	}
+	if stopErr != nil {
+		return stopErr
+	}
+	fmt.Fprintln(out, "==> stopped; nothing left running")
+	return nil
+}
+
+func printSummary(ctx context.Context, out io.Writer, s *stack.Stack, o stack.Options, took time.Duration) {
+	fmt.Fprintf(out, "\nsecure-agent stack is up in %s (profile %s, data in %s)\n\n", took.Round(100*time.Millisecond), o.Profile, s.DataDir())
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "APP\tAPP PORT\tSIDECAR HTTP\tSIDECAR gRPC\tSTATUS\tCOMPONENTS")
+	for _, a := range stack.Apps {
+		ap := s.Ports().App[a]
+		status := "healthy"
+		h, err := s.Health(ctx, a)
+		if err != nil {
+			status = "NOT HEALTHY: " + err.Error()
+		}
+		sort.Strings(h.Components)
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%s\n", a, ap.App, ap.DaprHTTP, ap.DaprGRPC, status, strings.Join(h.Components, ","))
+	}
+	_ = tw.Flush()
+	p := s.Ports()
+	fmt.Fprintf(out, "\ncontrol plane: sentry :%d, placement :%d, scheduler :%d", p.SentryGRPC, p.PlacementGRPC, p.SchedulerGRPC)
+	if o.Profile == "local" {
+		fmt.Fprintf(out, ", NATS JetStream %s", s.NATSURL())
+	}
+	fmt.Fprintf(out, "\nstatus:  curl -s %s/v1/status\n", s.AppURL("health"))
+	fmt.Fprintf(out, "logs:    %s/logs/<process>.log\n", s.DataDir())
+	fmt.Fprintln(out, "Press Ctrl-C to stop.")
+}

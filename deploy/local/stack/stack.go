@@ -1,0 +1,558 @@
+// Package stack runs the whole agent on one machine: NATS JetStream (local
+// profile), Dapr Sentry, placement and scheduler, and each service with its
+// own daprd. It is the engine of `make run` and of the integration tests.
+package stack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/secure-agent/secure-agent/libs/daprclient"
+)
+
+// Options configure one stack.
+type Options struct {
+	Root          string // repository root: components/, bin/
+	DataDir       string // all runtime data; created if missing
+	Profile       string // local | redis
+	PortBase      int
+	RedisHost     string // redis profile
+	RedisPassword string // redis profile; never printed
+	RedisDB       int    // redis profile; lets two stacks share one server
+	LogLevel      string // apps and sidecars
+	StartTimeout  time.Duration
+	Console       io.Writer // prefixed process output; nil discards it
+	Progress      io.Writer // start-up progress lines; nil discards them
+}
+
+// Stack is a running local stack.
+type Stack struct {
+	opts       Options
+	ports      Ports
+	console    *lineWriter
+	procs      []*process // start order
+	components []Component
+	anchors    []byte
+	http       *http.Client
+}
+
+// Profiles are the component sets under components/.
+var Profiles = []string{"local", "redis"}
+
+// Start brings the stack up and returns once every sidecar is healthy, has
+// loaded its components and sees its app, and every app is ready. On any
+// failure it stops what it started and says which part failed and why.
+func Start(ctx context.Context, opts Options) (*Stack, error) {
+	s, err := prepare(opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.start(ctx); err != nil {
+		_ = s.Stop()
+		return nil, err
+	}
+	return s, nil
+}
+
+func prepare(opts Options) (*Stack, error) {
+	if opts.StartTimeout <= 0 {
+		opts.StartTimeout = 2 * time.Minute
+	}
+	if opts.LogLevel == "" {
+		opts.LogLevel = "info"
+	}
+	if opts.Profile != "local" && opts.Profile != "redis" {
+		return nil, fmt.Errorf("unknown PROFILE %q: use one of %s", opts.Profile, strings.Join(Profiles, ", "))
+	}
+	ports, err := PlanPorts(opts.PortBase)
+	if err != nil {
+		return nil, err
+	}
+	root, err := filepath.Abs(opts.Root)
+	if err != nil {
+		return nil, err
+	}
+	opts.Root = root
+	if opts.DataDir, err = filepath.Abs(opts.DataDir); err != nil {
+		return nil, err
+	}
+	s := &Stack{opts: opts, ports: ports, console: newLineWriter(opts.Console), http: &http.Client{Timeout: 3 * time.Second}}
+	if err := s.checkBinaries(); err != nil {
+		return nil, err
+	}
+	if err := s.checkPortsFree(); err != nil {
+		return nil, err
+	}
+	if err := s.prepareDataDir(); err != nil {
+		return nil, err
+	}
+	comps, err := validateComponents(s.componentsDir(), s.componentEnv())
+	if err != nil {
+		return nil, err
+	}
+	s.components = comps
+	for _, a := range Apps {
+		if _, err := os.Stat(s.configFile(a)); err != nil {
+			return nil, fmt.Errorf("dapr configuration for %s: %w", a, err)
+		}
+	}
+	return s, nil
+}
+
+func (s *Stack) binaries() []string {
+	return append([]string{"daprd", "placement", "scheduler", "sentry", "nats-server"}, Apps...)
+}
+
+func (s *Stack) bin(name string) string { return filepath.Join(s.opts.Root, "bin", name) }
+
+func (s *Stack) checkBinaries() error {
+	var missing []string
+	for _, b := range s.binaries() {
+		if _, err := os.Stat(s.bin(b)); err != nil {
+			missing = append(missing, b)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("missing binaries in %s: %s; run `make tools build` first",
+			filepath.Join(s.opts.Root, "bin"), strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+func (s *Stack) checkPortsFree() error {
+	var busy []string
+	all := s.ports.All()
+	if s.opts.Profile == "local" {
+		all[s.ports.NATS] = "nats"
+	}
+	for p, owner := range all {
+		ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
+		if err != nil {
+			busy = append(busy, fmt.Sprintf("%d (%s)", p, owner))
+			continue
+		}
+		ln.Close()
+	}
+	if len(busy) > 0 {
+		return fmt.Errorf("ports already in use: %s; is another stack running? Stop it, or move this one with SA_PORT_BASE (now %d)",
+			strings.Join(busy, ", "), s.ports.Base)
+	}
+	return nil
+}
+
+func (s *Stack) dir(parts ...string) string {
+	return filepath.Join(append([]string{s.opts.DataDir}, parts...)...)
+}
+
+func (s *Stack) prepareDataDir() error {
+	for _, d := range []string{"logs", "nats", "sentry", "scheduler", "scheduler-identity", "staging", "destination", "state"} {
+		if err := os.MkdirAll(s.dir(d), 0o700); err != nil {
+			return fmt.Errorf("create data directory %s: %w", s.dir(d), err)
+		}
+	}
+	secrets := s.dir("secrets.json")
+	if _, err := os.Stat(secrets); errors.Is(err, os.ErrNotExist) {
+		sample := filepath.Join(s.opts.Root, "components", "local", "secrets.sample.json")
+		b, err := os.ReadFile(sample)
+		if err != nil {
+			return fmt.Errorf("read sample secrets %s: %w", sample, err)
+		}
+		if err := os.WriteFile(secrets, b, 0o600); err != nil {
+			return fmt.Errorf("create %s: %w", secrets, err)
+		}
+	}
+	return nil
+}
+
+func (s *Stack) componentsDir() string {
+	return filepath.Join(s.opts.Root, "components", s.opts.Profile)
+}
+func (s *Stack) configFile(app string) string {
+	return filepath.Join(s.opts.Root, "components", "config", app+".yaml")
+}
+
+// componentEnv is what the component files' envRef entries read.
+func (s *Stack) componentEnv() map[string]string {
+	return map[string]string{
+		"SA_NATS_URL":        s.NATSURL(),
+		"SA_STATE_DB":        "file:" + s.dir("state", "state.db") + "?_pragma=journal_mode(WAL)",
+		"SA_SECRETS_FILE":    s.dir("secrets.json"),
+		"SA_STAGING_DIR":     s.dir("staging"),
+		"SA_DESTINATION_DIR": s.dir("destination"),
+		"SA_REDIS_HOST":      s.opts.RedisHost,
+		"SA_REDIS_PASSWORD":  s.opts.RedisPassword,
+		"SA_REDIS_DB":        strconv.Itoa(s.opts.RedisDB),
+	}
+}
+
+func (s *Stack) start(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, s.opts.StartTimeout)
+	defer cancel()
+	if s.opts.Profile == "local" {
+		s.progress("starting NATS JetStream on 127.0.0.1:%d", s.ports.NATS)
+		if _, err := s.spawn("nats", s.bin("nats-server"), []string{
+			"-a", "127.0.0.1", "-p", strconv.Itoa(s.ports.NATS), "-js", "-sd", s.dir("nats"), "-n", "secure-agent-local",
+		}, nil); err != nil {
+			return err
+		}
+		if err := s.waitTCP(ctx, "nats", s.ports.NATS); err != nil {
+			return err
+		}
+		if err := ensureStreams(ctx, s.NATSURL()); err != nil {
+			return err
+		}
+	} else {
+		s.progress("checking Redis at %s", s.opts.RedisHost)
+		if err := pingRedis(ctx, s.opts.RedisHost); err != nil {
+			return err
+		}
+	}
+	if err := s.startControlPlane(ctx); err != nil {
+		return err
+	}
+	for _, a := range Apps {
+		if err := s.startApp(a); err != nil {
+			return err
+		}
+	}
+	return s.waitReady(ctx)
+}
+
+func (s *Stack) startControlPlane(ctx context.Context) error {
+	p := s.ports
+	lo := "127.0.0.1"
+	s.progress("starting Dapr sentry (mTLS CA) on %s:%d", lo, p.SentryGRPC)
+	if _, err := s.spawn("sentry", s.bin("sentry"), []string{
+		"--issuer-credentials", s.dir("sentry"), "--trust-domain", "localhost", "--mode", "standalone",
+		"--config", s.configFile("sentry"),
+		"--port", strconv.Itoa(p.SentryGRPC), "--listen-address", lo,
+		"--healthz-port", strconv.Itoa(p.SentryHealthz), "--healthz-listen-address", lo,
+		"--metrics-port", strconv.Itoa(p.SentryMetrics), "--metrics-listen-address", lo,
+		"--log-level", s.opts.LogLevel,
+	}, nil); err != nil {
+		return err
+	}
+	if err := s.waitHTTP(ctx, "sentry", fmt.Sprintf("http://%s:%d/healthz", lo, p.SentryHealthz)); err != nil {
+		return err
+	}
+	anchors, err := os.ReadFile(s.dir("sentry", "ca.crt"))
+	if err != nil {
+		return fmt.Errorf("sentry is up but wrote no trust anchors: %w", err)
+	}
+	s.anchors = anchors
+	tls := []string{"--tls-enabled", "--sentry-address", fmt.Sprintf("%s:%d", lo, p.SentryGRPC),
+		"--trust-anchors-file", s.dir("sentry", "ca.crt"), "--trust-domain", "localhost", "--log-level", s.opts.LogLevel}
+	s.progress("starting Dapr placement and scheduler")
+	if _, err := s.spawn("placement", s.bin("placement"), append([]string{
+		"--id", "dapr-placement-0", "--initial-cluster", fmt.Sprintf("dapr-placement-0=%s:%d", lo, p.PlacementRaft),
+		"--port", strconv.Itoa(p.PlacementGRPC), "--listen-address", lo,
+		"--healthz-port", strconv.Itoa(p.PlacementHealthz), "--healthz-listen-address", lo,
+		"--metrics-port", strconv.Itoa(p.PlacementMetrics), "--metrics-listen-address", lo,
+	}, tls...), nil); err != nil {
+		return err
+	}
+	if _, err := s.spawn("scheduler", s.bin("scheduler"), append([]string{
+		"--id", "dapr-scheduler-server-0", "--mode", "standalone",
+		"--port", strconv.Itoa(p.SchedulerGRPC), "--listen-address", lo,
+		"--override-broadcast-host-port", fmt.Sprintf("%s:%d", lo, p.SchedulerGRPC),
+		"--healthz-port", strconv.Itoa(p.SchedulerHealthz), "--healthz-listen-address", lo,
+		"--metrics-port", strconv.Itoa(p.SchedulerMetrics), "--metrics-listen-address", lo,
+		"--etcd-data-dir", s.dir("scheduler"), "--etcd-client-port", strconv.Itoa(p.EtcdClient),
+		"--etcd-client-listen-address", lo,
+		"--etcd-initial-cluster", fmt.Sprintf("dapr-scheduler-server-0=http://%s:%d", lo, p.EtcdPeer),
+		"--identity-directory-write", s.dir("scheduler-identity"),
+	}, tls...), nil); err != nil {
+		return err
+	}
+	if err := s.waitHTTP(ctx, "placement", fmt.Sprintf("http://%s:%d/healthz", lo, p.PlacementHealthz)); err != nil {
+		return err
+	}
+	return s.waitHTTP(ctx, "scheduler", fmt.Sprintf("http://%s:%d/healthz", lo, p.SchedulerHealthz))
+}
+
+func (s *Stack) startApp(app string) error {
+	ap := s.ports.App[app]
+	lo := "127.0.0.1"
+	s.progress("starting %s (app :%d, sidecar HTTP :%d gRPC :%d)", app, ap.App, ap.DaprHTTP, ap.DaprGRPC)
+	env := []string{"DAPR_TRUST_ANCHORS=" + string(s.anchors), "NAMESPACE=default"}
+	for k, v := range s.componentEnv() {
+		env = append(env, k+"="+v)
+	}
+	if _, err := s.spawn(app+"-dapr", s.bin("daprd"), []string{
+		"--app-id", app, "--app-port", strconv.Itoa(ap.App), "--app-protocol", "http", "--app-channel-address", lo,
+		"--dapr-http-port", strconv.Itoa(ap.DaprHTTP), "--dapr-grpc-port", strconv.Itoa(ap.DaprGRPC),
+		"--dapr-listen-addresses", lo,
+		"--dapr-internal-grpc-port", strconv.Itoa(ap.DaprInternal), "--dapr-internal-grpc-listen-address", lo,
+		"--metrics-port", strconv.Itoa(ap.DaprMetrics), "--metrics-listen-address", lo,
+		"--resources-path", s.componentsDir(), "--config", s.configFile(app),
+		"--enable-mtls", "--sentry-address", fmt.Sprintf("%s:%d", lo, s.ports.SentryGRPC),
+		"--placement-host-address", fmt.Sprintf("%s:%d", lo, s.ports.PlacementGRPC),
+		"--scheduler-host-address", fmt.Sprintf("%s:%d", lo, s.ports.SchedulerGRPC),
+		"--enable-app-health-check", "--app-health-check-path", "/healthz", "--app-health-probe-interval", "3",
+		"--dapr-graceful-shutdown-seconds", "5", "--log-level", s.opts.LogLevel,
+	}, env); err != nil {
+		return err
+	}
+	_, err := s.spawn(app, s.bin(app), nil, []string{
+		"APP_ID=" + app, "APP_HOST=" + lo, "APP_PORT=" + strconv.Itoa(ap.App),
+		"DAPR_HTTP_PORT=" + strconv.Itoa(ap.DaprHTTP), "DAPR_GRPC_PORT=" + strconv.Itoa(ap.DaprGRPC),
+		"LOG_FORMAT=console", "LOG_LEVEL=" + s.opts.LogLevel,
+	})
+	return err
+}
+
+func (s *Stack) spawn(name, bin string, args, env []string) (*process, error) {
+	p, err := startProcess(procSpec{name: name, bin: bin, args: args, env: append(os.Environ(), env...), dir: s.opts.DataDir},
+		s.console, s.dir("logs"))
+	if err != nil {
+		return nil, err
+	}
+	s.procs = append(s.procs, p)
+	return p, nil
+}
+
+// NATSURL is the stack's NATS address (local profile).
+func (s *Stack) NATSURL() string { return fmt.Sprintf("nats://127.0.0.1:%d", s.ports.NATS) }
+
+// Ports is the stack's port plan.
+func (s *Stack) Ports() Ports { return s.ports }
+
+// DataDir is where the stack keeps everything it writes.
+func (s *Stack) DataDir() string { return s.opts.DataDir }
+
+// SidecarURL is the HTTP API base of app's daprd.
+func (s *Stack) SidecarURL(app string) string {
+	return fmt.Sprintf("http://127.0.0.1:%d", s.ports.App[app].DaprHTTP)
+}
+
+// AppURL is the HTTP base of app itself.
+func (s *Stack) AppURL(app string) string {
+	return fmt.Sprintf("http://127.0.0.1:%d", s.ports.App[app].App)
+}
+
+// ComponentsFor lists the components app's sidecar is expected to load.
+func (s *Stack) ComponentsFor(app string) []Component {
+	var out []Component
+	for _, c := range s.components {
+		if c.loadedBy(app) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// Pids lists every child process id by name.
+func (s *Stack) Pids() map[string]int {
+	m := map[string]int{}
+	for _, p := range s.procs {
+		m[p.name] = p.Pid()
+	}
+	return m
+}
+
+// Wait blocks until ctx ends (nil) or a process dies on its own (an error
+// naming it with its last lines).
+func (s *Stack) Wait(ctx context.Context) error {
+	t := time.NewTicker(200 * time.Millisecond)
+	defer t.Stop()
+	for {
+		for _, p := range s.procs {
+			if p.exited() {
+				return fmt.Errorf("%s stopped unexpectedly (%v); its last lines:\n%s", p.name, p.err, indent(p.Tail(15)))
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// Stop ends every process in reverse start order: each app before its
+// sidecar, sidecars before the control plane, the broker last.
+func (s *Stack) Stop() error {
+	var errs []error
+	for i := len(s.procs) - 1; i >= 0; i-- {
+		p := s.procs[i]
+		grace := 10 * time.Second
+		if !strings.HasSuffix(p.name, "-dapr") && isApp(p.name) {
+			grace = 15 * time.Second
+		}
+		s.progress("stopping %s", p.name)
+		if err := p.stop(grace); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func isApp(name string) bool {
+	for _, a := range Apps {
+		if a == name {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Stack) progress(format string, args ...any) {
+	if s.opts.Progress != nil {
+		fmt.Fprintf(s.opts.Progress, "==> "+format+"\n", args...)
+	}
+}
+
+// failIfExited returns the first child that has died, with its last lines.
+func (s *Stack) failIfExited() error {
+	for _, p := range s.procs {
+		if p.exited() {
+			return p.exitError()
+		}
+	}
+	return nil
+}
+
+// poll runs check every 250ms until it succeeds, a child dies, or ctx ends.
+func (s *Stack) poll(ctx context.Context, what string, check func(context.Context) error) error {
+	t := time.NewTicker(250 * time.Millisecond)
+	defer t.Stop()
+	for {
+		if err := s.failIfExited(); err != nil {
+			return err
+		}
+		err := check(ctx)
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s not ready within %s: %v", what, s.opts.StartTimeout, err)
+		case <-t.C:
+		}
+	}
+}
+
+func (s *Stack) waitTCP(ctx context.Context, name string, port int) error {
+	return s.poll(ctx, name, func(ctx context.Context) error {
+		d := net.Dialer{Timeout: time.Second}
+		c, err := d.DialContext(ctx, "tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			return err
+		}
+		return c.Close()
+	})
+}
+
+func (s *Stack) waitHTTP(ctx context.Context, name, url string) error {
+	return s.poll(ctx, name, func(ctx context.Context) error { return s.httpOK(ctx, url) })
+}
+
+func (s *Stack) httpOK(ctx context.Context, url string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := s.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("%s answered %s", url, resp.Status)
+	}
+	return nil
+}
+
+// AppHealth is what waitReady saw for one app.
+type AppHealth struct {
+	App            string
+	Components     []string
+	RuntimeVersion string
+}
+
+// Health checks one app and its sidecar: the sidecar healthy (which in Dapr
+// includes its app being healthy), every expected component loaded, the
+// app connection known, and the app's own readiness.
+func (s *Stack) Health(ctx context.Context, app string) (AppHealth, error) {
+	h := AppHealth{App: app}
+	if err := s.httpOK(ctx, s.SidecarURL(app)+"/v1.0/healthz"); err != nil {
+		return h, fmt.Errorf("sidecar: %w", err)
+	}
+	md, err := daprclient.FetchMetadata(ctx, s.http, s.SidecarURL(app), "")
+	if err != nil {
+		return h, err
+	}
+	if md.ID != app {
+		return h, fmt.Errorf("sidecar reports app id %q, want %q", md.ID, app)
+	}
+	loaded := map[string]bool{}
+	for _, c := range md.Components {
+		loaded[c.Name] = true
+		h.Components = append(h.Components, c.Name)
+	}
+	for _, c := range s.ComponentsFor(app) {
+		if !loaded[c.Name] {
+			return h, fmt.Errorf("sidecar has not loaded component %s (%s, %s)", c.Name, c.Type, c.File)
+		}
+	}
+	if md.AppConnection == nil || md.AppConnection.Port != s.ports.App[app].App {
+		return h, fmt.Errorf("sidecar does not see its app on port %d yet", s.ports.App[app].App)
+	}
+	if err := s.httpOK(ctx, s.AppURL(app)+"/readyz"); err != nil {
+		return h, fmt.Errorf("app: %w", err)
+	}
+	h.RuntimeVersion = md.RuntimeVersion
+	return h, nil
+}
+
+func (s *Stack) waitReady(ctx context.Context) error {
+	pending := map[string]error{}
+	for _, a := range Apps {
+		pending[a] = errors.New("not checked yet")
+	}
+	lastReport := time.Now()
+	t := time.NewTicker(250 * time.Millisecond)
+	defer t.Stop()
+	for len(pending) > 0 {
+		if err := s.failIfExited(); err != nil {
+			return err
+		}
+		for a := range pending {
+			if _, err := s.Health(ctx, a); err != nil {
+				pending[a] = err
+				continue
+			}
+			delete(pending, a)
+			s.progress("%s and its sidecar are healthy", a)
+		}
+		if len(pending) == 0 {
+			return nil
+		}
+		if time.Since(lastReport) > 10*time.Second {
+			for a, err := range pending {
+				s.progress("still waiting for %s: %v", a, err)
+			}
+			lastReport = time.Now()
+		}
+		select {
+		case <-ctx.Done():
+			var lines []string
+			for a, err := range pending {
+				lines = append(lines, fmt.Sprintf("%s: %v (log: %s)", a, err, s.dir("logs", a+"-dapr.log")))
+			}
+			return fmt.Errorf("stack not healthy within %s:\n  %s", s.opts.StartTimeout, strings.Join(lines, "\n  "))
+		case <-t.C:
+		}
+	}
+	return nil
+}

@@ -1,0 +1,229 @@
+// Package bootstrap is the start-up sequence every service shares:
+// config → logging → telemetry → Dapr sidecar → HTTP server → graceful
+// shutdown. A service supplies its own settings and wiring; main() only
+// calls Run.
+package bootstrap
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+	"go.uber.org/zap"
+
+	"github.com/secure-agent/secure-agent/libs/config"
+	"github.com/secure-agent/secure-agent/libs/daprclient"
+	"github.com/secure-agent/secure-agent/libs/httpserver"
+	"github.com/secure-agent/secure-agent/libs/logging"
+	"github.com/secure-agent/secure-agent/libs/probe"
+	"github.com/secure-agent/secure-agent/libs/pubsub"
+	"github.com/secure-agent/secure-agent/libs/telemetry"
+)
+
+// Version is stamped at build time with -ldflags; "dev" otherwise.
+var Version = "dev"
+
+// Common are the settings every service has. Names follow what the Dapr CLI
+// hands an app (APP_ID, APP_PORT, DAPR_HTTP_PORT, DAPR_GRPC_PORT) so
+// `dapr run` needs no translation.
+type Common struct {
+	AppID            string
+	AppHost          string
+	AppPort          int
+	DaprHTTPPort     int
+	DaprGRPCPort     int
+	DaprAPIToken     string
+	DaprWaitTimeout  time.Duration
+	LogLevel         string
+	LogFormat        string
+	OTLPEndpoint     string
+	OTLPProtocol     string
+	OTLPInsecure     bool
+	TraceSampleRatio float64
+	ShutdownTimeout  time.Duration
+	PubSubName       string
+}
+
+// Deps is what wiring receives: everything injected, nothing global.
+type Deps struct {
+	Common         Common
+	Logger         *zap.Logger
+	Registry       *prometheus.Registry
+	TracerProvider trace.TracerProvider
+	Propagator     propagation.TextMapPropagator
+	Sidecar        *daprclient.Sidecar
+	App            *fiber.App
+	Router         *pubsub.Router
+	Publisher      *pubsub.Publisher
+}
+
+// Spec describes one service.
+type Spec struct {
+	Name           string
+	DefaultAppPort int
+	// AnswerProbes makes the app answer health's broker round-trip probes.
+	AnswerProbes bool
+	// Settings registers the service's own settings on the loader and returns
+	// a func run after Load for cross-field checks (may be nil).
+	Settings func(l *config.Loader) func(l *config.Loader)
+	// Wire adds routes and starts background work. Background goroutines must
+	// stop when ctx ends; the returned func (may be nil) runs after the HTTP
+	// server has stopped, for flushing.
+	Wire func(ctx context.Context, d Deps) (func(context.Context) error, error)
+}
+
+// Run starts the service and blocks until ctx ends (a signal) or it fails.
+func Run(ctx context.Context, spec Spec, args []string, env config.LookupEnv) error {
+	c, err := loadConfig(spec, args, env)
+	if err != nil {
+		return err
+	}
+	log, err := logging.New(logging.Options{Service: spec.Name, Level: c.LogLevel, Format: c.LogFormat})
+	if err != nil {
+		return fmt.Errorf("%s: logging: %w", spec.Name, err)
+	}
+	defer func() { _ = log.Sync() }()
+	log = log.With(zap.String("app_id", c.AppID), zap.String("version", Version))
+
+	tel, shutdownTel, err := telemetry.Setup(ctx, telemetry.Options{
+		Service: spec.Name, Version: Version, OTLPEndpoint: c.OTLPEndpoint,
+		OTLPProtocol: c.OTLPProtocol, OTLPInsecure: c.OTLPInsecure, SampleRatio: c.TraceSampleRatio,
+	})
+	if err != nil {
+		return fmt.Errorf("%s: telemetry: %w", spec.Name, err)
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), c.ShutdownTimeout)
+		defer cancel()
+		if err := shutdownTel(sctx); err != nil {
+			log.Warn("telemetry shutdown", zap.Error(err))
+		}
+	}()
+
+	if !isLoopback(c.AppHost) {
+		log.Warn("app listens on a non-loopback address; only its sidecar needs to reach it", zap.String("app_host", c.AppHost))
+	}
+
+	// Bind the port before waiting for the sidecar: daprd probes the app
+	// port while it starts, and a port clash should fail at once.
+	srv, err := httpserver.New(httpserver.Options{
+		Name: spec.Name, Addr: net.JoinHostPort(c.AppHost, strconv.Itoa(c.AppPort)),
+		ShutdownTimeout: c.ShutdownTimeout, Logger: log, Registry: tel.Registry,
+		TracerProvider: tel.TracerProvider, Propagator: tel.Propagator,
+	})
+	if err != nil {
+		return fmt.Errorf("%s: http server: %w", spec.Name, err)
+	}
+	ln, err := srv.Listen()
+	if err != nil {
+		return fmt.Errorf("%s: %w", spec.Name, err)
+	}
+	defer ln.Close()
+
+	log.Info("waiting for dapr sidecar", zap.Int("dapr_http_port", c.DaprHTTPPort), zap.Int("dapr_grpc_port", c.DaprGRPCPort))
+	sidecar, err := daprclient.Connect(ctx, daprclient.Options{
+		AppID: c.AppID, HTTPPort: c.DaprHTTPPort, GRPCPort: c.DaprGRPCPort, APIToken: c.DaprAPIToken,
+		WaitTimeout: c.DaprWaitTimeout, Logger: log, TracerProvider: tel.TracerProvider, Propagator: tel.Propagator,
+	})
+	if err != nil {
+		return fmt.Errorf("%s: %w", spec.Name, err)
+	}
+	defer sidecar.Close()
+	srv.AddReadyCheck(httpserver.Check{Name: "dapr_sidecar", Fn: sidecar.Healthy})
+
+	router, err := pubsub.NewRouter(srv.App(), c.PubSubName, log, tel.Registry)
+	if err != nil {
+		return fmt.Errorf("%s: %w", spec.Name, err)
+	}
+	publisher := pubsub.NewPublisher(sidecar.Client(), c.PubSubName)
+	if spec.AnswerProbes {
+		probe.RegisterResponder(router, c.AppID, publisher, time.Now)
+	}
+
+	wireCtx, cancelWire := context.WithCancel(ctx)
+	defer cancelWire()
+	var flush func(context.Context) error
+	if spec.Wire != nil {
+		flush, err = spec.Wire(wireCtx, Deps{
+			Common: c, Logger: log, Registry: tel.Registry, TracerProvider: tel.TracerProvider,
+			Propagator: tel.Propagator, Sidecar: sidecar, App: srv.App(), Router: router, Publisher: publisher,
+		})
+		if err != nil {
+			return fmt.Errorf("%s: wiring: %w", spec.Name, err)
+		}
+	}
+	log.Info("service started", zap.Int("app_port", c.AppPort))
+	serveErr := srv.Serve(ctx, ln)
+	cancelWire()
+	if flush != nil {
+		fctx, cancel := context.WithTimeout(context.Background(), c.ShutdownTimeout)
+		defer cancel()
+		if err := flush(fctx); err != nil {
+			log.Warn("flush on shutdown", zap.Error(err))
+		}
+	}
+	if serveErr != nil {
+		return fmt.Errorf("%s: %w", spec.Name, serveErr)
+	}
+	log.Info("service stopped")
+	return nil
+}
+
+func loadConfig(spec Spec, args []string, env config.LookupEnv) (Common, error) {
+	var c Common
+	l := config.New(spec.Name)
+	l.String(&c.AppID, "APP_ID", spec.Name, "Dapr app id of this service")
+	l.String(&c.AppHost, "APP_HOST", "127.0.0.1", "address the app's HTTP API listens on; keep it loopback, only the sidecar calls it")
+	l.Port(&c.AppPort, "APP_PORT", spec.DefaultAppPort, "port of the app's HTTP API (the sidecar's --app-port)")
+	l.Port(&c.DaprHTTPPort, "DAPR_HTTP_PORT", 3500, "HTTP port of this app's Dapr sidecar")
+	l.Port(&c.DaprGRPCPort, "DAPR_GRPC_PORT", 50001, "gRPC port of this app's Dapr sidecar")
+	l.String(&c.DaprAPIToken, "DAPR_API_TOKEN", "", "token the sidecar requires on its API, if any", config.Secret())
+	l.Duration(&c.DaprWaitTimeout, "DAPR_WAIT_TIMEOUT", 60*time.Second, "how long to wait for the sidecar at start")
+	l.Enum(&c.LogLevel, "LOG_LEVEL", "info", []string{"debug", "info", "warn", "error"}, "log level")
+	l.Enum(&c.LogFormat, "LOG_FORMAT", "json", []string{"json", "console"}, "log format: json for production, console for a terminal")
+	l.String(&c.OTLPEndpoint, "OTEL_EXPORTER_OTLP_ENDPOINT", "", "OTLP collector endpoint for traces; empty disables export")
+	l.Enum(&c.OTLPProtocol, "OTEL_EXPORTER_OTLP_PROTOCOL", "grpc", []string{"grpc", "http/protobuf"}, "OTLP protocol")
+	l.Bool(&c.OTLPInsecure, "OTLP_INSECURE", false, "send OTLP without TLS (a collector on the same host or pod)")
+	var ratio string
+	l.String(&ratio, "TRACE_SAMPLE_RATIO", "1", "fraction of new traces sampled, 0 to 1")
+	l.String(&c.PubSubName, "PUBSUB_NAME", "pubsub", "name of the Dapr pub/sub component")
+	l.Duration(&c.ShutdownTimeout, "SHUTDOWN_TIMEOUT", 10*time.Second, "bound on graceful shutdown")
+	var check func(*config.Loader)
+	if spec.Settings != nil {
+		check = spec.Settings(l)
+	}
+	l.SetOutput(os.Stderr)
+	if err := l.Load(args, env); errors.Is(err, config.ErrHelp) {
+		return c, ErrHelp
+	}
+	r, err := strconv.ParseFloat(ratio, 64)
+	l.Check(err == nil && r >= 0 && r <= 1, "TRACE_SAMPLE_RATIO", fmt.Sprintf("invalid value %q: must be a number from 0 to 1", ratio))
+	c.TraceSampleRatio = r
+	l.Check(c.AppPort != c.DaprHTTPPort && c.AppPort != c.DaprGRPCPort, "APP_PORT", "must differ from DAPR_HTTP_PORT and DAPR_GRPC_PORT")
+	if check != nil {
+		check(l)
+	}
+	if err := l.Err(); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// ErrHelp is returned when --help was asked for; main exits 0 on it.
+var ErrHelp = errors.New("help requested")

@@ -1,0 +1,255 @@
+// Package daprclient wraps the Dapr go-sdk: it waits for the sidecar, dials
+// it with trace propagation, and answers the readiness question for the app.
+package daprclient
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	dapr "github.com/dapr/go-sdk/client"
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+	"go.uber.org/zap"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+)
+
+// Options says where the sidecar is and how long to wait for it.
+type Options struct {
+	AppID          string
+	Host           string // default 127.0.0.1: the sidecar always runs beside the app
+	HTTPPort       int
+	GRPCPort       int
+	APIToken       string // optional dapr-api-token; never logged
+	WaitTimeout    time.Duration
+	Logger         *zap.Logger
+	TracerProvider trace.TracerProvider
+	Propagator     propagation.TextMapPropagator
+}
+
+// Sidecar is a connected Dapr sidecar.
+type Sidecar struct {
+	client  dapr.Client
+	http    *http.Client
+	base    string
+	token   string
+	appID   string
+	timeout time.Duration
+}
+
+// Connect waits until the sidecar reports its outbound side healthy
+// (components loaded) and then dials its gRPC API. It never waits longer than
+// WaitTimeout and says which sidecar it waited for when it gives up.
+func Connect(ctx context.Context, opts Options) (*Sidecar, error) {
+	if opts.Host == "" {
+		opts.Host = "127.0.0.1"
+	}
+	if opts.WaitTimeout <= 0 {
+		opts.WaitTimeout = 60 * time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = zap.NewNop()
+	}
+	if opts.TracerProvider == nil {
+		opts.TracerProvider = noop.NewTracerProvider()
+	}
+	if opts.Propagator == nil {
+		opts.Propagator = propagation.TraceContext{}
+	}
+	s := &Sidecar{
+		http:    &http.Client{Timeout: 5 * time.Second},
+		base:    "http://" + net.JoinHostPort(opts.Host, strconv.Itoa(opts.HTTPPort)),
+		token:   opts.APIToken,
+		appID:   opts.AppID,
+		timeout: opts.WaitTimeout,
+	}
+	if err := s.wait(ctx, opts.Logger); err != nil {
+		return nil, err
+	}
+	conn, err := grpc.NewClient(net.JoinHostPort(opts.Host, strconv.Itoa(opts.GRPCPort)),
+		grpc.WithTransportCredentials(insecure.NewCredentials()), // loopback to our own sidecar
+		grpc.WithStatsHandler(otelgrpc.NewClientHandler(
+			otelgrpc.WithTracerProvider(opts.TracerProvider),
+			otelgrpc.WithPropagators(opts.Propagator))),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("dial dapr sidecar gRPC on port %d: %w", opts.GRPCPort, err)
+	}
+	c := dapr.NewClientWithConnection(conn)
+	if opts.APIToken != "" {
+		c.WithAuthToken(opts.APIToken)
+	}
+	s.client = c
+	return s, nil
+}
+
+func (s *Sidecar) wait(ctx context.Context, log *zap.Logger) error {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	lastLog := time.Now()
+	for {
+		err := s.Healthy(ctx)
+		if err == nil {
+			return nil
+		}
+		if time.Since(lastLog) > 5*time.Second {
+			log.Info("waiting for dapr sidecar", zap.String("sidecar", s.base), zap.Error(err))
+			lastLog = time.Now()
+		}
+		select {
+		case <-ctx.Done():
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return fmt.Errorf("dapr sidecar for app %q at %s not ready after %s: %w; "+
+					"start daprd with --app-id %s and --dapr-http-port matching DAPR_HTTP_PORT, and check its log for component errors",
+					s.appID, s.base, s.timeout, err, s.appID)
+			}
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+// Healthy reports whether the sidecar's outbound side is up. It deliberately
+// uses /healthz/outbound: /healthz waits for the app, and the app's own
+// readiness waits for this, which would deadlock.
+func (s *Sidecar) Healthy(ctx context.Context) error {
+	resp, err := s.get(ctx, "/v1.0/healthz/outbound")
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("dapr sidecar outbound health answered %s", resp.Status)
+	}
+	return nil
+}
+
+// Metadata is the subset of /v1.0/metadata the agent looks at.
+type Metadata struct {
+	ID                 string          `json:"id"`
+	RuntimeVersion     string          `json:"runtimeVersion"`
+	Components         []Component     `json:"components"`
+	Subscriptions      []Subscription  `json:"subscriptions"`
+	AppConnection      *AppConnection  `json:"appConnectionProperties"`
+	ActorRuntime       *ActorRuntime   `json:"actorRuntime"`
+	EnabledFeatures    []string        `json:"enabledFeatures"`
+	Extended           json.RawMessage `json:"extended"`
+	PlacementConnected bool            `json:"-"`
+}
+
+type Component struct {
+	Name    string `json:"name"`
+	Type    string `json:"type"`
+	Version string `json:"version"`
+}
+
+type Subscription struct {
+	PubsubName string `json:"pubsubname"`
+	Topic      string `json:"topic"`
+}
+
+type AppConnection struct {
+	Port     int    `json:"port"`
+	Protocol string `json:"protocol"`
+	Health   *struct {
+		HealthStatus string `json:"appHealthStatus"`
+	} `json:"health"`
+}
+
+type ActorRuntime struct {
+	RuntimeStatus string `json:"runtimeStatus"`
+	Placement     string `json:"placement"`
+}
+
+// Metadata reads the sidecar's metadata endpoint.
+func (s *Sidecar) Metadata(ctx context.Context) (*Metadata, error) {
+	return FetchMetadata(ctx, s.http, s.base, s.token)
+}
+
+// FetchMetadata reads /v1.0/metadata from any sidecar's HTTP base URL; the
+// health service and the local launcher use it for sidecars they do not own.
+func FetchMetadata(ctx context.Context, hc *http.Client, base, token string) (*Metadata, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/v1.0/metadata", nil)
+	if err != nil {
+		return nil, err
+	}
+	if token != "" {
+		req.Header.Set("dapr-api-token", token)
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("read dapr metadata from %s: %w", base, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("read dapr metadata from %s: %s", base, resp.Status)
+	}
+	var md Metadata
+	if err := json.NewDecoder(resp.Body).Decode(&md); err != nil {
+		return nil, fmt.Errorf("decode dapr metadata from %s: %w", base, err)
+	}
+	md.PlacementConnected = md.ActorRuntime != nil && md.ActorRuntime.Placement == "placement: connected"
+	return &md, nil
+}
+
+// Client is the go-sdk client; only adapters use it.
+func (s *Sidecar) Client() dapr.Client { return s.client }
+
+// Close releases the gRPC connection.
+func (s *Sidecar) Close() {
+	if s.client != nil {
+		s.client.Close()
+	}
+}
+
+func (s *Sidecar) get(ctx context.Context, path string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.base+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	if s.token != "" {
+		req.Header.Set("dapr-api-token", s.token)
+	}
+	return s.http.Do(req)
+}
+
+// InvokeResult is what an invoked app answered.
+type InvokeResult struct {
+	Status int
+	Body   []byte
+}
+
+// Invoke calls method on appID through this sidecar's HTTP API, so the
+// answer's status (including a 403 from an access-control policy) is kept.
+func (s *Sidecar) Invoke(ctx context.Context, appID, verb, method string) (*InvokeResult, error) {
+	req, err := http.NewRequestWithContext(ctx, verb, s.base+"/v1.0/invoke/"+appID+"/method/"+strings.TrimPrefix(method, "/"), nil)
+	if err != nil {
+		return nil, err
+	}
+	if s.token != "" {
+		req.Header.Set("dapr-api-token", s.token)
+	}
+	resp, err := s.http.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("invoke %s %s on %s: %w", verb, method, appID, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return nil, fmt.Errorf("read answer of %s %s on %s: %w", verb, method, appID, err)
+	}
+	return &InvokeResult{Status: resp.StatusCode, Body: body}, nil
+}

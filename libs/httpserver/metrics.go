@@ -1,0 +1,51 @@
+package httpserver
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+type metrics struct {
+	requests *prometheus.HistogramVec
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		requests: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "secure_agent_http_request_duration_seconds",
+			Help:    "Duration of HTTP requests served by the app, by route template, method and status code.",
+			Buckets: prometheus.DefBuckets,
+		}, []string{"route", "method", "code"}),
+	}
+	if err := reg.Register(m.requests); err != nil {
+		return nil, fmt.Errorf("register http metrics: %w", err)
+	}
+	return m, nil
+}
+
+func (m *metrics) middleware(c *fiber.Ctx) error {
+	start := time.Now()
+	err := c.Next()
+	code := c.Response().StatusCode()
+	if err != nil {
+		// The error handler has not run yet; count what it will answer.
+		if fe, ok := err.(*fiber.Error); ok {
+			code = fe.Code
+		} else {
+			code = fiber.StatusInternalServerError
+		}
+	}
+	// The route template, not the raw path, keeps label cardinality bounded.
+	m.requests.WithLabelValues(c.Route().Path, c.Method(), strconv.Itoa(code)).Observe(time.Since(start).Seconds())
+	return err
+}
+
+func metricsHandler(g prometheus.Gatherer) fiber.Handler {
+	return adaptor.HTTPHandler(promhttp.HandlerFor(g, promhttp.HandlerOpts{}))
+}

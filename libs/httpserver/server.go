@@ -1,0 +1,164 @@
+// Package httpserver builds the Fiber server every service exposes: probes,
+// metrics, request ids, tracing, panic recovery and one error handler.
+package httpserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/recover"
+	"github.com/gofiber/fiber/v2/middleware/requestid"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+	"go.uber.org/zap"
+)
+
+// Check is one named readiness condition; a nil error means ready.
+type Check struct {
+	Name string
+	Fn   func(ctx context.Context) error
+}
+
+// Options configures a Server. Logger, Registry, Tracer and Propagator are
+// optional; nil values fall back to no-ops so tests stay short.
+type Options struct {
+	Name            string // service name, used in logs and span names
+	Addr            string // host:port to listen on
+	ShutdownTimeout time.Duration
+	ReadyChecks     []Check
+	Logger          *zap.Logger
+	Registry        *prometheus.Registry
+	TracerProvider  trace.TracerProvider
+	Propagator      propagation.TextMapPropagator
+}
+
+// Server is a Fiber app with the shared middleware and probe routes.
+type Server struct {
+	mu   sync.Mutex
+	app  *fiber.App
+	opts Options
+	log  *zap.Logger
+}
+
+// New builds the server. Routes are added through App() before Serve.
+func New(opts Options) (*Server, error) {
+	if opts.Addr == "" {
+		return nil, errors.New("httpserver: listen address is empty")
+	}
+	if opts.ShutdownTimeout <= 0 {
+		opts.ShutdownTimeout = 10 * time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = zap.NewNop()
+	}
+	if opts.TracerProvider == nil {
+		opts.TracerProvider = noop.NewTracerProvider()
+	}
+	if opts.Propagator == nil {
+		opts.Propagator = propagation.TraceContext{}
+	}
+	s := &Server{opts: opts, log: opts.Logger}
+	s.app = fiber.New(fiber.Config{
+		AppName:               opts.Name,
+		DisableStartupMessage: true,
+		ErrorHandler:          s.handleError,
+		ReadTimeout:           30 * time.Second,
+		WriteTimeout:          60 * time.Second,
+		IdleTimeout:           120 * time.Second,
+		BodyLimit:             16 << 20,
+	})
+	s.app.Use(recover.New(recover.Config{
+		EnableStackTrace: true,
+		StackTraceHandler: func(c *fiber.Ctx, e any) {
+			s.log.Error("panic while handling request", zap.Any("panic", e),
+				zap.String("path", c.Path()), zap.String("request_id", requestID(c)), zap.Stack("stack"))
+		},
+	}))
+	s.app.Use(requestid.New())
+	s.app.Use(tracing(opts.TracerProvider.Tracer("github.com/secure-agent/secure-agent/libs/httpserver"), opts.Propagator))
+	if opts.Registry != nil {
+		m, err := newMetrics(opts.Registry)
+		if err != nil {
+			return nil, err
+		}
+		s.app.Use(m.middleware)
+		s.app.Get("/metrics", metricsHandler(opts.Registry))
+	}
+	s.app.Get("/healthz", func(c *fiber.Ctx) error {
+		return c.JSON(fiber.Map{"status": "ok", "service": opts.Name})
+	})
+	s.app.Get("/readyz", s.readyz)
+	return s, nil
+}
+
+// AddReadyCheck adds a readiness condition; used once the dependency exists.
+func (s *Server) AddReadyCheck(c Check) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.opts.ReadyChecks = append(s.opts.ReadyChecks, c)
+}
+
+// App exposes the Fiber app so a service's ports package can add routes.
+func (s *Server) App() *fiber.App { return s.app }
+
+// Listen binds the address now, so a port clash is reported at start-up
+// rather than after the service claims to be running.
+func (s *Server) Listen() (net.Listener, error) {
+	ln, err := net.Listen("tcp", s.opts.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w (is another process using this port? move it with the service's *_PORT setting)", s.opts.Addr, err)
+	}
+	return ln, nil
+}
+
+// Serve serves on ln until ctx ends, then shuts down within ShutdownTimeout.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	errc := make(chan error, 1)
+	go func() { errc <- s.app.Listener(ln) }()
+	s.log.Info("http server listening", zap.String("addr", ln.Addr().String()))
+	select {
+	case err := <-errc:
+		return fmt.Errorf("http server stopped: %w", err)
+	case <-ctx.Done():
+	}
+	if err := s.app.ShutdownWithTimeout(s.opts.ShutdownTimeout); err != nil {
+		return fmt.Errorf("http server shutdown within %s: %w", s.opts.ShutdownTimeout, err)
+	}
+	return nil
+}
+
+func (s *Server) readyz(c *fiber.Ctx) error {
+	ctx, cancel := context.WithTimeout(c.UserContext(), 3*time.Second)
+	defer cancel()
+	s.mu.Lock()
+	checks := append([]Check(nil), s.opts.ReadyChecks...)
+	s.mu.Unlock()
+	results := fiber.Map{}
+	ready := true
+	for _, ch := range checks {
+		if err := ch.Fn(ctx); err != nil {
+			ready = false
+			results[ch.Name] = err.Error()
+			continue
+		}
+		results[ch.Name] = "ok"
+	}
+	if !ready {
+		return c.Status(fiber.StatusServiceUnavailable).JSON(fiber.Map{"status": "not ready", "checks": results})
+	}
+	return c.JSON(fiber.Map{"status": "ready", "checks": results})
+}
+
+func requestID(c *fiber.Ctx) string {
+	if v, ok := c.Locals("requestid").(string); ok {
+		return v
+	}
+	return ""
+}
