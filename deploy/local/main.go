@@ -25,7 +25,12 @@ func main() {
 		if errors.Is(err, flagHelp) {
 			return
 		}
-		fmt.Fprintln(os.Stderr, "devstack:", err)
+		var ce *config.Error
+		if errors.As(err, &ce) {
+			fmt.Fprintln(os.Stderr, err) // already names the program
+		} else {
+			fmt.Fprintln(os.Stderr, "devstack:", err)
+		}
 		os.Exit(1)
 	}
 }
@@ -50,6 +55,8 @@ func run(ctx context.Context, args []string, env config.LookupEnv, out io.Writer
 	if err := l.Load(args, env); errors.Is(err, config.ErrHelp) {
 		return flagHelp
 	}
+	_, perr := stack.PlanPorts(o.PortBase)
+	l.Check(perr == nil, "SA_PORT_BASE", fmt.Sprint(perr))
 	l.Check(o.RedisDB >= 0 && o.RedisDB <= 15, "SA_REDIS_DB", fmt.Sprintf("invalid value %d: must be 0 to 15", o.RedisDB))
 	if err := l.Err(); err != nil {
 		return err

@@ -4,6 +4,7 @@
 package pubsub
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -30,7 +31,9 @@ type Event struct {
 // Decode unmarshals the payload; a payload that does not decode is invalid
 // input (dropped to the dead-letter topic), never a crash.
 func (e Event) Decode(v any) error {
-	if len(e.Data) == 0 {
+	// CloudEvents JSON treats "data": null as absent; decoding it would hand
+	// the handler a zero value as if it were a real payload.
+	if d := bytes.TrimSpace(e.Data); len(d) == 0 || bytes.Equal(d, []byte("null")) {
 		return errkind.New(errkind.Invalid, "event "+e.ID+" on topic "+e.Topic+" has no data")
 	}
 	if err := json.Unmarshal(e.Data, v); err != nil {
@@ -64,7 +67,8 @@ func NewRouter(app *fiber.App, pubsubName string, log *zap.Logger, reg prometheu
 		log = zap.NewNop()
 	}
 	r := &Router{
-		app: app, pubsubName: pubsubName, log: log,
+		subs: []subscription{},
+		app:  app, pubsubName: pubsubName, log: log,
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "secure_agent_pubsub_events_total",
 			Help: "Events delivered to this app, by topic and the answer given (success, retry, drop).",

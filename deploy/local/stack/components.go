@@ -54,9 +54,14 @@ func (c Component) loadedBy(app string) bool {
 // sidecar that never becomes healthy. env is what daprd will be given, so
 // an envRef to a variable the launcher does not set is caught as well.
 func validateComponents(dir string, env map[string]string) ([]Component, error) {
-	files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
-	if err != nil {
-		return nil, err
+	// daprd loads both endings, so both are checked.
+	var files []string
+	for _, pat := range []string{"*.yaml", "*.yml"} {
+		m, err := filepath.Glob(filepath.Join(dir, pat))
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, m...)
 	}
 	if len(files) == 0 {
 		return nil, fmt.Errorf("no component files (*.yaml) in %s: is PROFILE right and the checkout complete?", dir)

@@ -33,7 +33,7 @@ type AppPorts struct {
 // PlanPorts lays out every port from base; nothing outside [base, base+150) is used.
 func PlanPorts(base int) (Ports, error) {
 	if base < 1024 || base > 65535-150 {
-		return Ports{}, fmt.Errorf("SA_PORT_BASE %d out of range: pick a number from 1024 to %d (the stack uses the next 150 ports)", base, 65535-150)
+		return Ports{}, fmt.Errorf("port base %d out of range: pick a number from 1024 to %d (the stack uses the next 150 ports)", base, 65535-150)
 	}
 	p := Ports{
 		Base: base, NATS: base,

@@ -36,13 +36,12 @@ type Options struct {
 
 // Stack is a running local stack.
 type Stack struct {
-	opts       Options
-	ports      Ports
-	console    *lineWriter
-	procs      []*process // start order
-	components []Component
-	anchors    []byte
-	http       *http.Client
+	Layout
+	opts    Options
+	console *lineWriter
+	procs   []*process // start order
+	anchors []byte
+	http    *http.Client
 }
 
 // Profiles are the component sets under components/.
@@ -85,7 +84,7 @@ func prepare(opts Options) (*Stack, error) {
 	if opts.DataDir, err = filepath.Abs(opts.DataDir); err != nil {
 		return nil, err
 	}
-	s := &Stack{opts: opts, ports: ports, console: newLineWriter(opts.Console), http: &http.Client{Timeout: 3 * time.Second}}
+	s := &Stack{Layout: Layout{ports: ports}, opts: opts, console: newLineWriter(opts.Console), http: &http.Client{Timeout: 3 * time.Second}}
 	if err := s.checkBinaries(); err != nil {
 		return nil, err
 	}
@@ -95,7 +94,7 @@ func prepare(opts Options) (*Stack, error) {
 	if err := s.prepareDataDir(); err != nil {
 		return nil, err
 	}
-	comps, err := validateComponents(s.componentsDir(), s.componentEnv())
+	comps, err := validateComponents(componentsDir(root, opts.Profile), s.componentEnv())
 	if err != nil {
 		return nil, err
 	}
@@ -154,7 +153,12 @@ func (s *Stack) dir(parts ...string) string {
 }
 
 func (s *Stack) prepareDataDir() error {
-	for _, d := range []string{"logs", "nats", "sentry", "scheduler", "scheduler-identity", "staging", "destination", "state"} {
+	// The scheduler writes its short-lived identity by renaming a fresh
+	// directory onto this path, so a leftover from the last run must go.
+	if err := os.RemoveAll(s.dir("scheduler-identity")); err != nil {
+		return fmt.Errorf("remove stale scheduler identity: %w", err)
+	}
+	for _, d := range []string{"logs", "nats", "sentry", "scheduler", "staging", "destination", "state"} {
 		if err := os.MkdirAll(s.dir(d), 0o700); err != nil {
 			return fmt.Errorf("create data directory %s: %w", s.dir(d), err)
 		}
@@ -173,9 +177,10 @@ func (s *Stack) prepareDataDir() error {
 	return nil
 }
 
-func (s *Stack) componentsDir() string {
-	return filepath.Join(s.opts.Root, "components", s.opts.Profile)
-}
+func (s *Stack) componentsDir() string { return componentsDir(s.opts.Root, s.opts.Profile) }
+
+func componentsDir(root, profile string) string { return filepath.Join(root, "components", profile) }
+
 func (s *Stack) configFile(app string) string {
 	return filepath.Join(s.opts.Root, "components", "config", app+".yaml")
 }
@@ -183,8 +188,8 @@ func (s *Stack) configFile(app string) string {
 // componentEnv is what the component files' envRef entries read.
 func (s *Stack) componentEnv() map[string]string {
 	return map[string]string{
-		"SA_NATS_URL":        s.NATSURL(),
-		"SA_STATE_DB":        "file:" + s.dir("state", "state.db") + "?_pragma=journal_mode(WAL)",
+		"SA_NATS_URL":        s.Layout.NATSURL(),
+		"SA_STATE_DB":        "file:" + s.dir("state", "state.db"),
 		"SA_SECRETS_FILE":    s.dir("secrets.json"),
 		"SA_STAGING_DIR":     s.dir("staging"),
 		"SA_DESTINATION_DIR": s.dir("destination"),
@@ -321,34 +326,10 @@ func (s *Stack) spawn(name, bin string, args, env []string) (*process, error) {
 }
 
 // NATSURL is the stack's NATS address (local profile).
-func (s *Stack) NATSURL() string { return fmt.Sprintf("nats://127.0.0.1:%d", s.ports.NATS) }
-
-// Ports is the stack's port plan.
-func (s *Stack) Ports() Ports { return s.ports }
+func (s *Stack) NATSURL() string { return s.Layout.NATSURL() }
 
 // DataDir is where the stack keeps everything it writes.
 func (s *Stack) DataDir() string { return s.opts.DataDir }
-
-// SidecarURL is the HTTP API base of app's daprd.
-func (s *Stack) SidecarURL(app string) string {
-	return fmt.Sprintf("http://127.0.0.1:%d", s.ports.App[app].DaprHTTP)
-}
-
-// AppURL is the HTTP base of app itself.
-func (s *Stack) AppURL(app string) string {
-	return fmt.Sprintf("http://127.0.0.1:%d", s.ports.App[app].App)
-}
-
-// ComponentsFor lists the components app's sidecar is expected to load.
-func (s *Stack) ComponentsFor(app string) []Component {
-	var out []Component
-	for _, c := range s.components {
-		if c.loadedBy(app) {
-			out = append(out, c)
-		}
-	}
-	return out
-}
 
 // Pids lists every child process id by name.
 func (s *Stack) Pids() map[string]int {

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Builds the Dapr runtime (daprd with JetStream, placement, scheduler, sentry)
+# and nats-server from the pinned module in this folder into $1 (bin/).
+#
+# Builds are cached outside the checkout, keyed by the module's content and
+# the Go version, so a fresh clone on a machine that built them once gets
+# them in seconds. Set SA_TOOLS_CACHE to move the cache.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+out=${1:?usage: build.sh OUTDIR}
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+bins=(daprd placement scheduler sentry nats-server)
+
+key=$( (cat "$here/go.mod" "$here/go.sum" "$here/cmd/daprd/main.go" "$here/build.sh"; go version) | sha256sum | cut -c1-16)
+cache=${SA_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/secure-agent/dapr-runtime}/$key
+
+dapr_version() { (cd "$here" && GOWORK=off go list -m -f '{{.Version}}' github.com/dapr/dapr | sed 's/^v//'); }
+
+# Dapr 1.16.5's control-plane healthz server listens on ":port" whatever
+# --healthz-listen-address says, and sentry/placement/scheduler start their
+# metrics server without the listen address. On a laptop that exposes them
+# on every interface. We build from a copy of the dapr module (taken from
+# the module cache at build time; nothing upstream is committed) with a
+# one-line change in each of two files, so both default to 127.0.0.1. Each
+# edit is checked, so a version bump that moves the code fails here instead
+# of silently listening everywhere. See docs/adr/0002.
+prepare_sources() { # workdir → prints the tools-module copy to build in
+  local work=$1 src
+  src=$(cd "$here" && GOWORK=off go list -m -f '{{.Dir}}' github.com/dapr/dapr)
+  mkdir -p "$work"
+  cp -r "$src" "$work/dapr" && chmod -R u+w "$work/dapr"
+  sed -i 's|net.Listen("tcp", fmt.Sprintf(":%d", s.port))|net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", s.port))|' \
+    "$work/dapr/pkg/healthz/server/server.go"
+  sed -i 's|addr := fmt.Sprintf("%s:%d", e.listenAddress, port)|if e.listenAddress == "" { e.listenAddress = "127.0.0.1" }; addr := fmt.Sprintf("%s:%d", e.listenAddress, port)|' \
+    "$work/dapr/pkg/metrics/exporter.go"
+  grep -q 'fmt.Sprintf("127.0.0.1:%d", s.port)' "$work/dapr/pkg/healthz/server/server.go" || { echo "build.sh: healthz patch did not apply to $src" >&2; exit 1; }
+  grep -q 'e.listenAddress = "127.0.0.1"' "$work/dapr/pkg/metrics/exporter.go" || { echo "build.sh: metrics patch did not apply to $src" >&2; exit 1; }
+  mkdir -p "$work/tools" && cp -r "$here/go.mod" "$here/go.sum" "$here/cmd" "$work/tools/"
+  (cd "$work/tools" && GOWORK=off go mod edit -replace "github.com/dapr/dapr=$work/dapr")
+  echo "$work/tools"
+}
+
+have_all() { for b in "${bins[@]}"; do [ -x "$1/$b" ] || return 1; done; }
+
+if ! have_all "$cache"; then
+  echo "==> building the Dapr runtime 1.16.5 from the Go module proxy (first time on this machine: ~10 min)"
+  tmp="$cache.tmp.$$"
+  rm -rf "$tmp" && mkdir -p "$tmp"
+  cd "$here"
+  export GOWORK=off GOFLAGS=-buildvcs=false
+  start=$(date +%s)
+  ldflags="-X github.com/dapr/dapr/pkg/buildinfo.version=$(dapr_version)"
+  go build -trimpath -o "$tmp/nats-server" github.com/nats-io/nats-server/v2
+  cd "$(prepare_sources "$tmp/src")"
+  go build -tags stablecomponents -trimpath -ldflags "$ldflags" -o "$tmp/daprd" ./cmd/daprd
+  go build -trimpath -ldflags "$ldflags" -o "$tmp/" \
+    github.com/dapr/dapr/cmd/placement github.com/dapr/dapr/cmd/scheduler github.com/dapr/dapr/cmd/sentry
+  cd "$here" && rm -rf "$tmp/src"
+  rm -rf "$cache" && mv "$tmp" "$cache"
+  echo "==> Dapr runtime built in $(( $(date +%s) - start ))s (cached in $cache)"
+fi
+for b in "${bins[@]}"; do
+  # Copy, not link: a rebuild of the cache must never change a running stack's binary.
+  cp -f "$cache/$b" "$out/$b.new" && mv -f "$out/$b.new" "$out/$b"
+done
