@@ -114,8 +114,9 @@ func TestLauncherFailsFastWhenASidecarCannotLoadAComponent(t *testing.T) {
 	start := time.Now()
 	code, out := runBin(t, "devstack", 3*time.Minute, "SA_ROOT="+fr, "DATA_DIR="+t.TempDir(), "SA_PORT_BASE=22400", "QUIET=1", "START_TIMEOUT=150s")
 	require.Equal(t, 1, code, out)
-	require.Contains(t, out, "-dapr")
-	require.Contains(t, out, "pubsub")
+	require.Regexp(t, `\w+-dapr stopped during start-up \(exit status 1\); it reported:`, out)
+	require.Contains(t, out, "INIT_COMPONENT_FAILURE")
+	require.Contains(t, out, "pubsub (pubsub.jetstream/v1)")
 	require.Less(t, time.Since(start), 150*time.Second, "should fail on the sidecar's exit, not on the start timeout:\n%s", out)
 	t.Logf("launcher said:\n%s", out)
 }

@@ -102,11 +102,11 @@ func checkStack(t *testing.T, s endpoints, secretValue string) {
 
 	t.Run("calls the access-control policy does not allow are denied", func(t *testing.T) {
 		for _, c := range []struct{ from, to, verb, method string }{
-			{"extractor", "orchestrator", http.MethodGet, "readyz"},    // extractor may invoke nobody
+			{"extractor", "orchestrator", http.MethodGet, "readyz"},     // extractor may invoke nobody
 			{"publisher", "extractor", http.MethodPost, "v1/preflight"}, // only orchestrator may preflight
-			{"orchestrator", "extractor", http.MethodGet, "readyz"},    // orchestrator: preflight only
-			{"health", "extractor", http.MethodPost, "v1/preflight"},   // health: GET probes only
-			{"orchestrator", "health", http.MethodGet, "readyz"},       // nobody invokes health
+			{"orchestrator", "extractor", http.MethodGet, "readyz"},     // orchestrator: preflight only
+			{"health", "extractor", http.MethodPost, "v1/preflight"},    // health: GET probes only
+			{"orchestrator", "health", http.MethodGet, "readyz"},        // nobody invokes health
 		} {
 			a := do(t, c.verb, s.SidecarURL(c.from)+"/v1.0/invoke/"+c.to+"/method/"+c.method)
 			require.Equal(t, http.StatusForbidden, a.Status, "%s → %s %s %s should be denied: %s", c.from, c.to, c.verb, c.method, a.Body)

@@ -64,7 +64,7 @@ func validateComponents(dir string, env map[string]string) ([]Component, error) 
 		files = append(files, m...)
 	}
 	if len(files) == 0 {
-		return nil, fmt.Errorf("no component files (*.yaml) in %s: is PROFILE right and the checkout complete?", dir)
+		return nil, fmt.Errorf("no component files (*.yaml, *.yml) in %s: is PROFILE right and the checkout complete?", dir)
 	}
 	sort.Strings(files)
 	var comps []Component

@@ -187,15 +187,26 @@ func TestValidateComponentsDuplicateNames(t *testing.T) {
 func TestValidateComponentsEmptyDirectory(t *testing.T) {
 	for name, dir := range map[string]string{
 		"empty":         t.TempDir(),
-		"no yaml files": writeFiles(t, map[string]string{"pubsub.yml": validPubsub, "x.json": "{}"}),
+		"no yaml files": writeFiles(t, map[string]string{"x.json": "{}", "notes.txt": "hi"}),
 		"missing":       filepath.Join(t.TempDir(), "nope"),
 	} {
 		t.Run(name, func(t *testing.T) {
 			comps, err := validateComponents(dir, nil)
 			require.Nil(t, comps)
-			require.ErrorContains(t, err, "no component files (*.yaml) in "+dir)
+			require.ErrorContains(t, err, "no component files (*.yaml, *.yml) in "+dir)
 		})
 	}
+}
+
+// daprd loads .yml as well as .yaml, so the launcher must check both.
+func TestValidateComponentsReadsYmlFiles(t *testing.T) {
+	dir := writeFiles(t, map[string]string{"pubsub.yml": validPubsub})
+	comps, err := validateComponents(dir, map[string]string{"SA_NATS_URL": "x"})
+	require.NoError(t, err)
+	require.Len(t, comps, 1)
+	require.Equal(t, filepath.Join(dir, "pubsub.yml"), comps[0].File)
+	_, err = validateComponents(dir, nil)
+	require.ErrorContains(t, err, "pubsub.yml")
 }
 
 func TestComponentLoadedBy(t *testing.T) {

@@ -10,24 +10,14 @@ type Layout struct {
 	components []Component
 }
 
-// componentEnvKeys are the variables the component files may read; values
-// do not matter for planning.
-var componentEnvKeys = []string{
-	"SA_NATS_URL", "SA_STATE_DB", "SA_SECRETS_FILE", "SA_STAGING_DIR", "SA_DESTINATION_DIR",
-	"SA_REDIS_HOST", "SA_REDIS_PASSWORD", "SA_REDIS_DB",
-}
-
 // NewLayout plans the ports from base and reads the profile's components.
 func NewLayout(root, profile string, base int) (Layout, error) {
 	ports, err := PlanPorts(base)
 	if err != nil {
 		return Layout{}, err
 	}
-	env := map[string]string{}
-	for _, k := range componentEnvKeys {
-		env[k] = ""
-	}
-	comps, err := validateComponents(componentsDir(root, profile), env)
+	// Only the variable names matter for validation; a zero Stack has them.
+	comps, err := validateComponents(componentsDir(root, profile), (&Stack{}).componentEnv())
 	if err != nil {
 		return Layout{}, err
 	}

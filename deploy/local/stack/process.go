@@ -22,8 +22,9 @@ type process struct {
 	done chan struct{}
 	err  error // valid after done
 
-	mu   sync.Mutex
-	tail []string // last lines, for error reports
+	mu     sync.Mutex
+	tail   []string // last lines, for error reports
+	errors []string // last error/fatal lines: usually the reason it died
 }
 
 const tailLines = 30
@@ -86,6 +87,30 @@ func (p *process) remember(line string) {
 	if len(p.tail) > tailLines {
 		p.tail = p.tail[len(p.tail)-tailLines:]
 	}
+	if isErrorLine(line) {
+		p.errors = append(p.errors, line)
+		if len(p.errors) > 5 {
+			p.errors = p.errors[len(p.errors)-5:]
+		}
+	}
+}
+
+// isErrorLine recognises error and fatal lines in the formats our children
+// use: Dapr's logfmt, zap/etcd JSON and console, and NATS.
+func isErrorLine(line string) bool {
+	for _, m := range []string{"level=fatal", "level=error", `"level":"fatal"`, `"level":"error"`, "\tERROR\t", "\tFATAL\t", "[FTL]", "[ERR]"} {
+		if strings.Contains(line, m) {
+			return true
+		}
+	}
+	return false
+}
+
+// Reason returns the last error lines the process printed, if any.
+func (p *process) Reason() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return strings.Join(p.errors, "\n")
 }
 
 // Tail returns the last lines the process printed.
@@ -113,6 +138,9 @@ func (p *process) exitError() error {
 	state := "exited"
 	if p.err != nil {
 		state = p.err.Error()
+	}
+	if r := p.Reason(); r != "" {
+		return fmt.Errorf("%s stopped during start-up (%s); it reported:\n%s\nfull log: %s.log in the data dir's logs/", p.name, state, indent(r), p.name)
 	}
 	return fmt.Errorf("%s stopped during start-up (%s); its last lines:\n%s", p.name, state, indent(p.Tail(15)))
 }

@@ -348,7 +348,7 @@ func (s *Stack) Wait(ctx context.Context) error {
 	for {
 		for _, p := range s.procs {
 			if p.exited() {
-				return fmt.Errorf("%s stopped unexpectedly (%v); its last lines:\n%s", p.name, p.err, indent(p.Tail(15)))
+				return fmt.Errorf("%s stopped unexpectedly (%v); it reported:\n%s\nlast lines:\n%s", p.name, p.err, indent(p.Reason()), indent(p.Tail(10)))
 			}
 		}
 		select {
