@@ -10,7 +10,9 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/signal"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -227,3 +229,15 @@ func isLoopback(host string) bool {
 
 // ErrHelp is returned when --help was asked for; main exits 0 on it.
 var ErrHelp = errors.New("help requested")
+
+// Main is a service's whole main(): it runs the service until SIGINT or
+// SIGTERM and exits 1 with the error on stderr if it fails.
+func Main(spec Spec) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := Run(ctx, spec, os.Args[1:], os.LookupEnv)
+	stop()
+	if err != nil && !errors.Is(err, ErrHelp) {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}

@@ -4,11 +4,7 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/secure-agent/secure-agent/libs/bootstrap"
@@ -18,21 +14,9 @@ import (
 )
 
 func main() {
-	if err := run(context.Background()); err != nil {
-		if errors.Is(err, bootstrap.ErrHelp) {
-			return
-		}
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-}
-
-func run(ctx context.Context) error {
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	var apps string
 	var probeTimeout time.Duration
-	return bootstrap.Run(ctx, bootstrap.Spec{
+	bootstrap.Main(bootstrap.Spec{
 		Name:           "health",
 		DefaultAppPort: 6004,
 		Settings: func(l *config.Loader) func(*config.Loader) {
@@ -51,5 +35,5 @@ func run(ctx context.Context) error {
 			ports.Register(d.App, status, prober)
 			return nil, nil
 		},
-	}, os.Args[1:], os.LookupEnv)
+	})
 }
