@@ -10,7 +10,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/secure-agent/secure-agent/libs/bootstrap.Version=$(VERSION)
 export GOFLAGS := -buildvcs=false
 
-MODULES  := libs services/orchestrator services/extractor services/publisher services/health deploy/local e2e
+MODULES  := libs agentctl services/orchestrator services/extractor services/publisher services/health deploy/local e2e
 SERVICES := orchestrator extractor publisher health
 RUNTIME  := daprd placement scheduler sentry nats-server
 RUNTIME_SRC := deploy/dapr-runtime/go.mod deploy/dapr-runtime/go.sum deploy/dapr-runtime/cmd/daprd/main.go deploy/dapr-runtime/build.sh

@@ -1,0 +1,163 @@
+package model
+
+import (
+	"fmt"
+
+	"github.com/apache/arrow/go/v17/arrow"
+)
+
+// Kind is an asset kind; each has one Arrow schema.
+type Kind string
+
+const (
+	KindDatabase   Kind = "database"
+	KindSchema     Kind = "schema"
+	KindTable      Kind = "table"
+	KindColumn     Kind = "column"
+	KindConstraint Kind = "constraint"
+	KindIndex      Kind = "index"
+	KindRoutine    Kind = "routine"
+	KindLineage    Kind = "lineage"
+	KindTableStats Kind = "table_stats"
+)
+
+// Kinds lists every kind in a stable order (parents before children).
+var Kinds = []Kind{KindDatabase, KindSchema, KindTable, KindColumn, KindConstraint, KindIndex, KindRoutine, KindLineage, KindTableStats}
+
+// SchemaVersion is stamped into every schema's metadata; bump it when a
+// schema changes incompatibly.
+const SchemaVersion = "1"
+
+// Table kinds.
+const (
+	TableKindTable            = "table"
+	TableKindView             = "view"
+	TableKindMaterializedView = "materialized_view"
+	TableKindForeign          = "foreign"
+	TableKindPartitioned      = "partitioned"
+	TableKindPartition        = "partition"
+)
+
+// Constraint types.
+const (
+	ConstraintPrimaryKey = "primary_key"
+	ConstraintForeignKey = "foreign_key"
+	ConstraintUnique     = "unique"
+	ConstraintCheck      = "check"
+)
+
+// Routine kinds.
+const (
+	RoutineFunction  = "function"
+	RoutineProcedure = "procedure"
+)
+
+type fieldDef struct {
+	name       string
+	typ        arrow.DataType
+	nullable   bool
+	excludable bool // may be dropped by a field-exclusion list
+}
+
+var (
+	tsUTC      = &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}
+	str        = arrow.BinaryTypes.String
+	strList    = arrow.ListOf(arrow.BinaryTypes.String)
+	commonDefs = []fieldDef{
+		{name: "qualified_name", typ: str},
+		{name: "parent_qualified_name", typ: str},
+		{name: "job_id", typ: str},
+		{name: "extracted_at", typ: tsUTC},
+	}
+)
+
+func req(name string, t arrow.DataType) fieldDef { return fieldDef{name: name, typ: t} }
+func opt(name string, t arrow.DataType) fieldDef { return fieldDef{name: name, typ: t, nullable: true} }
+func excl(name string, t arrow.DataType) fieldDef {
+	return fieldDef{name: name, typ: t, nullable: true, excludable: true}
+}
+
+// kindDefs are the kind-specific fields, after the common ones. The order is
+// the schema's order and the order the appenders in rows.go write.
+var kindDefs = map[Kind][]fieldDef{
+	KindDatabase: {req("database_name", str), excl("owner", str), excl("comment", str)},
+	KindSchema:   {req("database_name", str), req("schema_name", str), excl("owner", str), excl("comment", str)},
+	KindTable: {
+		req("database_name", str), req("schema_name", str), req("table_name", str), req("table_kind", str),
+		excl("owner", str), excl("comment", str), opt("created_at", tsUTC), opt("altered_at", tsUTC),
+		opt("partition_of", str), excl("view_definition", str),
+	},
+	KindColumn: {
+		req("database_name", str), req("schema_name", str), req("table_name", str), req("column_name", str),
+		req("ordinal", arrow.PrimitiveTypes.Int32), req("data_type", str), req("is_nullable", arrow.FixedWidthTypes.Boolean),
+		excl("default_value", str), req("is_generated", arrow.FixedWidthTypes.Boolean), excl("generation_expression", str),
+		req("is_primary_key", arrow.FixedWidthTypes.Boolean), req("is_foreign_key", arrow.FixedWidthTypes.Boolean),
+		excl("comment", str),
+	},
+	KindConstraint: {
+		req("database_name", str), req("schema_name", str), req("table_name", str), req("constraint_name", str),
+		req("constraint_type", str), req("columns", strList), opt("referenced_table_qualified_name", str),
+		req("referenced_columns", strList), excl("check_clause", str), opt("on_update", str), opt("on_delete", str),
+	},
+	KindIndex: {
+		req("database_name", str), req("schema_name", str), req("table_name", str), req("index_name", str),
+		req("columns", strList), req("is_unique", arrow.FixedWidthTypes.Boolean), req("is_primary", arrow.FixedWidthTypes.Boolean),
+		opt("method", str), excl("predicate", str),
+	},
+	KindRoutine: {
+		req("database_name", str), req("schema_name", str), req("routine_name", str), req("routine_kind", str),
+		opt("language", str), req("arguments", str), opt("return_type", str), excl("definition", str), excl("comment", str),
+	},
+	KindLineage: {
+		req("database_name", str), req("schema_name", str), req("view_name", str),
+		req("source_qualified_name", str), req("source_kind", str),
+	},
+	KindTableStats: {
+		req("database_name", str), req("schema_name", str), req("table_name", str),
+		opt("row_count", arrow.PrimitiveTypes.Int64), opt("total_bytes", arrow.PrimitiveTypes.Int64),
+		opt("last_analyzed", tsUTC),
+	},
+}
+
+var schemas = func() map[Kind]*arrow.Schema {
+	m := make(map[Kind]*arrow.Schema, len(Kinds))
+	for _, k := range Kinds {
+		defs := append(append([]fieldDef(nil), commonDefs...), kindDefs[k]...)
+		fields := make([]arrow.Field, len(defs))
+		for i, d := range defs {
+			fields[i] = arrow.Field{Name: d.name, Type: d.typ, Nullable: d.nullable}
+		}
+		md := arrow.NewMetadata([]string{"secure_agent.kind", "secure_agent.schema_version"}, []string{string(k), SchemaVersion})
+		m[k] = arrow.NewSchema(fields, &md)
+	}
+	return m
+}()
+
+// ArrowSchema returns the Arrow schema of kind k.
+func ArrowSchema(k Kind) *arrow.Schema { return schemas[k] }
+
+// ParseKind validates a kind name.
+func ParseKind(s string) (Kind, error) {
+	for _, k := range Kinds {
+		if string(k) == s {
+			return k, nil
+		}
+	}
+	return "", fmt.Errorf("unknown asset kind %q; kinds are %v", s, Kinds)
+}
+
+// ExcludableFields lists every field a job may exclude, by name; a name
+// covers that field in every kind that has it.
+func ExcludableFields() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, k := range Kinds {
+		for _, d := range kindDefs[k] {
+			if d.excludable && !seen[d.name] {
+				seen[d.name] = true
+				out = append(out, d.name)
+			}
+		}
+	}
+	return out
+}

@@ -1,0 +1,146 @@
+// Package connector is the contract between the extractor and its source
+// connectors (postgres, mysql, sqlite sub-packages), and what they share:
+// the source description, filters, credentials, preflight checks and the
+// statement counter that proves a connector's query count is fixed.
+package connector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/secure-agent/secure-agent/libs/model"
+)
+
+// Source is what one extraction reads.
+type Source struct {
+	Kind string // "postgres", "mysql" (MySQL and MariaDB) or "sqlite"
+	// Connection is the catalog connection's qualified name, the prefix of
+	// every asset's qualified name (e.g. "default/postgres/1700000000").
+	Connection string
+	// DSN locates the server or file. It must not carry a password unless
+	// AllowInlinePassword is set (agentctl's env:NAME form); passwords come
+	// from Credentials.
+	DSN                 string
+	AllowInlinePassword bool
+	// Databases limits a server connector to these databases (empty: every
+	// database the user can see, except templates/system ones).
+	Databases     []string
+	Filters       Filters
+	ExcludeFields []string
+	RequireTLS    bool
+	// ConnectTimeout bounds connecting and authenticating (default 10s).
+	ConnectTimeout time.Duration
+}
+
+// Credentials supplies the source password at connect time. Implementations
+// read it from the Dapr secret store (the extractor service) or an
+// environment variable (agentctl); it is never stored.
+type Credentials interface {
+	Password(ctx context.Context) (string, error)
+}
+
+// NoCredentials is for sources without a password (SQLite, trust auth, or a
+// DSN from env:NAME that already carries one).
+type NoCredentials struct{}
+
+func (NoCredentials) Password(context.Context) (string, error) { return "", nil }
+
+// Status of a preflight check.
+type Status string
+
+const (
+	Pass Status = "pass"
+	Warn Status = "warn"
+	Fail Status = "fail"
+)
+
+// Check is one named preflight result. Detail says what was found;
+// Remediation says what to do when it is not a pass. Neither may contain a
+// secret.
+type Check struct {
+	Name        string `json:"name"`
+	Status      Status `json:"status"`
+	Detail      string `json:"detail"`
+	Remediation string `json:"remediation,omitempty"`
+}
+
+// Stats describe one extraction.
+type Stats struct {
+	// Queries is the number of SQL statements sent to the source, which
+	// must not grow with the number of tables (tests check it).
+	Queries int
+	Elapsed time.Duration
+}
+
+// Connector reads one source's catalog.
+type Connector interface {
+	// Preflight checks authentication, server version, catalog privileges
+	// and each filter's matches; it never fails as a call, every problem is
+	// a Check.
+	Preflight(ctx context.Context) []Check
+	// Extract streams every selected asset into w with a fixed number of
+	// bulk queries.
+	Extract(ctx context.Context, w *model.Writer) (Stats, error)
+	Close() error
+}
+
+// Opener connects to a source; each connector package provides one.
+type Opener func(ctx context.Context, src Source, creds Credentials) (Connector, error)
+
+// Registry maps source kinds to openers; built once in main and injected.
+type Registry map[string]Opener
+
+// Open validates src and opens a connector for it.
+func (r Registry) Open(ctx context.Context, src Source, creds Credentials) (Connector, error) {
+	if err := src.Validate(); err != nil {
+		return nil, err
+	}
+	open, ok := r[src.Kind]
+	if !ok {
+		return nil, fmt.Errorf("unknown source kind %q: use one of %s", src.Kind, strings.Join(r.Kinds(), ", "))
+	}
+	if creds == nil {
+		creds = NoCredentials{}
+	}
+	return open(ctx, src, creds)
+}
+
+// Kinds lists the registered kinds.
+func (r Registry) Kinds() []string {
+	var out []string
+	for k := range r {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Validate reports every problem of the source description at once.
+func (s Source) Validate() error {
+	var problems []string
+	if s.Connection == "" {
+		problems = append(problems, "connection qualified name is empty (e.g. default/postgres/1700000000)")
+	}
+	if strings.TrimSpace(s.DSN) == "" {
+		problems = append(problems, "dsn is empty")
+	}
+	if _, err := s.Filters.Compile(); err != nil {
+		problems = append(problems, err.Error())
+	}
+	if err := model.ValidateExcludeFields(s.ExcludeFields); err != nil {
+		problems = append(problems, err.Error())
+	}
+	if len(problems) > 0 {
+		return errors.New("invalid source: " + strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// ErrInlinePassword is returned when a DSN carries a password where only a
+// secret reference is allowed.
+var ErrInlinePassword = errors.New("the DSN contains a password; remove it and reference the password in the secret store " +
+	"(job spec secret keys), or with agentctl put the whole DSN in an environment variable and pass --dsn env:NAME")
