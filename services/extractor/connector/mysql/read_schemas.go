@@ -1,0 +1,67 @@
+package mysql
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+
+	"github.com/secure-agent/secure-agent/libs/model"
+)
+
+// readSchemas emits the server's database row and one schema row per
+// included MySQL schema. Schema patterns are not pushed down here: every
+// visible schema in the list is read (there are few) so that a requested
+// schema the user cannot see is an error, not a silent gap.
+func (s scope) readSchemas(ctx context.Context, q *counter, info serverInfo, w *model.Writer) error {
+	var cond where
+	s.schemaList(&cond, "SCHEMA_NAME")
+	comment := "NULL"
+	if info.schemaComment {
+		comment = "SCHEMA_COMMENT"
+	}
+	query := "SELECT SCHEMA_NAME, " + comment + " FROM information_schema.SCHEMATA WHERE " + cond.sql()
+
+	seen := make(map[string]bool, len(s.schemas)) // bounded by the configured list
+	err := q.each(ctx, query, cond.args, func(rows *sql.Rows) error {
+		var name string
+		var comment sql.NullString
+		if err := rows.Scan(&name, &comment); err != nil {
+			return err
+		}
+		if !s.inList(name) {
+			return nil
+		}
+		if len(s.schemas) > 0 {
+			seen[name] = true
+		}
+		if !s.schemaIncluded(name) {
+			return nil
+		}
+		n := s.names(name, "")
+		return w.Schema(model.Schema{
+			QualifiedName: n.SchemaQN(), ParentQualifiedName: n.DatabaseQN(),
+			Database: DatabaseName, Name: name, Comment: str(comment),
+		})
+	})
+	if err != nil {
+		return err
+	}
+	if missing := s.missing(seen); len(missing) > 0 {
+		return fmt.Errorf("user %s cannot see schema(s) %s: they do not exist or the user has no privilege on them; %s",
+			info.user, strings.Join(missing, ", "), grantHint(info.user, missing))
+	}
+	n := s.names("", "")
+	return w.Database(model.Database{QualifiedName: n.DatabaseQN(), ParentQualifiedName: s.connection, Name: DatabaseName})
+}
+
+// missing lists the configured schemas not in seen, in configured order.
+func (s scope) missing(seen map[string]bool) []string {
+	var out []string
+	for _, name := range s.schemas {
+		if !seen[name] {
+			out = append(out, name)
+		}
+	}
+	return out
+}

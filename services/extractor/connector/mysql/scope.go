@@ -1,0 +1,136 @@
+package mysql
+
+import (
+	"strings"
+
+	"github.com/secure-agent/secure-agent/libs/model"
+	"github.com/secure-agent/secure-agent/services/extractor/connector"
+)
+
+// DatabaseName is the one model database per server (see the package doc).
+const DatabaseName = "default"
+
+// systemSchemas are left out unless Source.Databases names them.
+var systemSchemas = []string{"information_schema", "mysql", "performance_schema", "sys"}
+
+// where collects the conditions and bound arguments of one statement. Only
+// static SQL written in this package goes into conds; everything that comes
+// from the user is an argument.
+type where struct {
+	conds []string
+	args  []any
+}
+
+func (w *where) add(cond string, args ...any) {
+	w.conds = append(w.conds, cond)
+	w.args = append(w.args, args...)
+}
+
+func (w *where) sql() string {
+	if len(w.conds) == 0 {
+		return "TRUE"
+	}
+	return strings.Join(w.conds, " AND ")
+}
+
+// scope is what an extraction selects: the schema list and the filters.
+type scope struct {
+	connection string
+	schemas    []string // Source.Databases: MySQL schemas; empty = all but system
+	filters    *connector.Compiled
+	pushdown   bool // engine regex may be used (see version.regexPushdown)
+}
+
+func (s scope) names(schema, table string) model.Names {
+	return model.Names{Connection: s.connection, Database: DatabaseName, Schema: schema, Table: table}
+}
+
+// inList reports whether schema is in scope by name (exactly, while SQL
+// compared it case-insensitively).
+func (s scope) inList(schema string) bool {
+	if len(s.schemas) == 0 {
+		for _, sys := range systemSchemas {
+			if schema == sys {
+				return false
+			}
+		}
+		return true
+	}
+	for _, want := range s.schemas {
+		if schema == want {
+			return true
+		}
+	}
+	return false
+}
+
+func (s scope) schemaIncluded(schema string) bool {
+	return s.inList(schema) && s.filters.SchemaIncluded(DatabaseName, schema)
+}
+
+func (s scope) tableIncluded(schema, table string) bool {
+	return s.inList(schema) && s.filters.TableIncluded(DatabaseName, schema, table)
+}
+
+// schemaList restricts col (a schema name column) to the schema list.
+func (s scope) schemaList(w *where, col string) {
+	if len(s.schemas) == 0 {
+		w.add(col + " NOT IN ('" + strings.Join(systemSchemas, "', '") + "')")
+		return
+	}
+	marks := strings.TrimSuffix(strings.Repeat("?, ", len(s.schemas)), ", ")
+	args := make([]any, len(s.schemas))
+	for i, name := range s.schemas {
+		args[i] = name
+	}
+	w.add(col+" IN ("+marks+")", args...)
+}
+
+// matchSQL matches expr against a bound pattern case-sensitively and by
+// character: information_schema's utf8mb3_general_ci would match case
+// blind (an exclude would then drop more than the Go pattern), and a binary
+// string would let '.' match one byte of a multi-byte character.
+func matchSQL(expr string) string {
+	return "CONVERT(" + expr + " USING utf8mb4) COLLATE utf8mb4_bin REGEXP ?"
+}
+
+// schemaFilter restricts schemaCol to the schema list and pushes the schema
+// patterns, matched against "database.schema".
+func (s scope) schemaFilter(w *where, schemaCol string) {
+	s.schemaList(w, schemaCol)
+	if !s.pushdown {
+		return
+	}
+	full := "CONCAT(?, '.', " + schemaCol + ")"
+	patterns(w, matchSQL(full), s.filters.IncludeSchemas, s.filters.ExcludeSchemas, DatabaseName)
+}
+
+// tableFilter is schemaFilter plus the table and temp-table patterns.
+func (s scope) tableFilter(w *where, schemaCol, tableCol string) {
+	s.schemaFilter(w, schemaCol)
+	if !s.pushdown {
+		return
+	}
+	full := "CONCAT(" + schemaCol + ", '.', " + tableCol + ")"
+	patterns(w, matchSQL(full), s.filters.IncludeTables, s.filters.ExcludeTables)
+	if t := s.filters.TempTables; t != nil {
+		w.add("NOT ("+matchSQL(tableCol)+")", t.Anchored())
+	}
+}
+
+// patterns adds "(m OR m ...)" for the includes and "NOT m" per exclude,
+// where m is match with pre bound before each pattern.
+func patterns(w *where, match string, include, exclude []connector.Pattern, pre ...any) {
+	if len(include) > 0 {
+		ors := make([]string, len(include))
+		var args []any
+		for i, p := range include {
+			ors[i] = match
+			args = append(append(args, pre...), p.Anchored())
+		}
+		w.add("("+strings.Join(ors, " OR ")+")", args...)
+	}
+	for _, p := range exclude {
+		w.add("NOT ("+match+")", append(append([]any(nil), pre...), p.Anchored())...)
+	}
+}
