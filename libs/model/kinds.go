@@ -127,7 +127,7 @@ var schemas = func() map[Kind]*arrow.Schema {
 		for i, d := range defs {
 			fields[i] = arrow.Field{Name: d.name, Type: d.typ, Nullable: d.nullable}
 		}
-		md := arrow.NewMetadata([]string{"secure_agent.kind", "secure_agent.schema_version"}, []string{string(k), SchemaVersion})
+		md := arrow.NewMetadata([]string{MetaKind, MetaSchemaVersion}, []string{string(k), SchemaVersion})
 		m[k] = arrow.NewSchema(fields, &md)
 	}
 	return m

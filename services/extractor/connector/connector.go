@@ -100,6 +100,9 @@ func (r Registry) Open(ctx context.Context, src Source, creds Credentials) (Conn
 		return nil, err
 	}
 	open, ok := r[src.Kind]
+	if !ok && len(r) == 0 {
+		return nil, fmt.Errorf("no source connectors are registered in this program (asked for %q)", src.Kind)
+	}
 	if !ok {
 		return nil, fmt.Errorf("unknown source kind %q: use one of %s", src.Kind, strings.Join(r.Kinds(), ", "))
 	}

@@ -123,8 +123,9 @@ func unwrapSyntax(err error) string {
 }
 
 // portable refuses constructs whose meaning differs between Go, PostgreSQL
-// and MySQL/MariaDB regexes: named and flag groups, and ^ $ inside the
-// pattern (we anchor ourselves).
+// and MySQL/MariaDB regexes: named groups, word boundaries, and ^ $ inside
+// the pattern (we anchor ourselves). Flag groups such as (?i) are accepted:
+// all three engines read them alike, and rows are re-checked in Go anyway.
 func portable(re *syntax.Regexp) error {
 	switch re.Op {
 	case syntax.OpCapture:

@@ -1,0 +1,282 @@
+package model
+
+import (
+	"bufio"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow"
+)
+
+// ManifestVersion is the manifest format this agent writes and reads.
+const ManifestVersion = 1
+
+// Manifest describes one extraction's output directory. It is written last:
+// a directory without one is incomplete.
+type Manifest struct {
+	Version    int            `json:"version"`
+	JobID      string         `json:"job_id"`
+	Source     ManifestSource `json:"source"`
+	StartedAt  time.Time      `json:"started_at"`
+	FinishedAt time.Time      `json:"finished_at"`
+	Files      []FileInfo     `json:"files"`
+	Rows       map[Kind]int64 `json:"rows"`
+	Queries    int            `json:"queries"`
+}
+
+// ManifestSource is what was extracted; never the DSN or a credential.
+type ManifestSource struct {
+	Kind          string   `json:"kind"`
+	Connection    string   `json:"connection"`
+	Databases     []string `json:"databases,omitempty"`
+	Filters       any      `json:"filters,omitempty"`
+	ExcludeFields []string `json:"exclude_fields,omitempty"`
+}
+
+// WriteManifest writes dir/manifest.json durably (temp file, fsync,
+// rename), which marks the directory's files complete. Version 0 means
+// ManifestVersion; nil Rows are taken from Files.
+func WriteManifest(dir string, m Manifest) error {
+	if m.Version == 0 {
+		m.Version = ManifestVersion
+	}
+	if m.Rows == nil {
+		m.Rows = map[Kind]int64{}
+		for _, f := range m.Files {
+			m.Rows[f.Kind] = f.Rows
+		}
+	}
+	err := checkManifest(m)
+	if err == nil {
+		err = checkRowTotals(m)
+	}
+	if err != nil {
+		return fmt.Errorf("model: refusing to write an inconsistent manifest: %w", err)
+	}
+	data, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return fmt.Errorf("model: encode manifest: %w", err)
+	}
+	data = append(data, '\n')
+	final := filepath.Join(dir, ManifestFile)
+	tmp := final + tmpSuffix
+	if err := writeSynced(tmp, data); err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("model: write %s: %w", tmp, err)
+	}
+	if err := os.Rename(tmp, final); err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("model: write %s: %w", final, err)
+	}
+	if err := syncDir(dir); err != nil {
+		return fmt.Errorf("model: write %s: %w", final, err)
+	}
+	return nil
+}
+
+func writeSynced(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// ReadManifest reads and checks dir/manifest.json.
+func ReadManifest(dir string) (Manifest, error) {
+	path := filepath.Join(dir, ManifestFile)
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return Manifest{}, fmt.Errorf("model: %s has no %s: it is not an extraction output directory, or the extraction did not finish", dir, ManifestFile)
+	}
+	if err != nil {
+		return Manifest{}, fmt.Errorf("model: read %s: %w", path, err)
+	}
+	var m Manifest
+	if err := json.Unmarshal(data, &m); err != nil {
+		return Manifest{}, fmt.Errorf("model: %s is not a valid manifest: %w", path, err)
+	}
+	if m.Version != ManifestVersion {
+		return Manifest{}, fmt.Errorf("model: %s has format version %d; this agent reads version %d: use the agent version that wrote it", path, m.Version, ManifestVersion)
+	}
+	if err := checkManifest(m); err != nil {
+		return Manifest{}, fmt.Errorf("model: %s: %w", path, err)
+	}
+	return m, nil
+}
+
+// checkManifest refuses file entries that could point outside the
+// directory (a manifest may come from elsewhere) or repeat a kind.
+func checkManifest(m Manifest) error {
+	var problems []string
+	seen := map[Kind]bool{}
+	for _, f := range m.Files {
+		if _, err := ParseKind(string(f.Kind)); err != nil {
+			problems = append(problems, fmt.Sprintf("file %q: %v", f.Name, err))
+		}
+		if seen[f.Kind] {
+			problems = append(problems, fmt.Sprintf("kind %s is listed twice", f.Kind))
+		}
+		seen[f.Kind] = true
+		if f.Name != FileName(f.Kind) {
+			problems = append(problems, fmt.Sprintf("file %q of kind %s must be named %s", f.Name, f.Kind, FileName(f.Kind)))
+		}
+	}
+	if len(problems) > 0 {
+		return errors.New(strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// VerifyDir checks an output directory against its manifest: every listed
+// file exists with the recorded size, sha256 and row count, and the row
+// counts agree with the manifest's totals. It reports every problem, each
+// naming its file.
+func VerifyDir(dir string) error {
+	m, err := ReadManifest(dir)
+	if err != nil {
+		return err
+	}
+	var problems []string
+	for _, f := range m.Files {
+		if err := verifyFile(dir, f); err != nil {
+			problems = append(problems, fmt.Sprintf("%s: %v", f.Name, err))
+		}
+	}
+	if err := checkRowTotals(m); err != nil {
+		problems = append(problems, err.Error())
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("model: %s does not match its manifest (files altered, truncated or missing; re-run the extraction):\n  - %s", dir, strings.Join(problems, "\n  - "))
+	}
+	return nil
+}
+
+// checkRowTotals checks the per-kind totals agree with the files' rows.
+func checkRowTotals(m Manifest) error {
+	var problems []string
+	listed := map[Kind]int64{}
+	for _, f := range m.Files {
+		listed[f.Kind] = f.Rows
+	}
+	for _, k := range Kinds {
+		rows, ok := listed[k]
+		if n := m.Rows[k]; n != rows {
+			if ok {
+				problems = append(problems, fmt.Sprintf("%s: the file has %d rows but the total for %s is %d", FileName(k), rows, k, n))
+			} else {
+				problems = append(problems, fmt.Sprintf("%s: the total for %s is %d but no file is listed", FileName(k), k, n))
+			}
+		}
+	}
+	for k := range m.Rows {
+		if _, err := ParseKind(string(k)); err != nil {
+			problems = append(problems, fmt.Sprintf("rows: %v", err))
+		}
+	}
+	slices.Sort(problems)
+	if len(problems) > 0 {
+		return errors.New(strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// verifyFile hashes the file first and parses it only if the hash matches,
+// so a tampered file never reaches the Arrow decoder.
+func verifyFile(dir string, f FileInfo) error {
+	path := filepath.Join(dir, f.Name)
+	size, sum, err := hashFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return errors.New("missing")
+	}
+	if err != nil {
+		return err
+	}
+	if size != f.Bytes {
+		return fmt.Errorf("size is %d bytes, the manifest says %d", size, f.Bytes)
+	}
+	if sum != f.SHA256 {
+		return fmt.Errorf("sha256 is %s, the manifest says %s", sum, f.SHA256)
+	}
+	var rows int64
+	kind, err := readFile(path, newIOConfig(nil), func(_ Kind, rec arrow.Record) error {
+		rows += rec.NumRows()
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if kind != f.Kind {
+		return fmt.Errorf("holds %s rows, the manifest says %s", kind, f.Kind)
+	}
+	if rows != f.Rows {
+		return fmt.Errorf("holds %d rows, the manifest says %d", rows, f.Rows)
+	}
+	return nil
+}
+
+func hashFile(path string) (int64, string, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return 0, "", err
+	}
+	if !st.Mode().IsRegular() {
+		return 0, "", errors.New("not a regular file")
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, bufio.NewReaderSize(f, 64<<10))
+	if err != nil {
+		return 0, "", err
+	}
+	return n, hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// readVerified reads a manifest-listed file, hashing it while reading, and
+// fails if it is not the file the manifest recorded (for example, changed
+// after VerifyDir looked at it).
+func readVerified(dir string, f FileInfo, fn func(Kind, arrow.Record) error) error {
+	path := filepath.Join(dir, f.Name)
+	file, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer file.Close()
+	h := sha256.New()
+	br := bufio.NewReaderSize(io.TeeReader(file, h), 64<<10)
+	kind, err := readStream(br, f.Bytes, newIOConfig(nil), fn)
+	if err != nil {
+		return err
+	}
+	if kind != f.Kind {
+		return fmt.Errorf("holds %s rows, the manifest says %s", kind, f.Kind)
+	}
+	if _, err := io.Copy(io.Discard, br); err != nil {
+		return err
+	}
+	if sum := hex.EncodeToString(h.Sum(nil)); sum != f.SHA256 {
+		return errors.New("the file changed while it was read; discard this output and export again")
+	}
+	return nil
+}
