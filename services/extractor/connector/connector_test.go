@@ -107,7 +107,9 @@ func TestRegistryOpen(t *testing.T) {
 	require.Empty(t, pw)
 
 	_, err = Registry{}.Open(context.Background(), validSource(), nil)
-	require.ErrorContains(t, err, `unknown source kind "postgres"`)
+	require.ErrorContains(t, err, `no source connectors are registered in this program (asked for "postgres")`)
+	_, err = Registry{"mysql": nil}.Open(context.Background(), validSource(), nil)
+	require.ErrorContains(t, err, `unknown source kind "postgres": use one of mysql`)
 }
 
 func TestErrInlinePasswordSaysWhatToDo(t *testing.T) {
