@@ -8,6 +8,7 @@ GO      ?= go
 BIN     := $(CURDIR)/bin
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/secure-agent/secure-agent/libs/bootstrap.Version=$(VERSION)
+BENCH_TABLES ?= 10000
 export GOFLAGS := -buildvcs=false
 
 MODULES  := libs agentctl services/orchestrator services/extractor services/publisher services/health deploy/local e2e
@@ -15,7 +16,7 @@ SERVICES := orchestrator extractor publisher health
 RUNTIME  := daprd placement scheduler sentry nats-server
 RUNTIME_SRC := deploy/dapr-runtime/go.mod deploy/dapr-runtime/go.sum deploy/dapr-runtime/cmd/daprd/main.go deploy/dapr-runtime/build.sh
 
-.PHONY: help tools build run test test-unit test-integration services lint fmt clean
+.PHONY: help tools build run test test-unit test-integration bench services lint fmt clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -27,9 +28,10 @@ $(BIN)/.runtime: $(RUNTIME_SRC)
 	deploy/dapr-runtime/build.sh $(BIN)
 	@touch $@
 
-build: ## build the four services and the local launcher into bin/
+build: ## build the four services, agentctl and the local launcher into bin/
 	@mkdir -p $(BIN)
 	@for s in $(SERVICES); do echo "go build $$s"; $(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/$$s ./services/$$s/cmd/$$s; done
+	$(GO) build -ldflags '-X main.version=$(VERSION)' -o $(BIN)/agentctl ./agentctl
 	$(GO) build -o $(BIN)/devstack ./deploy/local
 
 run: tools build ## the whole stack on the embedded default (PROFILE=redis for Redis); Ctrl-C stops it
@@ -45,6 +47,9 @@ test-unit: ## unit tests of every module (race detector on)
 
 test-integration: ## real stacks: local profile and PROFILE=redis, in parallel
 	cd e2e && SA_ROOT=$(CURDIR) $(GO) test -count=1 -timeout 25m -v ./...
+
+bench: build ## extractor benchmark: agentctl extract vs psql on BENCH_TABLES tables (default 10000; see docs/operations.md)
+	cd e2e && SA_ROOT=$(CURDIR) BENCH_TABLES=$(BENCH_TABLES) $(GO) run ./cmd/bench
 
 fmt: ## gofmt everything
 	gofmt -w $(MODULES)

@@ -3,6 +3,7 @@ module github.com/secure-agent/secure-agent/e2e
 go 1.26.0
 
 require (
+	github.com/jackc/pgx/v5 v5.12.0
 	github.com/secure-agent/secure-agent/deploy/local v0.0.0-00010101000000-000000000000
 	github.com/secure-agent/secure-agent/libs v0.0.0-00010101000000-000000000000
 	github.com/stretchr/testify v1.12.1
@@ -18,6 +19,8 @@ require (
 	github.com/go-logr/logr v1.4.4 // indirect
 	github.com/go-logr/stdr v1.2.2 // indirect
 	github.com/google/uuid v1.6.0 // indirect
+	github.com/jackc/pgpassfile v1.0.0 // indirect
+	github.com/jackc/pgservicefile v0.0.0-20240606120523-5a60cdf6a761 // indirect
 	github.com/klauspost/compress v1.20.1 // indirect
 	github.com/nats-io/nats.go v1.55.0 // indirect
 	github.com/nats-io/nkeys v0.4.16 // indirect

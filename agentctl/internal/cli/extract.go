@@ -1,0 +1,210 @@
+package cli
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"time"
+
+	"github.com/secure-agent/secure-agent/libs/model"
+	"github.com/secure-agent/secure-agent/services/extractor/connector"
+)
+
+// extractCmd runs a connector in-process and writes Arrow files plus
+// manifest.json to a local directory: no stack, no Dapr.
+type extractCmd struct {
+	src       sourceFlags
+	out       string
+	batchRows positiveInt
+	jobID     string
+}
+
+func (c *extractCmd) name() string { return "extract" }
+func (c *extractCmd) synopsis() string {
+	return "read a source's catalog into Arrow files and manifest.json in --out (no stack needed)"
+}
+
+func (c *extractCmd) define(fs *flag.FlagSet) {
+	c.src.define(fs)
+	fs.StringVar(&c.out, "out", "", "new or empty `directory` for the Arrow files and manifest.json (required)")
+	c.batchRows = 8192
+	fs.Var(&c.batchRows, "batch-rows", "`rows` per Arrow record batch")
+	fs.StringVar(&c.jobID, "job-id", "", "job `id` stamped on every row (default: random)")
+}
+
+var jobIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
+
+func (c *extractCmd) validate(env *Env) []string {
+	problems := c.src.validate(env)
+	if c.jobID != "" && !jobIDPattern.MatchString(c.jobID) {
+		problems = append(problems, fmt.Sprintf("--job-id %q: use 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit", c.jobID))
+	}
+	if p := outDirProblem(c.out); p != "" {
+		problems = append(problems, p)
+	}
+	return problems
+}
+
+// outDirProblem refuses a directory that already holds files, so the
+// output of two runs can never mix and nothing is overwritten.
+func outDirProblem(dir string) string {
+	if dir == "" {
+		return "--out is required: a new or empty directory for the Arrow files and manifest.json"
+	}
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return ""
+	case err != nil:
+		return fmt.Sprintf("--out %s: %v", dir, err)
+	case !fi.IsDir():
+		return fmt.Sprintf("--out %s is a file; give a new or empty directory", dir)
+	}
+	f, err := os.Open(dir)
+	if err != nil {
+		return fmt.Sprintf("--out %s: %v", dir, err)
+	}
+	defer f.Close()
+	if names, _ := f.Readdirnames(1); len(names) > 0 {
+		return fmt.Sprintf("--out %s is not empty; give a new or empty directory so the files of two runs never mix", dir)
+	}
+	return ""
+}
+
+// summary is the one JSON line extract prints on stdout.
+type summary struct {
+	Counts       map[model.Kind]int64 `json:"counts"`
+	Files        int                  `json:"files"`
+	Bytes        int64                `json:"bytes"`
+	ElapsedMS    int64                `json:"elapsed_ms"`
+	PeakRSSBytes int64                `json:"peak_rss_bytes"`
+	Queries      int                  `json:"queries"`
+	Out          string               `json:"out"`
+}
+
+func (c *extractCmd) run(ctx context.Context, env *Env) error {
+	start := time.Now()
+	jobID := c.jobID
+	if jobID == "" {
+		jobID = newJobID()
+	}
+	out, err := filepath.Abs(c.out)
+	if err != nil {
+		return fmt.Errorf("--out %s: %w", c.out, err)
+	}
+	src := c.src.source
+
+	conn, err := env.Registry.Open(ctx, src, c.src.creds)
+	if err != nil {
+		return err // connector errors name the source and the fix
+	}
+	defer conn.Close()
+
+	fileSink, err := model.NewFileSink(out)
+	if err != nil {
+		return fmt.Errorf("write to --out %s: %w", out, err)
+	}
+	sink := &progressSink{next: fileSink, p: &progress{}}
+	w, err := model.NewWriter(sink, model.WriterOptions{
+		JobID: jobID, ExtractedAt: start, MaxRows: int(c.batchRows), ExcludeFields: src.ExcludeFields,
+	})
+	if err != nil {
+		return errors.Join(err, fileSink.Abort())
+	}
+	sink.counts = w.Counts
+
+	stats, err := extractWithProgress(ctx, env, conn.Extract, w, sink.p, start)
+	if err != nil {
+		// Half a catalog must not look like a whole one: discard it.
+		abortErr := fileSink.Abort()
+		_ = w.Close() // releases the builders; its flush into the aborted sink fails by design
+		if ctx.Err() != nil {
+			err = fmt.Errorf("interrupted: %w", err)
+		}
+		return errors.Join(fmt.Errorf("%w (nothing was kept in %s)", err, out), abortErr)
+	}
+	if err := w.Close(); err != nil {
+		return errors.Join(fmt.Errorf("finish the last batches: %w (nothing was kept in %s)", err, out), fileSink.Abort())
+	}
+	files, err := fileSink.Close()
+	if err != nil {
+		return err
+	}
+
+	counts := allKinds(w.Counts())
+	finished := time.Now()
+	m := model.Manifest{
+		JobID: jobID,
+		Source: model.ManifestSource{
+			Kind: src.Kind, Connection: src.Connection, Databases: src.Databases,
+			Filters: src.Filters, ExcludeFields: src.ExcludeFields,
+		},
+		StartedAt:  start.UTC(),
+		FinishedAt: finished.UTC(),
+		Files:      files,
+		Rows:       counts,
+		Queries:    stats.Queries,
+	}
+	if err := model.WriteManifest(out, m); err != nil {
+		return fmt.Errorf("write manifest.json to %s: %w", out, err)
+	}
+
+	s := summary{Counts: counts, Files: len(files), Out: out, Queries: stats.Queries}
+	for _, f := range files {
+		s.Bytes += f.Bytes
+	}
+	s.ElapsedMS = time.Since(start).Milliseconds()
+	s.PeakRSSBytes = peakRSS()
+	return writeJSONLine(env.Stdout, s)
+}
+
+// extractWithProgress runs extract while a ticker prints progress lines to
+// stderr; the reporter has stopped writing when it returns.
+func extractWithProgress(ctx context.Context, env *Env,
+	extract func(context.Context, *model.Writer) (connector.Stats, error), w *model.Writer, p *progress, start time.Time,
+) (connector.Stats, error) {
+	ticker := time.NewTicker(env.ProgressEvery)
+	defer ticker.Stop()
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		p.report(ticker.C, stop, start, env.Stderr)
+	}()
+	stats, err := extract(ctx, w)
+	close(stop)
+	<-done
+	return stats, err
+}
+
+// allKinds reports every kind, zero included, so consumers of the summary
+// and manifest see the same keys whatever the source held.
+func allKinds(c map[model.Kind]int64) map[model.Kind]int64 {
+	out := make(map[model.Kind]int64, len(model.Kinds))
+	for _, k := range model.Kinds {
+		out[k] = c[k]
+	}
+	return out
+}
+
+func newJobID() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24+)
+	return hex.EncodeToString(b)
+}
+
+func writeJSONLine(w io.Writer, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(b, '\n'))
+	return err
+}

@@ -1,0 +1,140 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// extractSummary is agentctl extract's JSON line.
+type extractSummary struct {
+	Counts       map[string]int64 `json:"counts"`
+	Files        int              `json:"files"`
+	Bytes        int64            `json:"bytes"`
+	ElapsedMS    int64            `json:"elapsed_ms"`
+	PeakRSSBytes int64            `json:"peak_rss_bytes"`
+	Queries      int              `json:"queries"`
+}
+
+type results struct {
+	agentctl, psql []time.Duration
+	last           extractSummary
+	peakRSS        int64 // highest agentctl reported
+	peakRSSOS      int64 // highest the kernel reported for the child (cross-check)
+}
+
+// measure runs one untimed warm-up of each side (so neither pays for a
+// cold cache), then cfg.runs timed runs of each, interleaved so that load
+// from other processes on the machine hits both sides alike.
+func measure(ctx context.Context, cfg config, agentctl string, cat catalog, queries []catalogQuery) (results, error) {
+	var res results
+	tmp, err := os.MkdirTemp("", "sa-bench-")
+	if err != nil {
+		return res, err
+	}
+	defer os.RemoveAll(tmp)
+	script, err := psqlScript(queries, cat.db)
+	if err != nil {
+		return res, err
+	}
+	scriptPath := filepath.Join(tmp, "catalog.sql")
+	if err := os.WriteFile(scriptPath, []byte(script), 0o600); err != nil {
+		return res, err
+	}
+	dsn := cfg.dsn(cat.db)
+
+	for i := 0; i <= cfg.runs; i++ {
+		warm := i == 0
+		label := fmt.Sprintf("run %d/%d", i, cfg.runs)
+		if warm {
+			label = "warm-up"
+		}
+		out := filepath.Join(tmp, fmt.Sprintf("out-%d", i))
+		d, sum, rssOS, err := runAgentctl(ctx, agentctl, dsn, cat.db, out)
+		if err != nil {
+			return res, err
+		}
+		if err := os.RemoveAll(out); err != nil {
+			return res, err
+		}
+		p, err := runPsql(ctx, cfg.psql, dsn, scriptPath)
+		if err != nil {
+			return res, err
+		}
+		fmt.Fprintf(os.Stderr, "bench: %s: agentctl %s (peak RSS %.1f MiB), psql %s\n", label,
+			d.Round(time.Millisecond), mib(sum.PeakRSSBytes), p.Round(time.Millisecond))
+		if warm {
+			continue
+		}
+		res.agentctl = append(res.agentctl, d)
+		res.psql = append(res.psql, p)
+		res.last = sum
+		res.peakRSS = max(res.peakRSS, sum.PeakRSSBytes)
+		res.peakRSSOS = max(res.peakRSSOS, rssOS)
+	}
+	return res, nil
+}
+
+// runAgentctl times one extraction (process start to exit, as a user sees
+// it) and returns its summary line and the kernel's peak RSS for it.
+func runAgentctl(ctx context.Context, bin, dsn, db, out string) (time.Duration, extractSummary, int64, error) {
+	var sum extractSummary
+	cmd := exec.CommandContext(ctx, bin, "extract", "--source", "postgres", "--dsn", dsn, "--database", db, "--out", out)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	start := time.Now()
+	err := cmd.Run()
+	d := time.Since(start)
+	if err != nil {
+		return 0, sum, 0, fmt.Errorf("agentctl extract: %w\n%s", err, tail(stderr.String()))
+	}
+	if err := json.Unmarshal(bytes.TrimSpace(stdout.Bytes()), &sum); err != nil {
+		return 0, sum, 0, fmt.Errorf("agentctl extract printed %q, not one JSON summary line: %w", tail(stdout.String()), err)
+	}
+	return d, sum, childMaxRSS(cmd), nil
+}
+
+func runPsql(ctx context.Context, bin, dsn, script string) (time.Duration, error) {
+	cmd := exec.CommandContext(ctx, bin, "-X", "-q", "-At", "-d", dsn, "-f", script, "-o", os.DevNull)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	start := time.Now()
+	err := cmd.Run()
+	d := time.Since(start)
+	if err != nil || stderr.Len() > 0 {
+		return 0, fmt.Errorf("psql: %v\n%s", err, tail(stderr.String()))
+	}
+	return d, nil
+}
+
+func childMaxRSS(cmd *exec.Cmd) int64 {
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		return ru.Maxrss * 1024 // KiB on Linux
+	}
+	return 0
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+func mib(b int64) float64 { return float64(b) / (1 << 20) }
+
+// tail keeps the end of a command's output for an error message.
+func tail(s string) string {
+	s = strings.TrimSpace(s)
+	if len(s) > 2000 {
+		s = "..." + s[len(s)-2000:]
+	}
+	return s
+}
