@@ -80,6 +80,8 @@ type Lineage struct {
 	SourceKind                         string // TableKind* of the source
 }
 
+// TableStats are a table's statistics: QualifiedName and
+// ParentQualifiedName are both the table's qualified name.
 type TableStats struct {
 	QualifiedName, ParentQualifiedName string
 	Database, Schema, Table            string

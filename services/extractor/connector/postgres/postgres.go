@@ -1,0 +1,69 @@
+// Package postgres reads a PostgreSQL server's catalog (version 12 or
+// later) with pgx: one statement lists the databases, then a fixed set of
+// bulk pg_catalog statements per database streams every asset kind into a
+// model.Writer row by row (see queries.go for the list and the count).
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/secure-agent/secure-agent/services/extractor/connector"
+)
+
+// Connector extracts one PostgreSQL source. It holds no connection between
+// calls: Preflight and Extract each connect (reading the password from the
+// credentials just then) and disconnect before returning.
+type Connector struct {
+	src     connector.Source
+	creds   connector.Credentials
+	cfg     *pgx.ConnConfig // without password
+	filters *connector.Compiled
+	push    pushdown
+	// Expensive text the job excludes anyway is not computed.
+	wantViewDefs, wantRoutineDefs, wantExprs bool
+	lockTimeout                              string // PostgreSQL interval syntax
+}
+
+var _ connector.Connector = (*Connector)(nil)
+
+// Open validates the source and prepares a connector; it does not connect,
+// so that Preflight can report a failing connection as a check.
+func Open(_ context.Context, src connector.Source, creds connector.Credentials) (connector.Connector, error) {
+	if err := src.Validate(); err != nil {
+		return nil, err
+	}
+	filters, err := src.Filters.Compile()
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := parseSource(src)
+	if err != nil {
+		return nil, err
+	}
+	if creds == nil {
+		creds = connector.NoCredentials{}
+	}
+	excluded := func(f string) bool { return slices.Contains(src.ExcludeFields, f) }
+	return &Connector{
+		src:             src,
+		creds:           creds,
+		cfg:             cfg,
+		filters:         filters,
+		push:            newPushdown(filters),
+		wantViewDefs:    !excluded("view_definition"),
+		wantRoutineDefs: !excluded("definition"),
+		wantExprs:       !excluded("default_value") || !excluded("generation_expression"),
+		lockTimeout:     defaultLockTimeout,
+	}, nil
+}
+
+// Close releases nothing: connections live only inside Preflight/Extract.
+func (c *Connector) Close() error { return nil }
+
+// server names the server for messages: host:port.
+func (c *Connector) server() string {
+	return fmt.Sprintf("%s:%d", c.cfg.Host, c.cfg.Port)
+}

@@ -1,0 +1,205 @@
+package postgres
+
+// The catalog is read with a fixed set of statements, whatever the number
+// of tables:
+//
+//	server:        1  databasesSQL (on the DSN's database)
+//	per database: 10  BEGIN (repeatable read, read only), sessionSQL,
+//	                  schemasSQL, columnsSQL, constraintsSQL, indexesSQL,
+//	                  routinesSQL, lineageSQL, tablesSQL (tables and their
+//	                  statistics), COMMIT
+//
+// so an extraction sends QueriesFixed + QueriesPerDatabase × databases
+// statements. The per-database statements share one repeatable-read
+// snapshot, so columns, constraints and lineage describe the same catalog
+// as the tables they belong to.
+//
+// tablesSQL runs last on purpose: pg_get_viewdef locks every relation a
+// view reads until the transaction ends (pg_total_relation_size releases
+// its locks), and those locks should be held as briefly as possible.
+//
+// Everything is read from pg_catalog rather than information_schema: it is
+// faster, and information_schema hides objects the user does not own and has
+// no notion of partitions, materialized views or index expressions.
+const (
+	QueriesFixed       = 1
+	QueriesPerDatabase = 10
+)
+
+// sessionSQL bounds lock waits: pg_total_relation_size and pg_get_viewdef
+// wait for a relation that DDL (ALTER TABLE, VACUUM FULL, ...) holds
+// exclusively, and production DDL must neither stall the extraction nor
+// queue behind it. JIT compilation never pays off for catalog queries.
+// $1 is the lock timeout.
+const sessionSQL = `SELECT set_config('lock_timeout', $1::text, true), set_config('jit', 'off', true)`
+
+const defaultLockTimeout = "10s"
+
+// Parameters shared by the per-database statements. Patterns are passed as
+// text[] (NULL when a list is not pushed down); see pushdown.go.
+//
+//	$1 database name   $2 include_schemas   $3 exclude_schemas
+//	$4 include_tables  $5 exclude_tables    $6 temp_tables
+//
+// Exclusions are applied in SQL only to names without a newline: Go's '.'
+// does not match '\n' but PostgreSQL's does, so PostgreSQL could exclude a
+// name the Go pattern keeps. Every row is re-checked in Go anyway.
+const (
+	userSchemaSQL = `n.nspname NOT LIKE 'pg\_%' AND n.nspname <> 'information_schema'`
+
+	schemaFilterSQL = userSchemaSQL + `
+  AND ($2::text[] IS NULL OR ($1::text || '.' || n.nspname) ~ ANY ($2::text[]))
+  AND ($3::text[] IS NULL OR NOT (($1::text || '.' || n.nspname) ~ ANY ($3::text[]))
+       OR strpos($1::text || '.' || n.nspname, E'\n') > 0)`
+
+	tableFilterSQL = schemaFilterSQL + `
+  AND ($4::text[] IS NULL OR (n.nspname || '.' || c.relname) ~ ANY ($4::text[]))
+  AND ($5::text[] IS NULL OR NOT ((n.nspname || '.' || c.relname) ~ ANY ($5::text[]))
+       OR strpos(n.nspname || '.' || c.relname, E'\n') > 0)
+  AND ($6::text[] IS NULL OR NOT (c.relname ~ ANY ($6::text[])) OR strpos(c.relname, E'\n') > 0)`
+
+	// Relation kinds the catalog calls tables: table, view, materialized
+	// view, foreign table, partitioned table.
+	tableKindsSQL = `c.relkind IN ('r', 'v', 'm', 'f', 'p')`
+)
+
+// databasesSQL lists connectable, non-template databases; $1 limits it to
+// Source.Databases (NULL: all).
+const databasesSQL = `
+SELECT d.datname, pg_get_userbyid(d.datdba), shobj_description(d.oid, 'pg_database'),
+       has_database_privilege(d.oid, 'CONNECT')
+FROM pg_database d
+WHERE NOT d.datistemplate AND d.datallowconn
+  AND ($1::text[] IS NULL OR d.datname = ANY ($1::text[]))
+ORDER BY d.datname`
+
+const schemasSQL = `
+SELECT n.nspname, pg_get_userbyid(n.nspowner), d.description
+FROM pg_namespace n
+LEFT JOIN pg_description d ON d.objoid = n.oid AND d.classoid = 'pg_namespace'::regclass AND d.objsubid = 0
+WHERE ` + schemaFilterSQL + `
+ORDER BY n.nspname`
+
+// tablesSQL: $7 selects view definitions (false when the job excludes
+// view_definition, which spares pg_get_viewdef). PostgreSQL records no
+// creation or alteration time for relations, so those stay null.
+// reltuples is -1 until the first VACUUM/ANALYZE: unknown, not zero.
+// Partitioned and foreign tables have no storage of their own, so no size.
+const tablesSQL = `
+SELECT n.nspname, c.relname, c.relkind, c.relispartition,
+       pg_get_userbyid(c.relowner), d.description,
+       pn.nspname, pc.relname,
+       CASE WHEN $7::bool AND c.relkind IN ('v', 'm') THEN pg_get_viewdef(c.oid, true) END,
+       CASE WHEN c.reltuples >= 0 AND c.relkind <> 'v' THEN c.reltuples::int8 END,
+       CASE WHEN c.relkind IN ('r', 'm') THEN pg_total_relation_size(c.oid) END,
+       greatest(pg_stat_get_last_analyze_time(c.oid), pg_stat_get_last_autoanalyze_time(c.oid))
+FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+LEFT JOIN pg_description d ON d.objoid = c.oid AND d.classoid = 'pg_class'::regclass AND d.objsubid = 0
+LEFT JOIN pg_inherits i ON c.relispartition AND i.inhrelid = c.oid
+LEFT JOIN pg_class pc ON pc.oid = i.inhparent
+LEFT JOIN pg_namespace pn ON pn.oid = pc.relnamespace
+WHERE ` + tableKindsSQL + ` AND ` + tableFilterSQL + `
+ORDER BY n.nspname, c.relname`
+
+// columnsSQL computes the key flags in SQL (one pass over pg_constraint,
+// hashed) so Go never holds a map of every table's keys. $7 selects default
+// and generation expressions (pg_get_expr). It is not sorted: sorting wide
+// rows of every column spills to disk on big catalogs, and the rows of a
+// table arrive together anyway (pg_attribute is scanned in order).
+const columnsSQL = `
+WITH keycols AS (
+  SELECT k.conrelid, k.attnum, bool_or(k.contype = 'p') AS pk, bool_or(k.contype = 'f') AS fk
+  FROM (SELECT conrelid, contype, unnest(conkey) AS attnum
+        FROM pg_constraint WHERE contype IN ('p', 'f')) k
+  GROUP BY k.conrelid, k.attnum)
+SELECT n.nspname, c.relname, a.attname, a.attnum, format_type(a.atttypid, a.atttypmod),
+       a.attnotnull, a.attgenerated <> '',
+       CASE WHEN $7::bool THEN pg_get_expr(ad.adbin, ad.adrelid) END,
+       coalesce(kc.pk, false), coalesce(kc.fk, false), d.description
+FROM pg_attribute a
+JOIN pg_class c ON c.oid = a.attrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
+LEFT JOIN keycols kc ON kc.conrelid = a.attrelid AND kc.attnum = a.attnum
+LEFT JOIN pg_description d ON d.objoid = a.attrelid AND d.classoid = 'pg_class'::regclass AND d.objsubid = a.attnum
+WHERE a.attnum > 0 AND NOT a.attisdropped AND ` + tableKindsSQL + ` AND ` + tableFilterSQL
+
+// constraintsSQL lists primary, foreign, unique and check constraints with
+// their columns in key order. Exclusion constraints have no place in the
+// model (their index is reported with the indexes), and NOT NULL is a
+// column property. A foreign key that references a partitioned table is
+// cloned by PostgreSQL once per referenced partition on the same table;
+// only the original is reported.
+const constraintsSQL = `
+SELECT n.nspname, c.relname, con.conname, con.contype,
+       ARRAY(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY AS k(attnum, ord)
+             JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum ORDER BY k.ord),
+       rn.nspname, rc.relname,
+       ARRAY(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY AS k(attnum, ord)
+             JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.attnum ORDER BY k.ord),
+       CASE WHEN con.contype = 'c' THEN pg_get_constraintdef(con.oid, true) END,
+       con.confupdtype, con.confdeltype
+FROM pg_constraint con
+JOIN pg_class c ON c.oid = con.conrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+LEFT JOIN pg_class rc ON rc.oid = con.confrelid
+LEFT JOIN pg_namespace rn ON rn.oid = rc.relnamespace
+WHERE con.contype IN ('p', 'f', 'u', 'c') AND ` + tableKindsSQL + ` AND ` + tableFilterSQL + `
+  AND NOT EXISTS (SELECT 1 FROM pg_constraint pcon
+                  WHERE pcon.oid = con.conparentid AND pcon.conrelid = con.conrelid)
+ORDER BY n.nspname, c.relname, con.conname`
+
+// indexesSQL: key columns in order, a plain column by name and an
+// expression as pg_get_indexdef prints it (INCLUDE columns are not keys).
+const indexesSQL = `
+SELECT n.nspname, c.relname, ic.relname,
+       ARRAY(SELECT CASE WHEN k.attnum <> 0 THEN a.attname::text
+                         ELSE pg_get_indexdef(i.indexrelid, k.ord::int, true) END
+             FROM unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
+             LEFT JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+             WHERE k.ord <= i.indnkeyatts
+             ORDER BY k.ord),
+       i.indisunique, i.indisprimary, am.amname, pg_get_expr(i.indpred, i.indrelid, true)
+FROM pg_index i
+JOIN pg_class ic ON ic.oid = i.indexrelid
+JOIN pg_class c ON c.oid = i.indrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_am am ON am.oid = ic.relam
+WHERE c.relkind IN ('r', 'm', 'p') AND ` + tableFilterSQL + `
+ORDER BY n.nspname, c.relname, ic.relname`
+
+// routinesSQL: aggregates and window functions are functions; $4 selects
+// definitions (pg_get_functiondef, which refuses aggregates, so they have
+// none). The identity arguments name the routine; the full argument list
+// (with defaults) is reported.
+const routinesSQL = `
+SELECT n.nspname, p.proname, p.prokind = 'p', l.lanname,
+       pg_get_function_identity_arguments(p.oid), pg_get_function_arguments(p.oid),
+       CASE WHEN p.prokind <> 'p' THEN pg_get_function_result(p.oid) END,
+       CASE WHEN $4::bool AND p.prokind <> 'a' THEN pg_get_functiondef(p.oid) END,
+       d.description
+FROM pg_proc p
+JOIN pg_namespace n ON n.oid = p.pronamespace
+JOIN pg_language l ON l.oid = p.prolang
+LEFT JOIN pg_description d ON d.objoid = p.oid AND d.classoid = 'pg_proc'::regclass AND d.objsubid = 0
+WHERE ` + schemaFilterSQL + `
+ORDER BY n.nspname, p.proname, 5`
+
+// lineageSQL: a view or materialized view is a _RETURN rewrite rule whose
+// dependencies (pg_depend) are every relation its query reads. Sources in
+// system schemas are left out, like every system object.
+const lineageSQL = `
+SELECT DISTINCT n.nspname, c.relname, sn.nspname, s.relname, s.relkind, s.relispartition
+FROM pg_rewrite r
+JOIN pg_class c ON c.oid = r.ev_class
+JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_depend dep ON dep.classid = 'pg_rewrite'::regclass AND dep.objid = r.oid
+                  AND dep.refclassid = 'pg_class'::regclass
+JOIN pg_class s ON s.oid = dep.refobjid
+JOIN pg_namespace sn ON sn.oid = s.relnamespace
+WHERE r.rulename = '_RETURN' AND c.relkind IN ('v', 'm') AND s.oid <> c.oid
+  AND s.relkind IN ('r', 'v', 'm', 'f', 'p')
+  AND sn.nspname NOT LIKE 'pg\_%' AND sn.nspname <> 'information_schema'
+  AND ` + tableFilterSQL + `
+ORDER BY 1, 2, 3, 4`
