@@ -106,10 +106,7 @@ func (r Registry) Open(ctx context.Context, src Source, creds Credentials) (Conn
 	if !ok {
 		return nil, fmt.Errorf("unknown source kind %q: use one of %s", src.Kind, strings.Join(r.Kinds(), ", "))
 	}
-	if creds == nil {
-		creds = NoCredentials{}
-	}
-	return open(ctx, src, creds)
+	return open(ctx, src, OrNone(creds))
 }
 
 // Kinds lists the registered kinds.
@@ -124,6 +121,13 @@ func (r Registry) Kinds() []string {
 
 // Validate reports every problem of the source description at once.
 func (s Source) Validate() error {
+	_, err := s.Compile()
+	return err
+}
+
+// Compile validates the source (every problem at once) and returns its
+// compiled filters; each connector's Open starts with it.
+func (s Source) Compile() (*Compiled, error) {
 	var problems []string
 	if s.Connection == "" {
 		problems = append(problems, "connection qualified name is empty (e.g. default/postgres/1700000000)")
@@ -131,16 +135,25 @@ func (s Source) Validate() error {
 	if strings.TrimSpace(s.DSN) == "" {
 		problems = append(problems, "dsn is empty")
 	}
-	if _, err := s.Filters.Compile(); err != nil {
+	filters, err := s.Filters.Compile()
+	if err != nil {
 		problems = append(problems, err.Error())
 	}
 	if err := model.ValidateExcludeFields(s.ExcludeFields); err != nil {
 		problems = append(problems, err.Error())
 	}
 	if len(problems) > 0 {
-		return errors.New("invalid source: " + strings.Join(problems, "; "))
+		return nil, errors.New("invalid source: " + strings.Join(problems, "; "))
 	}
-	return nil
+	return filters, nil
+}
+
+// OrNone returns creds, or NoCredentials when creds is nil.
+func OrNone(creds Credentials) Credentials {
+	if creds == nil {
+		return NoCredentials{}
+	}
+	return creds
 }
 
 // ErrInlinePassword is returned when a DSN carries a password where only a

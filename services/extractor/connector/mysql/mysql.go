@@ -27,10 +27,7 @@ var _ connector.Connector = (*Conn)(nil)
 // password is read from creds each time the driver connects and handed
 // straight to the driver; it is not kept here.
 func Open(_ context.Context, src connector.Source, creds connector.Credentials) (connector.Connector, error) {
-	if err := src.Validate(); err != nil {
-		return nil, err
-	}
-	filters, err := src.Filters.Compile()
+	filters, err := src.Compile()
 	if err != nil {
 		return nil, err
 	}
@@ -38,9 +35,7 @@ func Open(_ context.Context, src connector.Source, creds connector.Credentials) 
 	if err != nil {
 		return nil, err
 	}
-	if creds == nil {
-		creds = connector.NoCredentials{}
-	}
+	creds = connector.OrNone(creds)
 	err = cfg.Apply(mysqldrv.BeforeConnect(func(ctx context.Context, c *mysqldrv.Config) error {
 		pw, err := creds.Password(ctx)
 		if err != nil {

@@ -32,10 +32,7 @@ var _ connector.Connector = (*Connector)(nil)
 // Open validates the source and prepares a connector; it does not connect,
 // so that Preflight can report a failing connection as a check.
 func Open(_ context.Context, src connector.Source, creds connector.Credentials) (connector.Connector, error) {
-	if err := src.Validate(); err != nil {
-		return nil, err
-	}
-	filters, err := src.Filters.Compile()
+	filters, err := src.Compile()
 	if err != nil {
 		return nil, err
 	}
@@ -43,9 +40,7 @@ func Open(_ context.Context, src connector.Source, creds connector.Credentials) 
 	if err != nil {
 		return nil, err
 	}
-	if creds == nil {
-		creds = connector.NoCredentials{}
-	}
+	creds = connector.OrNone(creds)
 	excluded := func(f string) bool { return slices.Contains(src.ExcludeFields, f) }
 	return &Connector{
 		src:             src,

@@ -37,12 +37,9 @@ var _ connector.Connector = (*Connector)(nil)
 // Open checks that src.DSN names a readable SQLite 3 file and opens it
 // read-only. creds is not used: SQLite has no authentication.
 func Open(ctx context.Context, src connector.Source, _ connector.Credentials) (connector.Connector, error) {
-	filters, err := src.Filters.Compile()
+	filters, err := src.Compile()
 	if err != nil {
 		return nil, err
-	}
-	if src.Connection == "" {
-		return nil, errors.New("open SQLite source: connection qualified name is empty")
 	}
 	loc, err := parseDSN(src.DSN, src.AllowInlinePassword)
 	if err != nil {
