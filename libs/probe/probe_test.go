@@ -2,13 +2,13 @@ package probe_test
 
 import (
 	"context"
-	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
+
+	"github.com/secure-agent/secure-agent/libs/pubsub/pubsubtest"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/stretchr/testify/require"
@@ -44,19 +44,7 @@ func newResponder(t *testing.T, pub probe.Publisher, now time.Time) *fiber.App {
 
 func deliver(t *testing.T, app *fiber.App, data string) string {
 	t.Helper()
-	body := `{"specversion":"1.0","id":"ce-1","source":"health","type":"com.dapr.event.sent",` +
-		`"topic":"probe","pubsubname":"pubsub","datacontenttype":"application/json","data":` + data + `}`
-	req := httptest.NewRequest(http.MethodPost, "/events/"+probe.Topic, strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/cloudevents+json")
-	resp, err := app.Test(req, -1)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	require.Equal(t, http.StatusOK, resp.StatusCode)
-	b, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	var answer struct{ Status string }
-	require.NoError(t, json.Unmarshal(b, &answer), "body: %s", b)
-	return answer.Status
+	return pubsubtest.Deliver(t, app, probe.Topic, data)
 }
 
 func TestResponderAcksProbe(t *testing.T) {

@@ -4,13 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
-	"net/http"
-	"net/http/httptest"
-	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/secure-agent/secure-agent/libs/pubsub/pubsubtest"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/stretchr/testify/require"
@@ -27,19 +25,7 @@ var watched = []string{"orchestrator", "extractor", "publisher"}
 // returns the subscriber's answer.
 func deliverAck(t *testing.T, app *fiber.App, data string) string {
 	t.Helper()
-	body := `{"specversion":"1.0","id":"ce-ack","source":"extractor","type":"com.dapr.event.sent",` +
-		`"topic":"` + probe.AckTopic + `","pubsubname":"pubsub","datacontenttype":"application/json","data":` + data + `}`
-	req := httptest.NewRequest(http.MethodPost, "/events/"+probe.AckTopic, strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/cloudevents+json")
-	resp, err := app.Test(req, -1)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	require.Equal(t, http.StatusOK, resp.StatusCode)
-	b, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	var answer struct{ Status string }
-	require.NoError(t, json.Unmarshal(b, &answer), "body: %s", b)
-	return answer.Status
+	return pubsubtest.Deliver(t, app, probe.AckTopic, data)
 }
 
 func ackJSON(t *testing.T, probeID, appID string) string {
