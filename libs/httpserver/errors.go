@@ -24,7 +24,8 @@ type ErrorDetail struct {
 // handleError is the only place request errors are logged and mapped to a
 // status: handlers just return errors with a kind.
 func (s *Server) handleError(c *fiber.Ctx, err error) error {
-	status, kind := fiber.StatusInternalServerError, errkind.Internal.String()
+	var status int
+	var kind string
 	msg := err.Error()
 	var fe *fiber.Error
 	if errors.As(err, &fe) {

@@ -2,8 +2,6 @@ package stack
 
 import (
 	"bufio"
-	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -166,18 +164,6 @@ func (p *process) stop(grace time.Duration) error {
 
 // Pid is the child's process id.
 func (p *process) Pid() int { return p.cmd.Process.Pid }
-
-// waitExit waits for the process to end or ctx to finish.
-func (p *process) waitExit(ctx context.Context) error {
-	select {
-	case <-p.done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-var errStopped = errors.New("stack stopped")
 
 func indent(s string) string {
 	if s == "" {

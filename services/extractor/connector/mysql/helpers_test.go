@@ -32,12 +32,6 @@ func serverDSN() string {
 	return "root@tcp(127.0.0.1:3306)/"
 }
 
-func serverAddr(t *testing.T) string {
-	cfg, err := mysqldrv.ParseDSN(serverDSN())
-	require.NoError(t, err)
-	return cfg.Addr
-}
-
 // admin opens a multi-statement connection for fixtures.
 func admin(t *testing.T) *sql.DB {
 	t.Helper()
