@@ -3,6 +3,7 @@
 package daprclient
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -20,9 +21,15 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
 	"go.uber.org/zap"
+
+	"github.com/secure-agent/secure-agent/libs/errkind"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 )
+
+// MaxMessageBytes bounds one gRPC message to or from the sidecar. Sidecars
+// must run with --max-body-size at least this large (the local stack does).
+const MaxMessageBytes = 128 << 20
 
 // Options says where the sidecar is and how long to wait for it.
 type Options struct {
@@ -39,12 +46,14 @@ type Options struct {
 
 // Sidecar is a connected Dapr sidecar.
 type Sidecar struct {
-	client  dapr.Client
-	http    *http.Client
-	base    string
-	token   string
-	appID   string
-	timeout time.Duration
+	client dapr.Client
+	http   *http.Client
+	// invokeHTTP has no timeout of its own: InvokeJSON's context bounds it.
+	invokeHTTP *http.Client
+	base       string
+	token      string
+	appID      string
+	timeout    time.Duration
 }
 
 // Connect waits until the sidecar reports its outbound side healthy
@@ -67,17 +76,21 @@ func Connect(ctx context.Context, opts Options) (*Sidecar, error) {
 		opts.Propagator = propagation.TraceContext{}
 	}
 	s := &Sidecar{
-		http:    &http.Client{Timeout: 5 * time.Second},
-		base:    "http://" + net.JoinHostPort(opts.Host, strconv.Itoa(opts.HTTPPort)),
-		token:   opts.APIToken,
-		appID:   opts.AppID,
-		timeout: opts.WaitTimeout,
+		http:       &http.Client{Timeout: 5 * time.Second},
+		invokeHTTP: &http.Client{},
+		base:       "http://" + net.JoinHostPort(opts.Host, strconv.Itoa(opts.HTTPPort)),
+		token:      opts.APIToken,
+		appID:      opts.AppID,
+		timeout:    opts.WaitTimeout,
 	}
 	if err := s.wait(ctx, opts.Logger); err != nil {
 		return nil, err
 	}
 	conn, err := grpc.NewClient(net.JoinHostPort(opts.Host, strconv.Itoa(opts.GRPCPort)),
 		grpc.WithTransportCredentials(insecure.NewCredentials()), // loopback to our own sidecar
+		// Staged and uploaded files travel through output bindings as one
+		// message each; the sidecar's --max-body-size is the real bound.
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxMessageBytes), grpc.MaxCallSendMsgSize(MaxMessageBytes)),
 		grpc.WithStatsHandler(otelgrpc.NewClientHandler(
 			otelgrpc.WithTracerProvider(opts.TracerProvider),
 			otelgrpc.WithPropagators(opts.Propagator))),
@@ -230,6 +243,65 @@ func (s *Sidecar) get(ctx context.Context, path string) (*http.Response, error) 
 type InvokeResult struct {
 	Status int
 	Body   []byte
+}
+
+// InvokeJSON calls method on appID through the sidecar with in as a JSON
+// body (nil: none) and decodes a 2xx answer into out (nil: ignored). A
+// non-2xx answer becomes an error of the matching errkind carrying the
+// callee's message, so callers can tell "invalid" from "try again".
+func (s *Sidecar) InvokeJSON(ctx context.Context, appID, verb, method string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return fmt.Errorf("encode request for %s %s on %s: %w", verb, method, appID, err)
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, verb, s.base+"/v1.0/invoke/"+appID+"/method/"+strings.TrimPrefix(method, "/"), body)
+	if err != nil {
+		return err
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if s.token != "" {
+		req.Header.Set("dapr-api-token", s.token)
+	}
+	// Invocations may run long (a preflight against a slow server); the
+	// caller's context bounds them, not the short health-check client.
+	resp, err := s.invokeHTTP.Do(req)
+	if err != nil {
+		return errkind.Wrap(errkind.Transient, err, fmt.Sprintf("invoke %s %s on %s", verb, method, appID))
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return errkind.Wrap(errkind.Transient, err, fmt.Sprintf("read answer of %s %s on %s", verb, method, appID))
+	}
+	if resp.StatusCode/100 != 2 {
+		msg := strings.TrimSpace(string(data))
+		var e struct { // httpserver.ErrorBody, or daprd's own {errorCode, message}
+			Error struct {
+				Message string `json:"message"`
+			} `json:"error"`
+			Message string `json:"message"`
+		}
+		if json.Unmarshal(data, &e) == nil && (e.Error.Message != "" || e.Message != "") {
+			msg = strings.TrimSpace(e.Error.Message + " " + e.Message)
+		}
+		if len(msg) > 2000 {
+			msg = msg[:2000] + "…"
+		}
+		return errkind.New(errkind.FromHTTPStatus(resp.StatusCode),
+			fmt.Sprintf("%s %s on %s answered %d: %s", verb, method, appID, resp.StatusCode, msg))
+	}
+	if out != nil && len(data) > 0 {
+		if err := json.Unmarshal(data, out); err != nil {
+			return fmt.Errorf("decode answer of %s %s on %s: %w", verb, method, appID, err)
+		}
+	}
+	return nil
 }
 
 // Invoke calls method on appID through this sidecar's HTTP API, so the

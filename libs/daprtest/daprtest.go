@@ -29,6 +29,11 @@ type Options struct {
 	Env []string
 	// Config is a Dapr Configuration YAML (secret scopes, ...); optional.
 	Config string
+	// AppPort, when set, is the app daprd talks to on 127.0.0.1 (for
+	// subscriptions and invocation); the app must already listen on it.
+	AppPort int
+	// Args are extra daprd flags (e.g. --placement-host-address).
+	Args []string
 }
 
 // Sidecar is a running daprd.
@@ -103,6 +108,11 @@ func Start(t testing.TB, opts Options) *Sidecar {
 		"--dapr-listen-addresses", "127.0.0.1", "--dapr-internal-grpc-listen-address", "127.0.0.1",
 		"--metrics-listen-address", "127.0.0.1", "--log-level", "info",
 	)
+	if opts.AppPort != 0 {
+		cmd.Args = append(cmd.Args, "--app-port", strconv.Itoa(opts.AppPort), "--app-channel-address", "127.0.0.1")
+	}
+	cmd.Args = append(cmd.Args, "--max-body-size", "160Mi")
+	cmd.Args = append(cmd.Args, opts.Args...)
 	if opts.Config != "" {
 		cfg := filepath.Join(dir, "config.yaml")
 		if err := os.WriteFile(cfg, []byte(opts.Config), 0o600); err != nil {

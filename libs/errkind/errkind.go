@@ -130,6 +130,25 @@ func HTTPStatus(k Kind) int {
 	}
 }
 
+// FromHTTPStatus is HTTPStatus read backwards, for answers of other
+// services: 429 and 5xx other than 500 are Transient, 403 Unauthorized.
+func FromHTTPStatus(status int) Kind {
+	switch {
+	case status == http.StatusNotFound:
+		return NotFound
+	case status == http.StatusConflict:
+		return Conflict
+	case status == http.StatusUnauthorized || status == http.StatusForbidden:
+		return Unauthorized
+	case status == http.StatusTooManyRequests, status >= 500 && status != http.StatusInternalServerError:
+		return Transient
+	case status >= 400 && status < 500:
+		return Invalid
+	default:
+		return Internal
+	}
+}
+
 // PubSubAnswer is the "status" a Dapr subscriber returns for a message.
 type PubSubAnswer string
 

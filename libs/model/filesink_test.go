@@ -256,20 +256,24 @@ func TestVerifyDirManifestProblems(t *testing.T) {
 	bad = m
 	bad.Files = append([]FileInfo{{Kind: KindTable, Name: "../../etc/passwd"}}, m.Files[1:]...)
 	bad.Rows = nil
-	require.ErrorContains(t, WriteManifest(t.TempDir(), bad), `"../../etc/passwd" of kind table must be named table.arrows`)
+	require.ErrorContains(t, WriteManifest(t.TempDir(), bad), `"../../etc/passwd" must be a relative path inside the directory`)
 
 	// A manifest edited by hand is checked on read.
 	path := filepath.Join(dir, ManifestFile)
 	data, err := os.ReadFile(path)
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(path, []byte(strings.Replace(string(data), `"name": "table.arrows"`, `"name": "/etc/passwd"`, 1)), 0o640))
-	require.ErrorContains(t, VerifyDir(dir), "must be named table.arrows")
+	require.ErrorContains(t, VerifyDir(dir), `"/etc/passwd" must be a relative path inside the directory`)
+
+	dup := strings.Replace(string(data), `"name": "column.arrows"`, `"name": "table.arrows"`, 1)
+	require.NoError(t, os.WriteFile(path, []byte(dup), 0o640))
+	require.ErrorContains(t, VerifyDir(dir), `file "table.arrows" is listed twice`)
 
 	require.NoError(t, os.WriteFile(path, []byte(strings.Replace(string(data), `"version": 1`, `"version": 7`, 1)), 0o640))
 	require.ErrorContains(t, VerifyDir(dir), "format version 7")
 
 	require.NoError(t, os.WriteFile(path, []byte(strings.Replace(string(data), `"table": 7`, `"table": 8`, 1)), 0o640))
-	require.ErrorContains(t, VerifyDir(dir), "table.arrows: the file has 7 rows but the total for table is 8")
+	require.ErrorContains(t, VerifyDir(dir), "table: the files have 7 rows but the total is 8")
 }
 
 func tamper(t *testing.T, path string, at int64) {

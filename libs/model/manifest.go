@@ -10,6 +10,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -32,6 +33,18 @@ type Manifest struct {
 	Files      []FileInfo     `json:"files"`
 	Rows       map[Kind]int64 `json:"rows"`
 	Queries    int            `json:"queries"`
+	// Partitions is set by the job pipeline: which extraction run of each
+	// partition the files come from.
+	Partitions []ManifestPartition `json:"partitions,omitempty"`
+}
+
+// ManifestPartition is one partition of a pipeline job.
+type ManifestPartition struct {
+	ID       string         `json:"id"`
+	Database string         `json:"database"`
+	Schemas  []string       `json:"schemas,omitempty"`
+	Run      string         `json:"run"`
+	Rows     map[Kind]int64 `json:"rows"`
 }
 
 // ManifestSource is what was extracted; never the DSN or a credential.
@@ -47,27 +60,10 @@ type ManifestSource struct {
 // rename), which marks the directory's files complete. Version 0 means
 // ManifestVersion; nil Rows are taken from Files.
 func WriteManifest(dir string, m Manifest) error {
-	if m.Version == 0 {
-		m.Version = ManifestVersion
-	}
-	if m.Rows == nil {
-		m.Rows = map[Kind]int64{}
-		for _, f := range m.Files {
-			m.Rows[f.Kind] = f.Rows
-		}
-	}
-	err := checkManifest(m)
-	if err == nil {
-		err = checkRowTotals(m)
-	}
+	data, err := EncodeManifest(m)
 	if err != nil {
-		return fmt.Errorf("model: refusing to write an inconsistent manifest: %w", err)
+		return err
 	}
-	data, err := json.MarshalIndent(m, "", "  ")
-	if err != nil {
-		return fmt.Errorf("model: encode manifest: %w", err)
-	}
-	data = append(data, '\n')
 	final := filepath.Join(dir, ManifestFile)
 	tmp := final + tmpSuffix
 	if err := writeSynced(tmp, data); err != nil {
@@ -82,6 +78,34 @@ func WriteManifest(dir string, m Manifest) error {
 		return fmt.Errorf("model: write %s: %w", final, err)
 	}
 	return nil
+}
+
+// EncodeManifest checks m and encodes it as manifest.json's content, for
+// writers that store it elsewhere than a local directory (the publisher
+// writes it through an output binding). Version 0 means ManifestVersion;
+// nil Rows are taken from Files.
+func EncodeManifest(m Manifest) ([]byte, error) {
+	if m.Version == 0 {
+		m.Version = ManifestVersion
+	}
+	if m.Rows == nil {
+		m.Rows = map[Kind]int64{}
+		for _, f := range m.Files {
+			m.Rows[f.Kind] += f.Rows
+		}
+	}
+	err := checkManifest(m)
+	if err == nil {
+		err = checkRowTotals(m)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("model: refusing to write an inconsistent manifest: %w", err)
+	}
+	data, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("model: encode manifest: %w", err)
+	}
+	return append(data, '\n'), nil
 }
 
 func writeSynced(path string, data []byte) error {
@@ -123,20 +147,21 @@ func ReadManifest(dir string) (Manifest, error) {
 }
 
 // checkManifest refuses file entries that could point outside the
-// directory (a manifest may come from elsewhere) or repeat a kind.
+// directory (a manifest may come from elsewhere) or repeat a file. A kind
+// may have several files (the pipeline compacts per partition).
 func checkManifest(m Manifest) error {
 	var problems []string
-	seen := map[Kind]bool{}
+	seen := map[string]bool{}
 	for _, f := range m.Files {
 		if _, err := ParseKind(string(f.Kind)); err != nil {
 			problems = append(problems, fmt.Sprintf("file %q: %v", f.Name, err))
 		}
-		if seen[f.Kind] {
-			problems = append(problems, fmt.Sprintf("kind %s is listed twice", f.Kind))
+		if seen[f.Name] {
+			problems = append(problems, fmt.Sprintf("file %q is listed twice", f.Name))
 		}
-		seen[f.Kind] = true
-		if f.Name != FileName(f.Kind) {
-			problems = append(problems, fmt.Sprintf("file %q of kind %s must be named %s", f.Name, f.Kind, FileName(f.Kind)))
+		seen[f.Name] = true
+		if !localFileName(f.Name) {
+			problems = append(problems, fmt.Sprintf("file %q must be a relative path inside the directory ending in .arrows", f.Name))
 		}
 	}
 	if len(problems) > 0 {
@@ -174,15 +199,15 @@ func checkRowTotals(m Manifest) error {
 	var problems []string
 	listed := map[Kind]int64{}
 	for _, f := range m.Files {
-		listed[f.Kind] = f.Rows
+		listed[f.Kind] += f.Rows
 	}
 	for _, k := range Kinds {
 		rows, ok := listed[k]
 		if n := m.Rows[k]; n != rows {
 			if ok {
-				problems = append(problems, fmt.Sprintf("%s: the file has %d rows but the total for %s is %d", FileName(k), rows, k, n))
+				problems = append(problems, fmt.Sprintf("%s: the files have %d rows but the total is %d", k, rows, n))
 			} else {
-				problems = append(problems, fmt.Sprintf("%s: the total for %s is %d but no file is listed", FileName(k), k, n))
+				problems = append(problems, fmt.Sprintf("%s: the total is %d but no file is listed", k, n))
 			}
 		}
 	}
@@ -279,4 +304,11 @@ func readVerified(dir string, f FileInfo, fn func(Kind, arrow.Record) error) err
 		return errors.New("the file changed while it was read; discard this output and export again")
 	}
 	return nil
+}
+
+// localFileName accepts slash-separated relative paths that stay inside the
+// directory: no "..", no absolute path, no backslash, ending in .arrows.
+func localFileName(name string) bool {
+	return strings.HasSuffix(name, ".arrows") && !strings.Contains(name, "\\") &&
+		filepath.IsLocal(name) && path.Clean(name) == name
 }

@@ -1,0 +1,101 @@
+package job
+
+import (
+	"time"
+
+	"github.com/secure-agent/secure-agent/libs/model"
+)
+
+// State of a job or partition.
+type State string
+
+const (
+	Pending    State = "pending"
+	Running    State = "running"
+	Extracting State = "extracting"
+	Extracted  State = "extracted"
+	Succeeded  State = "succeeded"
+	Failed     State = "failed"
+	Cancelled  State = "cancelled"
+)
+
+// Terminal reports whether no further change will happen.
+func (s State) Terminal() bool { return s == Succeeded || s == Failed || s == Cancelled }
+
+// Status is what GET /v1/jobs/{id} answers.
+type Status struct {
+	ID          string               `json:"id"`
+	Name        string               `json:"name,omitempty"`
+	Connection  string               `json:"connection"`
+	SourceKind  string               `json:"source_kind"`
+	State       State                `json:"state"`
+	Phase       string               `json:"phase,omitempty"` // preflight, extract, finalize
+	SubmittedAt time.Time            `json:"submitted_at"`
+	StartedAt   *time.Time           `json:"started_at,omitempty"`
+	FinishedAt  *time.Time           `json:"finished_at,omitempty"`
+	Partitions  []PartitionStatus    `json:"partitions,omitempty"`
+	Rows        map[model.Kind]int64 `json:"rows,omitempty"` // extracted so far, by kind
+	Assets      int64                `json:"assets"`         // sum of Rows
+	Errors      []string             `json:"errors,omitempty"`
+	Manifest    *ManifestRef         `json:"manifest,omitempty"`
+}
+
+// PartitionStatus is one partition's progress.
+type PartitionStatus struct {
+	Partition
+	State    State                `json:"state"`
+	Attempts int                  `json:"attempts"`
+	Rows     map[model.Kind]int64 `json:"rows,omitempty"`
+	Error    string               `json:"error,omitempty"`
+}
+
+// ManifestRef says where a finished job's manifest is.
+type ManifestRef struct {
+	Binding string `json:"binding"`
+	Key     string `json:"key"`
+	Files   int    `json:"files"`
+	Bytes   int64  `json:"bytes"`
+}
+
+// Submitted is the answer to POST /v1/jobs.
+type Submitted struct {
+	ID    string `json:"id"`
+	State State  `json:"state"`
+}
+
+// List is the answer to GET /v1/jobs (newest first).
+type List struct {
+	Jobs []Status `json:"jobs"`
+}
+
+// Preflight is the extractor's answer to POST /v1/preflight: the checks
+// and, when they pass, the partitions the job splits into.
+type Preflight struct {
+	OK         bool        `json:"ok"`
+	Checks     []Check     `json:"checks"`
+	Partitions []Partition `json:"partitions,omitempty"`
+}
+
+// Check mirrors connector.Check for the wire.
+type Check struct {
+	Name        string `json:"name"`
+	Status      string `json:"status"` // pass, warn, fail
+	Detail      string `json:"detail"`
+	Remediation string `json:"remediation,omitempty"`
+}
+
+// FinalizeRequest asks the publisher to write the manifest of a job whose
+// partitions all published (POST /v1/jobs/{id}/finalize).
+type FinalizeRequest struct {
+	JobID      string    `json:"job_id"`
+	Spec       Spec      `json:"spec"`
+	Partitions []string  `json:"partitions"`
+	StartedAt  time.Time `json:"started_at"`
+	Queries    int       `json:"queries"`
+}
+
+// Finalized is the publisher's answer: the manifest's location and size.
+type Finalized struct {
+	Manifests []ManifestRef        `json:"manifests"`
+	Rows      map[model.Kind]int64 `json:"rows"`
+}
