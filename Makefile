@@ -33,8 +33,9 @@ build: ## build the four services, agentctl and the local launcher into bin/
 	@for s in $(SERVICES); do echo "go build $$s"; $(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/$$s ./services/$$s/cmd/$$s; done
 	$(GO) build -ldflags '-X main.version=$(VERSION)' -o $(BIN)/agentctl ./agentctl
 	$(GO) build -o $(BIN)/devstack ./deploy/local
+	$(GO) build -o $(BIN)/demodb ./services/extractor/cmd/demodb
 
-run: tools build ## the whole stack on the embedded default (PROFILE=redis for Redis); Ctrl-C stops it
+run: tools build ## the whole stack on the embedded default plus a demo job (RUN_ONCE=1: exit after it; PROFILE=redis for Redis); Ctrl-C stops it
 	$(BIN)/devstack
 
 services: ## start (or install) Redis, PostgreSQL and MariaDB on loopback

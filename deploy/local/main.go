@@ -39,7 +39,8 @@ var flagHelp = errors.New("help")
 
 func run(ctx context.Context, args []string, env config.LookupEnv, out io.Writer) error {
 	var o stack.Options
-	var quiet bool
+	var quiet, demo, runOnce bool
+	var ackWait time.Duration
 	l := config.New("devstack")
 	l.String(&o.Root, "SA_ROOT", ".", "repository root (holds components/ and bin/)")
 	l.String(&o.DataDir, "DATA_DIR", "./data", "where the stack keeps everything it writes")
@@ -51,6 +52,10 @@ func run(ctx context.Context, args []string, env config.LookupEnv, out io.Writer
 	l.Enum(&o.LogLevel, "LOG_LEVEL", "info", []string{"debug", "info", "warn", "error"}, "log level of apps and sidecars")
 	l.Duration(&o.StartTimeout, "START_TIMEOUT", 2*time.Minute, "bound on start-up; past it the launcher stops everything and says what was not ready")
 	l.Bool(&quiet, "QUIET", false, "do not echo process output (it is still written to DATA_DIR/logs)")
+	l.Int(&o.ExtractorReplicas, "EXTRACTOR_REPLICAS", 1, fmt.Sprintf("extractor replicas sharing the work (1 to %d)", stack.MaxExtractorReplicas))
+	l.Duration(&ackWait, "SA_ACK_WAIT", 60*time.Second, "how long the broker waits for a subscriber's answer before redelivering")
+	l.Bool(&demo, "DEMO", true, "run the demo job on the bundled SQLite database once the stack is up")
+	l.Bool(&runOnce, "RUN_ONCE", false, "stop the stack after the demo job and exit 0 if it succeeded, 1 if not")
 	l.SetOutput(out)
 	if err := l.Load(args, env); errors.Is(err, config.ErrHelp) {
 		return flagHelp
@@ -58,6 +63,11 @@ func run(ctx context.Context, args []string, env config.LookupEnv, out io.Writer
 	_, perr := stack.PlanPorts(o.PortBase)
 	l.Check(perr == nil, "SA_PORT_BASE", fmt.Sprint(perr))
 	l.Check(o.RedisDB >= 0 && o.RedisDB <= 15, "SA_REDIS_DB", fmt.Sprintf("invalid value %d: must be 0 to 15", o.RedisDB))
+	l.Check(o.ExtractorReplicas >= 1 && o.ExtractorReplicas <= stack.MaxExtractorReplicas, "EXTRACTOR_REPLICAS",
+		fmt.Sprintf("invalid value %d: must be 1 to %d", o.ExtractorReplicas, stack.MaxExtractorReplicas))
+	l.Check(ackWait >= time.Second, "SA_ACK_WAIT", fmt.Sprintf("invalid value %s: must be at least 1s", ackWait))
+	l.Check(demo || !runOnce, "RUN_ONCE", "RUN_ONCE=1 runs the demo job and exits; it needs DEMO=1")
+	o.AckWait = ackWait
 	if err := l.Err(); err != nil {
 		return err
 	}
@@ -74,7 +84,34 @@ func run(ctx context.Context, args []string, env config.LookupEnv, out io.Writer
 		return err
 	}
 	printSummary(ctx, out, s, o, time.Since(started))
-	waitErr := s.Wait(ctx)
+	var waitErr error
+	if demo {
+		// The supervisor runs while the demo job does, so a process that
+		// dies mid-job is restarted just as it would be without the demo.
+		wctx, cancelWait := context.WithCancel(ctx)
+		waited := make(chan error, 1)
+		go func() { waited <- s.Wait(wctx) }()
+		jobErr := demoJob(ctx, out, s, o.Root)
+		if jobErr != nil && ctx.Err() == nil && !runOnce {
+			fmt.Fprintln(out, "devstack:", jobErr)
+		}
+		if runOnce || ctx.Err() != nil {
+			cancelWait()
+			waitErr = <-waited
+			stop()
+			fmt.Fprintln(out, "==> stopping the stack")
+			if stopErr := s.Stop(); stopErr != nil {
+				return errors.Join(jobErr, waitErr, stopErr)
+			}
+			fmt.Fprintln(out, "==> stopped; nothing left running")
+			return errors.Join(jobErr, waitErr)
+		}
+		fmt.Fprintln(out, "The stack keeps running: submit your own job with `bin/agentctl run SPEC --wait`. Press Ctrl-C to stop.")
+		waitErr = <-waited
+		cancelWait()
+	} else {
+		waitErr = s.Wait(ctx)
+	}
 	stop()
 	fmt.Fprintln(out, "==> stopping the stack")
 	stopErr := s.Stop()

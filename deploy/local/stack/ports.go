@@ -1,9 +1,34 @@
 package stack
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // Apps are the agent's services, in start order; stop order is the reverse.
 var Apps = []string{"orchestrator", "extractor", "publisher", "health"}
+
+// MaxExtractorReplicas bounds EXTRACTOR_REPLICAS: the second replica takes
+// the app port slot after the four apps, the last one inside the 150-port
+// plan. (A cluster scales replicas with its deployment, not this launcher.)
+const MaxExtractorReplicas = 2
+
+// ReplicaName is the process name of extractor replica i (1-based; replica
+// 1 is plain "extractor"). Every replica has the app id "extractor".
+func ReplicaName(i int) string {
+	if i <= 1 {
+		return "extractor"
+	}
+	return fmt.Sprintf("extractor-%d", i)
+}
+
+// AppIDOf maps a process-level app name (extractor-2) to its app id.
+func AppIDOf(name string) string {
+	if strings.HasPrefix(name, "extractor-") {
+		return "extractor"
+	}
+	return name
+}
 
 // Ports is the whole stack's port plan, derived from one base so a second
 // stack moves everything by setting SA_PORT_BASE.
@@ -43,7 +68,11 @@ func PlanPorts(base int) (Ports, error) {
 		EtcdClient: base + 33, EtcdPeer: base + 34,
 		App: map[string]AppPorts{},
 	}
-	for i, a := range Apps {
+	names := append([]string{}, Apps...)
+	for i := 2; i <= MaxExtractorReplicas; i++ {
+		names = append(names, ReplicaName(i))
+	}
+	for i, a := range names {
 		o := base + 100 + i*10
 		p.App[a] = AppPorts{App: o, DaprHTTP: o + 1, DaprGRPC: o + 2, DaprInternal: o + 3, DaprMetrics: o + 4}
 	}

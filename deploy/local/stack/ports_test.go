@@ -65,10 +65,10 @@ func TestPlanPortsLayout(t *testing.T) {
 		t.Run(strconv.Itoa(base), func(t *testing.T) {
 			p, err := PlanPorts(base)
 			require.NoError(t, err)
-			require.Len(t, p.App, len(Apps))
+			require.Len(t, p.App, len(Apps)+MaxExtractorReplicas-1)
 
 			ports := everyPort(p)
-			require.Len(t, ports, 13+5*len(Apps), "NATS, 12 control-plane ports, 5 per app")
+			require.Len(t, ports, 13+5*len(p.App), "NATS, 12 control-plane ports, 5 per app or replica")
 			owner := map[int]string{}
 			for name, port := range ports {
 				require.GreaterOrEqual(t, port, base, name)

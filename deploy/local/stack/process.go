@@ -16,6 +16,7 @@ import (
 // prefixed with its name, to the console and to data/logs/<name>.log.
 type process struct {
 	name string
+	spec procSpec // to start it again
 	cmd  *exec.Cmd
 	done chan struct{}
 	err  error // valid after done
@@ -48,7 +49,7 @@ func startProcess(spec procSpec, console *lineWriter, logDir string) (*process, 
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
-	p := &process{name: spec.name, cmd: cmd, done: make(chan struct{})}
+	p := &process{name: spec.name, spec: spec, cmd: cmd, done: make(chan struct{})}
 	if err := cmd.Start(); err != nil {
 		logFile.Close()
 		pw.Close()

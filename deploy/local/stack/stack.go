@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/secure-agent/secure-agent/libs/daprclient"
@@ -30,7 +31,16 @@ type Options struct {
 	RedisDB       int    // redis profile; lets two stacks share one server
 	LogLevel      string // apps and sidecars
 	StartTimeout  time.Duration
-	Console       io.Writer // prefixed process output; nil discards it
+	// ExtractorReplicas runs this many extractor processes (1 or 2), each
+	// with its own sidecar, sharing extraction requests as competing consumers.
+	ExtractorReplicas int
+	// AckWait is how long the broker waits for a subscriber's answer before
+	// redelivering (JetStream ackWait; default 60s).
+	AckWait time.Duration
+	// Restarts bounds how often one process is restarted after it dies on its
+	// own once the stack is up (default 5 per 10 minutes); past it the stack stops.
+	Restarts int
+	Console  io.Writer // prefixed process output; nil discards it
 	Progress      io.Writer // start-up progress lines; nil discards them
 }
 
@@ -39,6 +49,7 @@ type Stack struct {
 	Layout
 	opts    Options
 	console *lineWriter
+	mu      sync.Mutex // guards procs (the supervisor replaces restarted ones)
 	procs   []*process // start order
 	anchors []byte
 	http    *http.Client
@@ -68,6 +79,18 @@ func prepare(opts Options) (*Stack, error) {
 	}
 	if opts.LogLevel == "" {
 		opts.LogLevel = "info"
+	}
+	if opts.ExtractorReplicas == 0 {
+		opts.ExtractorReplicas = 1
+	}
+	if opts.ExtractorReplicas < 1 || opts.ExtractorReplicas > MaxExtractorReplicas {
+		return nil, fmt.Errorf("EXTRACTOR_REPLICAS is %d: use 1 to %d", opts.ExtractorReplicas, MaxExtractorReplicas)
+	}
+	if opts.AckWait <= 0 {
+		opts.AckWait = 60 * time.Second
+	}
+	if opts.Restarts == 0 {
+		opts.Restarts = 5
 	}
 	if opts.Profile != "local" && opts.Profile != "redis" {
 		return nil, fmt.Errorf("unknown PROFILE %q: use one of %s", opts.Profile, strings.Join(Profiles, ", "))
@@ -196,6 +219,7 @@ func (s *Stack) componentEnv() map[string]string {
 		"SA_REDIS_HOST":      s.opts.RedisHost,
 		"SA_REDIS_PASSWORD":  s.opts.RedisPassword,
 		"SA_REDIS_DB":        strconv.Itoa(s.opts.RedisDB),
+		"SA_ACK_WAIT":        ackWait(s.opts.AckWait).String(),
 	}
 }
 
@@ -224,7 +248,7 @@ func (s *Stack) start(ctx context.Context) error {
 	if err := s.startControlPlane(ctx); err != nil {
 		return err
 	}
-	for _, a := range Apps {
+	for _, a := range s.Instances() {
 		if err := s.startApp(a); err != nil {
 			return err
 		}
@@ -284,15 +308,26 @@ func (s *Stack) startControlPlane(ctx context.Context) error {
 	return s.waitHTTP(ctx, "scheduler", fmt.Sprintf("http://%s:%d/healthz", lo, p.SchedulerHealthz))
 }
 
-func (s *Stack) startApp(app string) error {
-	ap := s.ports.App[app]
+// Instances are the app processes this stack runs: the four apps and any
+// extra extractor replicas.
+func (s *Stack) Instances() []string {
+	out := append([]string{}, Apps...)
+	for i := 2; i <= s.opts.ExtractorReplicas; i++ {
+		out = append(out, ReplicaName(i))
+	}
+	return out
+}
+
+func (s *Stack) startApp(name string) error {
+	ap := s.ports.App[name]
+	app := AppIDOf(name)
 	lo := "127.0.0.1"
-	s.progress("starting %s (app :%d, sidecar HTTP :%d gRPC :%d)", app, ap.App, ap.DaprHTTP, ap.DaprGRPC)
+	s.progress("starting %s (app :%d, sidecar HTTP :%d gRPC :%d)", name, ap.App, ap.DaprHTTP, ap.DaprGRPC)
 	env := []string{"DAPR_TRUST_ANCHORS=" + string(s.anchors), "NAMESPACE=default"}
 	for k, v := range s.componentEnv() {
 		env = append(env, k+"="+v)
 	}
-	if _, err := s.spawn(app+"-dapr", s.bin("daprd"), []string{
+	if _, err := s.spawn(name+"-dapr", s.bin("daprd"), []string{
 		"--app-id", app, "--app-port", strconv.Itoa(ap.App), "--app-protocol", "http", "--app-channel-address", lo,
 		"--dapr-http-port", strconv.Itoa(ap.DaprHTTP), "--dapr-grpc-port", strconv.Itoa(ap.DaprGRPC),
 		"--dapr-listen-addresses", lo,
@@ -304,10 +339,12 @@ func (s *Stack) startApp(app string) error {
 		"--scheduler-host-address", fmt.Sprintf("%s:%d", lo, s.ports.SchedulerGRPC),
 		"--enable-app-health-check", "--app-health-check-path", "/healthz", "--app-health-probe-interval", "3",
 		"--dapr-graceful-shutdown-seconds", "5", "--log-level", s.opts.LogLevel,
+		// Staged and uploaded files travel as one binding message each.
+		"--max-body-size", "160Mi",
 	}, env); err != nil {
 		return err
 	}
-	_, err := s.spawn(app, s.bin(app), nil, []string{
+	_, err := s.spawn(name, s.bin(app), nil, []string{
 		"APP_ID=" + app, "APP_HOST=" + lo, "APP_PORT=" + strconv.Itoa(ap.App),
 		"DAPR_HTTP_PORT=" + strconv.Itoa(ap.DaprHTTP), "DAPR_GRPC_PORT=" + strconv.Itoa(ap.DaprGRPC),
 		"LOG_FORMAT=console", "LOG_LEVEL=" + s.opts.LogLevel,
@@ -321,7 +358,9 @@ func (s *Stack) spawn(name, bin string, args, env []string) (*process, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.mu.Lock()
 	s.procs = append(s.procs, p)
+	s.mu.Unlock()
 	return p, nil
 }
 
@@ -334,22 +373,50 @@ func (s *Stack) DataDir() string { return s.opts.DataDir }
 // Pids lists every child process id by name.
 func (s *Stack) Pids() map[string]int {
 	m := map[string]int{}
-	for _, p := range s.procs {
+	for _, p := range s.snapshot() {
 		m[p.name] = p.Pid()
 	}
 	return m
 }
 
-// Wait blocks until ctx ends (nil) or a process dies on its own (an error
-// naming it with its last lines).
+func (s *Stack) snapshot() []*process {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]*process{}, s.procs...)
+}
+
+// Wait supervises the running stack until ctx ends (nil): a process that
+// dies on its own is started again, like a container orchestrator would,
+// after a short pause. One that dies more than Options.Restarts times in
+// ten minutes ends the stack with an error naming it and its last lines.
 func (s *Stack) Wait(ctx context.Context) error {
 	t := time.NewTicker(200 * time.Millisecond)
 	defer t.Stop()
+	restarts := map[string][]time.Time{}
 	for {
-		for _, p := range s.procs {
-			if p.exited() {
-				return fmt.Errorf("%s stopped unexpectedly (%v); it reported:\n%s\nlast lines:\n%s", p.name, p.err, indent(p.Reason()), indent(p.Tail(10)))
+		for i, p := range s.snapshot() {
+			if !p.exited() {
+				continue
 			}
+			recent := pruneBefore(restarts[p.name], time.Now().Add(-10*time.Minute))
+			if len(recent) >= s.opts.Restarts {
+				return fmt.Errorf("%s stopped unexpectedly %d times in 10 minutes (last: %v); it reported:\n%s\nlast lines:\n%s",
+					p.name, len(recent)+1, p.err, indent(p.Reason()), indent(p.Tail(10)))
+			}
+			s.progress("%s stopped unexpectedly (%v); restarting it (%d of at most %d in 10 minutes)", p.name, p.err, len(recent)+1, s.opts.Restarts)
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(restartPause):
+			}
+			np, err := startProcess(p.spec, s.console, s.dir("logs"))
+			if err != nil {
+				return fmt.Errorf("restart %s: %w", p.name, err)
+			}
+			s.mu.Lock()
+			s.procs[i] = np
+			s.mu.Unlock()
+			restarts[p.name] = append(recent, time.Now())
 		}
 		select {
 		case <-ctx.Done():
@@ -359,12 +426,31 @@ func (s *Stack) Wait(ctx context.Context) error {
 	}
 }
 
+// restartPause lets a killed sidecar's ports close before it comes back.
+const restartPause = time.Second
+
+func pruneBefore(ts []time.Time, cutoff time.Time) []time.Time {
+	var out []time.Time
+	for _, t := range ts {
+		if t.After(cutoff) {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// ackWait is the JetStream ackWait value for the components.
+type ackWait time.Duration
+
+func (a ackWait) String() string { return time.Duration(a).String() }
+
 // Stop ends every process in reverse start order: each app before its
 // sidecar, sidecars before the control plane, the broker last.
 func (s *Stack) Stop() error {
 	var errs []error
-	for i := len(s.procs) - 1; i >= 0; i-- {
-		p := s.procs[i]
+	procs := s.snapshot()
+	for i := len(procs) - 1; i >= 0; i-- {
+		p := procs[i]
 		grace := 10 * time.Second
 		if !strings.HasSuffix(p.name, "-dapr") && isApp(p.name) {
 			grace = 15 * time.Second
@@ -379,7 +465,7 @@ func (s *Stack) Stop() error {
 
 func isApp(name string) bool {
 	for _, a := range Apps {
-		if a == name {
+		if a == AppIDOf(name) {
 			return true
 		}
 	}
@@ -394,7 +480,7 @@ func (s *Stack) progress(format string, args ...any) {
 
 // failIfExited returns the first child that has died, with its last lines.
 func (s *Stack) failIfExited() error {
-	for _, p := range s.procs {
+	for _, p := range s.snapshot() {
 		if p.exited() {
 			return p.exitError()
 		}
@@ -473,15 +559,15 @@ func (s *Stack) Health(ctx context.Context, app string) (AppHealth, error) {
 	if err != nil {
 		return h, err
 	}
-	if md.ID != app {
-		return h, fmt.Errorf("sidecar reports app id %q, want %q", md.ID, app)
+	if md.ID != AppIDOf(app) {
+		return h, fmt.Errorf("sidecar reports app id %q, want %q", md.ID, AppIDOf(app))
 	}
 	loaded := map[string]bool{}
 	for _, c := range md.Components {
 		loaded[c.Name] = true
 		h.Components = append(h.Components, c.Name)
 	}
-	for _, c := range s.ComponentsFor(app) {
+	for _, c := range s.ComponentsFor(AppIDOf(app)) {
 		if !loaded[c.Name] {
 			return h, fmt.Errorf("sidecar has not loaded component %s (%s, %s)", c.Name, c.Type, c.File)
 		}
@@ -498,7 +584,7 @@ func (s *Stack) Health(ctx context.Context, app string) (AppHealth, error) {
 
 func (s *Stack) waitReady(ctx context.Context) error {
 	pending := map[string]error{}
-	for _, a := range Apps {
+	for _, a := range s.Instances() {
 		pending[a] = errors.New("not checked yet")
 	}
 	lastReport := time.Now()
