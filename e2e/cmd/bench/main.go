@@ -40,6 +40,10 @@ type config struct {
 	port   int
 	user   string
 	psql   string
+	// e2e adds the end-to-end case: the same catalog through the whole
+	// local stack, submission to manifest.
+	e2e           bool
+	stackPortBase int
 }
 
 func run(ctx context.Context, args []string) error {
@@ -64,6 +68,8 @@ func run(ctx context.Context, args []string) error {
 	fs.IntVar(&cfg.port, "port", 5432, "PostgreSQL port")
 	fs.StringVar(&cfg.user, "user", "postgres", "PostgreSQL user (trust or ~/.pgpass authentication)")
 	fs.StringVar(&cfg.psql, "psql", "psql", "psql binary")
+	fs.BoolVar(&cfg.e2e, "e2e", os.Getenv("BENCH_E2E") != "0", "also run the catalog through the whole local stack (env BENCH_E2E=0 skips it)")
+	fs.IntVar(&cfg.stackPortBase, "stack-port-base", 25000, "SA_PORT_BASE of the stack the end-to-end case starts")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -96,7 +102,17 @@ func run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	return report(os.Stdout, os.Stderr, cat, res)
+	if err := report(os.Stdout, os.Stderr, cat, res); err != nil {
+		return err
+	}
+	if !cfg.e2e {
+		return nil
+	}
+	e2e, err := measurePipeline(ctx, cfg, cat)
+	if err != nil {
+		return fmt.Errorf("end-to-end case: %w", err)
+	}
+	return reportPipeline(os.Stdout, os.Stderr, cat, res, e2e)
 }
 
 func (c config) dsn(db string) string {

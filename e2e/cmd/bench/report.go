@@ -92,3 +92,50 @@ func rounded(ds []time.Duration) []time.Duration {
 }
 
 func round2(f float64) float64 { return math.Round(f*100) / 100 }
+
+type e2eLine struct {
+	Case          string             `json:"case"`
+	Tables        int                `json:"tables"`
+	Views         int                `json:"views"`
+	Assets        int64              `json:"assets"`
+	Rows          map[string]int64   `json:"rows"`
+	WallMS        int64              `json:"wall_ms"`
+	PsqlMS        int64              `json:"psql_ms"`
+	Ratio         float64            `json:"ratio"`
+	RunsMS        []int64            `json:"runs_ms"`
+	PeakRSSMiB    map[string]float64 `json:"peak_rss_mib"`
+	MaxRSSProcess string             `json:"max_rss_process"`
+	MaxRSSMiB     float64            `json:"max_rss_mib"`
+	TargetRatio   float64            `json:"target_ratio"`
+	TargetRSSMiB  float64            `json:"target_rss_mib"`
+}
+
+// reportPipeline prints the end-to-end case beside the psql baseline.
+func reportPipeline(stdout, stderr io.Writer, cat catalog, res results, e e2eResult) error {
+	w, p := median(e.runs), median(res.psql)
+	ratio := float64(w) / float64(p)
+	name, top := e.maxRSS()
+	peaks := map[string]float64{}
+	for n, b := range e.peakRSS {
+		peaks[n] = round2(mib(b))
+	}
+	l := e2eLine{
+		Case: "e2e", Tables: cat.tables, Views: cat.views, Assets: e.assets, Rows: e.rows,
+		WallMS: w.Milliseconds(), PsqlMS: p.Milliseconds(), Ratio: round2(ratio), RunsMS: ms(e.runs),
+		PeakRSSMiB: peaks, MaxRSSProcess: name, MaxRSSMiB: round2(mib(top)),
+		TargetRatio: targetE2ERatio, TargetRSSMiB: targetE2ERSSMiB,
+	}
+	b, err := json.Marshal(l)
+	if err != nil {
+		return err
+	}
+	if _, err := fmt.Fprintf(stdout, "%s\n", b); err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "\nbench: end-to-end (submit → manifest through the local stack)\n")
+	fmt.Fprintf(stderr, "  job:       %s median of %v, %d assets\n", w.Round(time.Millisecond), rounded(e.runs), e.assets)
+	fmt.Fprintf(stderr, "  psql:      %s (bulk baseline above)\n", p.Round(time.Millisecond))
+	fmt.Fprintf(stderr, "  ratio:     %.2f (target ≤ %.1f: %s)\n", ratio, targetE2ERatio, verdict(ratio <= targetE2ERatio))
+	fmt.Fprintf(stderr, "  peak RSS:  %s %.1f MiB is the largest process (target ≤ %d MiB each: %s)\n", name, mib(top), targetE2ERSSMiB, verdict(mib(top) <= targetE2ERSSMiB))
+	return nil
+}
