@@ -49,7 +49,7 @@ test-unit: ## unit tests of every module (race detector on)
 test-integration: ## real stacks: local profile and PROFILE=redis, in parallel
 	cd e2e && SA_ROOT=$(CURDIR) $(GO) test -count=1 -timeout 25m -v ./...
 
-bench: build ## extractor benchmark: agentctl extract vs psql on BENCH_TABLES tables (default 10000; see docs/operations.md)
+bench: tools build ## extractor benchmark: agentctl extract vs psql on BENCH_TABLES tables (default 10000; see docs/operations.md)
 	cd e2e && SA_ROOT=$(CURDIR) BENCH_TABLES=$(BENCH_TABLES) $(GO) run ./cmd/bench
 
 fmt: ## gofmt everything
