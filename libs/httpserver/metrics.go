@@ -7,6 +7,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
+	"github.com/gofiber/fiber/v2/utils"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -42,7 +43,9 @@ func (m *metrics) middleware(c *fiber.Ctx) error {
 		}
 	}
 	// The route template, not the raw path, keeps label cardinality bounded.
-	m.requests.WithLabelValues(c.Route().Path, c.Method(), strconv.Itoa(code)).Observe(time.Since(start).Seconds())
+	// fasthttp reuses the request's buffers: labels kept by the
+	// registry must be copies.
+	m.requests.WithLabelValues(utils.CopyString(c.Route().Path), utils.CopyString(c.Method()), strconv.Itoa(code)).Observe(time.Since(start).Seconds())
 	return err
 }
 

@@ -2,6 +2,7 @@ package httpserver
 
 import (
 	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/utils"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
@@ -19,7 +20,7 @@ func tracing(tracer trace.Tracer, prop propagation.TextMapPropagator) fiber.Hand
 		err := c.Next()
 		span.SetName(c.Method() + " " + c.Route().Path)
 		status := c.Response().StatusCode()
-		span.SetAttributes(attribute.String("http.route", c.Route().Path), attribute.Int("http.response.status_code", status))
+		span.SetAttributes(attribute.String("http.route", utils.CopyString(c.Route().Path)), attribute.Int("http.response.status_code", status))
 		if err != nil {
 			span.RecordError(err)
 			span.SetStatus(codes.Error, err.Error())

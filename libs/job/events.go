@@ -67,6 +67,13 @@ type PartitionDone struct {
 	Rows      map[model.Kind]int64 `json:"rows,omitempty"`
 	Queries   int                  `json:"queries,omitempty"`
 	Elapsed   Duration             `json:"elapsed,omitzero"`
+	// Database and Schemas repeat the request's partition, and Destinations
+	// the spec's destinations, so the publisher can upload and describe the
+	// partition in the manifest without the job spec (empty Destinations:
+	// the default destination).
+	Database     string        `json:"database,omitempty"`
+	Schemas      []string      `json:"schemas,omitempty"`
+	Destinations []Destination `json:"destinations,omitempty"`
 }
 
 // PublishDone is the publisher's answer for one partition: its files are

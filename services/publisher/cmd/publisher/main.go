@@ -1,8 +1,9 @@
 // Command publisher verifies, compacts and uploads batches and writes each job's manifest.
 package main
 
-import "github.com/secure-agent/secure-agent/libs/bootstrap"
+import (
+	"github.com/secure-agent/secure-agent/libs/bootstrap"
+	"github.com/secure-agent/secure-agent/services/publisher/internal/service"
+)
 
-func main() {
-	bootstrap.Main(bootstrap.Spec{Name: "publisher", DefaultAppPort: 6003, AnswerProbes: true})
-}
+func main() { bootstrap.Main(service.Spec()) }

@@ -1,0 +1,52 @@
+package app
+
+import (
+	"context"
+	"fmt"
+
+	"go.uber.org/zap"
+
+	"github.com/secure-agent/secure-agent/libs/job"
+)
+
+// VerifyBatch checks one staged file when its BatchReady arrives and
+// records the outcome, so partition-done need not fetch it again. A
+// missing or different object is recorded, not retried: partition-done
+// checks again and decides. Batches of cancelled or finalized jobs, and of
+// partitions already published, are acknowledged and ignored.
+func (s *Service) VerifyBatch(ctx context.Context, b job.BatchReady) error {
+	if err := validateBatch(b); err != nil {
+		return err
+	}
+	log := s.jobLog(b.JobID, zap.String("partition", b.Partition), zap.String("run", b.Run),
+		zap.String("kind", string(b.Kind)), zap.Int("seq", b.Seq))
+	if rec, done, err := s.jobRecord(ctx, b.JobID); err != nil {
+		return err
+	} else if done {
+		log.Debug("batch of a finished job ignored", zap.String("job_state", string(rec.State)))
+		s.ignore(job.TopicBatchReady, "job_"+string(rec.State))
+		return nil
+	}
+	if _, published, err := s.publishRecord(ctx, b.JobID, b.Partition); err != nil {
+		return err
+	} else if published {
+		log.Debug("batch of a published partition ignored")
+		s.ignore(job.TopicBatchReady, "partition_published")
+		return nil
+	}
+	c, err := s.checkStaged(ctx, b)
+	if err != nil {
+		return fmt.Errorf("verify staged file %s: %w", b.Key, err)
+	}
+	rec := BatchRecord{SHA256: b.SHA256, ActualSHA256: c.actual, Rows: b.Rows, Verified: c.problem == "", Error: c.problem, CheckedAt: s.now().UTC()}
+	if err := s.records.Save(ctx, batchKey(b), rec); err != nil {
+		return fmt.Errorf("record the check of staged file %s: %w", b.Key, err)
+	}
+	s.m.batches.WithLabelValues(c.result()).Inc()
+	if c.problem != "" {
+		log.Warn("staged batch does not match its announcement", zap.String("problem", c.problem))
+	} else {
+		log.Debug("staged batch verified", zap.String("key", b.Key))
+	}
+	return nil
+}

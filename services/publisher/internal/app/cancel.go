@@ -1,0 +1,60 @@
+package app
+
+import (
+	"context"
+	"fmt"
+
+	"go.uber.org/zap"
+
+	"github.com/secure-agent/secure-agent/libs/errkind"
+	"github.com/secure-agent/secure-agent/libs/job"
+)
+
+// Cancel stops a job: publishes in flight give up at their next file,
+// nothing more is uploaded, finalize refuses, and the job's staging is
+// deleted. Cancelling a cancelled job cleans its staging again; a
+// finalized job cannot be cancelled (its manifest is written).
+func (s *Service) Cancel(ctx context.Context, id string) error {
+	if err := ValidateJobID(id); err != nil {
+		return err
+	}
+	leave := s.jobs.Exclusive(id, true)
+	defer leave()
+	log := s.jobLog(id)
+	rec, done, err := s.jobRecord(ctx, id)
+	if err != nil {
+		return err
+	}
+	if done && rec.State == JobFinalized {
+		return errkind.New(errkind.Conflict, fmt.Sprintf("job %s is already finalized: its manifest is written and cannot be withdrawn", id))
+	}
+	if !done {
+		if err := s.records.Save(ctx, jobKey(id), JobRecord{State: JobCancelled, At: s.now().UTC()}); err != nil {
+			return fmt.Errorf("record job %s cancelled: %w", id, err)
+		}
+		log.Info("job cancelled: nothing more is uploaded for it")
+	}
+	s.cleanStaging(ctx, id, log)
+	return nil
+}
+
+// cleanStaging deletes the job's staged files (every run, announced or
+// not). Failures are logged, not returned: the job's outcome does not
+// depend on them, and the next cancel or an operator can clean up.
+func (s *Service) cleanStaging(ctx context.Context, id string, log *zap.Logger) {
+	prefix := job.StagingPrefix(id)
+	keys, err := s.staging.List(ctx, prefix)
+	if err != nil {
+		log.Warn("staged files of the job not deleted: listing them failed; delete the folder by hand",
+			zap.String("staging_prefix", prefix), zap.Error(err))
+		return
+	}
+	failed := 0
+	for _, k := range keys {
+		if err := s.staging.Delete(ctx, k); err != nil {
+			failed++
+			log.Warn("staged file not deleted", zap.String("key", k), zap.Error(err))
+		}
+	}
+	log.Info("staged files of the job deleted", zap.Int("deleted", len(keys)-failed), zap.Int("failed", failed))
+}

@@ -1,0 +1,111 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"go.uber.org/zap"
+
+	"github.com/secure-agent/secure-agent/libs/job"
+	"github.com/secure-agent/secure-agent/libs/model"
+)
+
+// compact streams the run's files, per kind in model order and per kind in
+// seq order, into upload files and uploads each to every destination as
+// soon as it is full. It holds one staged file and one upload file at a
+// time. Each staged file is hashed again as it is read, so what is
+// uploaded is what was verified.
+func (s *Service) compact(ctx context.Context, ev job.PartitionDone, dests []job.Destination, stopped func() bool, log *zap.Logger) ([]model.FileInfo, map[model.Kind]int64, []string, error) {
+	byKind := map[model.Kind][]job.BatchReady{}
+	for _, f := range ev.Files {
+		byKind[f.Kind] = append(byKind[f.Kind], f)
+	}
+	var files []model.FileInfo
+	rows := map[model.Kind]int64{}
+	upload := func(info model.FileInfo, data []byte) error {
+		if stopped() {
+			return errStopped
+		}
+		for _, d := range dests {
+			key := job.JobDir(d.Prefix, ev.JobID) + "/" + info.Name
+			if err := s.dest(d.Binding).Put(ctx, key, data); err != nil {
+				return fmt.Errorf("upload %s: %w", info.Name, err)
+			}
+			s.m.files.Inc()
+			s.m.bytes.Add(float64(len(data)))
+		}
+		log.Debug("upload file written", zap.String("file", info.Name), zap.Int64("rows", info.Rows), zap.Int64("bytes", info.Bytes))
+		files = append(files, info)
+		return nil
+	}
+	for _, kind := range model.Kinds {
+		staged := byKind[kind]
+		if len(staged) == 0 {
+			continue
+		}
+		slices.SortFunc(staged, func(a, b job.BatchReady) int { return a.Seq - b.Seq })
+		u := newUploadWriter(ev.Partition, kind, s.target, upload)
+		for _, f := range staged {
+			problem, err := s.compactFile(ctx, f, u, stopped)
+			if err != nil || problem != "" {
+				u.Discard()
+				if problem != "" {
+					return files, rows, []string{problem}, nil
+				}
+				return files, rows, nil, err
+			}
+		}
+		if err := u.Close(); err != nil {
+			return files, rows, nil, err
+		}
+		rows[kind] = u.total
+	}
+	return files, rows, nil, nil
+}
+
+// sinkError marks an error of the upload side inside a read callback, to
+// tell it apart from a staged file that does not decode.
+type sinkError struct{ err error }
+
+func (e *sinkError) Error() string { return e.err.Error() }
+func (e *sinkError) Unwrap() error { return e.err }
+
+func (s *Service) compactFile(ctx context.Context, f job.BatchReady, u *uploadWriter, stopped func() bool) (string, error) {
+	if stopped() {
+		return "", errStopped
+	}
+	c, err := s.checkStaged(ctx, f)
+	if err != nil {
+		return "", fmt.Errorf("read staged file %s: %w", f.Key, err)
+	}
+	if c.problem != "" {
+		return c.problem + " (it changed after it was verified)", nil
+	}
+	var rows int64
+	kind, err := model.ReadStream(bytes.NewReader(c.data), int64(len(c.data)), func(k model.Kind, rec arrow.Record) error {
+		if k != f.Kind {
+			return fmt.Errorf("it holds %s rows, its batch event says %s", k, f.Kind)
+		}
+		rows += rec.NumRows()
+		if err := u.Write(rec); err != nil {
+			return &sinkError{err}
+		}
+		return nil
+	})
+	var se *sinkError
+	switch {
+	case errors.As(err, &se):
+		return "", se.err
+	case err != nil:
+		return fmt.Sprintf("staged file %s cannot be read: %v", f.Key, err), nil
+	case kind != f.Kind:
+		return fmt.Sprintf("staged file %s holds %s rows, its batch event says %s", f.Key, kind, f.Kind), nil
+	case rows != f.Rows:
+		return fmt.Sprintf("staged file %s holds %d rows, its batch event says %d", f.Key, rows, f.Rows), nil
+	}
+	return "", nil
+}

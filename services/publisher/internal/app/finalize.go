@@ -1,0 +1,166 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/secure-agent/secure-agent/libs/assetfilter"
+	"github.com/secure-agent/secure-agent/libs/errkind"
+	"github.com/secure-agent/secure-agent/libs/job"
+	"github.com/secure-agent/secure-agent/libs/model"
+)
+
+// Finalize writes the job's manifest to every destination, last, after
+// every partition listed is published (their files are uploaded), records
+// the job finalized and cleans its staging. It is idempotent: a repeat
+// answers the same Finalized without writing anything.
+func (s *Service) Finalize(ctx context.Context, id string, req job.FinalizeRequest) (job.Finalized, error) {
+	if err := ValidateJobID(id); err != nil {
+		return job.Finalized{}, err
+	}
+	if req.JobID != "" && req.JobID != id {
+		return job.Finalized{}, errkind.New(errkind.Invalid, fmt.Sprintf("finalize request is for job %q but was sent for job %q", req.JobID, id))
+	}
+	if err := checkPartitionList(req.Partitions); err != nil {
+		return job.Finalized{}, err
+	}
+	leave := s.jobs.Exclusive(id, false)
+	defer leave()
+	log := s.jobLog(id)
+
+	if rec, done, err := s.jobRecord(ctx, id); err != nil {
+		return job.Finalized{}, err
+	} else if done {
+		if rec.State == JobCancelled {
+			return job.Finalized{}, errkind.New(errkind.Conflict, fmt.Sprintf("job %s was cancelled: it has no manifest; submit the job again", id))
+		}
+		if rec.Finalized == nil {
+			return job.Finalized{}, fmt.Errorf("the record of finalized job %s has no manifest references", id)
+		}
+		log.Info("job already finalized; its manifests are reported again")
+		return *rec.Finalized, nil
+	}
+
+	parts := map[string]PublishRecord{}
+	var missing []string
+	for _, p := range req.Partitions {
+		rec, ok, err := s.publishRecord(ctx, id, p)
+		if err != nil {
+			return job.Finalized{}, err
+		}
+		if !ok {
+			missing = append(missing, p)
+			continue
+		}
+		parts[p] = rec
+	}
+	if len(missing) > 0 {
+		return job.Finalized{}, errkind.New(errkind.Conflict, fmt.Sprintf("job %s cannot be finalized: partition(s) %s are not published yet; "+
+			"finalize once every partition's publish-done succeeded", id, strings.Join(missing, ", ")))
+	}
+	spec := req.Spec
+	dests := destinations(spec.Destinations)
+	if err := checkDestinations(spec.Destinations); err != nil {
+		return job.Finalized{}, errkind.Wrap(errkind.Invalid, err, "finalize request")
+	}
+	if err := uploadedEverywhere(parts, dests); err != nil {
+		return job.Finalized{}, err
+	}
+
+	m := buildManifest(id, req, parts, s.now().UTC())
+	data, err := model.EncodeManifest(m)
+	if err != nil {
+		return job.Finalized{}, fmt.Errorf("manifest of job %s: %w", id, err)
+	}
+	out := job.Finalized{Rows: m.Rows}
+	if out.Rows == nil {
+		out.Rows = map[model.Kind]int64{}
+	}
+	for _, d := range dests {
+		key := job.JobDir(d.Prefix, id) + "/" + model.ManifestFile
+		if err := s.dest(d.Binding).Put(ctx, key, data); err != nil {
+			return job.Finalized{}, fmt.Errorf("write the manifest of job %s: %w", id, err)
+		}
+		s.m.manifests.Inc()
+		out.Manifests = append(out.Manifests, job.ManifestRef{Binding: d.Binding, Key: key, Files: len(m.Files), Bytes: int64(len(data))})
+	}
+	if err := s.records.Save(ctx, jobKey(id), JobRecord{State: JobFinalized, Finalized: &out, At: s.now().UTC()}); err != nil {
+		return job.Finalized{}, fmt.Errorf("record job %s finalized: %w", id, err)
+	}
+	log.Info("job finalized: manifest written", zap.Int("files", len(m.Files)), zap.Int64("rows", sum(out.Rows)),
+		zap.Int("destinations", len(dests)), zap.Int("partitions", len(parts)))
+	s.cleanStaging(ctx, id, log)
+	return out, nil
+}
+
+func checkPartitionList(ids []string) error {
+	var p []string
+	seen := map[string]bool{}
+	for _, id := range ids {
+		checkID(&p, "partition", id)
+		if seen[id] {
+			p = append(p, fmt.Sprintf("partition %q is listed twice", id))
+		}
+		seen[id] = true
+	}
+	return invalid("finalize request", p)
+}
+
+// uploadedEverywhere refuses a manifest for a destination some partition's
+// files were not uploaded to: the manifest would list files it lacks.
+func uploadedEverywhere(parts map[string]PublishRecord, dests []job.Destination) error {
+	var p []string
+	for _, id := range slices.Sorted(maps.Keys(parts)) {
+		for _, d := range dests {
+			if !slices.Contains(parts[id].Destinations, d) {
+				p = append(p, fmt.Sprintf("partition %s was not uploaded to binding %s prefix %s", id, d.Binding, d.Prefix))
+			}
+		}
+	}
+	if len(p) > 0 {
+		return errkind.New(errkind.Conflict, "the job's destinations differ from where its partitions were uploaded: "+
+			strings.Join(p, "; ")+"; re-run the job with one spec")
+	}
+	return nil
+}
+
+// buildManifest describes the job from its partition records: every upload
+// file sorted by name, the source without its DSN, and each partition's run.
+func buildManifest(id string, req job.FinalizeRequest, parts map[string]PublishRecord, now time.Time) model.Manifest {
+	spec := req.Spec
+	m := model.Manifest{
+		JobID: id,
+		Source: model.ManifestSource{
+			Kind: spec.Source.Kind, Connection: spec.Connection, Databases: spec.Source.Databases,
+			ExcludeFields: spec.ExcludeFields,
+		},
+		StartedAt: req.StartedAt, FinishedAt: now, Queries: req.Queries,
+		Files: []model.FileInfo{}, Rows: map[model.Kind]int64{},
+	}
+	if !filtersEmpty(spec.Filters) {
+		m.Source.Filters = spec.Filters
+	}
+	for _, pid := range slices.Sorted(maps.Keys(parts)) {
+		rec := parts[pid]
+		m.Files = append(m.Files, rec.Files...)
+		for k, n := range rec.Rows {
+			m.Rows[k] += n
+		}
+		m.Partitions = append(m.Partitions, model.ManifestPartition{
+			ID: pid, Database: rec.Database, Schemas: rec.Schemas, Run: rec.Run, Rows: rec.Rows,
+		})
+	}
+	slices.SortFunc(m.Files, func(a, b model.FileInfo) int { return strings.Compare(a.Name, b.Name) })
+	return m
+}
+
+func filtersEmpty(f assetfilter.Filters) bool {
+	return len(f.IncludeSchemas) == 0 && len(f.ExcludeSchemas) == 0 && len(f.IncludeTables) == 0 &&
+		len(f.ExcludeTables) == 0 && f.TempTables == ""
+}

@@ -1,0 +1,158 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"go.uber.org/zap"
+
+	"github.com/secure-agent/secure-agent/libs/job"
+	"github.com/secure-agent/secure-agent/libs/model"
+)
+
+// errStopped ends a publish whose job was cancelled meanwhile.
+var errStopped = errors.New("the job was cancelled")
+
+// PublishPartition finishes a successful extraction run of a partition:
+// it verifies exactly the run's files, compacts them per kind into upload
+// files, uploads those to every destination, records the partition and
+// answers PublishDone. The first run to complete wins: a partition already
+// published only sends its PublishDone again. A staged file that is
+// missing or differs from its announcement uploads nothing and answers
+// PublishDone{ok:false}. Failed runs are the orchestrator's business.
+func (s *Service) PublishPartition(ctx context.Context, ev job.PartitionDone) error {
+	if !ev.OK {
+		s.ignore(job.TopicPartitionDone, "run_failed")
+		return nil
+	}
+	if err := validatePartitionDone(ev); err != nil {
+		return err
+	}
+	log := s.jobLog(ev.JobID, zap.String("partition", ev.Partition), zap.String("run", ev.Run))
+	unlock := s.parts.Lock(ev.JobID + "/" + ev.Partition)
+	defer unlock()
+	stopped, leave := s.jobs.Shared(ev.JobID)
+	defer leave()
+	if stopped() {
+		log.Info("partition of a cancelled job ignored")
+		s.ignore(job.TopicPartitionDone, "job_cancelled")
+		return nil
+	}
+	if rec, done, err := s.jobRecord(ctx, ev.JobID); err != nil {
+		return err
+	} else if done {
+		log.Info("partition of a finished job ignored", zap.String("job_state", string(rec.State)))
+		s.ignore(job.TopicPartitionDone, "job_"+string(rec.State))
+		return nil
+	}
+	if rec, ok, err := s.publishRecord(ctx, ev.JobID, ev.Partition); err != nil {
+		return err
+	} else if ok {
+		log.Info("partition already published; its publish-done is sent again", zap.String("published_run", rec.Run))
+		return s.publish(ctx, rec.publishDone(ev.JobID, ev.Partition))
+	}
+
+	problems, err := s.verifyRun(ctx, ev)
+	if err != nil {
+		return err
+	}
+	if len(problems) > 0 {
+		return s.fail(ctx, log, ev, problems, false)
+	}
+	dests := destinations(ev.Destinations)
+	files, rows, problems, err := s.compact(ctx, ev, dests, stopped, log)
+	if errors.Is(err, errStopped) {
+		log.Info("publish of the partition stopped: the job was cancelled")
+		s.ignore(job.TopicPartitionDone, "job_cancelled")
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if len(problems) > 0 {
+		return s.fail(ctx, log, ev, problems, len(files) > 0)
+	}
+	rec := PublishRecord{
+		Run: ev.Run, Database: ev.Database, Schemas: ev.Schemas, Destinations: dests,
+		Files: files, Rows: rows, PublishedAt: s.now().UTC(),
+	}
+	if err := s.records.Save(ctx, publishKey(ev.JobID, ev.Partition), rec); err != nil {
+		return fmt.Errorf("record published partition %s of job %s: %w", ev.Partition, ev.JobID, err)
+	}
+	s.m.partitions.WithLabelValues("published").Inc()
+	log.Info("partition published", zap.Int("files", len(files)), zap.Int64("rows", sum(rows)), zap.Int("destinations", len(dests)))
+	return s.publish(ctx, rec.publishDone(ev.JobID, ev.Partition))
+}
+
+// verifyRun checks every file of the run before anything is uploaded: a
+// file verified when its batch event arrived (same announced sha256) is
+// not fetched again. It also checks the run's row counts add up.
+func (s *Service) verifyRun(ctx context.Context, ev job.PartitionDone) ([]string, error) {
+	var problems []string
+	filesRows := map[model.Kind]int64{}
+	for _, f := range ev.Files {
+		filesRows[f.Kind] += f.Rows
+		var rec BatchRecord
+		ok, err := s.records.Get(ctx, batchKey(f), &rec)
+		if err != nil {
+			return nil, fmt.Errorf("read the check of staged file %s: %w", f.Key, err)
+		}
+		if ok && rec.Verified && rec.SHA256 == f.SHA256 {
+			continue
+		}
+		c, err := s.checkStaged(ctx, f)
+		if err != nil {
+			return nil, fmt.Errorf("verify staged file %s: %w", f.Key, err)
+		}
+		s.m.batches.WithLabelValues(c.result()).Inc()
+		if c.problem != "" {
+			problems = append(problems, c.problem)
+		}
+	}
+	if ev.Rows != nil {
+		kinds := slices.Sorted(maps.Keys(ev.Rows))
+		for k := range filesRows {
+			if _, ok := ev.Rows[k]; !ok {
+				kinds = append(kinds, k)
+			}
+		}
+		for _, k := range kinds {
+			if ev.Rows[k] != filesRows[k] {
+				problems = append(problems, fmt.Sprintf("the run reports %d %s rows but its files hold %d", ev.Rows[k], k, filesRows[k]))
+			}
+		}
+	}
+	return problems, nil
+}
+
+// fail answers PublishDone{ok:false} with what is wrong and what to do.
+func (s *Service) fail(ctx context.Context, log *zap.Logger, ev job.PartitionDone, problems []string, uploaded bool) error {
+	outcome := "nothing of the partition was uploaded"
+	if uploaded {
+		outcome = "the partition is not recorded and no manifest will list the files already uploaded for it"
+	}
+	msg := fmt.Sprintf("partition %s run %s cannot be published: %s; %s: re-run the job",
+		ev.Partition, ev.Run, strings.Join(problems, "; "), outcome)
+	s.m.partitions.WithLabelValues("failed").Inc()
+	log.Warn("partition not published", zap.String("reason", msg))
+	return s.publish(ctx, job.PublishDone{JobID: ev.JobID, Partition: ev.Partition, Run: ev.Run, OK: false, Error: msg})
+}
+
+func (s *Service) publish(ctx context.Context, done job.PublishDone) error {
+	if err := s.events.Publish(ctx, job.TopicPublishDone, done); err != nil {
+		return fmt.Errorf("send publish-done of job %s partition %s: %w", done.JobID, done.Partition, err)
+	}
+	return nil
+}
+
+func sum(rows map[model.Kind]int64) int64 {
+	var n int64
+	for _, v := range rows {
+		n += v
+	}
+	return n
+}

@@ -1,0 +1,62 @@
+package app
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/secure-agent/secure-agent/libs/job"
+	"github.com/secure-agent/secure-agent/libs/model"
+)
+
+// BatchRecord is the outcome of checking one staged file when its
+// BatchReady arrived. SHA256 is the announced checksum: a record is reused
+// at partition-done only for the same announcement.
+type BatchRecord struct {
+	SHA256       string    `json:"sha256"`
+	ActualSHA256 string    `json:"actual_sha256,omitempty"`
+	Rows         int64     `json:"rows"`
+	Verified     bool      `json:"verified"`
+	Error        string    `json:"error,omitempty"`
+	CheckedAt    time.Time `json:"checked_at"`
+}
+
+// PublishRecord is a published partition: the run whose files were
+// uploaded and the upload files, named relative to the job's directory.
+type PublishRecord struct {
+	Run          string               `json:"run"`
+	Database     string               `json:"database,omitempty"`
+	Schemas      []string             `json:"schemas,omitempty"`
+	Destinations []job.Destination    `json:"destinations"`
+	Files        []model.FileInfo     `json:"files"`
+	Rows         map[model.Kind]int64 `json:"rows"`
+	PublishedAt  time.Time            `json:"published_at"`
+}
+
+// JobState is the publisher's view of a job that will not change again.
+type JobState string
+
+const (
+	JobCancelled JobState = "cancelled"
+	JobFinalized JobState = "finalized"
+)
+
+// JobRecord exists once a job is cancelled or finalized. Finalized is the
+// answer repeated to every later finalize call.
+type JobRecord struct {
+	State     JobState       `json:"state"`
+	Finalized *job.Finalized `json:"finalized,omitempty"`
+	At        time.Time      `json:"at"`
+}
+
+func batchKey(b job.BatchReady) string {
+	return fmt.Sprintf("batch/%s/%s/%s/%s/%d", b.JobID, b.Partition, b.Run, b.Kind, b.Seq)
+}
+
+func publishKey(jobID, partition string) string { return "publish/" + jobID + "/" + partition }
+
+func jobKey(jobID string) string { return "job/" + jobID }
+
+// publishDone is the event a publish record answers with.
+func (r PublishRecord) publishDone(jobID, partition string) job.PublishDone {
+	return job.PublishDone{JobID: jobID, Partition: partition, Run: r.Run, OK: true, Files: r.Files, Rows: r.Rows}
+}

@@ -1,0 +1,102 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+)
+
+// DefaultCompactTargetBytes is the size at which an upload file is closed.
+const DefaultCompactTargetBytes = 64 << 20
+
+// Options are the Service's dependencies.
+type Options struct {
+	Staging      StagingStore
+	Destinations Destinations
+	Records      RecordStore
+	Events       EventPublisher
+	// CompactTargetBytes closes an upload file once its compressed size
+	// reaches it (default DefaultCompactTargetBytes).
+	CompactTargetBytes int64
+	Logger             *zap.Logger
+	Registerer         prometheus.Registerer
+	Now                func() time.Time
+}
+
+// Service is the publisher.
+type Service struct {
+	staging StagingStore
+	dest    Destinations
+	records RecordStore
+	events  EventPublisher
+	target  int64
+	log     *zap.Logger
+	m       *metrics
+	now     func() time.Time
+
+	parts *keyedMutex
+	jobs  *jobGate
+}
+
+// New checks the dependencies and registers the metrics.
+func New(o Options) (*Service, error) {
+	if o.Staging == nil || o.Destinations == nil || o.Records == nil || o.Events == nil {
+		return nil, errors.New("publisher: staging, destinations, records and events are required")
+	}
+	if o.CompactTargetBytes == 0 {
+		o.CompactTargetBytes = DefaultCompactTargetBytes
+	}
+	if o.CompactTargetBytes < 0 {
+		return nil, fmt.Errorf("publisher: compact target %d bytes must be positive", o.CompactTargetBytes)
+	}
+	if o.Logger == nil {
+		o.Logger = zap.NewNop()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	m, err := newMetrics(o.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	return &Service{
+		staging: o.Staging, dest: o.Destinations, records: o.Records, events: o.Events,
+		target: o.CompactTargetBytes, log: o.Logger, m: m, now: o.Now,
+		parts: newKeyedMutex(), jobs: newJobGate(),
+	}, nil
+}
+
+// CountInvalid counts an event dropped because it could not be decoded or
+// was invalid.
+func (s *Service) CountInvalid(topic string) { s.m.invalid.WithLabelValues(topic).Inc() }
+
+// ignore counts an event acknowledged without work.
+func (s *Service) ignore(topic, reason string) { s.m.ignored.WithLabelValues(topic, reason).Inc() }
+
+// jobRecord reads the job's record; ok is false while the job is live.
+func (s *Service) jobRecord(ctx context.Context, jobID string) (JobRecord, bool, error) {
+	var r JobRecord
+	ok, err := s.records.Get(ctx, jobKey(jobID), &r)
+	if err != nil {
+		return r, false, fmt.Errorf("read the record of job %s: %w", jobID, err)
+	}
+	return r, ok, nil
+}
+
+// publishRecord reads a partition's publish record, if it was published.
+func (s *Service) publishRecord(ctx context.Context, jobID, partition string) (PublishRecord, bool, error) {
+	var r PublishRecord
+	ok, err := s.records.Get(ctx, publishKey(jobID, partition), &r)
+	if err != nil {
+		return r, false, fmt.Errorf("read the publish record of job %s partition %s: %w", jobID, partition, err)
+	}
+	return r, ok, nil
+}
+
+func (s *Service) jobLog(jobID string, fields ...zap.Field) *zap.Logger {
+	return s.log.With(append([]zap.Field{zap.String("job_id", jobID)}, fields...)...)
+}

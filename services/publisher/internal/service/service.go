@@ -1,0 +1,68 @@
+// Package service assembles the publisher: its settings and its wiring into
+// the shared bootstrap. cmd/publisher runs it; tests run it in-process.
+package service
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/secure-agent/secure-agent/libs/bootstrap"
+	"github.com/secure-agent/secure-agent/libs/config"
+	"github.com/secure-agent/secure-agent/services/publisher/internal/adapters"
+	"github.com/secure-agent/secure-agent/services/publisher/internal/app"
+	"github.com/secure-agent/secure-agent/services/publisher/internal/ports"
+)
+
+// maxCompactTargetBytes keeps an upload file, base64-encoded for the
+// binding and overshooting by one batch, inside the sidecar's 128 MiB
+// gRPC messages.
+const maxCompactTargetBytes = 80 << 20
+
+// Settings are the publisher's own settings.
+type Settings struct {
+	StagingBinding     string
+	StateStore         string
+	CompactTargetBytes int
+}
+
+// Spec is the publisher service for bootstrap.Run.
+func Spec() bootstrap.Spec {
+	var s Settings
+	return bootstrap.Spec{
+		Name:           "publisher",
+		DefaultAppPort: 6003,
+		AnswerProbes:   true,
+		Settings: func(l *config.Loader) func(*config.Loader) {
+			l.String(&s.StagingBinding, "STAGING_BINDING", "staging", "output binding the extractor stages files in")
+			l.String(&s.StateStore, "STATE_STORE", "statestore", "state store component for the publisher's records")
+			l.Int(&s.CompactTargetBytes, "COMPACT_TARGET_BYTES", app.DefaultCompactTargetBytes,
+				"an upload file is closed once its compressed size reaches this many bytes")
+			return func(l *config.Loader) {
+				l.Check(s.StagingBinding != "", "STAGING_BINDING", "is empty; name the staging output binding component")
+				l.Check(s.StateStore != "", "STATE_STORE", "is empty; name the state store component")
+				l.Check(s.CompactTargetBytes >= 1 && s.CompactTargetBytes <= maxCompactTargetBytes, "COMPACT_TARGET_BYTES",
+					fmt.Sprintf("is %d; use 1 to %d (upload files travel base64-encoded through the sidecar's 128 MiB messages)",
+						s.CompactTargetBytes, maxCompactTargetBytes))
+			}
+		},
+		Wire: func(_ context.Context, d bootstrap.Deps) (func(context.Context) error, error) {
+			client := d.Sidecar.Client()
+			stores := adapters.NewBindingStores(client)
+			svc, err := app.New(app.Options{
+				Staging:            stores.Store(s.StagingBinding),
+				Destinations:       stores.Destination,
+				Records:            adapters.NewRecordStore(client, s.StateStore),
+				Events:             d.Publisher,
+				CompactTargetBytes: int64(s.CompactTargetBytes),
+				Logger:             d.Logger,
+				Registerer:         d.Registry,
+			})
+			if err != nil {
+				return nil, err
+			}
+			ports.Subscribe(d.Router, svc)
+			ports.Register(d.App, svc)
+			return nil, nil
+		},
+	}
+}
