@@ -1,5 +1,6 @@
-// Command agentctl is the secure-agent command line: extract a source to
-// local Arrow files, check a source, export to entity JSON.
+// Command agentctl is the secure-agent command line: submit, watch and
+// cancel jobs on the stack; extract a source to local Arrow files, check a
+// source, export to entity JSON.
 package main
 
 import (
@@ -11,7 +12,7 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.LookupEnv, os.Stdout, os.Stderr)
+	code := run(ctx, os.Args[1:], os.LookupEnv, os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
 }

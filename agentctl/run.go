@@ -14,11 +14,12 @@ import (
 // version is stamped by the Makefile (-X main.version=...).
 var version = "dev"
 
-func run(ctx context.Context, args []string, env cli.LookupEnv, stdout, stderr io.Writer) int {
+func run(ctx context.Context, args []string, env cli.LookupEnv, stdin io.Reader, stdout, stderr io.Writer) int {
 	return cli.Run(ctx, args, cli.Env{
 		Registry:  registry(),
 		Version:   version,
 		LookupEnv: env,
+		Stdin:     stdin,
 		Stdout:    stdout,
 		Stderr:    stderr,
 	})

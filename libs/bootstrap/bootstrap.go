@@ -140,6 +140,7 @@ func Run(ctx context.Context, spec Spec, args []string, env config.LookupEnv) er
 	}
 	defer sidecar.Close()
 	srv.AddReadyCheck(httpserver.Check{Name: "dapr_sidecar", Fn: sidecar.Healthy})
+	RegisterSidecarReport(srv.App(), c.AppID, sidecar, log)
 
 	router, err := pubsub.NewRouter(srv.App(), c.PubSubName, log, tel.Registry)
 	if err != nil {

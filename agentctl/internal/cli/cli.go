@@ -17,9 +17,12 @@ import (
 
 // Exit codes.
 const (
-	ExitOK      = 0
-	ExitFailure = 1 // the command ran and failed; one error line on stderr
-	ExitUsage   = 2 // the command line is wrong; every problem listed
+	ExitOK          = 0
+	ExitFailure     = 1   // the command ran and failed; one error line on stderr
+	ExitUsage       = 2   // the command line (or the job spec) is wrong; every problem listed
+	ExitCancelled   = 3   // run --wait: the job was cancelled
+	ExitUnreachable = 4   // the orchestrator did not answer; start the stack
+	ExitInterrupted = 130 // Ctrl-C (the shell's convention, 128+SIGINT)
 )
 
 // LookupEnv is os.LookupEnv's shape; injected so only main reads the
@@ -31,10 +34,19 @@ type Env struct {
 	Registry  connector.Registry
 	Version   string
 	LookupEnv LookupEnv
+	Stdin     io.Reader
 	Stdout    io.Writer
 	Stderr    io.Writer
 	// ProgressEvery is how often extract reports progress (default 2s).
 	ProgressEvery time.Duration
+	// WatchLineEvery is how often run --wait writes a progress line when
+	// stderr is not a terminal (default 5s; state changes always write one).
+	WatchLineEvery time.Duration
+	// Terminal reports whether w is a terminal and its width in columns
+	// (default: asks the operating system about *os.File writers).
+	Terminal func(w io.Writer) (width int, ok bool)
+	// Now is the clock (default time.Now).
+	Now func() time.Time
 }
 
 // command is one subcommand. define registers its flags; validate checks
@@ -47,8 +59,20 @@ type command interface {
 	run(ctx context.Context, env *Env) error
 }
 
+// argsCommand is a command that takes positional arguments (a spec file,
+// a job id) besides its flags.
+type argsCommand interface {
+	// argsUsage names the arguments for help, e.g. "SPEC".
+	argsUsage() string
+	// setArgs takes the positional arguments and returns every problem.
+	setArgs(args []string) []string
+}
+
 func commands() []command {
-	return []command{&extractCmd{}, &preflightCmd{}, &exportCmd{}, versionCmd{}}
+	return []command{
+		&runCmd{}, &statusCmd{}, &listCmd{}, &cancelCmd{}, &manifestCmd{},
+		&extractCmd{}, &preflightCmd{}, &exportCmd{}, versionCmd{},
+	}
 }
 
 // Run executes agentctl with args (without the program name) and returns
@@ -68,6 +92,18 @@ func Run(ctx context.Context, args []string, env Env) int {
 	}
 	if env.ProgressEvery <= 0 {
 		env.ProgressEvery = 2 * time.Second
+	}
+	if env.WatchLineEvery <= 0 {
+		env.WatchLineEvery = 5 * time.Second
+	}
+	if env.Stdin == nil {
+		env.Stdin = strings.NewReader("")
+	}
+	if env.Terminal == nil {
+		env.Terminal = terminal
+	}
+	if env.Now == nil {
+		env.Now = time.Now
 	}
 	if len(args) == 0 {
 		fmt.Fprint(env.Stderr, usage())
@@ -98,10 +134,17 @@ func Run(ctx context.Context, args []string, env Env) int {
 func runCommand(ctx context.Context, c command, args []string, env *Env) int {
 	fs := newFlagSet(c.name())
 	c.define(fs)
-	problems, help := parseFlags(fs, args)
+	problems, positional, help := parseFlags(fs, args)
 	if help {
 		fmt.Fprint(env.Stdout, commandUsage(c))
 		return ExitOK
+	}
+	if ac, ok := c.(argsCommand); ok {
+		problems = append(problems, ac.setArgs(positional)...)
+	} else {
+		for _, a := range positional {
+			problems = append(problems, fmt.Sprintf("unexpected argument %q: every setting is a --flag", a))
+		}
 	}
 	// Validation runs even after parse problems so that every mistake is
 	// listed at once; values that failed to parse keep their defaults.
@@ -123,16 +166,50 @@ func runCommand(ctx context.Context, c command, args []string, env *Env) int {
 		if !errors.As(err, &reported) {
 			fmt.Fprintf(env.Stderr, "agentctl %s: %v\n", c.name(), err)
 		}
-		return ExitFailure
+		return exitCode(err)
 	}
 	return ExitOK
 }
 
 // reportedError is a failure whose explanation the command already wrote
-// (preflight's table); Run only sets the exit code.
-type reportedError struct{ msg string }
+// (preflight's table); Run only sets the exit code (ExitFailure unless
+// code is set).
+type reportedError struct {
+	msg  string
+	code int
+}
 
 func (e *reportedError) Error() string { return e.msg }
+
+// codedError is a failure with its own exit code; Run prints it.
+type codedError struct {
+	code int
+	err  error
+}
+
+func (e *codedError) Error() string { return e.err.Error() }
+func (e *codedError) Unwrap() error { return e.err }
+
+// exitCode maps a command's error to the process exit code.
+func exitCode(err error) int {
+	var reported *reportedError
+	var coded *codedError
+	var unreachable *unreachableError
+	var api *apiError
+	switch {
+	case errors.Is(err, errInterrupted):
+		return ExitInterrupted
+	case errors.As(err, &reported) && reported.code != 0:
+		return reported.code
+	case errors.As(err, &coded):
+		return coded.code
+	case errors.As(err, &unreachable):
+		return ExitUnreachable
+	case errors.As(err, &api) && api.Status == 400:
+		return ExitUsage
+	}
+	return ExitFailure
+}
 
 // indentRest keeps multi-line problems (like a filter's list) under their bullet.
 func indentRest(s string) string { return strings.ReplaceAll(s, "\n", "\n    ") }
@@ -160,7 +237,9 @@ func usage() string {
 	for _, c := range commands() {
 		fmt.Fprintf(&b, "  %-10s %s\n", c.name(), c.synopsis())
 	}
-	b.WriteString("\nExit codes: 0 success, 1 the command failed, 2 the command line is wrong.\n")
+	b.WriteString("\nJob commands talk to the orchestrator: --orchestrator URL, else $SA_ORCHESTRATOR_URL, else " + defaultOrchestrator + " (the stack `make run` starts).\n")
+	b.WriteString("\nExit codes: 0 success, 1 the command (or the job) failed, 2 the command line or job spec is wrong,\n" +
+		"3 the job was cancelled (run --wait), 4 the orchestrator is unreachable, 130 interrupted (Ctrl-C).\n")
 	for _, c := range commands() {
 		b.WriteString("\n")
 		b.WriteString(commandUsage(c))
@@ -172,6 +251,9 @@ func commandUsage(c command) string {
 	fs := newFlagSet(c.name())
 	c.define(fs)
 	s := fmt.Sprintf("agentctl %s — %s\n", c.name(), c.synopsis())
+	if ac, ok := c.(argsCommand); ok {
+		s += fmt.Sprintf("  usage: agentctl %s %s [flags]\n", c.name(), ac.argsUsage())
+	}
 	if flags := flagUsage(fs); flags != "" {
 		s += flags
 	}

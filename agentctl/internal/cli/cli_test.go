@@ -15,9 +15,12 @@ import (
 func TestUsage(t *testing.T) {
 	r := runCLI(t, nil)
 	require.Equal(t, ExitUsage, r.code)
-	for _, c := range []string{"extract", "preflight", "export", "version"} {
+	for _, c := range []string{"run", "status", "list", "cancel", "manifest", "extract", "preflight", "export", "version"} {
 		require.Contains(t, r.stderr, "agentctl "+c+" — ")
 	}
+	require.Contains(t, r.stderr, "usage: agentctl run SPEC [flags]")
+	require.Contains(t, r.stderr, "usage: agentctl cancel ID [flags]")
+	require.Contains(t, r.stderr, "4 the orchestrator is unreachable")
 	require.Contains(t, r.stderr, "--dsn")
 	require.Contains(t, r.stderr, "--format")
 

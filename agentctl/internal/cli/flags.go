@@ -7,6 +7,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // listFlag collects a flag given several times (--include a --include b).
@@ -42,19 +43,19 @@ func newFlagSet(name string) *flag.FlagSet {
 
 // parseFlags follows package flag's syntax (-name, --name, --name=value,
 // --name value, bare boolean flags) but, unlike FlagSet.Parse, does not stop
-// at the first mistake: every unknown flag, missing or bad value and stray
-// argument is returned, so a command line is fixed in one round.
-func parseFlags(fs *flag.FlagSet, args []string) (problems []string, help bool) {
+// at the first mistake: every unknown flag, missing or bad value is
+// returned, so a command line is fixed in one round. Arguments that are not
+// flags (anywhere, and everything after "--") are returned in order for the
+// command to judge; "-" is an argument (stdin).
+func parseFlags(fs *flag.FlagSet, args []string) (problems, positional []string, help bool) {
 	for i := 0; i < len(args); i++ {
 		arg := args[i]
 		if arg == "--" {
-			for _, rest := range args[i+1:] {
-				problems = append(problems, fmt.Sprintf("unexpected argument %q: every setting is a --flag", rest))
-			}
+			positional = append(positional, args[i+1:]...)
 			break
 		}
 		if len(arg) < 2 || arg[0] != '-' {
-			problems = append(problems, fmt.Sprintf("unexpected argument %q: every setting is a --flag", arg))
+			positional = append(positional, arg)
 			continue
 		}
 		name := strings.TrimPrefix(arg[1:], "-")
@@ -63,7 +64,7 @@ func parseFlags(fs *flag.FlagSet, args []string) (problems []string, help bool) 
 			name, value, hasValue = k, v, true
 		}
 		if name == "h" || name == "help" {
-			return nil, true
+			return nil, nil, true
 		}
 		if name == "" || name[0] == '-' || name[0] == '=' {
 			problems = append(problems, fmt.Sprintf("bad flag syntax %q: write --name=value or --name value", arg))
@@ -97,7 +98,7 @@ func parseFlags(fs *flag.FlagSet, args []string) (problems []string, help bool) 
 			problems = append(problems, fmt.Sprintf("--%s: invalid value %q: %v", name, value, plainSetError(err)))
 		}
 	}
-	return problems, false
+	return problems, positional, false
 }
 
 func isBool(f *flag.Flag) bool {
@@ -145,7 +146,7 @@ func flagUsage(fs *flag.FlagSet) string {
 			line += "\n" + strings.Repeat(" ", 28)
 		}
 		b.WriteString(line + usage)
-		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" {
+		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" && f.DefValue != "0s" {
 			b.WriteString(" (default " + f.DefValue + ")")
 		}
 		b.WriteString("\n")
@@ -167,5 +168,22 @@ func (p *positiveInt) Set(v string) error {
 		return errors.New("must be at least 1")
 	}
 	*p = positiveInt(n)
+	return nil
+}
+
+// durationFlag is a time.Duration flag that is never negative, with a
+// message a user can act on (flag.Duration only says "parse error").
+type durationFlag time.Duration
+
+func (d *durationFlag) String() string { return time.Duration(*d).String() }
+func (d *durationFlag) Set(v string) error {
+	x, err := time.ParseDuration(strings.TrimSpace(v))
+	switch {
+	case err != nil:
+		return errors.New("not a duration such as 500ms, 30s or 10m")
+	case x < 0:
+		return errors.New("must not be negative")
+	}
+	*d = durationFlag(x)
 	return nil
 }

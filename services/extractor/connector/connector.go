@@ -28,7 +28,13 @@ type Source struct {
 	AllowInlinePassword bool
 	// Databases limits a server connector to these databases (empty: every
 	// database the user can see, except templates/system ones).
-	Databases     []string
+	Databases []string
+	// Schemas, when set, restricts the extraction to exactly these schema
+	// names (one partition's schema group) inside the selected databases,
+	// on top of Filters. With a list, a database's own row is written only
+	// by the partition holding its first selected schema (see SchemaSet),
+	// so the partitions of one database write it exactly once.
+	Schemas       []string
 	Filters       Filters
 	ExcludeFields []string
 	RequireTLS    bool
@@ -138,6 +144,11 @@ func (s Source) Compile() (*Compiled, error) {
 	filters, err := s.Filters.Compile()
 	if err != nil {
 		problems = append(problems, err.Error())
+	}
+	for i, name := range s.Schemas {
+		if name == "" {
+			problems = append(problems, fmt.Sprintf("schemas[%d] is empty; list schema names, or leave schemas out for every schema", i))
+		}
 	}
 	if err := model.ValidateExcludeFields(s.ExcludeFields); err != nil {
 		problems = append(problems, err.Error())

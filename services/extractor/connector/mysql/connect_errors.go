@@ -8,6 +8,8 @@ import (
 	"net"
 
 	mysqldrv "github.com/go-sql-driver/mysql"
+
+	"github.com/secure-agent/secure-agent/libs/errkind"
 )
 
 type credentialsError struct{ err error }
@@ -68,6 +70,9 @@ func (c *Conn) connectError(ctx context.Context, err error) error {
 	case errors.As(err, &myErr) && (myErr.Number == 1044 || myErr.Number == 1049):
 		return &connectError{connect, err,
 			"fix or remove the database name in the DSN (it is only the session's default schema)"}
+	case errors.As(err, &myErr) && (myErr.Number == 1040 || myErr.Number == 1053):
+		// Too many connections, or the server is shutting down: later may work.
+		return unreachable(&connectError{fmt.Sprintf("%s as user %q", connect, c.user), err, "retry later"})
 	case errors.As(err, &myErr):
 		return &connectError{fmt.Sprintf("%s as user %q", connect, c.user), err, ""}
 	case errors.Is(err, mysqldrv.ErrNoTLS):
@@ -77,10 +82,14 @@ func (c *Conn) connectError(ctx context.Context, err error) error {
 		return &connectError{connect + ": the server's TLS certificate cannot be verified", err,
 			"install the server's CA on the agent host, or connect with the host name the certificate was issued for"}
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
-		return &connectError{fmt.Sprintf("%s: no answer within %s", connect, c.timeout), nil, reach}
+		return unreachable(&connectError{fmt.Sprintf("%s: no answer within %s", connect, c.timeout), nil, reach})
 	case errors.As(err, &netErr):
-		return &connectError{connect, err, reach}
+		return unreachable(&connectError{connect, err, reach})
 	default:
 		return &connectError{fmt.Sprintf("%s as user %q", connect, c.user), err, ""}
 	}
 }
+
+// unreachable marks a connect failure a later attempt may not have: the
+// server could not be reached or refused connections for now.
+func unreachable(e *connectError) error { return errkind.Wrap(errkind.Transient, e, "") }

@@ -63,5 +63,14 @@
 // byte-oriented REGEXP gets no pushdown. Every row is re-checked with the
 // Go patterns either way.
 //
+// # Partitions
+//
+// Source.Schemas (a partition's schema group) lists MySQL schemas, within
+// Source.Databases; it is pushed into SQL as exact names and re-checked in
+// Go. The one model database row is written by the group holding the first
+// selected schema. Plan reports one DatabasePlan with an empty name (the
+// whole server: Source.Databases names schemas here), with PlanQueries
+// statements.
+//
 // Minimum server versions: MariaDB 10.3, MySQL 5.7.
 package mysql

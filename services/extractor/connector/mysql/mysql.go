@@ -63,7 +63,8 @@ func Open(_ context.Context, src connector.Source, creds connector.Credentials) 
 		addr:    cfg.Addr,
 		user:    cfg.User,
 		timeout: cfg.Timeout,
-		scope:   scope{connection: src.Connection, schemas: dedupe(src.Databases), filters: filters},
+		scope: scope{connection: src.Connection, schemas: dedupe(src.Databases),
+			part: connector.NewSchemaSet(src.Schemas), filters: filters},
 	}, nil
 }
 

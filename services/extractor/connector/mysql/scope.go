@@ -36,7 +36,8 @@ func (w *where) sql() string {
 // scope is what an extraction selects: the schema list and the filters.
 type scope struct {
 	connection string
-	schemas    []string // Source.Databases: MySQL schemas; empty = all but system
+	schemas    []string            // Source.Databases: MySQL schemas; empty = all but system
+	part       connector.SchemaSet // Source.Schemas: one partition's schema group
 	filters    *connector.Compiled
 	pushdown   bool // engine regex may be used (see version.regexPushdown)
 }
@@ -64,12 +65,18 @@ func (s scope) inList(schema string) bool {
 	return false
 }
 
-func (s scope) schemaIncluded(schema string) bool {
+// selected reports whether the schema list and the filters keep schema,
+// regardless of the partition's schema group.
+func (s scope) selected(schema string) bool {
 	return s.inList(schema) && s.filters.SchemaIncluded(DatabaseName, schema)
 }
 
+func (s scope) schemaIncluded(schema string) bool {
+	return s.selected(schema) && s.part.Has(schema)
+}
+
 func (s scope) tableIncluded(schema, table string) bool {
-	return s.inList(schema) && s.filters.TableIncluded(DatabaseName, schema, table)
+	return s.inList(schema) && s.part.Has(schema) && s.filters.TableIncluded(DatabaseName, schema, table)
 }
 
 // schemaList restricts col (a schema name column) to the schema list.
@@ -78,12 +85,18 @@ func (s scope) schemaList(w *where, col string) {
 		w.add(col + " NOT IN ('" + strings.Join(systemSchemas, "', '") + "')")
 		return
 	}
-	marks := strings.TrimSuffix(strings.Repeat("?, ", len(s.schemas)), ", ")
-	args := make([]any, len(s.schemas))
-	for i, name := range s.schemas {
-		args[i] = name
+	w.add(col+" IN ("+marks(len(s.schemas))+")", anys(s.schemas)...)
+}
+
+// marks is n comma-separated placeholders.
+func marks(n int) string { return strings.TrimSuffix(strings.Repeat("?, ", n), ", ") }
+
+func anys(names []string) []any {
+	out := make([]any, len(names))
+	for i, n := range names {
+		out[i] = n
 	}
-	w.add(col+" IN ("+marks+")", args...)
+	return out
 }
 
 // matchSQL matches expr against a bound pattern case-sensitively and by
@@ -94,10 +107,16 @@ func matchSQL(expr string) string {
 	return "CONVERT(" + expr + " USING utf8mb4) COLLATE utf8mb4_bin REGEXP ?"
 }
 
-// schemaFilter restricts schemaCol to the schema list and pushes the schema
-// patterns, matched against "database.schema".
+// schemaFilter restricts schemaCol to the schema list and the partition's
+// schema group, and pushes the schema patterns, matched against
+// "database.schema". The group is compared with IN, which on
+// information_schema's case-insensitive collation may keep more than the
+// exact names; Go re-checks every row.
 func (s scope) schemaFilter(w *where, schemaCol string) {
 	s.schemaList(w, schemaCol)
+	if names := s.part.List(); names != nil {
+		w.add(schemaCol+" IN ("+marks(len(names))+")", anys(names)...)
+	}
 	if !s.pushdown {
 		return
 	}

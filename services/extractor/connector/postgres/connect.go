@@ -9,6 +9,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/secure-agent/secure-agent/libs/errkind"
 )
 
 // SQLSTATEs the connector explains.
@@ -83,11 +85,32 @@ func (c *Connector) explainConnect(ctx context.Context, err error, database, pas
 	case pgconn.Timeout(err) || errors.Is(ctx.Err(), context.DeadlineExceeded):
 		e.problem = fmt.Sprintf("no answer from PostgreSQL at %s within %s", c.server(), c.cfg.ConnectTimeout)
 		e.action = "check that the server is running, the host and port in the DSN, and that firewalls let the agent reach it"
+		return errkind.Wrap(errkind.Transient, e, "")
 	default:
 		e.problem = fmt.Sprintf("cannot connect to PostgreSQL at %s as %q", c.server(), user)
 		e.action = "check that the server is running, the host, port and sslmode in the DSN, and that firewalls let the agent reach it"
+		if !errors.As(err, &pgErr) || transientCode(pgErr.Code) {
+			// The server could not be reached or is not accepting
+			// connections now: a later attempt may succeed.
+			return errkind.Wrap(errkind.Transient, e, "")
+		}
 	}
 	return e
+}
+
+// transientCode reports SQLSTATE classes that describe the server's state
+// rather than the request: connection exceptions (08), operator
+// intervention such as a shutdown or a server still starting (57),
+// insufficient resources (53) and transaction rollbacks (40).
+func transientCode(code string) bool {
+	if len(code) < 2 {
+		return false
+	}
+	switch code[:2] {
+	case "08", "57", "53", "40":
+		return true
+	}
+	return false
 }
 
 // closeConn says goodbye to the server even when ctx is already done, but

@@ -3,10 +3,14 @@ package postgres
 import (
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/secure-agent/secure-agent/libs/errkind"
 )
 
 // actionError is a problem with the action that fixes it; Preflight shows
@@ -58,7 +62,11 @@ func scrub(msg, secret string) string {
 func (c *Connector) readError(what, db string, err error) error {
 	var pgErr *pgconn.PgError
 	if !errors.As(err, &pgErr) {
-		return fmt.Errorf("read %s of database %s at %s: %w", what, db, c.server(), err)
+		wrapped := fmt.Errorf("read %s of database %s at %s: %w", what, db, c.server(), err)
+		if pgconn.Timeout(err) || isConnectionLost(err) {
+			return errkind.Wrap(errkind.Transient, wrapped, "")
+		}
+		return wrapped
 	}
 	switch pgErr.Code {
 	case codeLockNotAvailable:
@@ -83,6 +91,17 @@ func (c *Connector) readError(what, db string, err error) error {
 			cause: err,
 		}
 	default:
-		return fmt.Errorf("read %s of database %s at %s: %w", what, db, c.server(), err)
+		wrapped := fmt.Errorf("read %s of database %s at %s: %w", what, db, c.server(), err)
+		if transientCode(pgErr.Code) {
+			return errkind.Wrap(errkind.Transient, wrapped, "")
+		}
+		return wrapped
 	}
+}
+
+// isConnectionLost reports a connection that broke during a read (the
+// server restarted, the network dropped).
+func isConnectionLost(err error) bool {
+	var netErr net.Error
+	return errors.As(err, &netErr) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
 }

@@ -2,6 +2,12 @@
 // later) with pgx: one statement lists the databases, then a fixed set of
 // bulk pg_catalog statements per database streams every asset kind into a
 // model.Writer row by row (see queries.go for the list and the count).
+//
+// Source.Schemas (a partition's schema group) is pushed into every
+// per-database statement but the schema list as exact names ($2) and
+// re-checked in Go; the database row is written by the group holding the
+// database's first selected schema. Plan sizes the selected databases with
+// one statement each (plan.go).
 package postgres
 
 import (
@@ -21,6 +27,7 @@ type Connector struct {
 	creds   connector.Credentials
 	cfg     *pgx.ConnConfig // without password
 	filters *connector.Compiled
+	schemas connector.SchemaSet // Source.Schemas
 	push    pushdown
 	// Expensive text the job excludes anyway is not computed.
 	wantViewDefs, wantRoutineDefs, wantExprs bool
@@ -41,13 +48,15 @@ func Open(_ context.Context, src connector.Source, creds connector.Credentials) 
 		return nil, err
 	}
 	creds = connector.OrNone(creds)
+	schemas := connector.NewSchemaSet(src.Schemas)
 	excluded := func(f string) bool { return slices.Contains(src.ExcludeFields, f) }
 	return &Connector{
 		src:             src,
 		creds:           creds,
 		cfg:             cfg,
 		filters:         filters,
-		push:            newPushdown(filters),
+		schemas:         schemas,
+		push:            newPushdown(filters, schemas),
 		wantViewDefs:    !excluded("view_definition"),
 		wantRoutineDefs: !excluded("definition"),
 		wantExprs:       !excluded("default_value") || !excluded("generation_expression"),

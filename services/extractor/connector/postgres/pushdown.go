@@ -8,16 +8,18 @@ import (
 )
 
 // pushdown holds the filter patterns sent to PostgreSQL as query
-// parameters ($2..$6 of the per-database statements). A nil list means "no
+// parameters ($2..$7 of the per-database statements). A nil list means "no
 // filter in SQL"; the Go patterns still decide every row.
 type pushdown struct {
+	schemas                        []string // Source.Schemas: exact names
 	includeSchemas, excludeSchemas []string
 	includeTables, excludeTables   []string
 	tempTables                     []string
 }
 
-func newPushdown(c *connector.Compiled) pushdown {
+func newPushdown(c *connector.Compiled, schemas connector.SchemaSet) pushdown {
 	var p pushdown
+	p.schemas = schemas.List()
 	p.includeSchemas = includeList(c.IncludeSchemas)
 	p.excludeSchemas = excludeList(c.ExcludeSchemas)
 	p.includeTables = includeList(c.IncludeTables)

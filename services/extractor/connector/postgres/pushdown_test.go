@@ -45,7 +45,7 @@ func TestPushdownLists(t *testing.T) {
 		TempTables:     `tmp_.*`,
 	}.Compile()
 	require.NoError(t, err)
-	p := newPushdown(c)
+	p := newPushdown(c, connector.SchemaSet{})
 	require.Nil(t, p.includeSchemas)
 	require.Equal(t, []string{`^(?:db\.tmp)$`}, p.excludeSchemas)
 	require.Equal(t, []string{`^(?:sales\..*)$`}, p.includeTables)

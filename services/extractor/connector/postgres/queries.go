@@ -38,8 +38,9 @@ const defaultLockTimeout = "10s"
 // Parameters shared by the per-database statements. Patterns are passed as
 // text[] (NULL when a list is not pushed down); see pushdown.go.
 //
-//	$1 database name   $2 include_schemas   $3 exclude_schemas
-//	$4 include_tables  $5 exclude_tables    $6 temp_tables
+//	$1 database name   $2 schemas (Source.Schemas, exact names)
+//	$3 include_schemas $4 exclude_schemas
+//	$5 include_tables  $6 exclude_tables    $7 temp_tables
 //
 // Exclusions are applied in SQL only to names without a newline: Go's '.'
 // does not match '\n' but PostgreSQL's does, so PostgreSQL could exclude a
@@ -48,15 +49,20 @@ const (
 	userSchemaSQL = `n.nspname NOT LIKE 'pg\_%' AND n.nspname <> 'information_schema'`
 
 	schemaFilterSQL = userSchemaSQL + `
-  AND ($2::text[] IS NULL OR ($1::text || '.' || n.nspname) ~ ANY ($2::text[]))
-  AND ($3::text[] IS NULL OR NOT (($1::text || '.' || n.nspname) ~ ANY ($3::text[]))
+  AND ($2::text[] IS NULL OR n.nspname::text = ANY ($2::text[]))
+  AND ($3::text[] IS NULL OR ($1::text || '.' || n.nspname) ~ ANY ($3::text[]))
+  AND ($4::text[] IS NULL OR NOT (($1::text || '.' || n.nspname) ~ ANY ($4::text[]))
        OR strpos($1::text || '.' || n.nspname, E'\n') > 0)`
 
-	tableFilterSQL = schemaFilterSQL + `
-  AND ($4::text[] IS NULL OR (n.nspname || '.' || c.relname) ~ ANY ($4::text[]))
-  AND ($5::text[] IS NULL OR NOT ((n.nspname || '.' || c.relname) ~ ANY ($5::text[]))
+	// tableOnlyFilterSQL is the table part of tableFilterSQL (the plan
+	// joins tables to schemas with it).
+	tableOnlyFilterSQL = `
+  AND ($5::text[] IS NULL OR (n.nspname || '.' || c.relname) ~ ANY ($5::text[]))
+  AND ($6::text[] IS NULL OR NOT ((n.nspname || '.' || c.relname) ~ ANY ($6::text[]))
        OR strpos(n.nspname || '.' || c.relname, E'\n') > 0)
-  AND ($6::text[] IS NULL OR NOT (c.relname ~ ANY ($6::text[])) OR strpos(c.relname, E'\n') > 0)`
+  AND ($7::text[] IS NULL OR NOT (c.relname ~ ANY ($7::text[])) OR strpos(c.relname, E'\n') > 0)`
+
+	tableFilterSQL = schemaFilterSQL + tableOnlyFilterSQL
 
 	// Relation kinds the catalog calls tables: table, view, materialized
 	// view, foreign table, partitioned table.
@@ -80,7 +86,7 @@ LEFT JOIN pg_description d ON d.objoid = n.oid AND d.classoid = 'pg_namespace'::
 WHERE ` + schemaFilterSQL + `
 ORDER BY n.nspname`
 
-// tablesSQL: $7 selects view definitions (false when the job excludes
+// tablesSQL: $8 selects view definitions (false when the job excludes
 // view_definition, which spares pg_get_viewdef). PostgreSQL records no
 // creation or alteration time for relations, so those stay null.
 // reltuples is -1 until the first VACUUM/ANALYZE: unknown, not zero.
@@ -89,7 +95,7 @@ const tablesSQL = `
 SELECT n.nspname, c.relname, c.relkind, c.relispartition,
        pg_get_userbyid(c.relowner), d.description,
        pn.nspname, pc.relname,
-       CASE WHEN $7::bool AND c.relkind IN ('v', 'm') THEN pg_get_viewdef(c.oid, true) END,
+       CASE WHEN $8::bool AND c.relkind IN ('v', 'm') THEN pg_get_viewdef(c.oid, true) END,
        CASE WHEN c.reltuples >= 0 AND c.relkind <> 'v' THEN c.reltuples::int8 END,
        CASE WHEN c.relkind IN ('r', 'm') THEN pg_total_relation_size(c.oid) END,
        greatest(pg_stat_get_last_analyze_time(c.oid), pg_stat_get_last_autoanalyze_time(c.oid))
@@ -103,7 +109,7 @@ WHERE ` + tableKindsSQL + ` AND ` + tableFilterSQL + `
 ORDER BY n.nspname, c.relname`
 
 // columnsSQL computes the key flags in SQL (one pass over pg_constraint,
-// hashed) so Go never holds a map of every table's keys. $7 selects default
+// hashed) so Go never holds a map of every table's keys. $8 selects default
 // and generation expressions (pg_get_expr). It is not sorted: sorting wide
 // rows of every column spills to disk on big catalogs, and the rows of a
 // table arrive together anyway (pg_attribute is scanned in order).
@@ -115,7 +121,7 @@ WITH keycols AS (
   GROUP BY k.conrelid, k.attnum)
 SELECT n.nspname, c.relname, a.attname, a.attnum, format_type(a.atttypid, a.atttypmod),
        a.attnotnull, a.attgenerated <> '',
-       CASE WHEN $7::bool THEN pg_get_expr(ad.adbin, ad.adrelid) END,
+       CASE WHEN $8::bool THEN pg_get_expr(ad.adbin, ad.adrelid) END,
        coalesce(kc.pk, false), coalesce(kc.fk, false), d.description
 FROM pg_attribute a
 JOIN pg_class c ON c.oid = a.attrelid
@@ -169,7 +175,7 @@ JOIN pg_am am ON am.oid = ic.relam
 WHERE c.relkind IN ('r', 'm', 'p') AND ` + tableFilterSQL + `
 ORDER BY n.nspname, c.relname, ic.relname`
 
-// routinesSQL: aggregates and window functions are functions; $4 selects
+// routinesSQL: aggregates and window functions are functions; $5 selects
 // definitions (pg_get_functiondef, which refuses aggregates, so they have
 // none). The identity arguments name the routine; the full argument list
 // (with defaults) is reported.
@@ -177,7 +183,7 @@ const routinesSQL = `
 SELECT n.nspname, p.proname, p.prokind = 'p', l.lanname,
        pg_get_function_identity_arguments(p.oid), pg_get_function_arguments(p.oid),
        CASE WHEN p.prokind <> 'p' THEN pg_get_function_result(p.oid) END,
-       CASE WHEN $4::bool AND p.prokind <> 'a' THEN pg_get_functiondef(p.oid) END,
+       CASE WHEN $5::bool AND p.prokind <> 'a' THEN pg_get_functiondef(p.oid) END,
        d.description
 FROM pg_proc p
 JOIN pg_namespace n ON n.oid = p.pronamespace

@@ -11,7 +11,7 @@ import (
 // and partitioned tables.
 func (r *dbReader) indexes(ctx context.Context) error {
 	const what = "indexes"
-	rows, err := r.query(ctx, what, indexesSQL, r.withArgs(6)...)
+	rows, err := r.query(ctx, what, indexesSQL, r.withArgs(7)...)
 	if err != nil {
 		return err
 	}

@@ -22,6 +22,9 @@
 //     file name without its extension ("shop.db" -> "shop").
 //   - Schemas are pragma_database_list without temp: "main" (the connector
 //     attaches nothing). Schema filters therefore match "{database}.main".
+//     Source.Schemas (a partition's schema group) is applied by the table
+//     filter function; a group without "main" extracts nothing, not even
+//     the database row. Plan reports the one database in one statement.
 //   - pragma_table_list types: table -> "table", view -> "view" (its CREATE
 //     VIEW text as view_definition), virtual -> "foreign" (rows come from a
 //     module's code, like a foreign table's), shadow (the tables a virtual

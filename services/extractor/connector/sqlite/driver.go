@@ -24,15 +24,18 @@ const (
 
 // openDB opens dsn through a driver of this connector's own, so the filter
 // functions are registered on its connections only (no process-wide
-// registration, nothing shared between jobs).
-func openDB(dsn, database string, filters *connector.Compiled) (*sql.DB, error) {
+// registration, nothing shared between jobs). The table function also
+// applies the partition's schema group; the schema function does not, so
+// that the schema statement sees every selected schema (see readSchemas).
+func openDB(dsn, database string, filters *connector.Compiled, schemas connector.SchemaSet) (*sql.DB, error) {
 	drv := &sqlite.Driver{}
 	err := drv.RegisterDeterministicScalarFunction(fnSchemaIncluded, 1, func(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
 		return filters.SchemaIncluded(database, text(args[0])), nil
 	})
 	if err == nil {
 		err = drv.RegisterDeterministicScalarFunction(fnTableIncluded, 2, func(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
-			return filters.TableIncluded(database, text(args[0]), text(args[1])), nil
+			schema := text(args[0])
+			return schemas.Has(schema) && filters.TableIncluded(database, schema, text(args[1])), nil
 		})
 	}
 	if err != nil {

@@ -59,14 +59,28 @@ func (c *Connector) Extract(ctx context.Context, w *model.Writer) (connector.Sta
 
 func (c *Connector) extract(ctx context.Context, q *counted, w *model.Writer) error {
 	db := c.names.Database
-	if err := w.Database(model.Database{
-		QualifiedName: c.names.DatabaseQN(), ParentQualifiedName: c.src.Connection, Name: db,
-	}); err != nil {
-		return fmt.Errorf("write database %q: %w", db, err)
+	writeDatabase := func() error {
+		err := w.Database(model.Database{QualifiedName: c.names.DatabaseQN(), ParentQualifiedName: c.src.Connection, Name: db})
+		if err != nil {
+			return fmt.Errorf("write database %q: %w", db, err)
+		}
+		return nil
 	}
-	hasStat1, err := c.readSchemas(ctx, q, w)
+	// With a schema group, only the group holding the first selected
+	// schema writes the database row (connector.SchemaSet.OwnsDatabase).
+	if !c.schemas.Restricted() {
+		if err := writeDatabase(); err != nil {
+			return err
+		}
+	}
+	hasStat1, first, err := c.readSchemas(ctx, q, w)
 	if err != nil {
 		return fmt.Errorf("read schemas of database %q: %w", db, c.explain(err))
+	}
+	if c.schemas.Restricted() && c.schemas.OwnsDatabase(first.Name, first.Seen) {
+		if err := writeDatabase(); err != nil {
+			return err
+		}
 	}
 	steps := []struct {
 		what string

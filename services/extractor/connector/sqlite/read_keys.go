@@ -20,7 +20,7 @@ func (c *Connector) readConstraints(ctx context.Context, q querier, w *model.Wri
 		if err := rows.Scan(&schema, &table, &typ, &name, &colsJSON, &refTable, &refColsJSON, &onUpdate, &onDelete); err != nil {
 			return err
 		}
-		if !c.filters.TableIncluded(c.names.Database, schema, table) {
+		if !c.tableIncluded(schema, table) {
 			return nil
 		}
 		cols, err := nameList(colsJSON)
@@ -56,7 +56,7 @@ func (c *Connector) readIndexes(ctx context.Context, q querier, w *model.Writer)
 		if err := rows.Scan(&schema, &table, &name, &unique, &origin, &colsJSON); err != nil {
 			return err
 		}
-		if !c.filters.TableIncluded(c.names.Database, schema, table) {
+		if !c.tableIncluded(schema, table) {
 			return nil
 		}
 		cols, err := nameList(colsJSON)
@@ -85,7 +85,7 @@ func (c *Connector) readStats(ctx context.Context, q querier, w *model.Writer, h
 		if err := rows.Scan(&schema, &table, &count); err != nil {
 			return err
 		}
-		if !c.filters.TableIncluded(c.names.Database, schema, table) {
+		if !c.tableIncluded(schema, table) {
 			return nil
 		}
 		n := c.table(schema, table)

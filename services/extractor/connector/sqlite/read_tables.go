@@ -6,11 +6,12 @@ import (
 	"fmt"
 
 	"github.com/secure-agent/secure-agent/libs/model"
+	"github.com/secure-agent/secure-agent/services/extractor/connector"
 )
 
-// readSchemas writes the schemas and reports whether main has
-// sqlite_stat1.
-func (c *Connector) readSchemas(ctx context.Context, q querier, w *model.Writer) (hasStat1 bool, err error) {
+// readSchemas writes the schemas of the schema group and reports whether
+// main has sqlite_stat1 and which selected schema comes first.
+func (c *Connector) readSchemas(ctx context.Context, q querier, w *model.Writer) (hasStat1 bool, first connector.FirstName, err error) {
 	err = eachRow(ctx, q, qSchemas, func(rows *sql.Rows) error {
 		var name string
 		var stat1 bool
@@ -18,6 +19,10 @@ func (c *Connector) readSchemas(ctx context.Context, q querier, w *model.Writer)
 			return err
 		}
 		if !c.filters.SchemaIncluded(c.names.Database, name) {
+			return nil
+		}
+		first.See(name)
+		if !c.schemas.Has(name) {
 			return nil
 		}
 		if name == "main" {
@@ -29,7 +34,7 @@ func (c *Connector) readSchemas(ctx context.Context, q querier, w *model.Writer)
 			QualifiedName: n.SchemaQN(), ParentQualifiedName: n.DatabaseQN(), Database: n.Database, Name: name,
 		})
 	})
-	return hasStat1, err
+	return hasStat1, first, err
 }
 
 // tableKinds maps pragma_table_list's type to the model's table kinds. A
@@ -51,7 +56,7 @@ func (c *Connector) readTables(ctx context.Context, q querier, w *model.Writer) 
 		if err := rows.Scan(&schema, &name, &typ, &def); err != nil {
 			return err
 		}
-		if !c.filters.TableIncluded(c.names.Database, schema, name) {
+		if !c.tableIncluded(schema, name) {
 			return nil
 		}
 		kind, ok := tableKinds[typ]
@@ -79,7 +84,7 @@ func (c *Connector) readColumns(ctx context.Context, q querier, w *model.Writer)
 		if err := rows.Scan(&schema, &table, &cid, &name, &typ, &notNull, &dflt, &pk, &hidden, &isFK, &rowidAlias); err != nil {
 			return err
 		}
-		if !c.filters.TableIncluded(c.names.Database, schema, table) {
+		if !c.tableIncluded(schema, table) {
 			return nil
 		}
 		n := c.table(schema, table)

@@ -29,7 +29,8 @@ type Connector struct {
 	header  fileHeader
 	names   model.Names // Connection and Database set; Schema/Table per row
 	filters *connector.Compiled
-	timeout time.Duration // connect timeout, also the longest wait for a writer's lock
+	schemas connector.SchemaSet // Source.Schemas; only "main" exists
+	timeout time.Duration       // connect timeout, also the longest wait for a writer's lock
 }
 
 var _ connector.Connector = (*Connector)(nil)
@@ -57,12 +58,13 @@ func Open(ctx context.Context, src connector.Source, _ connector.Credentials) (c
 	if timeout <= 0 {
 		timeout = defaultConnectTimeout
 	}
-	db, err := openDB(loc.driverDSN(timeout), dbName, filters)
+	schemas := connector.NewSchemaSet(src.Schemas)
+	db, err := openDB(loc.driverDSN(timeout), dbName, filters, schemas)
 	if err != nil {
 		return nil, fmt.Errorf("open SQLite source %s: %w", loc.path, err)
 	}
 	c := &Connector{
-		db: db, src: src, loc: loc, header: header, filters: filters, timeout: timeout,
+		db: db, src: src, loc: loc, header: header, filters: filters, schemas: schemas, timeout: timeout,
 		names: model.Names{Connection: src.Connection, Database: dbName},
 	}
 	if err := c.verify(ctx); err != nil {
@@ -135,6 +137,11 @@ func databaseName(src connector.Source, path string) (string, error) {
 		return "", fmt.Errorf("databases lists %d names, but a SQLite source is one file holding one database: "+
 			"give at most one name (the database's name in the catalog)", len(src.Databases))
 	}
+}
+
+// tableIncluded applies the filters and the schema group to a table.
+func (c *Connector) tableIncluded(schema, table string) bool {
+	return c.schemas.Has(schema) && c.filters.TableIncluded(c.names.Database, schema, table)
 }
 
 // Close closes the file.

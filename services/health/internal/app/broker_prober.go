@@ -28,9 +28,13 @@ type BrokerProber struct {
 
 	mu      sync.Mutex
 	pending map[string]chan probe.Ack
+	last    *ProbeReport
 }
 
 func NewBrokerProber(apps []string, pub Publisher, timeout time.Duration, log *zap.Logger) *BrokerProber {
+	if log == nil {
+		log = zap.NewNop()
+	}
 	return &BrokerProber{apps: apps, pub: pub, timeout: timeout, log: log, pending: map[string]chan probe.Ack{}}
 }
 
@@ -65,15 +69,36 @@ type ProbeResult struct {
 
 // ProbeReport is the answer of POST /v1/diag/broker-probe.
 type ProbeReport struct {
-	ProbeID string                 `json:"probe_id"`
-	OK      bool                   `json:"ok"`
-	Error   string                 `json:"error,omitempty"`
-	Apps    map[string]ProbeResult `json:"apps"`
+	ProbeID   string                 `json:"probe_id"`
+	OK        bool                   `json:"ok"`
+	Error     string                 `json:"error,omitempty"`
+	Apps      map[string]ProbeResult `json:"apps"`
+	CheckedAt time.Time              `json:"checked_at"` // when the probe was sent
 }
 
 // Run publishes one probe and collects acks until all apps answered or the
-// timeout passed.
-func (b *BrokerProber) Run(ctx context.Context) ProbeReport {
+// prober's timeout passed.
+func (b *BrokerProber) Run(ctx context.Context) ProbeReport { return b.run(ctx, b.timeout) }
+
+// Last is the result of the latest finished probe, if any.
+func (b *BrokerProber) Last() (ProbeReport, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.last == nil {
+		return ProbeReport{}, false
+	}
+	return *b.last, true
+}
+
+func (b *BrokerProber) run(ctx context.Context, timeout time.Duration) ProbeReport {
+	rep := b.probe(ctx, timeout)
+	b.mu.Lock()
+	b.last = &rep
+	b.mu.Unlock()
+	return rep
+}
+
+func (b *BrokerProber) probe(ctx context.Context, timeout time.Duration) ProbeReport {
 	id := newID()
 	ch := make(chan probe.Ack, len(b.apps)*2)
 	b.mu.Lock()
@@ -84,16 +109,16 @@ func (b *BrokerProber) Run(ctx context.Context) ProbeReport {
 		delete(b.pending, id)
 		b.mu.Unlock()
 	}()
-	rep := ProbeReport{ProbeID: id, Apps: map[string]ProbeResult{}}
+	start := time.Now()
+	rep := ProbeReport{ProbeID: id, Apps: map[string]ProbeResult{}, CheckedAt: start.UTC()}
 	for _, a := range b.apps {
 		rep.Apps[a] = ProbeResult{}
 	}
-	start := time.Now()
 	if err := b.pub.Publish(ctx, probe.Topic, probe.Probe{ID: id, SentAt: start.UTC()}); err != nil {
 		rep.Error = err.Error()
 		return rep
 	}
-	ctx, cancel := context.WithTimeout(ctx, b.timeout)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	waiting := len(b.apps)
 	for waiting > 0 {
@@ -104,7 +129,7 @@ func (b *BrokerProber) Run(ctx context.Context) ProbeReport {
 				waiting--
 			}
 		case <-ctx.Done():
-			rep.Error = "not every app answered within " + b.timeout.String() + "; check the broker and the apps' logs"
+			rep.Error = "not every app answered within " + timeout.String() + "; check the broker and the apps' logs"
 			b.log.Warn("broker probe incomplete", zap.String("probe_id", id), zap.Any("apps", rep.Apps))
 			return rep
 		}

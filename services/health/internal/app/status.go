@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/secure-agent/secure-agent/libs/bootstrap"
 	"github.com/secure-agent/secure-agent/libs/daprclient"
 )
 
@@ -46,13 +47,47 @@ type Sidecar interface {
 	Invoke(ctx context.Context, appID, verb, method string) (*daprclient.InvokeResult, error)
 }
 
-// Status reports the readiness of every watched app through its sidecar.
+// SelfReporter reports on health's own sidecar and components, the same
+// report every app answers on GET /v1/sidecar.
+type SelfReporter interface {
+	Report(ctx context.Context) bootstrap.SidecarReport
+}
+
+// BrokerCheck answers whether a message makes the round trip through the
+// broker to every app and back.
+type BrokerCheck interface {
+	Check(ctx context.Context) ProbeReport
+}
+
+// Status reports on every watched app, its sidecar and components, health's
+// own sidecar, and the broker.
 type Status struct {
 	apps    []string
 	sidecar Sidecar
+	self    SelfReporter
+	broker  BrokerCheck
+	now     func() time.Time
 }
 
-func NewStatus(apps []string, sidecar Sidecar) *Status { return &Status{apps: apps, sidecar: sidecar} }
+// NewStatus watches apps through sidecar. self and broker may be nil: that
+// part is then left out of the report.
+func NewStatus(apps []string, sidecar Sidecar, self SelfReporter, broker BrokerCheck) *Status {
+	return &Status{apps: apps, sidecar: sidecar, self: self, broker: broker, now: time.Now}
+}
+
+// Overall is the verdict of a report.
+type Overall string
+
+const (
+	// OK: every app ready, every sidecar healthy, every component check
+	// passed and the broker round trip worked.
+	OK Overall = "ok"
+	// Degraded: every app is ready, but something they need is failing or
+	// could not be checked (a component, a sidecar report, the broker).
+	Degraded Overall = "degraded"
+	// Down: health's own sidecar or an app is not ready.
+	Down Overall = "down"
+)
 
 // AppStatus is one app as seen through service invocation.
 type AppStatus struct {
@@ -60,15 +95,26 @@ type AppStatus struct {
 	Error  string          `json:"error,omitempty"`
 	Checks json.RawMessage `json:"checks,omitempty"`
 	RTTms  int64           `json:"rtt_ms"`
+	// Sidecar is the app's GET /v1/sidecar report; SidecarError says why
+	// it is missing.
+	Sidecar      *bootstrap.SidecarReport `json:"sidecar,omitempty"`
+	SidecarError string                   `json:"sidecar_error,omitempty"`
 }
 
 // Report is the answer of GET /v1/status.
 type Report struct {
-	Healthy    bool                 `json:"healthy"`
-	Sidecar    SidecarStatus        `json:"sidecar"`
-	Apps       map[string]AppStatus `json:"apps"`
-	CheckedAt  time.Time            `json:"checked_at"`
-	DurationMs int64                `json:"duration_ms"`
+	Status Overall `json:"status"`
+	// Healthy is false when Status is down (kept from the first version
+	// of this API: health's sidecar up and every app ready).
+	Healthy      bool                         `json:"healthy"`
+	Problems     []string                     `json:"problems"`
+	Sidecar      SidecarStatus                `json:"sidecar"`
+	Self         *bootstrap.SidecarReport     `json:"self,omitempty"`
+	Apps         map[string]AppStatus         `json:"apps"`
+	Broker       *BrokerStatus                `json:"broker,omitempty"`
+	ObjectStores map[string]ObjectStoreStatus `json:"object_stores"`
+	CheckedAt    time.Time                    `json:"checked_at"`
+	DurationMs   int64                        `json:"duration_ms"`
 }
 
 // SidecarStatus is health's own sidecar and the components it loaded.
@@ -79,44 +125,93 @@ type SidecarStatus struct {
 	Components     []string `json:"components,omitempty"`
 }
 
-// Check asks every app's /readyz in parallel, each within the context's bound.
+// BrokerStatus is the broker round trip used by the report and how old
+// it is (a recent probe's result is reused).
+type BrokerStatus struct {
+	ProbeReport
+	AgeMs int64 `json:"age_ms"`
+}
+
+// Check asks every app's /readyz and /v1/sidecar, health's own sidecar and
+// the broker, all in parallel, each within the context's bound.
 func (s *Status) Check(ctx context.Context) Report {
-	start := time.Now()
+	start := s.now()
 	r := Report{Apps: make(map[string]AppStatus, len(s.apps)), CheckedAt: start.UTC()}
-	if md, err := s.sidecar.Metadata(ctx); err != nil {
-		r.Sidecar.Error = err.Error()
-	} else {
-		r.Sidecar.Healthy = true
-		r.Sidecar.RuntimeVersion = md.RuntimeVersion
-		for _, c := range md.Components {
-			r.Sidecar.Components = append(r.Sidecar.Components, c.Name+" ("+c.Type+")")
-		}
-	}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	for _, id := range s.apps {
+	goDo := func(f func()) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			f()
+		}()
+	}
+	goDo(func() {
+		st := s.checkOwnSidecar(ctx)
+		mu.Lock()
+		r.Sidecar = st
+		mu.Unlock()
+	})
+	if s.self != nil {
+		goDo(func() {
+			rep := s.self.Report(ctx)
+			mu.Lock()
+			r.Self = &rep
+			mu.Unlock()
+		})
+	}
+	if s.broker != nil {
+		goDo(func() {
+			rep := s.broker.Check(ctx)
+			age := s.now().Sub(rep.CheckedAt).Milliseconds()
+			mu.Lock()
+			r.Broker = &BrokerStatus{ProbeReport: rep, AgeMs: max(age, 0)}
+			mu.Unlock()
+		})
+	}
+	for _, id := range s.apps {
+		goDo(func() {
 			st := s.checkApp(ctx, id)
 			mu.Lock()
 			r.Apps[id] = st
 			mu.Unlock()
-		}()
+		})
 	}
 	wg.Wait()
-	r.Healthy = r.Sidecar.Healthy
-	for _, st := range r.Apps {
-		r.Healthy = r.Healthy && st.Ready
-	}
-	r.DurationMs = time.Since(start).Milliseconds()
+	r.ObjectStores = objectStores(r)
+	r.Status, r.Problems = verdict(r)
+	r.Healthy = r.Status != Down
+	r.DurationMs = s.now().Sub(start).Milliseconds()
 	return r
 }
 
+func (s *Status) checkOwnSidecar(ctx context.Context) SidecarStatus {
+	var st SidecarStatus
+	md, err := s.sidecar.Metadata(ctx)
+	if err != nil {
+		st.Error = err.Error()
+		return st
+	}
+	st.Healthy = true
+	st.RuntimeVersion = md.RuntimeVersion
+	for _, c := range md.Components {
+		st.Components = append(st.Components, c.Name+" ("+c.Type+")")
+	}
+	return st
+}
+
+// checkApp asks the app's readiness and its sidecar report at once.
 func (s *Status) checkApp(ctx context.Context, id string) AppStatus {
-	start := time.Now()
+	var st AppStatus
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		st.Sidecar, st.SidecarError = s.appSidecarReport(ctx, id)
+	}()
+	start := s.now()
 	res, err := s.sidecar.Invoke(ctx, id, http.MethodGet, "readyz")
-	st := AppStatus{RTTms: time.Since(start).Milliseconds()}
+	st.RTTms = s.now().Sub(start).Milliseconds()
 	switch {
 	case err != nil:
 		st.Error = err.Error()
@@ -133,5 +228,6 @@ func (s *Status) checkApp(ctx context.Context, id string) AppStatus {
 			st.Checks = body.Checks
 		}
 	}
+	wg.Wait()
 	return st
 }

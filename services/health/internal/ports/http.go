@@ -10,13 +10,16 @@ import (
 	"github.com/secure-agent/secure-agent/services/health/internal/app"
 )
 
-// Register adds the operator-facing routes.
-func Register(f *fiber.App, status *app.Status, prober *app.BrokerProber) {
+// Register adds the operator-facing routes. statusTimeout bounds one
+// GET /v1/status.
+func Register(f *fiber.App, status *app.Status, prober *app.BrokerProber, statusTimeout time.Duration) {
 	f.Get("/v1/status", func(c *fiber.Ctx) error {
-		ctx, cancel := context.WithTimeout(c.UserContext(), 10*time.Second)
+		ctx, cancel := context.WithTimeout(c.UserContext(), statusTimeout)
 		defer cancel()
 		r := status.Check(ctx)
-		if !r.Healthy {
+		// Degraded still answers 200: the apps serve, and what is failing
+		// is in the body. 503 means the agent cannot run a job.
+		if r.Status == app.Down {
 			c.Status(fiber.StatusServiceUnavailable)
 		}
 		return c.JSON(r)

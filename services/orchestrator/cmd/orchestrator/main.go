@@ -1,8 +1,22 @@
 // Command orchestrator accepts jobs and runs each one as a durable Dapr Workflow.
 package main
 
-import "github.com/secure-agent/secure-agent/libs/bootstrap"
+import (
+	"context"
+
+	"github.com/secure-agent/secure-agent/libs/bootstrap"
+	"github.com/secure-agent/secure-agent/services/orchestrator/internal/service"
+)
 
 func main() {
-	bootstrap.Main(bootstrap.Spec{Name: "orchestrator", DefaultAppPort: 6001, AnswerProbes: true})
+	var cfg service.Config
+	bootstrap.Main(bootstrap.Spec{
+		Name:           "orchestrator",
+		DefaultAppPort: 6001,
+		AnswerProbes:   true,
+		Settings:       service.Settings(&cfg),
+		Wire: func(ctx context.Context, d bootstrap.Deps) (func(context.Context) error, error) {
+			return service.Wire(ctx, d, cfg, service.Collaborators{})
+		},
+	})
 }

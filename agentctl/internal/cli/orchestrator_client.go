@@ -1,0 +1,180 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/secure-agent/secure-agent/libs/job"
+)
+
+// requestTimeout bounds one call to the orchestrator.
+const requestTimeout = 30 * time.Second
+
+// maxAnswerBytes bounds what agentctl reads of one answer (a manifest of a
+// very large job is a few MiB).
+const maxAnswerBytes = 64 << 20
+
+// orchestrator is the client of the orchestrator's job API.
+type orchestrator struct {
+	base string // scheme://host[:port][/path], no trailing slash
+	http *http.Client
+}
+
+func newOrchestrator(base string) *orchestrator {
+	return &orchestrator{base: base, http: &http.Client{Timeout: requestTimeout}}
+}
+
+// apiError is an answer other than the expected one, with the
+// orchestrator's {"error":{kind,message,request_id}} when it sent one.
+type apiError struct {
+	Status    int
+	Kind      string
+	Message   string
+	RequestID string
+}
+
+func (e *apiError) Error() string {
+	msg := e.Message
+	if e.RequestID != "" {
+		msg += " (request id " + e.RequestID + ")"
+	}
+	return msg
+}
+
+// unreachableError means nothing answered at the orchestrator's address.
+type unreachableError struct {
+	base string
+	err  error
+}
+
+func (e *unreachableError) Error() string {
+	return fmt.Sprintf("cannot reach the orchestrator at %s (%v); start the stack with `make run`, "+
+		"or point --orchestrator (or SA_ORCHESTRATOR_URL) at a running orchestrator", e.base, rootCause(e.err))
+}
+
+func (e *unreachableError) Unwrap() error { return e.err }
+
+// rootCause drops url.Error's "Post \"http://...\":" prefix: the address is
+// already in the message.
+func rootCause(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
+// errInterrupted is a request cut short by Ctrl-C.
+var errInterrupted = errors.New("interrupted")
+
+func (o *orchestrator) submit(ctx context.Context, spec []byte) (job.Submitted, error) {
+	var out job.Submitted
+	ctype := "application/yaml"
+	if t := bytes.TrimSpace(spec); len(t) > 0 && t[0] == '{' {
+		ctype = "application/json"
+	}
+	err := o.do(ctx, http.MethodPost, "/v1/jobs", spec, ctype, &out, http.StatusAccepted, http.StatusOK, http.StatusCreated)
+	if err == nil && out.ID == "" {
+		err = errors.New("the orchestrator accepted the job but answered no job id; check its log")
+	}
+	return out, err
+}
+
+func (o *orchestrator) status(ctx context.Context, id string) (job.Status, error) {
+	var out job.Status
+	err := o.do(ctx, http.MethodGet, "/v1/jobs/"+url.PathEscape(id), nil, "", &out, http.StatusOK)
+	return out, err
+}
+
+func (o *orchestrator) list(ctx context.Context, limit int) (job.List, error) {
+	var out job.List
+	err := o.do(ctx, http.MethodGet, "/v1/jobs?limit="+strconv.Itoa(limit), nil, "", &out, http.StatusOK)
+	return out, err
+}
+
+func (o *orchestrator) cancel(ctx context.Context, id string) error {
+	return o.do(ctx, http.MethodPost, "/v1/jobs/"+url.PathEscape(id)+":cancel", nil, "", nil, http.StatusAccepted, http.StatusOK)
+}
+
+func (o *orchestrator) manifest(ctx context.Context, id string) (json.RawMessage, error) {
+	var out json.RawMessage
+	err := o.do(ctx, http.MethodGet, "/v1/jobs/"+url.PathEscape(id)+"/manifest", nil, "", &out, http.StatusOK)
+	return out, err
+}
+
+// do sends one request and decodes an expected answer into out (nil:
+// ignored). A transport failure is an unreachableError, unless ctx ended.
+func (o *orchestrator) do(ctx context.Context, method, path string, body []byte, ctype string, out any, want ...int) error {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, o.base+path, rd)
+	if err != nil {
+		return err
+	}
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := o.http.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return errInterrupted
+		}
+		return &unreachableError{base: o.base, err: err}
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswerBytes))
+	if err != nil {
+		if ctx.Err() != nil {
+			return errInterrupted
+		}
+		return &unreachableError{base: o.base, err: fmt.Errorf("reading the answer: %w", err)}
+	}
+	for _, w := range want {
+		if resp.StatusCode == w {
+			if out == nil {
+				return nil
+			}
+			if err := json.Unmarshal(data, out); err != nil {
+				return fmt.Errorf("the orchestrator's answer to %s %s is not what agentctl expects (%v); are agentctl and the stack the same version?", method, path, err)
+			}
+			return nil
+		}
+	}
+	return decodeAPIError(resp, data)
+}
+
+func decodeAPIError(resp *http.Response, data []byte) *apiError {
+	e := &apiError{Status: resp.StatusCode}
+	var body struct {
+		Error struct {
+			Kind      string `json:"kind"`
+			Message   string `json:"message"`
+			RequestID string `json:"request_id"`
+		} `json:"error"`
+	}
+	if json.Unmarshal(data, &body) == nil && body.Error.Message != "" {
+		e.Kind, e.Message, e.RequestID = body.Error.Kind, body.Error.Message, body.Error.RequestID
+		return e
+	}
+	msg := strings.TrimSpace(string(data))
+	if len(msg) > 300 {
+		msg = msg[:300] + "…"
+	}
+	e.Message = "the orchestrator answered " + resp.Status
+	if msg != "" {
+		e.Message += ": " + msg
+	}
+	return e
+}

@@ -1,0 +1,312 @@
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.opentelemetry.io/otel/trace"
+	"go.uber.org/zap"
+
+	"github.com/secure-agent/secure-agent/libs/errkind"
+	"github.com/secure-agent/secure-agent/libs/job"
+	"github.com/secure-agent/secure-agent/libs/model"
+)
+
+// ExtractorOptions configure an Extractor. Logger and Metrics may be nil.
+type ExtractorOptions struct {
+	Connectors  ConnectorOpener
+	Credentials CredentialSource
+	Staging     ObjectPutter
+	Events      EventPublisher
+	Records     RecordStore
+	// FileBytes closes and announces a staged file once its compressed
+	// size reaches it (STAGING_FILE_BYTES).
+	FileBytes int
+	// Concurrency bounds the partitions extracted at once (EXTRACT_CONCURRENCY).
+	Concurrency int
+	// Lifetime ends when the service stops: running extractions are cut
+	// short and their messages answered RETRY, so another replica (or this
+	// one, restarted) runs them again.
+	Lifetime context.Context
+	Logger   *zap.Logger
+	Metrics  *Metrics
+}
+
+// Extractor handles extraction requests (ADR 0007 "Runs").
+type Extractor struct {
+	o        ExtractorOptions
+	log      *zap.Logger
+	metrics  *Metrics
+	slots    chan struct{}
+	inflight inflight
+}
+
+// NewExtractor checks the options.
+func NewExtractor(o ExtractorOptions) (*Extractor, error) {
+	switch {
+	case o.Connectors == nil, o.Credentials == nil, o.Staging == nil, o.Events == nil, o.Records == nil:
+		return nil, errors.New("extractor: connectors, credentials, staging, events and records are required")
+	case o.FileBytes < 1:
+		return nil, fmt.Errorf("extractor: staging file size %d must be positive", o.FileBytes)
+	case o.Concurrency < 1:
+		return nil, fmt.Errorf("extractor: concurrency %d must be positive", o.Concurrency)
+	}
+	if o.Lifetime == nil {
+		o.Lifetime = context.Background()
+	}
+	if o.Logger == nil {
+		o.Logger = zap.NewNop()
+	}
+	if o.Metrics == nil {
+		m, err := NewMetrics(nil)
+		if err != nil {
+			return nil, err
+		}
+		o.Metrics = m
+	}
+	return &Extractor{o: o, log: o.Logger, metrics: o.Metrics, slots: make(chan struct{}, o.Concurrency)}, nil
+}
+
+// Reject counts a message that could not be decoded and returns err as
+// errkind.Invalid, so the router drops it to the dead-letter topic.
+func (x *Extractor) Reject(err error) error {
+	x.metrics.request(ResultInvalid)
+	x.log.Warn("extract request rejected", zap.Error(err))
+	if errkind.Of(err) != errkind.Invalid {
+		err = errkind.Wrap(errkind.Invalid, err, "extract request")
+	}
+	return err
+}
+
+// Handle processes one request. nil acknowledges the message (the run's
+// outcome, success or failure, has been published); a Transient error asks
+// for redelivery (interrupted, or the state store or broker failed); an
+// Invalid error drops it to the dead letter.
+func (x *Extractor) Handle(ctx context.Context, req job.ExtractRequest) error {
+	if err := CheckRequest(&req); err != nil {
+		return x.Reject(err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(x.o.Lifetime, cancel)()
+	log := x.log.With(zap.String("job_id", req.JobID), zap.String("partition", req.Partition.ID),
+		zap.Int("attempt", req.Attempt))
+	if sc := trace.SpanContextFromContext(ctx); sc.HasTraceID() {
+		log = log.With(zap.String("trace_id", sc.TraceID().String()))
+	}
+
+	key := RecordKey(req.JobID, req.Partition.ID)
+	for {
+		c, leader := x.inflight.begin(key, req.Attempt)
+		if leader {
+			err := x.handle(ctx, req, key, log)
+			x.inflight.end(key, c, err)
+			return err
+		}
+		log.Info("partition already being extracted here; waiting for that work", zap.Int("running_attempt", c.attempt))
+		select {
+		case <-c.done:
+		case <-ctx.Done():
+			x.metrics.request(ResultRetry)
+			return errkind.Wrap(errkind.Transient, ctx.Err(), "wait for the running extraction of "+describePartition(req.Partition))
+		}
+		if c.attempt == req.Attempt {
+			x.metrics.request(ResultJoined)
+			return c.err
+		}
+		// A later attempt: answer it from the record the finished work left
+		// (or run again if it failed).
+	}
+}
+
+func (x *Extractor) handle(ctx context.Context, req job.ExtractRequest, key string, log *zap.Logger) error {
+	select {
+	case x.slots <- struct{}{}:
+	case <-ctx.Done():
+		x.metrics.request(ResultRetry)
+		return errkind.Wrap(errkind.Transient, ctx.Err(), "wait for an extraction slot")
+	}
+	defer func() { <-x.slots }()
+
+	rec, found, err := x.o.Records.LoadRecord(ctx, key)
+	if err != nil {
+		x.metrics.request(ResultRetry)
+		return errkind.Wrap(errkind.Transient, err, "read the record of "+describePartition(req.Partition))
+	}
+	if found {
+		return x.replay(ctx, req, rec, log.With(zap.String("run", rec.Run)))
+	}
+	run, err := newRunID()
+	if err != nil {
+		x.metrics.request(ResultRetry)
+		return errkind.Wrap(errkind.Transient, err, "make a run id")
+	}
+	log = log.With(zap.String("run", run))
+	log.Info("extraction run started", zap.String("database", req.Partition.Database), zap.Strings("schemas", req.Partition.Schemas))
+	start := time.Now()
+
+	runCtx, cancelRun := context.WithTimeout(ctx, req.Spec.Partitioning.Timeout.D())
+	rec, runErr := x.run(runCtx, req, run, start, log)
+	timedOut := runErr != nil && errors.Is(runCtx.Err(), context.DeadlineExceeded) && ctx.Err() == nil
+	cancelRun()
+	if runErr == nil {
+		if err := x.o.Records.SaveRecord(ctx, key, rec); err != nil {
+			runErr = errkind.Wrap(errkind.Transient, err, "save the record of the run")
+		}
+	}
+	if runErr != nil && ctx.Err() != nil {
+		// Stopping: nothing is announced; the redelivered request starts a
+		// new run and this partial one is never referenced.
+		x.metrics.request(ResultRetry)
+		log.Warn("extraction run interrupted; the request will be delivered again", zap.Error(runErr))
+		return errkind.Wrap(errkind.Transient, runErr, "extraction of "+describePartition(req.Partition)+" interrupted")
+	}
+	if runErr != nil {
+		done := job.PartitionDone{
+			JobID: req.JobID, Partition: req.Partition.ID, Attempt: req.Attempt, Run: run,
+			Error: failureMessage(req, runErr, timedOut), Retryable: timedOut || Retryable(runErr),
+			Elapsed: job.Duration(time.Since(start)),
+		}
+		if err := x.o.Events.Publish(ctx, job.TopicPartitionDone, done); err != nil {
+			x.metrics.request(ResultRetry)
+			return err
+		}
+		x.metrics.run(false, time.Since(start), nil)
+		x.metrics.request(ResultFailed)
+		log.Warn("extraction run failed", zap.Bool("retryable", done.Retryable), zap.String("error", done.Error))
+		return nil
+	}
+	if err := x.o.Events.Publish(ctx, job.TopicPartitionDone, rec.done(req.JobID, req.Partition.ID, req.Attempt)); err != nil {
+		// The record is saved: the redelivered request announces it again.
+		x.metrics.request(ResultRetry)
+		return err
+	}
+	x.metrics.run(true, time.Since(start), rec.Rows)
+	x.metrics.request(ResultExtracted)
+	log.Info("extraction run finished", zap.Int("files", len(rec.Files)), zap.Any("rows", rec.Rows),
+		zap.Int("queries", rec.Queries), zap.Duration("elapsed", rec.Elapsed.D()))
+	return nil
+}
+
+// replay announces a finished run again: its files, then its PartitionDone.
+func (x *Extractor) replay(ctx context.Context, req job.ExtractRequest, rec Record, log *zap.Logger) error {
+	for _, f := range rec.Files {
+		if err := x.o.Events.Publish(ctx, job.TopicBatchReady, f); err != nil {
+			x.metrics.request(ResultRetry)
+			return err
+		}
+	}
+	if err := x.o.Events.Publish(ctx, job.TopicPartitionDone, rec.done(req.JobID, req.Partition.ID, req.Attempt)); err != nil {
+		x.metrics.request(ResultRetry)
+		return err
+	}
+	x.metrics.request(ResultReplayed)
+	log.Info("partition already extracted; its run was announced again", zap.Int("files", len(rec.Files)))
+	return nil
+}
+
+// run extracts the partition into staged files and returns the record of
+// the run. Its error text never holds the source password.
+func (x *Extractor) run(ctx context.Context, req job.ExtractRequest, run string, start time.Time, log *zap.Logger) (Record, error) {
+	spec := req.Spec
+	inner, err := x.o.Credentials.For(spec.Source.Password)
+	if err != nil {
+		return Record{}, err
+	}
+	creds := &scrubbingCredentials{inner: inner}
+	conn, err := x.o.Connectors.Open(ctx, SourceFor(spec, req.Partition), creds)
+	if err != nil {
+		return Record{}, creds.wrap(err)
+	}
+	defer func() {
+		if err := conn.Close(); err != nil {
+			log.Warn("close source connector", zap.Error(creds.wrap(err)))
+		}
+	}()
+
+	st := &stager{x: x, ctx: ctx, req: req, run: run, log: log}
+	sink := NewStagingSink(x.o.FileBytes, st.stage)
+	w, err := model.NewWriter(sink, model.WriterOptions{JobID: req.JobID, ExtractedAt: req.ExtractedAt, ExcludeFields: spec.ExcludeFields})
+	if err != nil {
+		sink.Abort()
+		return Record{}, err
+	}
+	stats, err := conn.Extract(ctx, w)
+	if err != nil {
+		sink.Abort() // a failed run stages nothing more
+		_ = w.Close()
+		return Record{}, creds.wrap(err)
+	}
+	if err := w.Close(); err != nil {
+		sink.Abort()
+		return Record{}, err
+	}
+	if err := sink.Close(); err != nil {
+		return Record{}, err
+	}
+	rows := rowsOf(st.files)
+	if counts := w.Counts(); !sameRows(rows, counts) {
+		return Record{}, fmt.Errorf("staged files hold %v rows but the connector wrote %v; this is a bug, report it", rows, counts)
+	}
+	return Record{
+		Run: run, Attempt: req.Attempt, Files: st.files, Rows: rows,
+		Queries: stats.Queries, Elapsed: job.Duration(time.Since(start)),
+	}, nil
+}
+
+func sameRows(a, b map[model.Kind]int64) bool {
+	for k, n := range b {
+		if n != 0 && a[k] != n {
+			return false
+		}
+	}
+	for k, n := range a {
+		if b[k] != n {
+			return false
+		}
+	}
+	return true
+}
+
+// stager puts each finished file into the staging store and announces it.
+type stager struct {
+	x     *Extractor
+	ctx   context.Context
+	req   job.ExtractRequest
+	run   string
+	log   *zap.Logger
+	files []job.BatchReady
+}
+
+func (s *stager) stage(kind model.Kind, seq int, data []byte, rows int64) error {
+	sum := sha256.Sum256(data)
+	br := job.BatchReady{
+		JobID: s.req.JobID, Partition: s.req.Partition.ID, Run: s.run, Kind: kind, Seq: seq,
+		Key:    job.StagingKey(s.req.JobID, s.req.Partition.ID, s.run, kind, seq),
+		SHA256: hex.EncodeToString(sum[:]), Bytes: int64(len(data)), Rows: rows,
+	}
+	if err := s.x.o.Staging.Put(s.ctx, br.Key, data); err != nil {
+		return fmt.Errorf("stage %s file %d: %w", kind, seq, err)
+	}
+	if err := s.x.o.Events.Publish(s.ctx, job.TopicBatchReady, br); err != nil {
+		return fmt.Errorf("announce staged %s file %d: %w", kind, seq, err)
+	}
+	s.files = append(s.files, br)
+	s.x.metrics.staged(kind, len(data))
+	s.log.Debug("staged file", zap.String("key", br.Key), zap.Int64("rows", rows), zap.Int64("bytes", br.Bytes))
+	return nil
+}
+
+// newRunID is 16 random hex digits.
+func newRunID() (string, error) {
+	b := make([]byte, 8)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(b), nil
+}

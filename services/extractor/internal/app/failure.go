@@ -1,0 +1,113 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"syscall"
+
+	"github.com/secure-agent/secure-agent/libs/errkind"
+	"github.com/secure-agent/secure-agent/libs/job"
+	"github.com/secure-agent/secure-agent/services/extractor/connector"
+)
+
+// Retryable reports whether a failed run may succeed when tried again:
+// transient errors (a dependency unavailable, a deadline) and failures to
+// reach the source.
+func Retryable(err error) bool {
+	if errkind.Of(err) == errkind.Transient {
+		return true
+	}
+	var netErr net.Error
+	return errors.As(err, &netErr) || errors.Is(err, syscall.ECONNREFUSED) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EHOSTUNREACH)
+}
+
+// describePartition names a partition for messages.
+func describePartition(p job.Partition) string {
+	var where string
+	switch {
+	case p.Database == "" && len(p.Schemas) == 0:
+		where = "the whole source"
+	case p.Database == "":
+		where = "schemas " + strings.Join(p.Schemas, ", ")
+	case len(p.Schemas) == 0:
+		where = fmt.Sprintf("database %q", p.Database)
+	default:
+		where = fmt.Sprintf("database %q, schemas %s", p.Database, strings.Join(p.Schemas, ", "))
+	}
+	return fmt.Sprintf("partition %s (%s)", p.ID, where)
+}
+
+// failureMessage is PartitionDone.Error of a failed run: which partition,
+// what happened and what to do. err is already free of secrets.
+func failureMessage(req job.ExtractRequest, err error, timedOut bool) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "extraction of %s of job %s failed: ", describePartition(req.Partition), req.JobID)
+	if timedOut {
+		fmt.Fprintf(&b, "it did not finish within partitioning.timeout (%s); ", req.Spec.Partitioning.Timeout.D())
+	}
+	b.WriteString(err.Error())
+	switch {
+	case timedOut:
+		b.WriteString(". The job retries the partition; if it keeps timing out, raise partitioning.timeout " +
+			"or lower partitioning.tables_per_partition so that partitions are smaller")
+	case Retryable(err):
+		b.WriteString(". The source or a service the extractor needs was unavailable; the job retries the partition " +
+			"(1 + partitioning.retries attempts). If it keeps failing, check that the source is running and reachable from the extractor")
+	default:
+		b.WriteString(". Fix the cause above (source settings, credentials, privileges or filters of the job spec), " +
+			"check it with a preflight, and submit the job again")
+	}
+	return b.String()
+}
+
+// scrubbingCredentials remembers the passwords it hands out during one
+// run, only so that they can be cut out of the run's error text; it is
+// dropped with the run.
+type scrubbingCredentials struct {
+	inner connector.Credentials
+
+	mu   sync.Mutex
+	seen []string
+}
+
+func (c *scrubbingCredentials) Password(ctx context.Context) (string, error) {
+	pw, err := c.inner.Password(ctx)
+	if pw != "" {
+		c.mu.Lock()
+		c.seen = append(c.seen, pw)
+		c.mu.Unlock()
+	}
+	return pw, err
+}
+
+// scrub replaces every password handed out in s.
+func (c *scrubbingCredentials) scrub(s string) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, pw := range c.seen {
+		s = strings.ReplaceAll(s, pw, "[redacted]")
+	}
+	return s
+}
+
+// wrap returns err with its text scrubbed, keeping its chain for
+// errkind.Of and errors.As.
+func (c *scrubbingCredentials) wrap(err error) error {
+	if err == nil {
+		return nil
+	}
+	return scrubbedError{err: err, scrub: c.scrub}
+}
+
+type scrubbedError struct {
+	err   error
+	scrub func(string) string
+}
+
+func (e scrubbedError) Error() string { return e.scrub(e.err.Error()) }
+func (e scrubbedError) Unwrap() error { return e.err }

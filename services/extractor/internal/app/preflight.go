@@ -1,0 +1,138 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/secure-agent/secure-agent/libs/errkind"
+	"github.com/secure-agent/secure-agent/libs/job"
+	"github.com/secure-agent/secure-agent/services/extractor/connector"
+)
+
+// Check names the preflight adds to the connector's own.
+const (
+	CheckConnect    = "connect"    // the connector could not be opened
+	CheckPartitions = "partitions" // the partition plan
+)
+
+// DefaultPreflightTimeout bounds one preflight.
+const DefaultPreflightTimeout = 2 * time.Minute
+
+// Preflighter answers POST /v1/preflight.
+type Preflighter struct {
+	connectors ConnectorOpener
+	creds      CredentialSource
+	timeout    time.Duration
+	log        *zap.Logger
+	metrics    *Metrics
+}
+
+// NewPreflighter returns a preflighter; timeout 0 means
+// DefaultPreflightTimeout, log and metrics may be nil.
+func NewPreflighter(connectors ConnectorOpener, creds CredentialSource, timeout time.Duration, log *zap.Logger, metrics *Metrics) (*Preflighter, error) {
+	if connectors == nil || creds == nil {
+		return nil, fmt.Errorf("preflighter: connectors and credentials are required")
+	}
+	if timeout <= 0 {
+		timeout = DefaultPreflightTimeout
+	}
+	if log == nil {
+		log = zap.NewNop()
+	}
+	if metrics == nil {
+		m, err := NewMetrics(nil)
+		if err != nil {
+			return nil, err
+		}
+		metrics = m
+	}
+	return &Preflighter{connectors: connectors, creds: creds, timeout: timeout, log: log, metrics: metrics}, nil
+}
+
+// Preflight validates spec (every problem at once, errkind.Invalid),
+// runs the connector's checks and, when they pass, plans the partitions.
+// A source that cannot be reached is a failing check, not an error: the
+// user sees its remediation.
+func (p *Preflighter) Preflight(ctx context.Context, spec job.Spec) (job.Preflight, error) {
+	spec.Normalize()
+	if err := spec.Validate(); err != nil {
+		p.metrics.preflight.WithLabelValues("invalid").Inc()
+		return job.Preflight{}, errkind.Wrap(errkind.Invalid, err, "")
+	}
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
+	out := p.preflight(ctx, spec)
+	result := "ok"
+	if !out.OK {
+		result = "failed"
+	}
+	p.metrics.preflight.WithLabelValues(result).Inc()
+	p.log.Info("preflight answered", zap.String("source_kind", spec.Source.Kind), zap.String("connection", spec.Connection),
+		zap.Bool("ok", out.OK), zap.Int("partitions", len(out.Partitions)))
+	return out, nil
+}
+
+func (p *Preflighter) preflight(ctx context.Context, spec job.Spec) job.Preflight {
+	fail := func(checks []job.Check, name, detail, remediation string) job.Preflight {
+		return job.Preflight{Checks: append(checks, job.Check{Name: name, Status: string(connector.Fail), Detail: detail, Remediation: remediation})}
+	}
+	inner, err := p.creds.For(spec.Source.Password)
+	if err != nil {
+		return fail(nil, CheckConnect, err.Error(), "fix source.password: name the secret store component and the key of the source's password")
+	}
+	creds := &scrubbingCredentials{inner: inner}
+	conn, err := p.connectors.Open(ctx, SourceFor(spec, job.Partition{}), creds)
+	if err != nil {
+		return fail(nil, CheckConnect, creds.wrap(err).Error(),
+			"fix what the detail names (source.dsn, source.databases or the file), then run the preflight again")
+	}
+	defer conn.Close()
+
+	var checks []job.Check
+	failed := false
+	for _, c := range conn.Preflight(ctx) {
+		checks = append(checks, job.Check{Name: c.Name, Status: string(c.Status),
+			Detail: creds.scrub(c.Detail), Remediation: creds.scrub(c.Remediation)})
+		failed = failed || c.Status == connector.Fail
+	}
+	if failed {
+		return job.Preflight{Checks: checks}
+	}
+
+	var plan []connector.DatabasePlan
+	planner, planned := conn.(connector.Planner)
+	if planned {
+		if plan, err = planner.Plan(ctx); err != nil {
+			return fail(checks, CheckPartitions, "plan the partitions: "+creds.wrap(err).Error(),
+				"fix what the detail names, then run the preflight again")
+		}
+	}
+	parts := Partitions(spec.Partitioning, spec.Source.Databases, plan, planned)
+	check := job.Check{Name: CheckPartitions, Status: string(connector.Pass), Detail: partitionsDetail(spec.Partitioning, parts, planned)}
+	if len(parts) == 0 {
+		check.Status = string(connector.Warn)
+		check.Detail = "the filters and databases select nothing: the job would extract no assets"
+		check.Remediation = "check source.databases and the filters"
+	}
+	return job.Preflight{OK: true, Checks: append(checks, check), Partitions: parts}
+}
+
+func partitionsDetail(pt job.Partitioning, parts []job.Partition, planned bool) string {
+	tables := 0
+	for _, p := range parts {
+		tables += p.Tables
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d partition(s)", len(parts))
+	if planned {
+		fmt.Fprintf(&b, " holding %d table(s) and view(s)", tables)
+		if pt.By == "auto" {
+			fmt.Fprintf(&b, "; databases with more than %d tables are split into schema groups", pt.TablesPerPartition)
+		}
+	}
+	return b.String()
+}

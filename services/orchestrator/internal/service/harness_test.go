@@ -1,0 +1,396 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/dapr/durabletask-go/workflow"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/secure-agent/secure-agent/libs/bootstrap"
+	"github.com/secure-agent/secure-agent/libs/daprclient"
+	"github.com/secure-agent/secure-agent/libs/daprtest"
+	"github.com/secure-agent/secure-agent/libs/httpserver"
+	"github.com/secure-agent/secure-agent/libs/job"
+	"github.com/secure-agent/secure-agent/libs/pubsub"
+)
+
+// buffer collects output of processes and loggers; shown when a test fails.
+type buffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (b *buffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *buffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+func (b *buffer) Sync() error { return nil }
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return "…" + s[len(s)-n:]
+	}
+	return s
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// startProcess runs bin until the test ends; its output is shown on failure.
+func startProcess(t *testing.T, name, bin string, args ...string) {
+	t.Helper()
+	out := &buffer{}
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = t.TempDir()
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	require.NoError(t, cmd.Start(), "start %s", name)
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			<-done
+		}
+		if t.Failed() {
+			t.Logf("%s output:\n%s", name, tail(out.String(), 4000))
+		}
+	})
+}
+
+func waitHealthy(t *testing.T, name, url string) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(url)
+		if err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("%s not healthy at %s within 60s", name, url)
+}
+
+// controlPlane starts Dapr placement and scheduler without mTLS and
+// returns the daprd flags that point at them.
+func controlPlane(t *testing.T) []string {
+	t.Helper()
+	bin := filepath.Dir(daprtest.Daprd(t))
+	for _, b := range []string{"placement", "scheduler"} {
+		if _, err := os.Stat(filepath.Join(bin, b)); err != nil {
+			t.Fatalf("%s not found next to daprd: run `make tools`", b)
+		}
+	}
+	lo := "127.0.0.1"
+	pl := map[string]int{"grpc": freePort(t), "raft": freePort(t), "healthz": freePort(t), "metrics": freePort(t)}
+	startProcess(t, "placement", filepath.Join(bin, "placement"),
+		"--id", "dapr-placement-0", "--initial-cluster", fmt.Sprintf("dapr-placement-0=%s:%d", lo, pl["raft"]),
+		"--port", strconv.Itoa(pl["grpc"]), "--listen-address", lo,
+		"--healthz-port", strconv.Itoa(pl["healthz"]), "--healthz-listen-address", lo,
+		"--metrics-port", strconv.Itoa(pl["metrics"]), "--metrics-listen-address", lo, "--log-level", "warn")
+	sc := map[string]int{"grpc": freePort(t), "healthz": freePort(t), "metrics": freePort(t), "client": freePort(t), "peer": freePort(t)}
+	dir := t.TempDir()
+	startProcess(t, "scheduler", filepath.Join(bin, "scheduler"),
+		"--id", "dapr-scheduler-server-0", "--mode", "standalone",
+		"--port", strconv.Itoa(sc["grpc"]), "--listen-address", lo,
+		"--override-broadcast-host-port", fmt.Sprintf("%s:%d", lo, sc["grpc"]),
+		"--healthz-port", strconv.Itoa(sc["healthz"]), "--healthz-listen-address", lo,
+		"--metrics-port", strconv.Itoa(sc["metrics"]), "--metrics-listen-address", lo,
+		"--etcd-data-dir", filepath.Join(dir, "etcd"), "--etcd-client-port", strconv.Itoa(sc["client"]),
+		"--etcd-client-listen-address", lo,
+		"--etcd-initial-cluster", fmt.Sprintf("dapr-scheduler-server-0=http://%s:%d", lo, sc["peer"]),
+		"--identity-directory-write", filepath.Join(dir, "identity"), "--log-level", "warn")
+	waitHealthy(t, "placement", fmt.Sprintf("http://%s:%d/healthz", lo, pl["healthz"]))
+	waitHealthy(t, "scheduler", fmt.Sprintf("http://%s:%d/healthz", lo, sc["healthz"]))
+	return []string{
+		"--placement-host-address", fmt.Sprintf("%s:%d", lo, pl["grpc"]),
+		"--scheduler-host-address", fmt.Sprintf("%s:%d", lo, sc["grpc"]),
+	}
+}
+
+const components = `apiVersion: dapr.io/v1alpha1
+kind: Component
+metadata:
+  name: statestore
+spec:
+  type: state.in-memory
+  version: v1
+  metadata:
+    - name: actorStateStore
+      value: "true"
+---
+apiVersion: dapr.io/v1alpha1
+kind: Component
+metadata:
+  name: pubsub
+spec:
+  type: pubsub.in-memory
+  version: v1
+`
+
+// stack is a control plane, the orchestrator's sidecar, the fake
+// extractor and publisher, and one orchestrator app at a time.
+type stack struct {
+	t       *testing.T
+	cfg     Config
+	appPort int
+	sidecar *daprtest.Sidecar
+	world   *world
+	log     *buffer
+	app     *appInstance
+	client  *http.Client
+	// appID is unique: name resolution (mDNS) is machine-wide, and other
+	// tests or a running stack must never reach this test's sidecar.
+	appID string
+}
+
+type appInstance struct {
+	stop func()
+	url  string
+}
+
+func newStack(t *testing.T, cfg Config) *stack {
+	t.Helper()
+	if cfg.StateStore == "" {
+		cfg.StateStore = "statestore"
+	}
+	if cfg.JobListLimit == 0 {
+		cfg.JobListLimit = 100
+	}
+	if cfg.SlotRetry == 0 {
+		cfg.SlotRetry = time.Second
+	}
+	if cfg.ActivityRetry.MaxAttempts == 0 {
+		cfg.ActivityRetry = workflow.RetryPolicy{MaxAttempts: 3, InitialRetryInterval: 500 * time.Millisecond, BackoffCoefficient: 2}
+	}
+	s := &stack{t: t, cfg: cfg, log: &buffer{}, client: &http.Client{Transport: &http.Transport{}},
+		appID: fmt.Sprintf("orch-test-%d", time.Now().UnixNano())}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("orchestrator log:\n%s", tail(s.log.String(), 20000))
+			if s.sidecar != nil {
+				t.Logf("daprd log:\n%s", tail(s.sidecar.Log(), 6000))
+			}
+		}
+	})
+	cp := controlPlane(t)
+	// The app's port must be open before daprd starts; the app itself is
+	// wired once the sidecar is up, as bootstrap does.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	s.appPort = ln.Addr().(*net.TCPAddr).Port
+	s.sidecar = daprtest.Start(t, daprtest.Options{
+		AppID: s.appID, AppPort: s.appPort, Args: cp,
+		Resources: map[string]string{"components.yaml": components},
+	})
+	s.world = newWorld(t, s.connect(t.Context()))
+	s.app = s.startApp(ln)
+	t.Cleanup(func() {
+		if s.app != nil {
+			s.stopApp()
+		}
+	})
+	return s
+}
+
+func (s *stack) connect(ctx context.Context) *daprclient.Sidecar {
+	sc, err := daprclient.Connect(ctx, daprclient.Options{AppID: s.appID, HTTPPort: s.sidecar.HTTPPort,
+		GRPCPort: s.sidecar.GRPCPort, WaitTimeout: 30 * time.Second})
+	require.NoError(s.t, err)
+	s.t.Cleanup(sc.Close)
+	return sc
+}
+
+// startApp runs the orchestrator in-process on ln, the way bootstrap.Run
+// does: HTTP server, sidecar client, wiring, serve.
+func (s *stack) startApp(ln net.Listener) *appInstance {
+	t := s.t
+	log := zap.New(zapcore.NewCore(zapcore.NewConsoleEncoder(zap.NewDevelopmentEncoderConfig()), s.log, zap.DebugLevel))
+	reg := prometheus.NewRegistry()
+	srv, err := httpserver.New(httpserver.Options{Name: "orchestrator", Addr: ln.Addr().String(), Logger: log, Registry: reg})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	sidecar, err := daprclient.Connect(ctx, daprclient.Options{AppID: s.appID, HTTPPort: s.sidecar.HTTPPort,
+		GRPCPort: s.sidecar.GRPCPort, WaitTimeout: 30 * time.Second, Logger: log})
+	require.NoError(t, err)
+	router, err := pubsub.NewRouter(srv.App(), "pubsub", log, reg)
+	require.NoError(t, err)
+	d := bootstrap.Deps{Logger: log, Registry: reg, Sidecar: sidecar, App: srv.App(), Router: router,
+		Publisher: pubsub.NewPublisher(sidecar.Client(), "pubsub")}
+	flush, err := Wire(ctx, d, s.cfg, s.world.collaborators())
+	require.NoError(t, err)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ctx, ln) }()
+	var once sync.Once
+	return &appInstance{
+		url: "http://" + ln.Addr().String(),
+		stop: func() {
+			once.Do(func() {
+				cancel()
+				require.NoError(t, <-served)
+				fctx, fcancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer fcancel()
+				require.NoError(t, flush(fctx))
+				sidecar.Close()
+			})
+		},
+	}
+}
+
+// stopApp stops the app; the test's idle connections are closed first
+// (the server waits for connections that never sent a request).
+func (s *stack) stopApp() {
+	s.client.CloseIdleConnections()
+	s.app.stop()
+}
+
+// restart stops the app and starts a new one on the same port and sidecar.
+func (s *stack) restart() {
+	s.stopApp()
+	var ln net.Listener
+	require.Eventually(s.t, func() bool {
+		var err error
+		ln, err = net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(s.appPort))
+		return err == nil
+	}, 10*time.Second, 50*time.Millisecond)
+	s.app = s.startApp(ln)
+}
+
+// answer is an HTTP response of the app.
+type answer struct {
+	Status int
+	Body   []byte
+}
+
+func (s *stack) do(method, path, body string) answer {
+	s.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, s.app.url+path, strings.NewReader(body))
+	require.NoError(s.t, err)
+	resp, err := s.client.Do(req)
+	require.NoError(s.t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(s.t, err)
+	return answer{Status: resp.StatusCode, Body: b}
+}
+
+func (s *stack) submit(spec string) string {
+	s.t.Helper()
+	a := s.do(http.MethodPost, "/v1/jobs", spec)
+	require.Equal(s.t, http.StatusAccepted, a.Status, "submit: %s", a.Body)
+	var sub job.Submitted
+	require.NoError(s.t, json.Unmarshal(a.Body, &sub))
+	require.NotEmpty(s.t, sub.ID)
+	return sub.ID
+}
+
+func (s *stack) status(id string) job.Status {
+	s.t.Helper()
+	a := s.do(http.MethodGet, "/v1/jobs/"+id, "")
+	require.Equal(s.t, http.StatusOK, a.Status, "status: %s", a.Body)
+	var st job.Status
+	require.NoError(s.t, json.Unmarshal(a.Body, &st))
+	return st
+}
+
+// waitFor polls the job until cond holds.
+func (s *stack) waitFor(id, what string, timeout time.Duration, cond func(job.Status) bool) job.Status {
+	s.t.Helper()
+	deadline := time.Now().Add(timeout)
+	var last job.Status
+	for time.Now().Before(deadline) {
+		last = s.status(id)
+		if cond(last) {
+			return last
+		}
+		if last.State.Terminal() {
+			s.t.Fatalf("job %s ended %s while waiting for %s: %v", id, last.State, what, last.Errors)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	s.t.Fatalf("job %s: %s not reached within %s (last: state %s phase %s partitions %+v errors %v)",
+		id, what, timeout, last.State, last.Phase, last.Partitions, last.Errors)
+	return last
+}
+
+func (s *stack) waitEnd(id string, timeout time.Duration) job.Status {
+	s.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if st := s.status(id); st.State.Terminal() {
+			return st
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	st := s.status(id)
+	s.t.Fatalf("job %s did not end within %s (state %s phase %s partitions %+v)", id, timeout, st.State, st.Phase, st.Partitions)
+	return st
+}
+
+// slots reads the slot holders of a connection from the state store.
+func (s *stack) slots(connection string) []string {
+	s.t.Helper()
+	item, err := s.world.sidecar.Client().GetState(context.Background(), "statestore", "slots/"+connection, nil)
+	require.NoError(s.t, err)
+	if len(item.Value) == 0 {
+		return nil
+	}
+	var v struct {
+		Holders []string `json:"holders"`
+	}
+	require.NoError(s.t, json.Unmarshal(item.Value, &v))
+	return v.Holders
+}
+
+func specFor(name, connection string, timeout string, databases ...string) string {
+	return fmt.Sprintf(`version: 1
+name: %s
+connection: %s
+source:
+  kind: postgres
+  dsn: postgres://agent@db.internal:5432/postgres
+  databases: [%s]
+partitioning:
+  timeout: %s
+  retries: 1
+`, name, connection, strings.Join(databases, ", "), timeout)
+}

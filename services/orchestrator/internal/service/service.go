@@ -1,0 +1,117 @@
+// Package service wires the orchestrator: adapters over the sidecar, the
+// use cases, the HTTP routes and subscriptions, and the workflow worker.
+package service
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/dapr/durabletask-go/workflow"
+	"go.uber.org/zap"
+
+	"github.com/secure-agent/secure-agent/libs/bootstrap"
+	"github.com/secure-agent/secure-agent/libs/config"
+	"github.com/secure-agent/secure-agent/services/orchestrator/internal/adapters"
+	"github.com/secure-agent/secure-agent/services/orchestrator/internal/app"
+	"github.com/secure-agent/secure-agent/services/orchestrator/internal/ports"
+)
+
+// Config is the orchestrator's own settings.
+type Config struct {
+	StateStore        string
+	SourceConcurrency int
+	JobListLimit      int
+	// SlotRetry and ActivityRetry are not settings; tests shorten them.
+	SlotRetry     time.Duration
+	ActivityRetry workflow.RetryPolicy
+}
+
+// Settings registers the orchestrator's settings on l and returns the
+// cross-field checks run after loading.
+func Settings(cfg *Config) func(l *config.Loader) func(*config.Loader) {
+	return func(l *config.Loader) func(*config.Loader) {
+		l.String(&cfg.StateStore, "STATE_STORE", "statestore", "Dapr state store component for job records, the job index and connection slots")
+		l.Int(&cfg.SourceConcurrency, "SOURCE_CONCURRENCY", 2, "how many jobs may run at once against one connection; more wait in phase queued")
+		l.Int(&cfg.JobListLimit, "JOB_LIST_LIMIT", 100, "most jobs GET /v1/jobs answers (its default and its maximum)")
+		return func(l *config.Loader) {
+			l.Check(cfg.StateStore != "", "STATE_STORE", "must name the Dapr state store component (e.g. statestore)")
+			l.Check(cfg.SourceConcurrency >= 1, "SOURCE_CONCURRENCY", "must be at least 1")
+			l.Check(cfg.JobListLimit >= 1 && cfg.JobListLimit <= 10000, "JOB_LIST_LIMIT", "must be from 1 to 10000")
+		}
+	}
+}
+
+// Collaborators replace the other services in tests; nil fields use the
+// real ones over the sidecar.
+type Collaborators struct {
+	Preflighter app.Preflighter
+	Requests    app.RequestPublisher
+	Finalizer   app.Finalizer
+	Manifests   app.ManifestReader
+}
+
+// Wire builds the orchestrator on d and starts its workflow worker, which
+// stops when ctx ends; the returned func waits for it. Nothing is
+// resubmitted at start: running jobs live in the workflow engine and
+// resume as soon as the worker connects.
+func Wire(ctx context.Context, d bootstrap.Deps, cfg Config, c Collaborators) (func(context.Context) error, error) {
+	log := d.Logger
+	if log == nil {
+		log = zap.NewNop()
+	}
+	metrics, err := app.NewMetrics(d.Registry)
+	if err != nil {
+		return nil, err
+	}
+	client := d.Sidecar.Client()
+	engine := adapters.NewWorkflowEngine(client.GrpcClientConn(), log)
+	store := adapters.NewJobStore(client, cfg.StateStore)
+	publisher := adapters.NewPublisherClient(d.Sidecar, adapters.PublisherAppID)
+	if c.Preflighter == nil {
+		c.Preflighter = adapters.NewExtractorClient(d.Sidecar, adapters.ExtractorAppID)
+	}
+	if c.Requests == nil {
+		c.Requests = adapters.NewExtractRequests(d.Publisher)
+	}
+	if c.Finalizer == nil {
+		c.Finalizer = publisher
+	}
+	if c.Manifests == nil {
+		c.Manifests = publisher
+	}
+
+	acts := app.NewActivities(c.Preflighter, c.Requests, c.Finalizer,
+		adapters.NewSlotStore(client, cfg.StateStore), engine, cfg.SourceConcurrency, metrics, log)
+	wf := app.NewJobWorkflow(app.WorkflowOptions{
+		SlotRetry: cfg.SlotRetry, ActivityRetry: cfg.ActivityRetry, Metrics: metrics, Logger: log,
+	})
+	registry := workflow.NewRegistry()
+	if err := app.Register(registry, wf, acts); err != nil {
+		return nil, fmt.Errorf("register workflows: %w", err)
+	}
+
+	jobs := app.NewJobs(store, store, engine, c.Manifests, app.JobsOptions{
+		ListLimit: cfg.JobListLimit, Metrics: metrics, Logger: log,
+	})
+	ports.RegisterHTTP(d.App, jobs)
+	ports.RegisterSubscriptions(d.Router, app.NewForwarder(engine, metrics, log))
+
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		_ = engine.RunWorker(ctx, registry)
+	}()
+	return func(fctx context.Context) error {
+		done := make(chan struct{})
+		go func() { wg.Wait(); close(done) }()
+		select {
+		case <-done:
+			return nil
+		case <-fctx.Done():
+			return fmt.Errorf("workflow worker did not stop: %w", fctx.Err())
+		}
+	}, nil
+}
