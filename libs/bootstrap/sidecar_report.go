@@ -172,8 +172,10 @@ func (r *SidecarReporter) Report(ctx context.Context) SidecarReport {
 		}
 		rep.Components = r.checkAll(ctx, md.Components)
 	}
+	// The report is where a problem is handled (health shows it); a debug
+	// line keeps the app's own log quiet when it is polled every few seconds.
 	for _, p := range rep.Problems() {
-		r.log.Warn("sidecar report", zap.String("problem", p))
+		r.log.Debug("sidecar report", zap.String("problem", p))
 	}
 	rep.DurationMs = time.Since(start).Milliseconds()
 	return rep

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -36,6 +37,11 @@ type fakeOrchestrator struct {
 	order       []string
 	submissions []submission
 	polls       chan string // job id of every GET, for tests that act mid-watch
+
+	// drop makes every request end with a closed connection, as when the
+	// orchestrator restarts; dropped counts them.
+	drop    atomic.Bool
+	dropped atomic.Int64
 }
 
 type fakeJob struct {
@@ -60,7 +66,17 @@ func newFakeOrchestrator(t *testing.T) *fakeOrchestrator {
 	mux.HandleFunc("GET /v1/jobs/{id}", f.status)
 	mux.HandleFunc("POST /v1/jobs/{action}", f.cancel) // {id}:cancel
 	mux.HandleFunc("GET /v1/jobs/{id}/manifest", f.manifest)
-	f.srv = httptest.NewServer(mux)
+	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if f.drop.Load() {
+			f.dropped.Add(1)
+			conn, _, err := http.NewResponseController(w).Hijack()
+			if err == nil {
+				_ = conn.Close()
+			}
+			return
+		}
+		mux.ServeHTTP(w, r)
+	}))
 	t.Cleanup(f.srv.Close)
 	return f
 }

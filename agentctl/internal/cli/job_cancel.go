@@ -18,7 +18,7 @@ func (c *cancelCmd) name() string { return "cancel" }
 func (c *cancelCmd) synopsis() string {
 	return "cancel a job: nothing more is uploaded and no manifest is written"
 }
-func (c *cancelCmd) define(fs *flag.FlagSet)      { c.orch.define(fs) }
+func (c *cancelCmd) define(fs *flag.FlagSet)    { c.orch.define(fs) }
 func (c *cancelCmd) validate(env *Env) []string { return c.orch.validate(env) }
 
 func (c *cancelCmd) run(ctx context.Context, env *Env) error {

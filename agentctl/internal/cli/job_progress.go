@@ -20,6 +20,9 @@ type progressView interface {
 
 func newProgressView(env *Env, id string) progressView {
 	if width, ok := env.Terminal(env.Stderr); ok {
+		if width <= 0 {
+			width = 80 // a terminal that does not say (a bare pty): assume the classic width
+		}
 		return &ttyView{out: env.Stderr, width: width, rate: &rateMeter{}}
 	}
 	return &lineView{out: env.Stderr, every: env.WatchLineEvery, id: id, rate: &rateMeter{}}
@@ -53,13 +56,12 @@ func (m *rateMeter) add(at time.Time, assets int64) float64 {
 // lineView writes one plain line when the state or phase changes and
 // every `every` otherwise: logs and CI consoles stay readable.
 type lineView struct {
-	out      io.Writer
-	every    time.Duration
-	id       string
-	rate     *rateMeter
-	last     time.Time
-	lastKey  string
-	lastLine string
+	out     io.Writer
+	every   time.Duration
+	id      string
+	rate    *rateMeter
+	last    time.Time
+	lastKey string
 }
 
 func (v *lineView) show(st job.Status, now time.Time) {
@@ -69,8 +71,7 @@ func (v *lineView) show(st job.Status, now time.Time) {
 		return
 	}
 	v.lastKey, v.last = key, now
-	v.lastLine = plainLine(st, rate, now)
-	fmt.Fprintln(v.out, v.lastLine)
+	fmt.Fprintln(v.out, plainLine(st, rate, now))
 }
 
 func (v *lineView) note(msg string) { fmt.Fprintf(v.out, "job %s: %s\n", v.id, msg) }
@@ -163,13 +164,10 @@ func ttyLines(st job.Status, rate float64, now time.Time) []string {
 	return append(lines, assets)
 }
 
-// cut shortens s to width columns (runes; the lines are plain text).
+// cut shortens s to fit width columns (runes; the lines are plain text).
 func cut(s string, width int) string {
-	if width <= 1 {
-		return s
-	}
 	r := []rune(s)
-	if len(r) < width {
+	if len(r) < width || width < 2 {
 		return s
 	}
 	return string(r[:width-2]) + "…"

@@ -86,7 +86,7 @@ func (c *runCmd) run(ctx context.Context, env *Env) error {
 		fmt.Fprintln(env.Stdout, sub.ID)
 	}
 	fmt.Fprintf(env.Stderr, "job %s submitted; watching it (Ctrl-C stops watching, not the job)\n", sub.ID)
-	st, err := watchJob(ctx, env, c.orch.client, sub.ID, time.Duration(c.poll), time.Duration(c.timeout))
+	st, err := watchJob(ctx, env, c.orch.client, sub.ID, time.Duration(c.poll), time.Duration(c.timeout), unreachableGrace)
 	switch {
 	case errors.Is(err, errInterrupted):
 		fmt.Fprintf(env.Stderr, "\nstopped watching job %s; it keeps running. Cancel it with: agentctl cancel %s\n", sub.ID, sub.ID)

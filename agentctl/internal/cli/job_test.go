@@ -475,3 +475,68 @@ func TestRunWaitOnATerminal(t *testing.T) {
 	require.Contains(t, r.stderr, "\x1b[2Kassets 1234  ")
 	require.Contains(t, r.stderr, "database=1 schema=3 table=210 column=1020")
 }
+
+func TestWatchRidesOutAnOrchestratorRestart(t *testing.T) {
+	f := newFakeOrchestrator(t)
+	r := runJob(t, jobRun{env: map[string]string{orchestratorEnv: f.url()}}, "run", specFile(t, "long"))
+	require.Equal(t, ExitOK, r.code, r.stderr)
+
+	var stderr bytes.Buffer
+	env := &Env{Stderr: &stderr, WatchLineEvery: time.Hour, Now: time.Now, Terminal: func(io.Writer) (int, bool) { return 0, false }}
+	c := newOrchestrator(f.url())
+	type outcome struct {
+		st  job.Status
+		err error
+	}
+	done := make(chan outcome)
+	go func() {
+		st, err := watchJob(context.Background(), env, c, "j-1", 50*time.Millisecond, 0, time.Minute)
+		done <- outcome{st, err}
+	}()
+	waitPolls(t, f, "j-1", 2)
+	f.drop.Store(true)
+	require.Eventually(t, func() bool { return f.dropped.Load() >= 3 }, 10*time.Second, 10*time.Millisecond)
+	f.drop.Store(false)
+	// Back again, the job gets cancelled; the watch sees it end.
+	require.Equal(t, ExitOK, runJob(t, jobRun{env: map[string]string{orchestratorEnv: f.url()}}, "cancel", "j-1").code)
+	o := <-done
+	require.NoError(t, o.err)
+	require.Equal(t, job.Cancelled, o.st.State)
+	require.Equal(t, 1, strings.Count(stderr.String(), "job j-1: the orchestrator is not answering; retrying for 1m0s\n"), stderr.String())
+
+	// Gone for longer than the grace: the watch gives up as unreachable.
+	r = runJob(t, jobRun{env: map[string]string{orchestratorEnv: f.url()}}, "run", specFile(t, "long"))
+	require.Equal(t, ExitOK, r.code, r.stderr)
+	f.drop.Store(true)
+	start := time.Now()
+	_, err := watchJob(context.Background(), env, c, "j-2", 50*time.Millisecond, 0, 300*time.Millisecond)
+	var unreachable *unreachableError
+	require.ErrorAs(t, err, &unreachable)
+	require.GreaterOrEqual(t, time.Since(start), 300*time.Millisecond)
+	require.Equal(t, ExitUnreachable, exitCode(err))
+}
+
+func TestRateMeterUsesTheLastTenSeconds(t *testing.T) {
+	at := func(s float64) time.Time { return base.Add(time.Duration(s * float64(time.Second))) }
+	tests := []struct {
+		name    string
+		samples [][2]float64 // seconds, assets
+		want    float64
+	}{
+		{"first sample", [][2]float64{{0, 0}}, 0},
+		{"too soon to tell", [][2]float64{{0, 0}, {0.2, 100}}, 0},
+		{"steady", [][2]float64{{0, 0}, {5, 500}, {10, 1000}, {15, 1500}}, 100},
+		{"a burst long ago, then a stall", [][2]float64{{0, 0}, {1, 1000}, {20, 1000}, {21, 1000}}, 0},
+		{"a stall, then work", [][2]float64{{0, 0}, {20, 0}, {25, 500}}, 20}, // 500 assets over the 25 s since the last sample ≥10 s old
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := &rateMeter{}
+			var got float64
+			for _, s := range tt.samples {
+				got = m.add(at(s[0]), int64(s[1]))
+			}
+			require.InDelta(t, tt.want, got, 0.001)
+		})
+	}
+}

@@ -9,7 +9,7 @@ import (
 	"github.com/secure-agent/secure-agent/libs/job"
 )
 
-// unreachableGrace is how long watching tolerates an orchestrator that
+// unreachableGrace is how long run --wait tolerates an orchestrator that
 // stopped answering (a restart) before giving up.
 const unreachableGrace = 30 * time.Second
 
@@ -18,9 +18,9 @@ var errWatchTimeout = errors.New("watch timed out")
 
 // watchJob polls the job until it reaches a terminal state, showing
 // progress. It returns the last status seen with errInterrupted (ctx
-// ended: Ctrl-C), errWatchTimeout, an unreachableError or the API error
-// that stopped it.
-func watchJob(ctx context.Context, env *Env, c *orchestrator, id string, poll, timeout time.Duration) (job.Status, error) {
+// ended: Ctrl-C), errWatchTimeout, an unreachableError (nothing answered
+// for grace) or the API error that stopped it.
+func watchJob(ctx context.Context, env *Env, c *orchestrator, id string, poll, timeout, grace time.Duration) (job.Status, error) {
 	view := newProgressView(env, id)
 	defer view.close()
 	var deadline <-chan time.Time
@@ -48,8 +48,8 @@ func watchJob(ctx context.Context, env *Env, c *orchestrator, id string, poll, t
 		case errors.As(err, &unreachable):
 			if down.IsZero() {
 				down = env.Now()
-				view.note("the orchestrator is not answering; retrying for " + unreachableGrace.String())
-			} else if env.Now().Sub(down) >= unreachableGrace {
+				view.note("the orchestrator is not answering; retrying for " + grace.String())
+			} else if env.Now().Sub(down) >= grace {
 				return last, err
 			}
 		default:
