@@ -323,7 +323,9 @@ func (s *Stack) startApp(name string) error {
 	app := AppIDOf(name)
 	lo := "127.0.0.1"
 	s.progress("starting %s (app :%d, sidecar HTTP :%d gRPC :%d)", name, ap.App, ap.DaprHTTP, ap.DaprGRPC)
-	env := []string{"DAPR_TRUST_ANCHORS=" + string(s.anchors), "NAMESPACE=default"}
+	// DAPR_HOST_IP is the address each sidecar registers for invocation:
+	// its internal gRPC port listens on loopback only.
+	env := []string{"DAPR_TRUST_ANCHORS=" + string(s.anchors), "NAMESPACE=default", "DAPR_HOST_IP=" + lo}
 	for k, v := range s.componentEnv() {
 		env = append(env, k+"="+v)
 	}

@@ -99,6 +99,11 @@ func (w *JobWorkflow) Run(ctx *workflow.WorkflowContext) (out any, err error) {
 	}
 	r := &jobRun{w: w, ctx: ctx, in: in, m: NewMachine(in, ctx.CurrentTimeUTC()),
 		log: w.opts.Logger.With(zap.String("job_id", in.JobID))}
+	// The custom status is set once per execution, whether it ends by
+	// blocking (the engine unwinds the stack with a panic) or by
+	// returning: the engine keeps only the last value anyway, and encoding
+	// it at every step of a replay would cost time for nothing.
+	defer func() { ctx.SetCustomStatus(r.m.StatusJSON()) }()
 	return r.execute(), nil
 }
 
@@ -151,8 +156,6 @@ func (r *jobRun) info(msg string, fields ...zap.Field) {
 	}
 }
 
-func (r *jobRun) publish() { r.ctx.SetCustomStatus(r.m.StatusJSON()) }
-
 // call runs an activity, retrying failures with the retry policy. The
 // retries are the workflow's own (not the engine's) so that a cancel
 // received meanwhile stops them: the engine's retries would hold the
@@ -198,7 +201,6 @@ func (r *jobRun) retry(first workflow.Task, name string, in, out any, cancellabl
 }
 
 func (r *jobRun) execute() job.Status {
-	r.publish()
 	if r.preflight() && r.acquireSlot() {
 		r.extract()
 		if r.m.AllSucceeded() {
@@ -243,7 +245,6 @@ func (r *jobRun) acquireSlot() bool {
 		}
 		if !shown {
 			r.info("waiting for a slot of the connection", zap.String("connection", r.in.Spec.Connection))
-			r.publish()
 			shown = true
 		}
 		if err := r.ctx.CreateTimer(r.w.opts.SlotRetry).Await(nil); err != nil {
@@ -266,7 +267,6 @@ func (r *jobRun) extract() {
 		if r.m.Done() {
 			break
 		}
-		r.publish()
 		r.await()
 		r.drain()
 	}
@@ -343,7 +343,6 @@ func (r *jobRun) armAlarms() {
 
 func (r *jobRun) finalize() {
 	r.m.SetPhase(PhaseFinalize)
-	r.publish()
 	var res FinalizeResult
 	if err := r.call(ActFinalize, r.m.FinalizeRequest(), &res); err != nil {
 		r.m.Fail("finalize: " + activityError(err))
@@ -360,9 +359,8 @@ func (r *jobRun) finalize() {
 // finish releases the slot on every path and, unless the job succeeded,
 // tells the publisher to cancel it.
 func (r *jobRun) finish() job.Status {
-	r.m.SetPhase(PhaseCleanup)
 	if r.m.Outcome() != job.Succeeded {
-		r.publish()
+		r.m.SetPhase(PhaseCleanup)
 	}
 	if r.slotAsked {
 		if err := r.cleanup(ActReleaseSlot, SlotInput{JobID: r.in.JobID, Connection: r.in.Spec.Connection}); err != nil {
@@ -376,7 +374,6 @@ func (r *jobRun) finish() job.Status {
 	}
 	r.m.Finish(r.now())
 	st := r.m.Status()
-	r.publish()
 	if !r.ctx.IsReplaying() {
 		r.w.opts.Metrics.jobFinished(st.State)
 		r.log.Info("job finished", zap.String("state", string(st.State)), zap.Int64("assets", st.Assets),
