@@ -256,18 +256,54 @@ func (s *Stack) start(ctx context.Context) error {
 	return s.waitReady(ctx)
 }
 
-func (s *Stack) startControlPlane(ctx context.Context) error {
+func (s *Stack) sentryArgs() []string {
 	p := s.ports
 	lo := "127.0.0.1"
-	s.progress("starting Dapr sentry (mTLS CA) on %s:%d", lo, p.SentryGRPC)
-	if _, err := s.spawn("sentry", s.bin("sentry"), []string{
+	return []string{
 		"--issuer-credentials", s.dir("sentry"), "--trust-domain", "localhost", "--mode", "standalone",
 		"--config", s.configFile("sentry"),
 		"--port", strconv.Itoa(p.SentryGRPC), "--listen-address", lo,
 		"--healthz-port", strconv.Itoa(p.SentryHealthz), "--healthz-listen-address", lo,
 		"--metrics-port", strconv.Itoa(p.SentryMetrics), "--metrics-listen-address", lo,
 		"--log-level", s.opts.LogLevel,
-	}, nil); err != nil {
+	}
+}
+
+// createCA runs sentry once to write the stack's CA into data/sentry.
+func (s *Stack) createCA(ctx context.Context) error {
+	s.progress("creating the stack's certificate authority in %s", s.dir("sentry"))
+	first, err := startProcess(procSpec{name: "sentry", bin: s.bin("sentry"), args: s.sentryArgs(), env: os.Environ(), dir: s.opts.DataDir},
+		s.console, s.dir("logs"))
+	if err != nil {
+		return err
+	}
+	defer func() { _ = first.stop(10 * time.Second) }()
+	return s.poll(ctx, "sentry CA", func(context.Context) error {
+		if first.exited() {
+			return first.exitError()
+		}
+		for _, f := range []string{"ca.crt", "issuer.crt", "issuer.key"} {
+			if _, err := os.Stat(s.dir("sentry", f)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func (s *Stack) startControlPlane(ctx context.Context) error {
+	p := s.ports
+	lo := "127.0.0.1"
+	s.progress("starting Dapr sentry (mTLS CA) on %s:%d", lo, p.SentryGRPC)
+	if _, err := os.Stat(s.dir("sentry", "issuer.key")); errors.Is(err, os.ErrNotExist) {
+		// A fresh sentry writes its CA, notices its own files change and
+		// restarts its server; a sidecar asking for a certificate in that
+		// moment dies. So the first start only creates the CA.
+		if err := s.createCA(ctx); err != nil {
+			return err
+		}
+	}
+	if _, err := s.spawn("sentry", s.bin("sentry"), s.sentryArgs(), nil); err != nil {
 		return err
 	}
 	if err := s.waitHTTP(ctx, "sentry", fmt.Sprintf("http://%s:%d/healthz", lo, p.SentryHealthz)); err != nil {
