@@ -26,7 +26,7 @@ func demoJob(ctx context.Context, out io.Writer, s *stack.Stack, root string) er
 	db := filepath.Join(dir, "retail.db")
 	if _, err := os.Stat(db); errors.Is(err, os.ErrNotExist) {
 		fmt.Fprintln(out, "==> generating the demo SQLite database", db)
-		if err := runTool(ctx, out, filepath.Join(root, "bin", "demodb"), db); err != nil {
+		if err := runTool(ctx, out, "", filepath.Join(root, "bin", "demodb"), db); err != nil {
 			return fmt.Errorf("demo: generate %s: %w", db, err)
 		}
 	}
@@ -36,12 +36,11 @@ func demoJob(ctx context.Context, out io.Writer, s *stack.Stack, root string) er
 	}
 	fmt.Fprintf(out, "==> running the demo job (%s)\n", spec)
 	started := time.Now()
-	err := runTool(ctx, out, filepath.Join(root, "bin", "agentctl"), "run", spec, "--wait",
+	err := runTool(ctx, out, filepath.Join(s.DataDir(), "destination"), filepath.Join(root, "bin", "agentctl"), "run", spec, "--wait",
 		"--orchestrator", s.AppURL("orchestrator"))
 	if err != nil {
 		return fmt.Errorf("demo job did not succeed after %s: %w (logs: %s)", time.Since(started).Round(time.Second), err, filepath.Join(s.DataDir(), "logs"))
 	}
-	fmt.Fprintf(out, "==> output: %s (manifest.json lists every file with its sha256)\n", filepath.Join(s.DataDir(), "destination", "jobs"))
 	return nil
 }
 
@@ -62,11 +61,13 @@ func demoSpec(db string) string {
 
 func yamlQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
-func runTool(ctx context.Context, out io.Writer, bin string, args ...string) error {
+func runTool(ctx context.Context, out io.Writer, destinationDir, bin string, args ...string) error {
 	if _, err := os.Stat(bin); err != nil {
 		return fmt.Errorf("%s is missing: run `make build`", bin)
 	}
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Stdout, cmd.Stderr = out, out
+	// agentctl names the output folder from the binding's root.
+	cmd.Env = append(os.Environ(), "SA_DESTINATION_DIR="+destinationDir)
 	return cmd.Run()
 }

@@ -90,13 +90,13 @@ func jobErrors(st job.Status) []string {
 }
 
 // manifestLines say where a finished job's output is.
-func manifestLines(m *job.ManifestRef, local bool) []string {
+func manifestLines(m *job.ManifestRef, local bool, destDir string) []string {
 	if m == nil {
 		return []string{"manifest: the orchestrator reported no manifest location; `agentctl manifest ID` fetches it"}
 	}
 	out := []string{fmt.Sprintf("manifest: binding %s, key %s (%d files, %s)", m.Binding, m.Key, m.Files, fmtBytes(m.Bytes))}
 	if local && m.Binding == job.DefaultDestination {
-		out = append(out, "output:   "+localDestinationDir+"/"+m.Key)
+		out = append(out, "output:   "+strings.TrimRight(destDir, "/")+"/"+m.Key)
 	}
 	return out
 }

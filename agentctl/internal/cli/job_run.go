@@ -111,7 +111,7 @@ func (c *runCmd) report(env *Env, st job.Status) error {
 	}
 	switch st.State {
 	case job.Succeeded:
-		for _, l := range manifestLines(st.Manifest, c.orch.local) {
+		for _, l := range manifestLines(st.Manifest, c.orch.local, c.orch.destDir) {
 			fmt.Fprintln(out, l)
 		}
 		fmt.Fprintf(out, "job %s succeeded: %d assets in %s\n", st.ID, st.Assets, fmtDuration(jobElapsed(st, env.Now())))

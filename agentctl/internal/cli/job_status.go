@@ -42,7 +42,7 @@ func (c *statusCmd) run(ctx context.Context, env *Env) error {
 	if c.jsonOut {
 		return writeJSONLine(env.Stdout, st)
 	}
-	return printStatus(env.Stdout, st, env.Now(), c.orch.local)
+	return printStatus(env.Stdout, st, env.Now(), c.orch.local, c.orch.destDir)
 }
 
 // notFoundHint adds what to do to a 404.
@@ -54,7 +54,7 @@ func notFoundHint(err error, id string) error {
 	return err
 }
 
-func printStatus(w io.Writer, st job.Status, now time.Time, local bool) error {
+func printStatus(w io.Writer, st job.Status, now time.Time, local bool, destDir string) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	row := func(k, v string) { fmt.Fprintf(tw, "%s\t%s\n", k, v) }
 	id := st.ID
@@ -75,7 +75,7 @@ func printStatus(w io.Writer, st job.Status, now time.Time, local bool) error {
 	row("duration", d)
 	row("assets", fmt.Sprint(st.Assets))
 	if st.State == job.Succeeded || st.Manifest != nil {
-		for _, l := range manifestLines(st.Manifest, local) {
+		for _, l := range manifestLines(st.Manifest, local, destDir) {
 			k, v, _ := strings.Cut(l, ":")
 			row(k, strings.TrimSpace(v))
 		}

@@ -21,6 +21,10 @@ type orchestratorFlags struct {
 	// Set by validate.
 	client *orchestrator
 	local  bool // the orchestrator listens on loopback: the local stack
+	// destDir is where the local stack's destination binding writes:
+	// $SA_DESTINATION_DIR (what the component reads; devstack sets it for
+	// the demo), else data/destination.
+	destDir string
 }
 
 func (o *orchestratorFlags) define(fs *flag.FlagSet) {
@@ -47,6 +51,10 @@ func (o *orchestratorFlags) validate(env *Env) []string {
 	}
 	o.client = newOrchestrator(strings.TrimRight(u.Scheme+"://"+u.Host+u.Path, "/"))
 	o.local = isLoopbackHost(u.Hostname())
+	o.destDir = localDestinationDir
+	if d, ok := env.LookupEnv("SA_DESTINATION_DIR"); ok && strings.TrimSpace(d) != "" {
+		o.destDir = strings.TrimSpace(d)
+	}
 	return nil
 }
 
