@@ -32,6 +32,10 @@ type agent struct {
 	s *stack.Stack
 }
 
+// on returns the agent reporting to t (a subtest's): a failure must stop
+// the subtest, not its parent.
+func (a agent) on(t *testing.T) agent { a.t = t; return a }
+
 func (a agent) url(path string) string { return a.s.AppURL("orchestrator") + path }
 
 // submit posts a spec and returns the job id.

@@ -45,6 +45,8 @@ func pipelineStack(t *testing.T, profile string, portBase, redisDB int) (agent, 
 	return agent{t: t, s: s}, pw
 }
 
+// pgSpec is a job on the e2e PostgreSQL database (only that one: the
+// server holds others).
 func pgSpec(name, connection, dsn string, extra ...string) string {
 	return strings.Join(append([]string{
 		"version: 1",
@@ -53,8 +55,11 @@ func pgSpec(name, connection, dsn string, extra ...string) string {
 		"source:",
 		"  kind: postgres",
 		"  dsn: " + dsn,
+		"  databases: [" + pgDB + "]",
 	}, extra...), "\n") + "\n"
 }
+
+const pgDB = "sa_e2e_pipeline"
 
 // TestPipeline runs jobs through the whole local stack: PostgreSQL,
 // MariaDB and SQLite sources, concurrent jobs, kills of every kind of
@@ -63,18 +68,19 @@ func TestPipeline(t *testing.T) {
 	t.Parallel()
 	a, canary := pipelineStack(t, "local", 23000, 0)
 
-	pgDSN := pgCatalog(t, "sa_e2e_pipeline", 12, 30) // 360 tables, 12 views
+	pgDSN := pgCatalog(t, pgDB, 12, 30) // 360 tables, 12 views
 	mariaCatalog(t, "sa_e2e_pipe", 3, 20)
 	sqlitePath := demoDB(t)
 
 	const pgConn = "default/postgres/e2e"
-	pgRef := referenceAssets(t, "--source", "postgres", "--dsn", pgDSN, "--connection", pgConn)
+	pgRef := referenceAssets(t, "--source", "postgres", "--dsn", pgDSN, "--connection", pgConn, "--database", pgDB)
 	require.Equal(t, 360+12, countKind(pgRef, model.KindTable))
 	// Many small partitions, two at a time: the job runs long enough to be
 	// disturbed in the middle.
-	partitioned := []string{"partitioning:", "  tables_per_partition: 30", "  max_parallel: 2", "  timeout: 60s"}
+	partitioned := []string{"partitioning:", "  tables_per_partition: 30", "  max_parallel: 2", "  timeout: 20s"}
 
 	t.Run("postgres, mariadb and sqlite jobs run concurrently and match their sources", func(t *testing.T) {
+		a := a.on(t)
 		mariaDSN := "root@tcp(127.0.0.1:3306)/"
 		mariaFilter := []string{"filters:", "  include_schemas: ['default\\.sa_e2e_pipe_.*']"}
 		jobs := map[string]struct {
@@ -109,11 +115,14 @@ func TestPipeline(t *testing.T) {
 			require.Equal(t, int64(len(got)), st.Assets, "%s: status counts", name)
 			require.Empty(t, stagingFiles(t, a.s, ids[name]), "%s: staging is cleaned after the manifest", name)
 		}
-		require.Equal(t, 12, len(mustStatus(t, a, ids["postgres"]).Partitions), "12 schemas of 30 tables, 30 per partition")
+		// 12 schemas of 31 tables and views, 30 per partition: one partition
+		// each, and one for the empty public schema.
+		require.Len(t, mustStatus(t, a, ids["postgres"]).Partitions, 13)
 		require.Equal(t, 60+3, countKind(jobs["mariadb"].ref, model.KindTable))
 	})
 
 	t.Run("both extractor replicas share the work", func(t *testing.T) {
+		a := a.on(t)
 		logs := func(name string) string {
 			b, _ := os.ReadFile(filepath.Join(a.s.DataDir(), "logs", name+".log"))
 			return string(b)
@@ -124,6 +133,7 @@ func TestPipeline(t *testing.T) {
 
 	for _, victim := range []string{"extractor", "publisher", "orchestrator", "publisher-dapr"} {
 		t.Run("SIGKILL of "+victim+" mid-job loses and duplicates nothing", func(t *testing.T) {
+			a := a.on(t)
 			id := a.submit(pgSpec("kill-"+victim, pgConn, pgDSN, partitioned...))
 			a.waitUntil(id, "some partitions done, most not", 3*time.Minute, func(st job.Status) bool {
 				done := 0
@@ -142,6 +152,7 @@ func TestPipeline(t *testing.T) {
 	}
 
 	t.Run("a source that goes down mid-job fails the job with a partition error and no manifest", func(t *testing.T) {
+		a := a.on(t)
 		proxy := newTCPProxy(t, "127.0.0.1:5432")
 		dsn := fmt.Sprintf("postgres://postgres@%s/sa_e2e_pipeline?sslmode=disable", proxy.Addr())
 		id := a.submit(pgSpec("down", "default/postgres/down", dsn,
@@ -160,6 +171,7 @@ func TestPipeline(t *testing.T) {
 	})
 
 	t.Run("cancel stops a running job", func(t *testing.T) {
+		a := a.on(t)
 		id := a.submit(pgSpec("cancel", pgConn, pgDSN,
 			"partitioning:", "  tables_per_partition: 30", "  max_parallel: 1"))
 		a.waitUntil(id, "the first partition done", 3*time.Minute, func(st job.Status) bool {
@@ -180,6 +192,7 @@ func TestPipeline(t *testing.T) {
 	})
 
 	t.Run("the source password appears nowhere", func(t *testing.T) {
+		a := a.on(t)
 		mariaCatalog(t, "sa_e2e_canary", 1, 5)
 		mariaUser(t, "sa_canary", canary, `sa\_e2e\_canary\_%`)
 		id := a.submit(strings.Join([]string{

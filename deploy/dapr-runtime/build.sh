@@ -12,7 +12,7 @@ mkdir -p "$out"
 out=$(cd "$out" && pwd)
 bins=(daprd placement scheduler sentry nats-server)
 
-key=$( (cat "$here/go.mod" "$here/go.sum" "$here/cmd/daprd/main.go" "$here/build.sh"; go version) | sha256sum | cut -c1-16)
+key=$( (cat "$here/go.mod" "$here/go.sum" "$here/cmd/daprd/main.go" "$here/build.sh" "$here"/patches/*; go version) | sha256sum | cut -c1-16)
 cache=${SA_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/secure-agent/dapr-runtime}/$key
 
 dapr_version() { (cd "$here" && GOWORK=off go list -m -f '{{.Version}}' github.com/dapr/dapr | sed 's/^v//'); }
@@ -36,8 +36,18 @@ prepare_sources() { # workdir → prints the tools-module copy to build in
     "$work/dapr/pkg/metrics/exporter.go"
   grep -q 'fmt.Sprintf("127.0.0.1:%d", s.port)' "$work/dapr/pkg/healthz/server/server.go" || { echo "build.sh: healthz patch did not apply to $src" >&2; exit 1; }
   grep -q 'e.listenAddress = "127.0.0.1"' "$work/dapr/pkg/metrics/exporter.go" || { echo "build.sh: metrics patch did not apply to $src" >&2; exit 1; }
+  # durabletask-go's workflow backend hands a work item to the app before it
+  # registers the pending task, so a fast app's answer can be dropped and
+  # the workflow hangs (patches/durabletask-local-task.go.txt says how it is
+  # fixed). The upstream file must be exactly the one the patch was made from.
+  local dt
+  dt=$(cd "$here" && GOWORK=off go list -m -f '{{.Dir}}' github.com/dapr/durabletask-go)
+  cp -r "$dt" "$work/durabletask-go" && chmod -R u+w "$work/durabletask-go"
+  echo "6f0f6fc38cac44dbee8d75dc6279cf25c2e8d1a09af45eb61e13c4afe2790dd6  $work/durabletask-go/backend/local/task.go" | sha256sum -c --quiet - \
+    || { echo "build.sh: durabletask-go backend/local/task.go is not the v0.10.2 file the patch was made from ($dt)" >&2; exit 1; }
+  cp "$here/patches/durabletask-local-task.go.txt" "$work/durabletask-go/backend/local/task.go"
   mkdir -p "$work/tools" && cp -r "$here/go.mod" "$here/go.sum" "$here/cmd" "$work/tools/"
-  (cd "$work/tools" && GOWORK=off go mod edit -replace "github.com/dapr/dapr=$work/dapr")
+  (cd "$work/tools" && GOWORK=off go mod edit -replace "github.com/dapr/dapr=$work/dapr" -replace "github.com/dapr/durabletask-go=$work/durabletask-go")
   echo "$work/tools"
 }
 

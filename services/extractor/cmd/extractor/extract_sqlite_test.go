@@ -60,5 +60,5 @@ func TestExtractSQLite(t *testing.T) {
 	rec := s.record(t, req.JobID, "p000")
 	require.Equal(t, done.Run, rec.Run)
 	require.Equal(t, sortedFiles(done.Files), sortedFiles(rec.Files))
-	require.Equal(t, float64(1), s.metric(t, "secure_agent_extractor_requests_total", `result="extracted"`))
+	s.requireMetric(t, "secure_agent_extractor_requests_total", `result="extracted"`, float64(1))
 }

@@ -61,5 +61,5 @@ func TestFailedRunsArePublished(t *testing.T) {
 		})
 	}
 	require.Empty(t, s.stagedFiles(t))
-	require.Equal(t, float64(len(tests)), s.metric(t, "secure_agent_extractor_requests_total", `result="failed"`))
+	s.requireMetric(t, "secure_agent_extractor_requests_total", `result="failed"`, float64(len(tests)))
 }

@@ -227,6 +227,19 @@ func (s *stack) metric(t *testing.T, name, labels string) float64 {
 	return 0
 }
 
+// requireMetric waits until a sample reaches want: the extractor counts a
+// request after publishing its outcome, so the count may trail the event.
+func (s *stack) requireMetric(t *testing.T, name, labels string, want float64) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	got := s.metric(t, name, labels)
+	for got != want && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+		got = s.metric(t, name, labels)
+	}
+	require.Equal(t, want, got, "%s{%s}", name, labels)
+}
+
 // stagedFiles lists the staging directory's files, relative to it.
 func (s *stack) stagedFiles(t *testing.T) []string {
 	t.Helper()

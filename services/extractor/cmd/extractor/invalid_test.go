@@ -24,8 +24,8 @@ func TestInvalidRequestsAreDroppedAndCounted(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	require.Len(t, s.events.raw(job.TopicDeadLetter), 3, "every invalid request reaches the dead-letter topic")
-	require.Equal(t, float64(3), s.metric(t, "secure_agent_extractor_requests_total", `result="invalid"`))
-	require.Equal(t, float64(3), s.metric(t, "secure_agent_pubsub_events_total", `result="drop",topic="extract-requests"`))
+	s.requireMetric(t, "secure_agent_extractor_requests_total", `result="invalid"`, float64(3))
+	s.requireMetric(t, "secure_agent_pubsub_events_total", `result="drop",topic="extract-requests"`, float64(3))
 	require.Empty(t, s.events.raw(job.TopicPartitionDone))
 	require.Empty(t, s.stagedFiles(t))
 }

@@ -42,8 +42,8 @@ func TestRedeliveredRequestReplaysTheRun(t *testing.T) {
 	again := s.events.batchReadies(t, req.JobID, "p000")
 	require.Len(t, again, 2*len(announced))
 	require.ElementsMatch(t, append(announced, announced...), again)
-	require.Equal(t, float64(1), s.metric(t, "secure_agent_extractor_requests_total", `result="extracted"`))
-	require.Equal(t, float64(1), s.metric(t, "secure_agent_extractor_requests_total", `result="replayed"`))
+	s.requireMetric(t, "secure_agent_extractor_requests_total", `result="extracted"`, float64(1))
+	s.requireMetric(t, "secure_agent_extractor_requests_total", `result="replayed"`, float64(1))
 
 	// A later attempt answered from the record carries that attempt.
 	req.Attempt = 2

@@ -74,9 +74,12 @@ func NewExtractor(o ExtractorOptions) (*Extractor, error) {
 
 // Reject counts a message that could not be decoded and returns err as
 // errkind.Invalid, so the router drops it to the dead-letter topic.
-func (x *Extractor) Reject(err error) error {
+func (x *Extractor) Reject(err error) error { return x.reject(err, "") }
+
+func (x *Extractor) reject(err error, jobID string) error {
 	x.metrics.request(ResultInvalid)
-	x.log.Warn("extract request rejected", zap.Error(err))
+	// The router logs the dropped message with its error; this adds the job.
+	x.log.Debug("extract request rejected; it goes to the dead-letter topic", zap.String("job_id", jobID))
 	if errkind.Of(err) != errkind.Invalid {
 		err = errkind.Wrap(errkind.Invalid, err, "extract request")
 	}
@@ -89,7 +92,7 @@ func (x *Extractor) Reject(err error) error {
 // Invalid error drops it to the dead letter.
 func (x *Extractor) Handle(ctx context.Context, req job.ExtractRequest) error {
 	if err := CheckRequest(&req); err != nil {
-		return x.Reject(err)
+		return x.reject(err, req.JobID)
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -163,12 +166,13 @@ func (x *Extractor) handle(ctx context.Context, req job.ExtractRequest, key stri
 		// Stopping: nothing is announced; the redelivered request starts a
 		// new run and this partial one is never referenced.
 		x.metrics.request(ResultRetry)
-		log.Warn("extraction run interrupted; the request will be delivered again", zap.Error(runErr))
+		log.Info("extraction run interrupted; the request will be delivered again")
 		return errkind.Wrap(errkind.Transient, runErr, "extraction of "+describePartition(req.Partition)+" interrupted")
 	}
 	if runErr != nil {
 		done := job.PartitionDone{
 			JobID: req.JobID, Partition: req.Partition.ID, Attempt: req.Attempt, Run: run,
+			Database: req.Partition.Database, Schemas: req.Partition.Schemas,
 			Error: failureMessage(req, runErr, timedOut), Retryable: timedOut || Retryable(runErr),
 			Elapsed: job.Duration(time.Since(start)),
 		}
@@ -181,7 +185,7 @@ func (x *Extractor) handle(ctx context.Context, req job.ExtractRequest, key stri
 		log.Warn("extraction run failed", zap.Bool("retryable", done.Retryable), zap.String("error", done.Error))
 		return nil
 	}
-	if err := x.o.Events.Publish(ctx, job.TopicPartitionDone, rec.done(req.JobID, req.Partition.ID, req.Attempt)); err != nil {
+	if err := x.o.Events.Publish(ctx, job.TopicPartitionDone, rec.done(req)); err != nil {
 		// The record is saved: the redelivered request announces it again.
 		x.metrics.request(ResultRetry)
 		return err
@@ -201,7 +205,7 @@ func (x *Extractor) replay(ctx context.Context, req job.ExtractRequest, rec Reco
 			return err
 		}
 	}
-	if err := x.o.Events.Publish(ctx, job.TopicPartitionDone, rec.done(req.JobID, req.Partition.ID, req.Attempt)); err != nil {
+	if err := x.o.Events.Publish(ctx, job.TopicPartitionDone, rec.done(req)); err != nil {
 		x.metrics.request(ResultRetry)
 		return err
 	}

@@ -19,13 +19,16 @@ type Record struct {
 // RecordKey is the state key of a partition's finished run.
 func RecordKey(jobID, partition string) string { return "extract/" + jobID + "/" + partition }
 
-// done is the PartitionDone announcing the record, for the attempt that
+// done is the PartitionDone announcing the record, for the request that
 // asked: a request of a later attempt answered from the record must carry
-// that attempt, or the orchestrator would ignore it as stale.
-func (r Record) done(jobID, partition string, attempt int) job.PartitionDone {
+// that attempt, or the orchestrator would ignore it as stale. It carries
+// what the publisher needs to finish the partition without the spec: the
+// partition's database and schemas (for the manifest) and the destinations.
+func (r Record) done(req job.ExtractRequest) job.PartitionDone {
 	return job.PartitionDone{
-		JobID: jobID, Partition: partition, Attempt: attempt, Run: r.Run, OK: true,
+		JobID: req.JobID, Partition: req.Partition.ID, Attempt: req.Attempt, Run: r.Run, OK: true,
 		Files: r.Files, Rows: r.Rows, Queries: r.Queries, Elapsed: r.Elapsed,
+		Database: req.Partition.Database, Schemas: req.Partition.Schemas, Destinations: req.Spec.Destinations,
 	}
 }
 
