@@ -92,7 +92,11 @@ func run(ctx context.Context, args []string, env config.LookupEnv, out io.Writer
 		waited := make(chan error, 1)
 		go func() { waited <- s.Wait(wctx) }()
 		jobErr := demoJob(ctx, out, s, o.Root)
-		if jobErr != nil && ctx.Err() == nil && !runOnce {
+		if ctx.Err() != nil {
+			// Ctrl-C during the demo: the user stopped it, not a failure.
+			jobErr = nil
+		}
+		if jobErr != nil && !runOnce {
 			fmt.Fprintln(out, "devstack:", jobErr)
 		}
 		if runOnce || ctx.Err() != nil {
