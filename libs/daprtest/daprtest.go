@@ -5,6 +5,7 @@ package daprtest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -82,8 +83,26 @@ func mustExist(t testing.TB, p string) string {
 }
 
 // Start runs daprd and waits until its outbound side is healthy (its
-// components loaded), failing the test with daprd's output otherwise.
+// components loaded), failing the test with daprd's output otherwise. A
+// port taken by another process between choosing and binding it is
+// retried with new ports.
 func Start(t testing.TB, opts Options) *Sidecar {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		s, err := start(t, opts)
+		if err == nil {
+			return s
+		}
+		if attempt == 3 {
+			t.Fatal(err)
+		}
+		t.Logf("daprd lost a port race, trying new ports: %v", err)
+	}
+}
+
+var errPortTaken = errors.New("daprd could not bind a port another process took first")
+
+func start(t testing.TB, opts Options) (*Sidecar, error) {
 	t.Helper()
 	if opts.AppID == "" {
 		opts.AppID = "test"
@@ -144,10 +163,13 @@ func Start(t testing.TB, opts Options) *Sidecar {
 	defer tick.Stop()
 	for {
 		if outboundHealthy(ctx, s.HTTPURL()) {
-			return s
+			return s, nil
 		}
 		select {
 		case <-done:
+			if strings.Contains(s.Log(), "address already in use") {
+				return nil, errPortTaken
+			}
 			t.Fatalf("daprd exited during start-up:\n%s", s.Log())
 		case <-ctx.Done():
 			t.Fatalf("daprd not healthy within 60s:\n%s", s.Log())

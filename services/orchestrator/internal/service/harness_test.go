@@ -58,58 +58,84 @@ func tail(s string, n int) string {
 	return s
 }
 
-func freePort(t *testing.T) int {
+// freePorts reserves n distinct loopback ports: all listeners stay open
+// until every port is chosen, so the set has no duplicates. Another
+// process may still take one before our child binds it; controlPlane
+// retries with new ports when that happens.
+func freePorts(t *testing.T, n int) []int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	ports := make([]int, n)
+	for i := range ports {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		defer ln.Close()
+		ports[i] = ln.Addr().(*net.TCPAddr).Port
+	}
+	return ports
 }
 
-// startProcess runs bin until the test ends; its output is shown on failure.
-func startProcess(t *testing.T, name, bin string, args ...string) {
+// process is a child started by startProcess.
+type process struct {
+	name string
+	done chan struct{}
+	out  *buffer
+}
+
+// startProcess runs bin until the test ends (or stop); its output is shown
+// on failure.
+func startProcess(t *testing.T, name, bin string, args ...string) *process {
 	t.Helper()
-	out := &buffer{}
+	p := &process{name: name, done: make(chan struct{}), out: &buffer{}}
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = t.TempDir()
-	cmd.Stdout, cmd.Stderr = out, out
+	cmd.Stdout, cmd.Stderr = p.out, p.out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	require.NoError(t, cmd.Start(), "start %s", name)
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
+	go func() { _ = cmd.Wait(); close(p.done) }()
 	t.Cleanup(func() {
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
 		select {
-		case <-done:
+		case <-p.done:
 		case <-time.After(10 * time.Second):
 			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-done
+			<-p.done
 		}
 		if t.Failed() {
-			t.Logf("%s output:\n%s", name, tail(out.String(), 4000))
+			t.Logf("%s output:\n%s", name, tail(p.out.String(), 4000))
 		}
 	})
+	return p
 }
 
-func waitHealthy(t *testing.T, name, url string) {
+// waitHealthy polls url until it answers 200; it fails if the process
+// exits first (returned as an error, so the caller can retry) or after 60s.
+func waitHealthy(t *testing.T, p *process, url string) error {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
+		select {
+		case <-p.done:
+			return fmt.Errorf("%s exited before it was healthy:\n%s", p.name, tail(p.out.String(), 1500))
+		default:
+		}
 		resp, err := http.Get(url)
 		if err == nil {
 			_, _ = io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return
+				return nil
 			}
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	t.Fatalf("%s not healthy at %s within 60s", name, url)
+	t.Fatalf("%s not healthy at %s within 60s", p.name, url)
+	return nil
 }
 
 // controlPlane starts Dapr placement and scheduler without mTLS and
-// returns the daprd flags that point at them.
+// returns the daprd flags that point at them. A port taken between
+// choosing and binding it makes the process exit; then it tries again
+// with new ports.
 func controlPlane(t *testing.T) []string {
 	t.Helper()
 	bin := filepath.Dir(daprtest.Daprd(t))
@@ -118,16 +144,31 @@ func controlPlane(t *testing.T) []string {
 			t.Fatalf("%s not found next to daprd: run `make tools`", b)
 		}
 	}
+	var lastErr error
+	for range 3 {
+		flags, err := tryControlPlane(t, bin)
+		if err == nil {
+			return flags
+		}
+		lastErr = err
+		t.Logf("control plane did not start, trying new ports: %v", err)
+	}
+	t.Fatalf("control plane did not start: %v", lastErr)
+	return nil
+}
+
+func tryControlPlane(t *testing.T, bin string) ([]string, error) {
 	lo := "127.0.0.1"
-	pl := map[string]int{"grpc": freePort(t), "raft": freePort(t), "healthz": freePort(t), "metrics": freePort(t)}
-	startProcess(t, "placement", filepath.Join(bin, "placement"),
+	ports := freePorts(t, 9)
+	pl := map[string]int{"grpc": ports[0], "raft": ports[1], "healthz": ports[2], "metrics": ports[3]}
+	sc := map[string]int{"grpc": ports[4], "healthz": ports[5], "metrics": ports[6], "client": ports[7], "peer": ports[8]}
+	placement := startProcess(t, "placement", filepath.Join(bin, "placement"),
 		"--id", "dapr-placement-0", "--initial-cluster", fmt.Sprintf("dapr-placement-0=%s:%d", lo, pl["raft"]),
 		"--port", strconv.Itoa(pl["grpc"]), "--listen-address", lo,
 		"--healthz-port", strconv.Itoa(pl["healthz"]), "--healthz-listen-address", lo,
 		"--metrics-port", strconv.Itoa(pl["metrics"]), "--metrics-listen-address", lo, "--log-level", "warn")
-	sc := map[string]int{"grpc": freePort(t), "healthz": freePort(t), "metrics": freePort(t), "client": freePort(t), "peer": freePort(t)}
 	dir := t.TempDir()
-	startProcess(t, "scheduler", filepath.Join(bin, "scheduler"),
+	scheduler := startProcess(t, "scheduler", filepath.Join(bin, "scheduler"),
 		"--id", "dapr-scheduler-server-0", "--mode", "standalone",
 		"--port", strconv.Itoa(sc["grpc"]), "--listen-address", lo,
 		"--override-broadcast-host-port", fmt.Sprintf("%s:%d", lo, sc["grpc"]),
@@ -137,12 +178,16 @@ func controlPlane(t *testing.T) []string {
 		"--etcd-client-listen-address", lo,
 		"--etcd-initial-cluster", fmt.Sprintf("dapr-scheduler-server-0=http://%s:%d", lo, sc["peer"]),
 		"--identity-directory-write", filepath.Join(dir, "identity"), "--log-level", "warn")
-	waitHealthy(t, "placement", fmt.Sprintf("http://%s:%d/healthz", lo, pl["healthz"]))
-	waitHealthy(t, "scheduler", fmt.Sprintf("http://%s:%d/healthz", lo, sc["healthz"]))
+	if err := waitHealthy(t, placement, fmt.Sprintf("http://%s:%d/healthz", lo, pl["healthz"])); err != nil {
+		return nil, err
+	}
+	if err := waitHealthy(t, scheduler, fmt.Sprintf("http://%s:%d/healthz", lo, sc["healthz"])); err != nil {
+		return nil, err
+	}
 	return []string{
 		"--placement-host-address", fmt.Sprintf("%s:%d", lo, pl["grpc"]),
 		"--scheduler-host-address", fmt.Sprintf("%s:%d", lo, sc["grpc"]),
-	}
+	}, nil
 }
 
 const components = `apiVersion: dapr.io/v1alpha1
