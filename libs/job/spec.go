@@ -147,7 +147,7 @@ func ParseSpec(data []byte) (Spec, error) {
 		dec := yaml.NewDecoder(bytes.NewReader(trimmed))
 		dec.KnownFields(true)
 		if err := dec.Decode(&s); err != nil {
-			return s, fmt.Errorf("job spec is not valid YAML for a spec: %w", err)
+			return s, fmt.Errorf("job spec is not valid YAML for a spec: %s", readableYAMLError(err))
 		}
 	}
 	s.Normalize()
@@ -155,6 +155,30 @@ func ParseSpec(data []byte) (Spec, error) {
 		return s, err
 	}
 	return s, nil
+}
+
+var unknownField = regexp.MustCompile(`field (\S+) not found in type job\.(\w+)`)
+
+// sections names the spec's parts for unknown-field messages.
+var sections = map[string]string{
+	"Spec":         "the spec (fields: version, name, connection, source, filters, exclude_fields, partitioning, destinations)",
+	"Source":       "source (fields: kind, dsn, databases, password, require_tls, connect_timeout)",
+	"SecretRef":    "source.password (fields: store, key, field)",
+	"Partitioning": "partitioning (fields: by, tables_per_partition, max_parallel, timeout, retries)",
+	"Destination":  "a destination (fields: binding, prefix)",
+}
+
+// readableYAMLError rewrites the decoder's Go type names into the spec's
+// own words: `unknown field "bogus" in the spec (fields: ...)`.
+func readableYAMLError(err error) string {
+	return unknownField.ReplaceAllStringFunc(err.Error(), func(m string) string {
+		sub := unknownField.FindStringSubmatch(m)
+		where, ok := sections[sub[2]]
+		if !ok {
+			where = strings.ToLower(sub[2])
+		}
+		return fmt.Sprintf("unknown field %q in %s", sub[1], where)
+	})
 }
 
 // Normalize fills in defaults.
