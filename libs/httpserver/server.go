@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -45,6 +46,9 @@ type Server struct {
 	app  *fiber.App
 	opts Options
 	log  *zap.Logger
+	// inflight counts requests being handled, so shutdown waits for them
+	// and not for idle connections.
+	inflight atomic.Int64
 }
 
 // New builds the server. Routes are added through App() before Serve.
@@ -73,6 +77,11 @@ func New(opts Options) (*Server, error) {
 		WriteTimeout:          60 * time.Second,
 		IdleTimeout:           120 * time.Second,
 		BodyLimit:             16 << 20,
+	})
+	s.app.Use(func(c *fiber.Ctx) error {
+		s.inflight.Add(1)
+		defer s.inflight.Add(-1)
+		return c.Next()
 	})
 	s.app.Use(recover.New(recover.Config{
 		EnableStackTrace: true,
@@ -128,18 +137,30 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		return fmt.Errorf("http server stopped: %w", err)
 	case <-ctx.Done():
 	}
-	if err := s.app.ShutdownWithTimeout(s.opts.ShutdownTimeout); err != nil {
-		if errors.Is(err, context.DeadlineExceeded) {
-			// fasthttp counts a connection the sidecar opened but never sent
-			// a request on as busy until its read timeout. In-flight requests
-			// had ShutdownTimeout to finish; what is left is closed with the
-			// process, which is not a failed shutdown.
-			s.log.Warn("connections still open after the shutdown timeout are closed", zap.Duration("shutdown_timeout", s.opts.ShutdownTimeout))
+	// fasthttp's shutdown also waits for connections the sidecar opened but
+	// never sent a request on (until their read timeout). What must finish
+	// is the requests in flight: once there are none, the remaining idle
+	// connections close with the process.
+	done := make(chan error, 1)
+	go func() { done <- s.app.ShutdownWithTimeout(s.opts.ShutdownTimeout) }()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-done:
+			if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+				return fmt.Errorf("http server shutdown within %s: %w", s.opts.ShutdownTimeout, err)
+			}
+			if err != nil {
+				s.log.Warn("requests still running after the shutdown timeout were cut", zap.Duration("shutdown_timeout", s.opts.ShutdownTimeout))
+			}
 			return nil
+		case <-tick.C:
+			if s.inflight.Load() == 0 {
+				return nil
+			}
 		}
-		return fmt.Errorf("http server shutdown within %s: %w", s.opts.ShutdownTimeout, err)
 	}
-	return nil
 }
 
 func (s *Server) readyz(c *fiber.Ctx) error {
