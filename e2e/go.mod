@@ -7,6 +7,7 @@ require (
 	github.com/secure-agent/secure-agent/deploy/local v0.0.0-00010101000000-000000000000
 	github.com/secure-agent/secure-agent/libs v0.0.0-00010101000000-000000000000
 	github.com/stretchr/testify v1.12.1
+	golang.org/x/oauth2 v0.37.0
 )
 
 require (

@@ -1,0 +1,120 @@
+package controlplane
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+
+	"go.uber.org/zap"
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/secure-agent/secure-agent/libs/errkind"
+)
+
+// tokenSource keeps only the access token; the client id and secret are read
+// from the secret store for every fetch and forgotten after it, so a secret
+// rotated in the vault is picked up by the next fetch.
+type tokenSource struct {
+	opts    Options
+	http    *http.Client
+	metrics *metrics
+	log     *zap.Logger
+
+	mu  sync.Mutex
+	tok *oauth2.Token
+}
+
+// token returns the cached token while it is valid, else fetches one. The
+// lock is held during the fetch so concurrent callers share one request.
+func (s *tokenSource) token(ctx context.Context) (*oauth2.Token, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.tok.Valid() {
+		return s.tok, nil
+	}
+	tok, err := s.fetch(ctx)
+	if err != nil {
+		s.metrics.tokens.WithLabelValues("error").Inc()
+		return nil, err
+	}
+	s.metrics.tokens.WithLabelValues("ok").Inc()
+	s.tok = tok
+	return tok, nil
+}
+
+// invalidate drops the cached token if it is still the one that was refused;
+// a concurrent caller may already have replaced it.
+func (s *tokenSource) invalidate(refused string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.tok != nil && s.tok.AccessToken == refused {
+		s.tok = nil
+	}
+}
+
+func (s *tokenSource) fetch(ctx context.Context) (*oauth2.Token, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
+	defer cancel()
+	id, err := s.opts.Secrets.Secret(ctx, s.opts.ClientIDRef)
+	if err != nil {
+		return nil, errkind.Wrap(errkind.Transient, err, fmt.Sprintf("read client id %q from the secret store", s.opts.ClientIDRef))
+	}
+	secret, err := s.opts.Secrets.Secret(ctx, s.opts.ClientSecretRef)
+	if err != nil {
+		return nil, errkind.Wrap(errkind.Transient, err, fmt.Sprintf("read client secret %q from the secret store", s.opts.ClientSecretRef))
+	}
+	if id == "" || secret == "" {
+		return nil, errkind.New(errkind.Unauthorized, fmt.Sprintf("client id %q or secret %q is empty in the secret store", s.opts.ClientIDRef, s.opts.ClientSecretRef))
+	}
+	cfg := clientcredentials.Config{
+		ClientID:     id,
+		ClientSecret: secret,
+		TokenURL:     s.opts.TokenURL,
+		Scopes:       s.opts.Scopes,
+		AuthStyle:    oauth2.AuthStyleInHeader,
+	}
+	tok, err := cfg.Token(context.WithValue(ctx, oauth2.HTTPClient, s.http))
+	if err != nil {
+		return nil, tokenError(ctx, err, secret)
+	}
+	s.log.Debug("fetched control-plane access token", zap.Time("expires_at", tok.Expiry))
+	return tok, nil
+}
+
+// tokenError never uses RetrieveError.Error, which quotes the response body:
+// only the status and the OAuth error code and description are kept, and the
+// secret is cut out should a server echo it.
+func tokenError(ctx context.Context, err error, secret string) error {
+	var re *oauth2.RetrieveError
+	if errors.As(err, &re) {
+		status := 0
+		if re.Response != nil {
+			status = re.Response.StatusCode
+		}
+		msg := fmt.Sprintf("token endpoint answered %d (error %q: %s)", status, re.ErrorCode, re.ErrorDescription)
+		msg = strings.ReplaceAll(msg, secret, "[redacted]")
+		kind := errkind.Unauthorized
+		hint := "check the client id and secret in the secret store"
+		if status == http.StatusTooManyRequests || status >= 500 {
+			kind, hint = errkind.Transient, "try again later"
+		}
+		return &tokenErr{kind: kind, retry: kind == errkind.Transient, err: errkind.New(kind, "fetch access token: "+msg+"; "+hint)}
+	}
+	kind, what, retry := classifyTransport(ctx, err)
+	msg := strings.ReplaceAll(err.Error(), secret, "[redacted]")
+	return &tokenErr{kind: kind, retry: retry, err: errkind.New(kind, "fetch access token: "+what+": "+msg)}
+}
+
+// tokenErr tells the request loop whether fetching again may help.
+type tokenErr struct {
+	kind  errkind.Kind
+	retry bool
+	err   error
+}
+
+func (e *tokenErr) Error() string { return e.err.Error() }
+func (e *tokenErr) Unwrap() error { return e.err }
