@@ -41,7 +41,7 @@ type Options struct {
 type Sidecar struct {
 	HTTPPort, GRPCPort int
 	Dir                string // resources dir and working dir
-	log                *lockedBuffer
+	log                *Buffer
 }
 
 // HTTPURL is the sidecar's HTTP API base.
@@ -118,7 +118,7 @@ func start(t testing.TB, opts Options) (*Sidecar, error) {
 		}
 	}
 	ports := freePorts(t, 5)
-	s := &Sidecar{HTTPPort: ports[0], GRPCPort: ports[1], Dir: dir, log: &lockedBuffer{}}
+	s := &Sidecar{HTTPPort: ports[0], GRPCPort: ports[1], Dir: dir, log: &Buffer{}}
 	cmd := exec.Command(Daprd(t),
 		"--app-id", opts.AppID, "--resources-path", res,
 		"--dapr-http-port", strconv.Itoa(ports[0]), "--dapr-grpc-port", strconv.Itoa(ports[1]),
@@ -210,22 +210,27 @@ func freePorts(t testing.TB, n int) []int {
 	return ports
 }
 
-type lockedBuffer struct {
+// Buffer collects a process's or logger's output from several goroutines,
+// to show when a test fails. Sync lets it back a zap logger.
+type Buffer struct {
 	mu sync.Mutex
 	b  strings.Builder
 }
 
-func (l *lockedBuffer) Write(p []byte) (int, error) {
+func (l *Buffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.Write(p)
 }
 
-func (l *lockedBuffer) String() string {
+func (l *Buffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
 }
+
+// Sync is a no-op (zapcore.WriteSyncer).
+func (l *Buffer) Sync() error { return nil }
 
 // LocalFileSecretStore is the YAML of a secretstores.local.file component
 // named name reading file.

@@ -41,7 +41,7 @@ type Options struct {
 	// own once the stack is up (default 5 per 10 minutes); past it the stack stops.
 	Restarts int
 	Console  io.Writer // prefixed process output; nil discards it
-	Progress      io.Writer // start-up progress lines; nil discards them
+	Progress io.Writer // start-up progress lines; nil discards them
 }
 
 // Stack is a running local stack.

@@ -31,26 +31,6 @@ import (
 	"github.com/secure-agent/secure-agent/libs/pubsub"
 )
 
-// buffer collects output of processes and loggers; shown when a test fails.
-type buffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (b *buffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *buffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
-func (b *buffer) Sync() error { return nil }
-
 func tail(s string, n int) string {
 	if len(s) > n {
 		return "…" + s[len(s)-n:]
@@ -78,14 +58,14 @@ func freePorts(t *testing.T, n int) []int {
 type process struct {
 	name string
 	done chan struct{}
-	out  *buffer
+	out  *daprtest.Buffer
 }
 
 // startProcess runs bin until the test ends (or stop); its output is shown
 // on failure.
 func startProcess(t *testing.T, name, bin string, args ...string) *process {
 	t.Helper()
-	p := &process{name: name, done: make(chan struct{}), out: &buffer{}}
+	p := &process{name: name, done: make(chan struct{}), out: &daprtest.Buffer{}}
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = t.TempDir()
 	cmd.Stdout, cmd.Stderr = p.out, p.out
@@ -218,7 +198,7 @@ type stack struct {
 	appPort int
 	sidecar *daprtest.Sidecar
 	world   *world
-	log     *buffer
+	log     *daprtest.Buffer
 	app     *appInstance
 	client  *http.Client
 	// appID is unique: name resolution (mDNS) is machine-wide, and other
@@ -245,7 +225,7 @@ func newStack(t *testing.T, cfg Config) *stack {
 	if cfg.ActivityRetry.MaxAttempts == 0 {
 		cfg.ActivityRetry = workflow.RetryPolicy{MaxAttempts: 3, InitialRetryInterval: 500 * time.Millisecond, BackoffCoefficient: 2}
 	}
-	s := &stack{t: t, cfg: cfg, log: &buffer{}, client: &http.Client{Transport: &http.Transport{}},
+	s := &stack{t: t, cfg: cfg, log: &daprtest.Buffer{}, client: &http.Client{Transport: &http.Transport{}},
 		appID: fmt.Sprintf("orch-test-%d", time.Now().UnixNano())}
 	t.Cleanup(func() {
 		if t.Failed() {
