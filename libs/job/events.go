@@ -15,6 +15,7 @@ const (
 	TopicPartitionDone   = "partition-done"   // extractor → publisher, orchestrator
 	TopicPublishDone     = "publish-done"     // publisher → orchestrator
 	TopicDeadLetter      = "deadletter"       // undecodable or invalid messages, from any subscriber
+	TopicJobLogs         = "job-logs"         // every app → health, which ships them to the control plane
 )
 
 // Partition is one unit of extraction: a database, or a group of its

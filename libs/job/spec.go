@@ -66,12 +66,21 @@ type Partitioning struct {
 	Retries            int      `json:"retries,omitempty" yaml:"retries,omitempty"` // attempts after the first
 }
 
-// Destination is a Dapr output binding the publisher writes to.
+// Destination is a Dapr output binding the publisher writes to, or the
+// control plane's ingest API (Binding "controlplane", DestinationControlPlane).
 type Destination struct {
 	Binding string `json:"binding" yaml:"binding"`
 	// Prefix is prepended to every object key (default "jobs").
 	Prefix string `json:"prefix,omitempty" yaml:"prefix,omitempty"`
+	// JobID is the control plane's id of the job, for Binding "controlplane"
+	// only (default: this job's id). The orchestrator sets it for leased jobs.
+	JobID string `json:"job_id,omitempty" yaml:"job_id,omitempty"`
 }
+
+// DestinationControlPlane is the reserved binding name of the control
+// plane's ingest API: files go there through the publisher's
+// control-plane client instead of a Dapr output binding.
+const DestinationControlPlane = "controlplane"
 
 // Defaults applied by Normalize.
 const (
@@ -165,7 +174,7 @@ var sections = map[string]string{
 	"Source":       "source (fields: kind, dsn, databases, password, require_tls, connect_timeout)",
 	"SecretRef":    "source.password (fields: store, key, field)",
 	"Partitioning": "partitioning (fields: by, tables_per_partition, max_parallel, timeout, retries)",
-	"Destination":  "a destination (fields: binding, prefix)",
+	"Destination":  "a destination (fields: binding, prefix, job_id)",
 }
 
 // readableYAMLError rewrites the decoder's Go type names into the spec's
@@ -278,6 +287,9 @@ func (s Spec) Validate() error {
 	for i, d := range s.Destinations {
 		if !namePattern.MatchString(d.Binding) {
 			add("destinations[%d].binding: %q is not an output binding component name", i, d.Binding)
+		}
+		if d.JobID != "" && (d.Binding != DestinationControlPlane || !namePattern.MatchString(d.JobID)) {
+			add("destinations[%d].job_id: %q is only for binding %s and must be a job id of letters, digits, '.', '_' or '-'", i, d.JobID, DestinationControlPlane)
 		}
 		if !prefixPattern.MatchString(d.Prefix) || strings.Contains(d.Prefix, "..") {
 			add("destinations[%d].prefix: %q must be path segments of letters, digits, '.', '_' or '-' separated by '/'", i, d.Prefix)

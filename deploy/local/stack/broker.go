@@ -18,7 +18,7 @@ import (
 // app-id keep its own durable consumer (see docs/adr).
 var Topics = []string{
 	"extract-requests", "batch-ready", "partition-done", "publish-done",
-	"probe", "probe-ack", "deadletter",
+	"probe", "probe-ack", "deadletter", "job-logs",
 }
 
 // streamName maps a topic to its stream ("batch-ready" → "SA_BATCH_READY").
