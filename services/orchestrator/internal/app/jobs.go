@@ -96,9 +96,34 @@ func (j *Jobs) Submit(ctx context.Context, body []byte) (job.Submitted, error) {
 		return job.Submitted{}, errkind.Wrap(errkind.Invalid, err, "")
 	}
 	now := j.now().UTC()
-	id := j.newID(now)
+	return j.start(ctx, j.newID(now), spec, now, false)
+}
+
+// SubmitAs starts a validated spec under a chosen id (a job leased from the
+// control plane). A workflow that already exists under id is left alone:
+// started is false and nothing runs twice.
+func (j *Jobs) SubmitAs(ctx context.Context, id string, spec job.Spec) (started bool, err error) {
+	if err := checkID(id); err != nil {
+		return false, err
+	}
+	run, err := j.runner.Inspect(ctx, id)
+	if err != nil {
+		return false, errkind.Wrap(errkind.Transient, err, "read the workflow of job "+id)
+	}
+	if run.Found {
+		return false, nil
+	}
+	// A record without a workflow is a start that crashed half-way: start it.
+	if _, err := j.start(ctx, id, spec, j.now().UTC(), true); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+func (j *Jobs) start(ctx context.Context, id string, spec job.Spec, now time.Time, recordMayExist bool) (job.Submitted, error) {
 	log := j.log.With(zap.String("job_id", id))
-	if err := j.store.Save(ctx, JobRecord{ID: id, Spec: spec, SubmittedAt: now}); err != nil {
+	err := j.store.Save(ctx, JobRecord{ID: id, Spec: spec, SubmittedAt: now})
+	if err != nil && !(recordMayExist && errkind.Of(err) == errkind.Conflict) {
 		return job.Submitted{}, fmt.Errorf("record job %s: %w", id, err)
 	}
 	if err := j.runner.Start(ctx, id, WorkflowInput{JobID: id, Spec: spec, SubmittedAt: now}); err != nil {

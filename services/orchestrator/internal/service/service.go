@@ -13,6 +13,7 @@ import (
 
 	"github.com/secure-agent/secure-agent/libs/bootstrap"
 	"github.com/secure-agent/secure-agent/libs/config"
+	"github.com/secure-agent/secure-agent/libs/controlplane"
 	"github.com/secure-agent/secure-agent/services/orchestrator/internal/adapters"
 	"github.com/secure-agent/secure-agent/services/orchestrator/internal/app"
 	"github.com/secure-agent/secure-agent/services/orchestrator/internal/ports"
@@ -23,6 +24,9 @@ type Config struct {
 	StateStore        string
 	SourceConcurrency int
 	JobListLimit      int
+	ControlPlane      controlplane.Settings
+	LeasedJobs        int
+	PollWait          time.Duration
 	// SlotRetry and ActivityRetry are not settings; tests shorten them.
 	SlotRetry     time.Duration
 	ActivityRetry workflow.RetryPolicy
@@ -35,7 +39,13 @@ func Settings(cfg *Config) func(l *config.Loader) func(*config.Loader) {
 		l.String(&cfg.StateStore, "STATE_STORE", "statestore", "Dapr state store component for job records, the job index and connection slots")
 		l.Int(&cfg.SourceConcurrency, "SOURCE_CONCURRENCY", 2, "how many jobs may run at once against one connection; more wait in phase queued")
 		l.Int(&cfg.JobListLimit, "JOB_LIST_LIMIT", 100, "most jobs GET /v1/jobs answers (its default and its maximum)")
+		l.Int(&cfg.LeasedJobs, "CONTROLPLANE_MAX_JOBS", 2, "most jobs leased from the control plane that run at once")
+		l.Duration(&cfg.PollWait, "CONTROLPLANE_POLL_WAIT", 30*time.Second, "how long one long-poll for work waits (at most 60s)")
+		checkCP := controlplane.Register(l, &cfg.ControlPlane)
 		return func(l *config.Loader) {
+			checkCP(l)
+			l.Check(cfg.LeasedJobs >= 1, "CONTROLPLANE_MAX_JOBS", "must be at least 1")
+			l.Check(cfg.PollWait >= time.Second && cfg.PollWait <= time.Minute, "CONTROLPLANE_POLL_WAIT", "must be from 1s to 60s")
 			l.Check(cfg.StateStore != "", "STATE_STORE", "must name the Dapr state store component (e.g. statestore)")
 			l.Check(cfg.SourceConcurrency >= 1, "SOURCE_CONCURRENCY", "must be at least 1")
 			l.Check(cfg.JobListLimit >= 1 && cfg.JobListLimit <= 10000, "JOB_LIST_LIMIT", "must be from 1 to 10000")
@@ -50,6 +60,9 @@ type Collaborators struct {
 	Requests    app.RequestPublisher
 	Finalizer   app.Finalizer
 	Manifests   app.ManifestReader
+	// Work replaces the control-plane client (nil: built from the settings
+	// when CONTROLPLANE_URL is set).
+	Work app.WorkSource
 }
 
 // Wire builds the orchestrator on d and starts its workflow worker, which
@@ -104,6 +117,26 @@ func Wire(ctx context.Context, d bootstrap.Deps, cfg Config, c Collaborators) (f
 		defer wg.Done()
 		_ = engine.RunWorker(ctx, registry)
 	}()
+
+	if c.Work == nil && cfg.ControlPlane.Enabled() {
+		cp, err := controlplane.NewFromSettings(cfg.ControlPlane,
+			controlplane.DaprSecrets{Getter: client, Store: cfg.ControlPlane.SecretStore}, log, d.Registry)
+		if err != nil {
+			return nil, fmt.Errorf("control-plane client: %w", err)
+		}
+		c.Work = cp
+	}
+	if c.Work != nil {
+		poller := app.NewPoller(c.Work, jobs, adapters.NewLeaseStore(client, cfg.StateStore), app.PollerOptions{
+			AgentID: cfg.ControlPlane.AgentID, MaxJobs: cfg.LeasedJobs, Wait: cfg.PollWait, Logger: log.Named("leases"),
+		})
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			poller.Run(ctx)
+		}()
+		log.Info("polling the control plane for work", zap.String("url", cfg.ControlPlane.URL), zap.String("agent_id", cfg.ControlPlane.AgentID))
+	}
 	return func(fctx context.Context) error {
 		done := make(chan struct{})
 		go func() { wg.Wait(); close(done) }()

@@ -1,0 +1,45 @@
+package adapters
+
+import (
+	"context"
+
+	"github.com/secure-agent/secure-agent/services/orchestrator/internal/app"
+)
+
+// leasesKey holds the control-plane leases the orchestrator keeps.
+const leasesKey = "controlplane-leases"
+
+// LeaseStore keeps the held control-plane leases under one key of a Dapr
+// state store (a handful at most: one per leased job running).
+type LeaseStore struct {
+	st stateStore
+}
+
+func NewLeaseStore(client StateClient, storeName string) *LeaseStore {
+	return &LeaseStore{st: stateStore{client: client, name: storeName}}
+}
+
+type heldLeases struct {
+	Leases map[string]app.LeaseRecord `json:"leases"`
+}
+
+// Load reads the held leases (none when the key does not exist).
+func (s *LeaseStore) Load(ctx context.Context) (map[string]app.LeaseRecord, error) {
+	var h heldLeases
+	if _, _, err := s.st.load(ctx, leasesKey, &h); err != nil {
+		return nil, err
+	}
+	if h.Leases == nil {
+		h.Leases = map[string]app.LeaseRecord{}
+	}
+	return h.Leases, nil
+}
+
+// Save replaces the held leases; the poller is their only writer.
+func (s *LeaseStore) Save(ctx context.Context, leases map[string]app.LeaseRecord) error {
+	etag, _, err := s.st.load(ctx, leasesKey, &heldLeases{})
+	if err != nil {
+		return err
+	}
+	return s.st.save(ctx, leasesKey, heldLeases{Leases: leases}, etag)
+}
