@@ -34,8 +34,9 @@ build: ## build the four services, agentctl and the local launcher into bin/
 	$(GO) build -ldflags '-X main.version=$(VERSION)' -o $(BIN)/agentctl ./agentctl
 	$(GO) build -o $(BIN)/devstack ./deploy/local
 	$(GO) build -o $(BIN)/demodb ./services/extractor/cmd/demodb
+	$(GO) build -o $(BIN)/controlplane ./e2e/controlplane/cmd/controlplane
 
-run: tools build ## the whole stack on the embedded default plus a demo job (RUN_ONCE=1: exit after it; PROFILE=redis for Redis); Ctrl-C stops it
+run: tools build ## the whole stack on the embedded default plus a demo job (RUN_ONCE=1: exit after it; PROFILE=redis for Redis; CONTROLPLANE=local: through the reference control plane); Ctrl-C stops it
 	$(BIN)/devstack
 
 services: ## start (or install) Redis, PostgreSQL and MariaDB on loopback

@@ -55,6 +55,7 @@ func run(ctx context.Context, args []string, env config.LookupEnv, out io.Writer
 	l.Int(&o.ExtractorReplicas, "EXTRACTOR_REPLICAS", 1, fmt.Sprintf("extractor replicas sharing the work (1 to %d)", stack.MaxExtractorReplicas))
 	l.Duration(&ackWait, "SA_ACK_WAIT", 60*time.Second, "how long the broker waits for a subscriber's answer before redelivering")
 	l.Bool(&demo, "DEMO", true, "run the demo job on the bundled SQLite database once the stack is up")
+	l.Enum(&o.ControlPlane, "CONTROLPLANE", "", stack.ControlPlanes, "local: also run the reference control plane; the demo job is then queued there and flows through the agent and back")
 	l.Bool(&runOnce, "RUN_ONCE", false, "stop the stack after the demo job and exit 0 if it succeeded, 1 if not")
 	l.SetOutput(out)
 	if err := l.Load(args, env); errors.Is(err, config.ErrHelp) {
@@ -91,7 +92,12 @@ func run(ctx context.Context, args []string, env config.LookupEnv, out io.Writer
 		wctx, cancelWait := context.WithCancel(ctx)
 		waited := make(chan error, 1)
 		go func() { waited <- s.Wait(wctx) }()
-		jobErr := demoJob(ctx, out, s, o.Root)
+		var jobErr error
+		if o.ControlPlane == stack.ControlPlaneLocal {
+			jobErr = demoViaControlPlane(ctx, out, s, o.Root)
+		} else {
+			jobErr = demoJob(ctx, out, s, o.Root)
+		}
 		if ctx.Err() != nil {
 			// Ctrl-C during the demo: the user stopped it, not a failure.
 			jobErr = nil
@@ -110,7 +116,12 @@ func run(ctx context.Context, args []string, env config.LookupEnv, out io.Writer
 			fmt.Fprintln(out, "==> stopped; nothing left running")
 			return errors.Join(jobErr, waitErr)
 		}
-		fmt.Fprintln(out, "The stack keeps running: submit your own job with `bin/agentctl run SPEC --wait`. Press Ctrl-C to stop.")
+		if o.ControlPlane == stack.ControlPlaneLocal {
+			fmt.Fprintf(out, "The stack keeps running: queue your own job (a JSON spec) with `curl -s -XPOST %s/jobs -d @spec.json`, follow it with `curl -s %s/jobs/<id>`. Press Ctrl-C to stop.\n",
+				s.ControlPlaneAdminURL(), s.ControlPlaneAdminURL())
+		} else {
+			fmt.Fprintln(out, "The stack keeps running: submit your own job with `bin/agentctl run SPEC --wait`. Press Ctrl-C to stop.")
+		}
 		waitErr = <-waited
 		cancelWait()
 	} else {
@@ -148,6 +159,9 @@ func printSummary(ctx context.Context, out io.Writer, s *stack.Stack, o stack.Op
 	fmt.Fprintf(out, "\ncontrol plane: sentry :%d, placement :%d, scheduler :%d", p.SentryGRPC, p.PlacementGRPC, p.SchedulerGRPC)
 	if o.Profile == "local" {
 		fmt.Fprintf(out, ", NATS JetStream %s", s.NATSURL())
+	}
+	if o.ControlPlane == stack.ControlPlaneLocal {
+		fmt.Fprintf(out, "\nreference control plane: %s (admin: curl -s %s/jobs)", s.ControlPlaneURL(), s.ControlPlaneAdminURL())
 	}
 	fmt.Fprintf(out, "\nstatus:  curl -s %s/v1/status\n", s.AppURL("health"))
 	fmt.Fprintf(out, "logs:    %s/logs/<process>.log\n", s.DataDir())

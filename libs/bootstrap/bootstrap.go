@@ -20,11 +20,13 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/secure-agent/secure-agent/libs/config"
 	"github.com/secure-agent/secure-agent/libs/daprclient"
 	"github.com/secure-agent/secure-agent/libs/httpserver"
 	"github.com/secure-agent/secure-agent/libs/logging"
+	"github.com/secure-agent/secure-agent/libs/logship"
 	"github.com/secure-agent/secure-agent/libs/probe"
 	"github.com/secure-agent/secure-agent/libs/pubsub"
 	"github.com/secure-agent/secure-agent/libs/telemetry"
@@ -52,6 +54,11 @@ type Common struct {
 	TraceSampleRatio float64
 	ShutdownTimeout  time.Duration
 	PubSubName       string
+	// ShipJobLogs publishes the lines logged with a job_id on the job-logs
+	// topic, bounded by JobLogBufferLines and JobLogBufferBytes.
+	ShipJobLogs       bool
+	JobLogBufferLines int
+	JobLogBufferBytes int
 }
 
 // Deps is what wiring receives: everything injected, nothing global.
@@ -153,10 +160,14 @@ func Run(ctx context.Context, spec Spec, args []string, env config.LookupEnv) er
 
 	wireCtx, cancelWire := context.WithCancel(ctx)
 	defer cancelWire()
+	wireLog, ship, err := shipJobLogs(wireCtx, spec.Name, c, log, publisher, tel.Registry)
+	if err != nil {
+		return fmt.Errorf("%s: %w", spec.Name, err)
+	}
 	var flush func(context.Context) error
 	if spec.Wire != nil {
 		flush, err = spec.Wire(wireCtx, Deps{
-			Common: c, Logger: log, Registry: tel.Registry, TracerProvider: tel.TracerProvider,
+			Common: c, Logger: wireLog, Registry: tel.Registry, TracerProvider: tel.TracerProvider,
 			Propagator: tel.Propagator, Sidecar: sidecar, App: srv.App(), Router: router, Publisher: publisher,
 		})
 		if err != nil {
@@ -166,11 +177,17 @@ func Run(ctx context.Context, spec Spec, args []string, env config.LookupEnv) er
 	log.Info("service started", zap.Int("app_port", c.AppPort))
 	serveErr := srv.Serve(ctx, ln)
 	cancelWire()
+	fctx, cancelFlush := context.WithTimeout(context.Background(), c.ShutdownTimeout)
+	defer cancelFlush()
 	if flush != nil {
-		fctx, cancel := context.WithTimeout(context.Background(), c.ShutdownTimeout)
-		defer cancel()
 		if err := flush(fctx); err != nil {
 			log.Warn("flush on shutdown", zap.Error(err))
+		}
+	}
+	// After the service's flush, which may still log for its jobs.
+	if ship != nil {
+		if err := ship.Flush(fctx); err != nil {
+			log.Warn("shipping job logs on shutdown", zap.Error(err))
 		}
 	}
 	if serveErr != nil {
@@ -199,6 +216,12 @@ func loadConfig(spec Spec, args []string, env config.LookupEnv) (Common, error) 
 	l.String(&ratio, "TRACE_SAMPLE_RATIO", "1", "fraction of new traces sampled, 0 to 1")
 	l.String(&c.PubSubName, "PUBSUB_NAME", "pubsub", "name of the Dapr pub/sub component")
 	l.Duration(&c.ShutdownTimeout, "SHUTDOWN_TIMEOUT", 10*time.Second, "bound on graceful shutdown")
+	l.Bool(&c.ShipJobLogs, "SHIP_JOB_LOGS", false, "publish the log lines of each job on the job-logs topic; "+
+		"the health service uploads them to the control plane")
+	l.Int(&c.JobLogBufferLines, "JOB_LOG_BUFFER_LINES", logship.DefaultMaxLines,
+		"job log lines held between two publishes (SHIP_JOB_LOGS); more are dropped and counted")
+	l.Int(&c.JobLogBufferBytes, "JOB_LOG_BUFFER_BYTES", logship.DefaultMaxBytes,
+		"bytes of job log lines held between two publishes (SHIP_JOB_LOGS); more are dropped and counted")
 	var check func(*config.Loader)
 	if spec.Settings != nil {
 		check = spec.Settings(l)
@@ -211,6 +234,8 @@ func loadConfig(spec Spec, args []string, env config.LookupEnv) (Common, error) 
 	l.Check(err == nil && r >= 0 && r <= 1, "TRACE_SAMPLE_RATIO", fmt.Sprintf("invalid value %q: must be a number from 0 to 1", ratio))
 	c.TraceSampleRatio = r
 	l.Check(c.AppPort != c.DaprHTTPPort && c.AppPort != c.DaprGRPCPort, "APP_PORT", "must differ from DAPR_HTTP_PORT and DAPR_GRPC_PORT")
+	l.Check(c.JobLogBufferLines >= 1, "JOB_LOG_BUFFER_LINES", "must be at least 1")
+	l.Check(c.JobLogBufferBytes >= 64<<10, "JOB_LOG_BUFFER_BYTES", "must be at least 65536 (64 KiB)")
 	if check != nil {
 		check(l)
 	}
@@ -218,6 +243,26 @@ func loadConfig(spec Spec, args []string, env config.LookupEnv) (Common, error) 
 		return c, err
 	}
 	return c, nil
+}
+
+// shipJobLogs tees log with a job-log capture core when SHIP_JOB_LOGS is
+// on, and publishes what it captures until ctx ends; the caller flushes the
+// returned shipper on shutdown. Off, it returns log and a nil shipper.
+func shipJobLogs(ctx context.Context, name string, c Common, log *zap.Logger, pub logship.Publisher,
+	reg prometheus.Registerer) (*zap.Logger, *logship.Shipper, error) {
+	if !c.ShipJobLogs {
+		return log, nil, nil
+	}
+	ship, err := logship.New(logship.Options{
+		Service: name, Level: zapcore.LevelOf(log.Core()),
+		MaxLines: c.JobLogBufferLines, MaxBytes: c.JobLogBufferBytes,
+		Logger: log, Registerer: reg,
+	}, pub)
+	if err != nil {
+		return nil, nil, fmt.Errorf("job log shipping: %w", err)
+	}
+	go ship.Run(ctx)
+	return log.WithOptions(zap.WrapCore(ship.Tee)), ship, nil
 }
 
 func isLoopback(host string) bool {

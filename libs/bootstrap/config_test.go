@@ -36,21 +36,23 @@ func TestLoadConfigDefaults(t *testing.T) {
 	c, err := loadConfig(testSpec, nil, envOf(nil))
 	require.NoError(t, err)
 	require.Equal(t, Common{
-		AppID:            "health",
-		AppHost:          "127.0.0.1",
-		AppPort:          6004,
-		DaprHTTPPort:     3500,
-		DaprGRPCPort:     50001,
-		DaprAPIToken:     "",
-		DaprWaitTimeout:  60 * time.Second,
-		LogLevel:         "info",
-		LogFormat:        "json",
-		OTLPEndpoint:     "",
-		OTLPProtocol:     "grpc",
-		OTLPInsecure:     false,
-		TraceSampleRatio: 1,
-		ShutdownTimeout:  10 * time.Second,
-		PubSubName:       "pubsub",
+		AppID:             "health",
+		AppHost:           "127.0.0.1",
+		AppPort:           6004,
+		DaprHTTPPort:      3500,
+		DaprGRPCPort:      50001,
+		DaprAPIToken:      "",
+		DaprWaitTimeout:   60 * time.Second,
+		LogLevel:          "info",
+		LogFormat:         "json",
+		OTLPEndpoint:      "",
+		OTLPProtocol:      "grpc",
+		OTLPInsecure:      false,
+		TraceSampleRatio:  1,
+		ShutdownTimeout:   10 * time.Second,
+		PubSubName:        "pubsub",
+		JobLogBufferLines: 10_000,
+		JobLogBufferBytes: 4 << 20,
 	}, c)
 }
 
@@ -66,27 +68,33 @@ func TestLoadConfigEnvAndFlags(t *testing.T) {
 		"OTEL_EXPORTER_OTLP_ENDPOINT": "collector:4317",
 		"TRACE_SAMPLE_RATIO":          "0.25",
 		"PUBSUB_NAME":                 "redis-pubsub",
+		"SHIP_JOB_LOGS":               "true",
+		"JOB_LOG_BUFFER_LINES":        "500",
+		"JOB_LOG_BUFFER_BYTES":        "1048576",
 	}
 	args := []string{"--app-port=7100", "--log-format", "console", "--otlp-insecure", "--shutdown-timeout=3s",
 		"--otel-exporter-otlp-protocol=http/protobuf"}
 	c, err := loadConfig(testSpec, args, envOf(env))
 	require.NoError(t, err)
 	require.Equal(t, Common{
-		AppID:            "health-2",
-		AppHost:          "127.0.0.1",
-		AppPort:          7100, // flag beats env
-		DaprHTTPPort:     3600,
-		DaprGRPCPort:     50011,
-		DaprAPIToken:     "tok",
-		DaprWaitTimeout:  5 * time.Second,
-		LogLevel:         "warn",
-		LogFormat:        "console",
-		OTLPEndpoint:     "collector:4317",
-		OTLPProtocol:     "http/protobuf",
-		OTLPInsecure:     true,
-		TraceSampleRatio: 0.25,
-		ShutdownTimeout:  3 * time.Second,
-		PubSubName:       "redis-pubsub",
+		AppID:             "health-2",
+		AppHost:           "127.0.0.1",
+		AppPort:           7100, // flag beats env
+		DaprHTTPPort:      3600,
+		DaprGRPCPort:      50011,
+		DaprAPIToken:      "tok",
+		DaprWaitTimeout:   5 * time.Second,
+		LogLevel:          "warn",
+		LogFormat:         "console",
+		OTLPEndpoint:      "collector:4317",
+		OTLPProtocol:      "http/protobuf",
+		OTLPInsecure:      true,
+		TraceSampleRatio:  0.25,
+		ShutdownTimeout:   3 * time.Second,
+		PubSubName:        "redis-pubsub",
+		ShipJobLogs:       true,
+		JobLogBufferLines: 500,
+		JobLogBufferBytes: 1 << 20,
 	}, c)
 }
 

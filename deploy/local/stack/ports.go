@@ -47,7 +47,11 @@ type Ports struct {
 	SchedulerMetrics int
 	EtcdClient       int
 	EtcdPeer         int
-	App              map[string]AppPorts
+	// ControlPlaneAPI and ControlPlaneAdmin are the reference control
+	// plane's HTTPS and admin ports (CONTROLPLANE=local).
+	ControlPlaneAPI   int
+	ControlPlaneAdmin int
+	App               map[string]AppPorts
 }
 
 // AppPorts are one app's and its sidecar's ports.
@@ -66,6 +70,7 @@ func PlanPorts(base int) (Ports, error) {
 		PlacementGRPC: base + 20, PlacementHealthz: base + 21, PlacementMetrics: base + 22, PlacementRaft: base + 23,
 		SchedulerGRPC: base + 30, SchedulerHealthz: base + 31, SchedulerMetrics: base + 32,
 		EtcdClient: base + 33, EtcdPeer: base + 34,
+		ControlPlaneAPI: base + 40, ControlPlaneAdmin: base + 41,
 		App: map[string]AppPorts{},
 	}
 	names := append([]string{}, Apps...)

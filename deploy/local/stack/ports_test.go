@@ -68,7 +68,7 @@ func TestPlanPortsLayout(t *testing.T) {
 			require.Len(t, p.App, len(Apps)+MaxExtractorReplicas-1)
 
 			ports := everyPort(p)
-			require.Len(t, ports, 13+5*len(p.App), "NATS, 12 control-plane ports, 5 per app or replica")
+			require.Len(t, ports, 15+5*len(p.App), "NATS, 12 Dapr control-plane ports, 2 reference control plane ports, 5 per app or replica")
 			owner := map[int]string{}
 			for name, port := range ports {
 				require.GreaterOrEqual(t, port, base, name)

@@ -40,8 +40,18 @@ type Options struct {
 	// Restarts bounds how often one process is restarted after it dies on its
 	// own once the stack is up (default 5 per 10 minutes); past it the stack stops.
 	Restarts int
-	Console  io.Writer // prefixed process output; nil discards it
-	Progress io.Writer // start-up progress lines; nil discards them
+	// ControlPlane "local" runs the reference control plane and links the
+	// agent to it; "" links nothing (a real one is set with CONTROLPLANE_* in
+	// the environment, which every app inherits).
+	ControlPlane string
+	// AppEnv is extra environment for the four apps (not their sidecars),
+	// e.g. CONTROLPLANE_* settings of a control plane run elsewhere.
+	AppEnv []string
+	// ExtraResources are more component directories every sidecar loads
+	// (a vault secret store, say) besides the profile's.
+	ExtraResources []string
+	Console        io.Writer // prefixed process output; nil discards it
+	Progress       io.Writer // start-up progress lines; nil discards them
 }
 
 // Stack is a running local stack.
@@ -92,6 +102,9 @@ func prepare(opts Options) (*Stack, error) {
 	if opts.Restarts == 0 {
 		opts.Restarts = 5
 	}
+	if opts.ControlPlane != "" && opts.ControlPlane != ControlPlaneLocal {
+		return nil, fmt.Errorf("unknown CONTROLPLANE %q: use local (the reference control plane) or leave it empty", opts.ControlPlane)
+	}
 	if opts.Profile != "local" && opts.Profile != "redis" {
 		return nil, fmt.Errorf("unknown PROFILE %q: use one of %s", opts.Profile, strings.Join(Profiles, ", "))
 	}
@@ -131,7 +144,11 @@ func prepare(opts Options) (*Stack, error) {
 }
 
 func (s *Stack) binaries() []string {
-	return append([]string{"daprd", "placement", "scheduler", "sentry", "nats-server"}, Apps...)
+	bins := append([]string{"daprd", "placement", "scheduler", "sentry", "nats-server"}, Apps...)
+	if s.opts.ControlPlane == ControlPlaneLocal {
+		bins = append(bins, "controlplane")
+	}
+	return bins
 }
 
 func (s *Stack) bin(name string) string { return filepath.Join(s.opts.Root, "bin", name) }
@@ -155,6 +172,9 @@ func (s *Stack) checkPortsFree() error {
 	all := s.ports.All()
 	if s.opts.Profile == "local" {
 		all[s.ports.NATS] = "nats"
+	}
+	if s.opts.ControlPlane == ControlPlaneLocal {
+		all[s.ports.ControlPlaneAPI], all[s.ports.ControlPlaneAdmin] = "reference control plane", "reference control plane admin"
 	}
 	for p, owner := range all {
 		ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
@@ -245,8 +265,13 @@ func (s *Stack) start(ctx context.Context) error {
 			return err
 		}
 	}
-	if err := s.startControlPlane(ctx); err != nil {
+	if err := s.startDaprControlPlane(ctx); err != nil {
 		return err
+	}
+	if s.opts.ControlPlane == ControlPlaneLocal {
+		if err := s.startReferenceControlPlane(ctx); err != nil {
+			return err
+		}
 	}
 	for _, a := range s.Instances() {
 		if err := s.startApp(a); err != nil {
@@ -291,7 +316,7 @@ func (s *Stack) createCA(ctx context.Context) error {
 	})
 }
 
-func (s *Stack) startControlPlane(ctx context.Context) error {
+func (s *Stack) startDaprControlPlane(ctx context.Context) error {
 	p := s.ports
 	lo := "127.0.0.1"
 	s.progress("starting Dapr sentry (mTLS CA) on %s:%d", lo, p.SentryGRPC)
@@ -365,13 +390,18 @@ func (s *Stack) startApp(name string) error {
 	for k, v := range s.componentEnv() {
 		env = append(env, k+"="+v)
 	}
-	if _, err := s.spawn(name+"-dapr", s.bin("daprd"), []string{
+	args := []string{
 		"--app-id", app, "--app-port", strconv.Itoa(ap.App), "--app-protocol", "http", "--app-channel-address", lo,
 		"--dapr-http-port", strconv.Itoa(ap.DaprHTTP), "--dapr-grpc-port", strconv.Itoa(ap.DaprGRPC),
 		"--dapr-listen-addresses", lo,
 		"--dapr-internal-grpc-port", strconv.Itoa(ap.DaprInternal), "--dapr-internal-grpc-listen-address", lo,
 		"--metrics-port", strconv.Itoa(ap.DaprMetrics), "--metrics-listen-address", lo,
 		"--resources-path", s.componentsDir(), "--config", s.configFile(app),
+	}
+	for _, r := range s.opts.ExtraResources {
+		args = append(args, "--resources-path", r)
+	}
+	args = append(args,
 		"--enable-mtls", "--sentry-address", fmt.Sprintf("%s:%d", lo, s.ports.SentryGRPC),
 		"--placement-host-address", fmt.Sprintf("%s:%d", lo, s.ports.PlacementGRPC),
 		"--scheduler-host-address", fmt.Sprintf("%s:%d", lo, s.ports.SchedulerGRPC),
@@ -379,14 +409,15 @@ func (s *Stack) startApp(name string) error {
 		"--dapr-graceful-shutdown-seconds", "5", "--log-level", s.opts.LogLevel,
 		// Staged and uploaded files travel as one binding message each.
 		"--max-body-size", "160Mi",
-	}, env); err != nil {
+	)
+	if _, err := s.spawn(name+"-dapr", s.bin("daprd"), args, env); err != nil {
 		return err
 	}
-	_, err := s.spawn(name, s.bin(app), nil, []string{
+	_, err := s.spawn(name, s.bin(app), nil, append([]string{
 		"APP_ID=" + app, "APP_HOST=" + lo, "APP_PORT=" + strconv.Itoa(ap.App),
 		"DAPR_HTTP_PORT=" + strconv.Itoa(ap.DaprHTTP), "DAPR_GRPC_PORT=" + strconv.Itoa(ap.DaprGRPC),
 		"LOG_FORMAT=console", "LOG_LEVEL=" + s.opts.LogLevel,
-	})
+	}, append(s.controlPlaneEnv(), s.opts.AppEnv...)...))
 	return err
 }
 

@@ -4,7 +4,6 @@ import (
 	"sync"
 
 	"github.com/secure-agent/secure-agent/libs/objectstore"
-	"github.com/secure-agent/secure-agent/services/publisher/internal/app"
 )
 
 // BindingStores opens object stores over Dapr output bindings by name,
@@ -30,6 +29,3 @@ func (b *BindingStores) Store(binding string) *objectstore.Store {
 	}
 	return s
 }
-
-// Destination is Store as the app's Destinations.
-func (b *BindingStores) Destination(binding string) app.DestinationStore { return b.Store(binding) }

@@ -19,7 +19,7 @@ import (
 // soon as it is full. It holds one staged file and one upload file at a
 // time. Each staged file is hashed again as it is read, so what is
 // uploaded is what was verified.
-func (s *Service) compact(ctx context.Context, ev job.PartitionDone, dests []job.Destination, stopped func() bool, log *zap.Logger) ([]model.FileInfo, map[model.Kind]int64, []string, error) {
+func (s *Service) compact(ctx context.Context, ev job.PartitionDone, dests []openDest, stopped func() bool, log *zap.Logger) ([]model.FileInfo, map[model.Kind]int64, []string, error) {
 	byKind := map[model.Kind][]job.BatchReady{}
 	for _, f := range ev.Files {
 		byKind[f.Kind] = append(byKind[f.Kind], f)
@@ -31,9 +31,8 @@ func (s *Service) compact(ctx context.Context, ev job.PartitionDone, dests []job
 			return errStopped
 		}
 		for _, d := range dests {
-			key := job.JobDir(d.Prefix, ev.JobID) + "/" + info.Name
-			if err := s.dest(d.Binding).Put(ctx, key, data); err != nil {
-				return fmt.Errorf("upload %s: %w", info.Name, err)
+			if err := d.putFile(ctx, ev.JobID, info, data); err != nil {
+				return &uploadError{fmt.Errorf("upload %s to destination %s: %w", info.Name, d.Binding, err)}
 			}
 			s.m.files.Inc()
 			s.m.bytes.Add(float64(len(data)))
@@ -66,6 +65,14 @@ func (s *Service) compact(ctx context.Context, ev job.PartitionDone, dests []job
 	}
 	return files, rows, nil, nil
 }
+
+// uploadError marks a destination's refusal of an upload file, so a
+// refusal that repeating will not cure fails the partition instead of
+// leaving it to time out.
+type uploadError struct{ err error }
+
+func (e *uploadError) Error() string { return e.err.Error() }
+func (e *uploadError) Unwrap() error { return e.err }
 
 // sinkError marks an error of the upload side inside a read callback, to
 // tell it apart from a staged file that does not decode.

@@ -1,6 +1,10 @@
 package app
 
-import "context"
+import (
+	"context"
+
+	"github.com/secure-agent/secure-agent/libs/model"
+)
 
 // RecordStore keeps the publisher's records (JSON documents) by key.
 type RecordStore interface {
@@ -23,8 +27,20 @@ type DestinationStore interface {
 	Get(ctx context.Context, key string) ([]byte, error)
 }
 
-// Destinations opens the destination store of a binding by name.
-type Destinations func(binding string) DestinationStore
+// JobFileStore is a destination that takes a job's files by job, name,
+// kind, rows and sha256 rather than by object key (the control plane's
+// ingest API). A DestinationStore that implements it gets every upload
+// file and the manifest through it, the manifest last. Both must be safe
+// to repeat: a redelivered partition uploads its files again.
+type JobFileStore interface {
+	PutJobFile(ctx context.Context, jobID string, info model.FileInfo, data []byte) error
+	PutJobManifest(ctx context.Context, jobID string, manifest []byte) error
+}
+
+// Destinations opens the destination store of a binding by name. An
+// errkind.Invalid error means the binding cannot be used as the publisher
+// is configured; it names the fix.
+type Destinations func(binding string) (DestinationStore, error)
 
 // EventPublisher sends PublishDone events.
 type EventPublisher interface {

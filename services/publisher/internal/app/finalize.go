@@ -72,6 +72,10 @@ func (s *Service) Finalize(ctx context.Context, id string, req job.FinalizeReque
 	if err := uploadedEverywhere(parts, dests); err != nil {
 		return job.Finalized{}, err
 	}
+	opened, err := s.openDestinations(dests)
+	if err != nil {
+		return job.Finalized{}, fmt.Errorf("finalize job %s: %w", id, err)
+	}
 
 	m := buildManifest(id, req, parts, s.now().UTC())
 	data, err := model.EncodeManifest(m)
@@ -82,10 +86,10 @@ func (s *Service) Finalize(ctx context.Context, id string, req job.FinalizeReque
 	if out.Rows == nil {
 		out.Rows = map[model.Kind]int64{}
 	}
-	for _, d := range dests {
-		key := job.JobDir(d.Prefix, id) + "/" + model.ManifestFile
-		if err := s.dest(d.Binding).Put(ctx, key, data); err != nil {
-			return job.Finalized{}, fmt.Errorf("write the manifest of job %s: %w", id, err)
+	for _, d := range opened {
+		key, err := d.putManifest(ctx, id, data)
+		if err != nil {
+			return job.Finalized{}, fmt.Errorf("write the manifest of job %s to destination %s: %w", id, d.Binding, err)
 		}
 		s.m.manifests.Inc()
 		out.Manifests = append(out.Manifests, job.ManifestRef{Binding: d.Binding, Key: key, Files: len(m.Files), Bytes: int64(len(data))})

@@ -10,6 +10,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/secure-agent/secure-agent/libs/errkind"
 	"github.com/secure-agent/secure-agent/libs/job"
 	"github.com/secure-agent/secure-agent/libs/model"
 )
@@ -23,7 +24,9 @@ var errStopped = errors.New("the job was cancelled")
 // answers PublishDone. The first run to complete wins: a partition already
 // published only sends its PublishDone again. A staged file that is
 // missing or differs from its announcement uploads nothing and answers
-// PublishDone{ok:false}. Failed runs are the orchestrator's business.
+// PublishDone{ok:false}, and so does a destination the publisher cannot
+// use or one that refuses a file for good (not configured, unauthorized,
+// unknown job). Failed runs are the orchestrator's business.
 func (s *Service) PublishPartition(ctx context.Context, ev job.PartitionDone) error {
 	if !ev.OK {
 		s.ignore(job.TopicPartitionDone, "run_failed")
@@ -56,6 +59,14 @@ func (s *Service) PublishPartition(ctx context.Context, ev job.PartitionDone) er
 		return s.publish(ctx, rec.publishDone(ev.JobID, ev.Partition))
 	}
 
+	dests := destinations(ev.Destinations)
+	opened, err := s.openDestinations(dests)
+	if errkind.Of(err) == errkind.Invalid {
+		return s.fail(ctx, log, ev, []string{err.Error()}, false)
+	}
+	if err != nil {
+		return err
+	}
 	problems, err := s.verifyRun(ctx, ev)
 	if err != nil {
 		return err
@@ -63,14 +74,18 @@ func (s *Service) PublishPartition(ctx context.Context, ev job.PartitionDone) er
 	if len(problems) > 0 {
 		return s.fail(ctx, log, ev, problems, false)
 	}
-	dests := destinations(ev.Destinations)
-	files, rows, problems, err := s.compact(ctx, ev, dests, stopped, log)
-	if errors.Is(err, errStopped) {
+	files, rows, problems, err := s.compact(ctx, ev, opened, stopped, log)
+	var refused *uploadError
+	switch {
+	case errors.Is(err, errStopped):
 		log.Info("publish of the partition stopped: the job was cancelled")
 		s.ignore(job.TopicPartitionDone, "job_cancelled")
 		return nil
-	}
-	if err != nil {
+	case errors.As(err, &refused) && errkind.PubSubStatus(err) == errkind.Drop:
+		// Redelivery would be refused the same way: the job fails now
+		// with the reason rather than when the partition times out.
+		return s.fail(ctx, log, ev, []string{err.Error()}, len(files) > 0)
+	case err != nil:
 		return err
 	}
 	if len(problems) > 0 {

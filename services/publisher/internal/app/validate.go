@@ -132,6 +132,10 @@ func checkDestinations(ds []job.Destination) error {
 		if !prefixPattern.MatchString(d.Prefix) || strings.Contains(d.Prefix, "..") {
 			p = append(p, fmt.Sprintf("destinations[%d].prefix %q is not a clean relative path", i, d.Prefix))
 		}
+		if d.JobID != "" && (d.Binding != job.DestinationControlPlane || !idPattern.MatchString(d.JobID)) {
+			p = append(p, fmt.Sprintf("destinations[%d].job_id %q is only for binding %s and must be a job id (letters, digits, '.', '_' or '-')",
+				i, d.JobID, job.DestinationControlPlane))
+		}
 		if seen[d.Binding] {
 			p = append(p, fmt.Sprintf("destinations[%d].binding %q is listed twice", i, d.Binding))
 		}

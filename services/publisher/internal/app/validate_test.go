@@ -50,6 +50,9 @@ func TestValidateBatch(t *testing.T) {
 func TestValidatePartitionDone(t *testing.T) {
 	ok := job.PartitionDone{JobID: "j1", Partition: "p000", Run: "r1", OK: true, Files: []job.BatchReady{batch()}}
 	require.NoError(t, validatePartitionDone(ok))
+	toControlPlane := ok
+	toControlPlane.Destinations = []job.Destination{{Binding: job.DestinationControlPlane, JobID: "cp-job-1"}, {Binding: "dest"}}
+	require.NoError(t, validatePartitionDone(toControlPlane))
 	tests := []struct {
 		name   string
 		change func(*job.PartitionDone)
@@ -59,6 +62,10 @@ func TestValidatePartitionDone(t *testing.T) {
 		{"file listed twice", func(d *job.PartitionDone) { d.Files = append(d.Files, d.Files[0]) }, "listed twice"},
 		{"bad binding", func(d *job.PartitionDone) { d.Destinations = []job.Destination{{Binding: "a b"}} }, "binding"},
 		{"bad prefix", func(d *job.PartitionDone) { d.Destinations = []job.Destination{{Binding: "dest", Prefix: "../up"}} }, "prefix"},
+		{"job id for a binding", func(d *job.PartitionDone) { d.Destinations = []job.Destination{{Binding: "dest", JobID: "cp-1"}} }, "job_id"},
+		{"bad control-plane job id", func(d *job.PartitionDone) {
+			d.Destinations = []job.Destination{{Binding: job.DestinationControlPlane, JobID: "a/b"}}
+		}, "job_id"},
 		{"binding twice", func(d *job.PartitionDone) {
 			d.Destinations = []job.Destination{{Binding: "dest"}, {Binding: "dest", Prefix: "other"}}
 		}, "listed twice"},

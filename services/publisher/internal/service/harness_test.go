@@ -80,19 +80,26 @@ func freePort(t *testing.T) int {
 // start runs the publisher with env added to its settings.
 func start(t *testing.T, env map[string]string) *harness {
 	t.Helper()
+	return startWith(t, env, nil)
+}
+
+// startWith runs the publisher with env added to its settings and extra
+// Dapr components (file name to YAML) next to the usual ones.
+func startWith(t *testing.T, env, extra map[string]string) *harness {
+	t.Helper()
 	h := &harness{t: t, stagingDir: t.TempDir(), destDir: t.TempDir(), mirrorDir: t.TempDir()}
 	appPort := freePort(t)
-	h.sidecar = daprtest.Start(t, daprtest.Options{
-		AppID:   "publisher",
-		AppPort: appPort,
-		Resources: map[string]string{
-			"pubsub.yaml":      component("pubsub", "pubsub.in-memory", nil),
-			"state.yaml":       component("statestore", "state.in-memory", nil),
-			"staging.yaml":     component("staging", "bindings.localstorage", map[string]string{"rootPath": h.stagingDir}),
-			"destination.yaml": component("destination", "bindings.localstorage", map[string]string{"rootPath": h.destDir}),
-			"mirror.yaml":      component("mirror", "bindings.localstorage", map[string]string{"rootPath": h.mirrorDir}),
-		},
-	})
+	resources := map[string]string{
+		"pubsub.yaml":      component("pubsub", "pubsub.in-memory", nil),
+		"state.yaml":       component("statestore", "state.in-memory", nil),
+		"staging.yaml":     component("staging", "bindings.localstorage", map[string]string{"rootPath": h.stagingDir}),
+		"destination.yaml": component("destination", "bindings.localstorage", map[string]string{"rootPath": h.destDir}),
+		"mirror.yaml":      component("mirror", "bindings.localstorage", map[string]string{"rootPath": h.mirrorDir}),
+	}
+	for name, yaml := range extra {
+		resources[name] = yaml
+	}
+	h.sidecar = daprtest.Start(t, daprtest.Options{AppID: "publisher", AppPort: appPort, Resources: resources})
 
 	settings := map[string]string{
 		"APP_ID": "publisher", "APP_PORT": strconv.Itoa(appPort),

@@ -8,6 +8,7 @@ import (
 
 	"github.com/secure-agent/secure-agent/libs/bootstrap"
 	"github.com/secure-agent/secure-agent/libs/config"
+	"github.com/secure-agent/secure-agent/libs/controlplane"
 	"github.com/secure-agent/secure-agent/services/publisher/internal/adapters"
 	"github.com/secure-agent/secure-agent/services/publisher/internal/app"
 	"github.com/secure-agent/secure-agent/services/publisher/internal/ports"
@@ -23,6 +24,9 @@ type Settings struct {
 	StagingBinding     string
 	StateStore         string
 	CompactTargetBytes int
+	// ControlPlane is the link to the control plane's ingest API, the
+	// destination named job.DestinationControlPlane (off without a URL).
+	ControlPlane controlplane.Settings
 }
 
 // Spec is the publisher service for bootstrap.Run.
@@ -37,7 +41,9 @@ func Spec() bootstrap.Spec {
 			l.String(&s.StateStore, "STATE_STORE", "statestore", "state store component for the publisher's records")
 			l.Int(&s.CompactTargetBytes, "COMPACT_TARGET_BYTES", app.DefaultCompactTargetBytes,
 				"an upload file is closed once its compressed size reaches this many bytes")
+			checkControlPlane := controlplane.Register(l, &s.ControlPlane)
 			return func(l *config.Loader) {
+				checkControlPlane(l)
 				l.Check(s.StagingBinding != "", "STAGING_BINDING", "is empty; name the staging output binding component")
 				l.Check(s.StateStore != "", "STATE_STORE", "is empty; name the state store component")
 				l.Check(s.CompactTargetBytes >= 1 && s.CompactTargetBytes <= maxCompactTargetBytes, "COMPACT_TARGET_BYTES",
@@ -48,9 +54,20 @@ func Spec() bootstrap.Spec {
 		Wire: func(_ context.Context, d bootstrap.Deps) (func(context.Context) error, error) {
 			client := d.Sidecar.Client()
 			stores := adapters.NewBindingStores(client)
+			var cp *adapters.ControlPlaneStore
+			if s.ControlPlane.Enabled() {
+				cpClient, err := controlplane.NewFromSettings(s.ControlPlane,
+					controlplane.DaprSecrets{Getter: client, Store: s.ControlPlane.SecretStore}, d.Logger, d.Registry)
+				if err != nil {
+					return nil, fmt.Errorf("control-plane link: %w", err)
+				}
+				if cp, err = adapters.NewControlPlaneStore(cpClient, d.Logger, d.Registry); err != nil {
+					return nil, err
+				}
+			}
 			svc, err := app.New(app.Options{
 				Staging:            stores.Store(s.StagingBinding),
-				Destinations:       stores.Destination,
+				Destinations:       adapters.NewDestinations(stores, cp).Open,
 				Records:            adapters.NewRecordStore(client, s.StateStore),
 				Events:             d.Publisher,
 				CompactTargetBytes: int64(s.CompactTargetBytes),

@@ -22,6 +22,10 @@ func TestSettingsAreChecked(t *testing.T) {
 		{"target too small", nil, map[string]string{"COMPACT_TARGET_BYTES": "0"}, []string{"COMPACT_TARGET_BYTES", "use 1 to"}},
 		{"target too large", nil, map[string]string{"COMPACT_TARGET_BYTES": "1073741824"}, []string{"COMPACT_TARGET_BYTES", "128 MiB"}},
 		{"not a number", nil, map[string]string{"COMPACT_TARGET_BYTES": "64MiB"}, []string{"COMPACT_TARGET_BYTES"}},
+		{"control plane over http", nil, map[string]string{"CONTROLPLANE_URL": "http://cp.example.com/api/agent/v1",
+			"CONTROLPLANE_TOKEN_URL": "https://cp.example.com/token"}, []string{"CONTROLPLANE_URL", "https://"}},
+		{"control plane without token URL", nil, map[string]string{"CONTROLPLANE_URL": "https://cp.example.com/api/agent/v1"},
+			[]string{"CONTROLPLANE_TOKEN_URL"}},
 		{"empty names", []string{"--staging-binding=", "--state-store="}, nil, []string{"STAGING_BINDING", "STATE_STORE"}},
 	}
 	for _, tc := range tests {

@@ -1,0 +1,59 @@
+package app
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/secure-agent/secure-agent/libs/job"
+	"github.com/secure-agent/secure-agent/libs/model"
+)
+
+// openDest is a destination with its store opened.
+type openDest struct {
+	job.Destination
+	store DestinationStore
+}
+
+// openDestinations opens every destination before anything is written, so
+// a destination the publisher cannot use stops the work before any file
+// reaches another one.
+func (s *Service) openDestinations(dests []job.Destination) ([]openDest, error) {
+	out := make([]openDest, 0, len(dests))
+	for _, d := range dests {
+		store, err := s.dest(d.Binding)
+		if err != nil {
+			return nil, fmt.Errorf("destination %s: %w", d.Binding, err)
+		}
+		out = append(out, openDest{Destination: d, store: store})
+	}
+	return out, nil
+}
+
+// jobAt is the job's id at a JobFileStore destination: the control plane
+// names its jobs itself, and the spec carries that id when it differs.
+func (d openDest) jobAt(jobID string) string {
+	if d.JobID != "" {
+		return d.JobID
+	}
+	return jobID
+}
+
+// putFile writes one upload file of the job, named relative to its job
+// directory.
+func (d openDest) putFile(ctx context.Context, jobID string, info model.FileInfo, data []byte) error {
+	if jf, ok := d.store.(JobFileStore); ok {
+		return jf.PutJobFile(ctx, d.jobAt(jobID), info, data)
+	}
+	return d.store.Put(ctx, job.JobDir(d.Prefix, jobID)+"/"+info.Name, data)
+}
+
+// putManifest writes the job's manifest and answers the key it is found
+// under in the destination.
+func (d openDest) putManifest(ctx context.Context, jobID string, data []byte) (string, error) {
+	if jf, ok := d.store.(JobFileStore); ok {
+		id := d.jobAt(jobID)
+		return "jobs/" + id + "/manifest", jf.PutJobManifest(ctx, id, data)
+	}
+	key := job.JobDir(d.Prefix, jobID) + "/" + model.ManifestFile
+	return key, d.store.Put(ctx, key, data)
+}
