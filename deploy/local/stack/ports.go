@@ -91,6 +91,7 @@ func (p Ports) All() map[int]string {
 		p.PlacementGRPC: "placement", p.PlacementHealthz: "placement healthz", p.PlacementMetrics: "placement metrics", p.PlacementRaft: "placement raft",
 		p.SchedulerGRPC: "scheduler", p.SchedulerHealthz: "scheduler healthz", p.SchedulerMetrics: "scheduler metrics",
 		p.EtcdClient: "scheduler etcd client", p.EtcdPeer: "scheduler etcd peer",
+		p.ControlPlaneAPI: "reference control plane", p.ControlPlaneAdmin: "reference control plane admin",
 	}
 	for a, ap := range p.App {
 		m[ap.App] = a + " app"

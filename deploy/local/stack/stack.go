@@ -173,9 +173,6 @@ func (s *Stack) checkPortsFree() error {
 	if s.opts.Profile == "local" {
 		all[s.ports.NATS] = "nats"
 	}
-	if s.opts.ControlPlane == ControlPlaneLocal {
-		all[s.ports.ControlPlaneAPI], all[s.ports.ControlPlaneAdmin] = "reference control plane", "reference control plane admin"
-	}
 	for p, owner := range all {
 		ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
 		if err != nil {
