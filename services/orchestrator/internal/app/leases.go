@@ -358,6 +358,9 @@ func (p *Poller) keeper(ctx context.Context, rec LeaseRecord, swap <-chan LeaseR
 		}
 		var r controlplane.StatusReport
 		switch {
+		case st.State.Terminal() && st.StartedAt != nil && rec.Reported == string(controlplane.StateAccepted):
+			// It ran between two checks: say so before its result.
+			r = controlplane.StatusReport{State: controlplane.StateRunning, At: *st.StartedAt}
 		case st.State.Terminal():
 			r = finalReport(st)
 		case st.State != job.Pending && rec.Reported != string(controlplane.StateRunning):
@@ -373,7 +376,7 @@ func (p *Poller) keeper(ctx context.Context, rec LeaseRecord, swap <-chan LeaseR
 			continue // tried again at the next check
 		}
 		p.update(ctx, rec)
-		if st.State.Terminal() {
+		if r.State != controlplane.StateRunning && st.State.Terminal() {
 			log.Info("leased job finished and reported", zap.String("state", string(st.State)))
 			p.drop(ctx, rec)
 			return
@@ -425,6 +428,9 @@ func renewEvery(rec LeaseRecord) time.Duration {
 
 func finalReport(st job.Status) controlplane.StatusReport {
 	r := controlplane.StatusReport{Assets: st.Assets, Errors: st.Errors}
+	if st.FinishedAt != nil {
+		r.At = *st.FinishedAt
+	}
 	switch st.State {
 	case job.Succeeded:
 		r.State = controlplane.StateSucceeded

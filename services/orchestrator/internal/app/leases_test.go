@@ -156,7 +156,12 @@ func (j *fakeLeasedJobs) Get(_ context.Context, id string) (job.Status, error) {
 	if !ok {
 		return job.Status{}, errkind.New(errkind.NotFound, "job "+id+" is unknown")
 	}
-	return job.Status{ID: id, State: st, Assets: 7}, nil
+	out := job.Status{ID: id, State: st, Assets: 7}
+	if st != job.Pending {
+		started := time.Now()
+		out.StartedAt = &started
+	}
+	return out, nil
 }
 
 func (j *fakeLeasedJobs) Cancel(_ context.Context, id string) (job.Submitted, error) {
@@ -235,8 +240,9 @@ func TestPollerRenewsAndCancelsTheJobOfALostLease(t *testing.T) {
 	w.add(controlplane.Lease{LeaseID: "lease-2", JobID: "job-1", ExpiresAt: time.Now().Add(3 * time.Second), DurationSeconds: 3, Spec: json.RawMessage(leasedSpecJSON)})
 	require.Eventually(t, func() bool { _, ok := jobs.state("job-1.r2"); return ok }, 5*time.Second, 5*time.Millisecond)
 	jobs.set("job-1.r2", job.Succeeded)
-	require.Eventually(t, func() bool { return len(w.reported("lease-2")) == 2 }, 5*time.Second, 5*time.Millisecond)
-	require.Equal(t, []controlplane.State{controlplane.StateAccepted, controlplane.StateSucceeded}, w.reported("lease-2"))
+	require.Eventually(t, func() bool { return len(w.reported("lease-2")) == 3 }, 5*time.Second, 5*time.Millisecond)
+	require.Equal(t, []controlplane.State{controlplane.StateAccepted, controlplane.StateRunning, controlplane.StateSucceeded}, w.reported("lease-2"),
+		"a job that ran between two checks is reported running before its result")
 }
 
 func TestPollerResumesLeasesHeldBeforeARestart(t *testing.T) {
