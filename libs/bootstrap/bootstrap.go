@@ -80,6 +80,9 @@ type Spec struct {
 	DefaultAppPort int
 	// AnswerProbes makes the app answer health's broker round-trip probes.
 	AnswerProbes bool
+	// KeepsJobLogs turns SHIP_JOB_LOGS off for the service that uploads job
+	// logs (health): shipping its own upload warnings would feed them back.
+	KeepsJobLogs bool
 	// Settings registers the service's own settings on the loader and returns
 	// a func run after Load for cross-field checks (may be nil).
 	Settings func(l *config.Loader) func(l *config.Loader)
@@ -160,7 +163,7 @@ func Run(ctx context.Context, spec Spec, args []string, env config.LookupEnv) er
 
 	wireCtx, cancelWire := context.WithCancel(ctx)
 	defer cancelWire()
-	wireLog, ship, err := shipJobLogs(wireCtx, spec.Name, c, log, publisher, tel.Registry)
+	wireLog, ship, err := shipJobLogs(wireCtx, spec, c, log, publisher, tel.Registry)
 	if err != nil {
 		return fmt.Errorf("%s: %w", spec.Name, err)
 	}
@@ -248,13 +251,17 @@ func loadConfig(spec Spec, args []string, env config.LookupEnv) (Common, error) 
 // shipJobLogs tees log with a job-log capture core when SHIP_JOB_LOGS is
 // on, and publishes what it captures until ctx ends; the caller flushes the
 // returned shipper on shutdown. Off, it returns log and a nil shipper.
-func shipJobLogs(ctx context.Context, name string, c Common, log *zap.Logger, pub logship.Publisher,
+func shipJobLogs(ctx context.Context, spec Spec, c Common, log *zap.Logger, pub logship.Publisher,
 	reg prometheus.Registerer) (*zap.Logger, *logship.Shipper, error) {
 	if !c.ShipJobLogs {
 		return log, nil, nil
 	}
+	if spec.KeepsJobLogs {
+		log.Info("SHIP_JOB_LOGS ignored: this service uploads the job logs of the others")
+		return log, nil, nil
+	}
 	ship, err := logship.New(logship.Options{
-		Service: name, Level: zapcore.LevelOf(log.Core()),
+		Service: spec.Name, Level: zapcore.LevelOf(log.Core()),
 		MaxLines: c.JobLogBufferLines, MaxBytes: c.JobLogBufferBytes,
 		Logger: log, Registerer: reg,
 	}, pub)

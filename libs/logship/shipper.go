@@ -11,9 +11,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
-
-	"github.com/secure-agent/secure-agent/libs/job"
 )
+
+// Topic is the pub/sub topic of job log batches, job.TopicJobLogs; it is
+// repeated here so bootstrap, which every service links, does not pull in
+// libs/job and its Arrow dependency.
+const Topic = "job-logs"
 
 // Defaults of Options.
 const (
@@ -136,7 +139,7 @@ func (s *Shipper) Flush(ctx context.Context) error {
 	}
 	defer func() { <-s.round }()
 	if lost := s.ship(ctx); lost > 0 {
-		return fmt.Errorf("logship: flush: %d job log lines could not be published on topic %s", lost, job.TopicJobLogs)
+		return fmt.Errorf("logship: flush: %d job log lines could not be published on topic %s", lost, Topic)
 	}
 	return nil
 }
@@ -152,7 +155,7 @@ func (s *Shipper) ship(ctx context.Context) (lost int) {
 		for _, b := range split(s.opts.Service, id, jobs[id]) {
 			if failure == nil {
 				pctx, cancel := context.WithTimeout(ctx, s.opts.PublishTimeout)
-				failure = s.pub.Publish(pctx, job.TopicJobLogs, b)
+				failure = s.pub.Publish(pctx, Topic, b)
 				cancel()
 				if failure == nil {
 					s.metrics.published.Add(float64(len(b.Lines)))

@@ -384,6 +384,10 @@ func TestLargeJobLogsAreSplitIntoBoundedEvents(t *testing.T) {
 	require.Equal(t, noMessage, all[302], "the control plane requires a message")
 }
 
+func TestTopicIsTheJobLogsTopic(t *testing.T) {
+	require.Equal(t, job.TopicJobLogs, Topic)
+}
+
 func TestNewRejectsADuplicateRegistration(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	_, err := New(Options{Registerer: reg}, pubsub.NewPublisher(&broker{}, "pubsub"))

@@ -106,6 +106,9 @@ func (h *Heartbeats) Run(ctx context.Context) {
 func (h *Heartbeats) Beat(ctx context.Context) error {
 	hb := h.Build(ctx)
 	err := h.opts.Sender.Heartbeat(ctx, hb)
+	if err != nil && errors.Is(ctx.Err(), context.Canceled) {
+		return err // shutting down: not the control plane's failure
+	}
 	if err != nil {
 		h.sent.WithLabelValues("error").Inc()
 		if log, held := h.warn.fail(h.now()); log {

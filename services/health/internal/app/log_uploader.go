@@ -371,8 +371,8 @@ func packLines(lines []json.RawMessage) []*logBatch {
 	return append(out, compressLines(lines[start:])...)
 }
 
-// compressLines gzips lines into one body, halving the lines until each
-// body is within maxUploadBody.
+// compressLines gzips lines into one body; a body over maxUploadBody is
+// redone in as many parts, cut by size, as its ratio says it needs.
 func compressLines(lines []json.RawMessage) []*logBatch {
 	var buf bytes.Buffer
 	zw := gzip.NewWriter(&buf)
@@ -383,11 +383,21 @@ func compressLines(lines []json.RawMessage) []*logBatch {
 		raw += len(l) + 1
 	}
 	_ = zw.Close() // writes to memory cannot fail
-	if buf.Len() > maxUploadBody && len(lines) > 1 {
-		half := len(lines) / 2
-		return append(compressLines(lines[:half]), compressLines(lines[half:])...)
+	if buf.Len() <= maxUploadBody || len(lines) == 1 {
+		return []*logBatch{{lines: len(lines), bytes: raw, body: buf.Bytes()}}
 	}
-	return []*logBatch{{lines: len(lines), bytes: raw, body: buf.Bytes()}}
+	parts := buf.Len()/maxUploadBody + 1
+	target := raw/parts + 1
+	var out []*logBatch
+	start, size := 0, 0
+	for i, l := range lines {
+		if i > start && size+len(l)+1 > target {
+			out = append(out, compressLines(lines[start:i])...)
+			start, size = i, 0
+		}
+		size += len(l) + 1
+	}
+	return append(out, compressLines(lines[start:])...)
 }
 
 // next marks the job's oldest batch in flight and returns it.

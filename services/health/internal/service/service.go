@@ -70,7 +70,10 @@ func Spec() bootstrap.Spec {
 	return bootstrap.Spec{
 		Name:           "health",
 		DefaultAppPort: 6004,
-		Settings:       s.register,
+		// Health uploads the job logs; its own lines with a job id are
+		// warnings about those uploads and must not loop back into them.
+		KeepsJobLogs: true,
+		Settings:     s.register,
 		Wire: func(ctx context.Context, d bootstrap.Deps) (func(context.Context) error, error) {
 			return wire(ctx, d, &s)
 		},
