@@ -27,7 +27,11 @@ dapr_version() { (cd "$here" && GOWORK=off go list -m -f '{{.Version}}' github.c
 # of silently listening everywhere. See docs/adr/0002.
 prepare_sources() { # workdir → prints the tools-module copy to build in
   local work=$1 src
+  # On a fresh machine the modules are not in the cache yet and `go list -m`
+  # answers an empty Dir: download them first.
+  (cd "$here" && GOWORK=off go mod download github.com/dapr/dapr github.com/dapr/durabletask-go) || exit 1
   src=$(cd "$here" && GOWORK=off go list -m -f '{{.Dir}}' github.com/dapr/dapr)
+  [ -n "$src" ] && [ -d "$src" ] || { echo "build.sh: the github.com/dapr/dapr module is not in the module cache" >&2; exit 1; }
   mkdir -p "$work"
   cp -r "$src" "$work/dapr" && chmod -R u+w "$work/dapr"
   sed -i 's|net.Listen("tcp", fmt.Sprintf(":%d", s.port))|net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", s.port))|' \
@@ -62,10 +66,13 @@ if ! have_all "$cache"; then
   start=$(date +%s)
   ldflags="-X github.com/dapr/dapr/pkg/buildinfo.version=$(dapr_version)"
   go build -trimpath -o "$tmp/nats-server" github.com/nats-io/nats-server/v2
-  cd "$(prepare_sources "$tmp/src")"
+  # prepare_sources runs in a subshell: its exit only ends that, so check.
+  srcdir=$(prepare_sources "$tmp/src") && [ -d "$srcdir" ] || { echo "build.sh: preparing the patched sources failed; see above" >&2; exit 1; }
+  cd "$srcdir"
   go build -tags stablecomponents -trimpath -ldflags "$ldflags" -o "$tmp/daprd" ./cmd/daprd
   go build -trimpath -ldflags "$ldflags" -o "$tmp/" \
     github.com/dapr/dapr/cmd/placement github.com/dapr/dapr/cmd/scheduler github.com/dapr/dapr/cmd/sentry
+  grep -qa '127.0.0.1:%d' "$tmp/sentry" || { echo "build.sh: the built sentry lacks the loopback patch" >&2; exit 1; }
   cd "$here" && rm -rf "$tmp/src"
   rm -rf "$cache" && mv "$tmp" "$cache"
   echo "==> Dapr runtime built in $(( $(date +%s) - start ))s (cached in $cache)"
