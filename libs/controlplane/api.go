@@ -111,8 +111,9 @@ func (cl *Client) Heartbeat(ctx context.Context, hb Heartbeat) error {
 }
 
 // UploadLogs sends one batch of a job's redacted log lines, gzip-compressed
-// NDJSON of LogLine (at most 1 MiB). seq numbers the job's batches from 0;
-// dropped counts lines lost since the previous batch.
+// NDJSON of LogLine (at most 1 MiB). seq increases per job (it need not
+// start at 0 or be contiguous; the server dedupes by it); dropped counts
+// lines lost since the previous batch.
 func (cl *Client) UploadLogs(ctx context.Context, jobID string, seq, dropped int, ndjsonGzip []byte) error {
 	switch {
 	case jobID == "":
