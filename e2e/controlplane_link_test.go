@@ -127,7 +127,7 @@ func startLinkedStack(t *testing.T, portBase int) *linkedStack {
 	t.Helper()
 	secret := "e2e-secret-" + randomSuffix(t)
 	vault := newFakeVault(t, map[string]string{"controlplane-client-id": cpClientID, "controlplane-client-secret": secret})
-	cp, err := controlplane.Start(controlplane.Options{ClientID: cpClientID, ClientSecret: secret, LeaseDuration: 9 * time.Second})
+	cp, err := controlplane.Start(controlplane.Options{ClientID: cpClientID, ClientSecret: secret, LeaseDuration: 6 * time.Second})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = cp.Close() })
 
@@ -143,6 +143,9 @@ func startLinkedStack(t *testing.T, portBase int) *linkedStack {
 			"CONTROLPLANE_URL=" + cp.APIURL(), "CONTROLPLANE_TOKEN_URL=" + cp.TokenURL(), "CONTROLPLANE_CA_FILE=" + caFile,
 			"CONTROLPLANE_SECRET_STORE=vault", "AGENT_ID=" + cpAgentID, "SHIP_JOB_LOGS=true",
 			"HEARTBEAT_INTERVAL=1s", "CONTROLPLANE_POLL_WAIT=5s", "CONTROLPLANE_MAX_RETRIES=8",
+			// One leased job at a time: a job whose lease is lost cannot be
+			// leased again (and adopted) before the loss is noticed.
+			"CONTROLPLANE_MAX_JOBS=1",
 		},
 	})
 	require.NoError(t, err)
@@ -326,6 +329,45 @@ func TestControlPlaneLink(t *testing.T) {
 		j := l.waitState(t, id, 2*time.Minute, "succeeded")
 		require.GreaterOrEqual(t, j.Leases, 2, "the job was leased again after the loss")
 		require.Equal(t, baseline, l.ingested(t, id))
+	})
+
+	t.Run("a lease lost while the job runs: cancelled here, leased again, rerun, nothing duplicated", func(t *testing.T) {
+		const db = "sa_e2e_cplink"
+		dsn := pgCatalog(t, db, 12, 30) // 360 tables in 72 partitions, one at a time: a job of ~10 s
+		spec := map[string]any{
+			"version": 1, "name": "cp-pg", "connection": "default/postgres/cplink",
+			"source":       map[string]any{"kind": "postgres", "dsn": dsn, "databases": []string{db}},
+			"partitioning": map[string]any{"tables_per_partition": 5, "max_parallel": 1},
+		}
+		runPG := func() string {
+			id, err := l.cp.Enqueue(spec)
+			require.NoError(t, err)
+			return id
+		}
+		undisturbed := runPG()
+		require.Equal(t, "succeeded", l.waitState(t, undisturbed, 3*time.Minute, "succeeded", "failed", "cancelled").State)
+		want := l.ingested(t, undisturbed)
+
+		id := runPG()
+		l.waitState(t, id, time.Minute, "running")
+		for _, le := range l.cp.Leases() {
+			if le.JobID == id && le.State == controlplane.LeaseActive {
+				require.NoError(t, l.cp.ExpireLease(le.LeaseID))
+			}
+		}
+		j := l.waitState(t, id, 3*time.Minute, "succeeded", "failed", "cancelled")
+		require.Equal(t, "succeeded", j.State, "statuses: %+v", l.cp.Statuses(id))
+		require.Equal(t, 2, j.Leases)
+		require.Equal(t, want, l.ingested(t, id), "the rerun's files are complete, and the lost run's are not kept")
+
+		a := agent{t: t, s: l.s}
+		first, err := a.status(id)
+		require.NoError(t, err)
+		require.Equal(t, "cancelled", string(first.State), "the run of the lost lease was stopped here")
+		rerun, err := a.status(id + ".r2")
+		require.NoError(t, err)
+		require.Equal(t, "succeeded", string(rerun.State))
+		t.Logf("files of the cancelled run discarded by the manifest: %d", l.cp.DiscardedFiles(id))
 	})
 
 	t.Run("no process of the agent listens on a non-loopback address", func(t *testing.T) {

@@ -252,6 +252,18 @@ func (s *Server) handleManifest(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, http.StatusConflict, "files_missing", "upload these files before the manifest: "+strings.Join(missing, ", "))
 		return
 	}
+	// The manifest is the job's final file list: files it does not list were
+	// left by a run whose lease was lost, and are discarded.
+	listed := map[string]bool{}
+	for _, f := range m.Files {
+		listed[f.SHA256] = true
+	}
+	for sha := range d.files {
+		if !listed[sha] {
+			delete(d.files, sha)
+			d.discarded++
+		}
+	}
 	d.manifest = raw
 	w.WriteHeader(http.StatusOK)
 }

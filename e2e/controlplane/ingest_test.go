@@ -146,3 +146,24 @@ func TestLogsIdempotentBySequence(t *testing.T) {
 	require.Equal(t, []string{"one", "two", "three"}, msgs)
 	require.Equal(t, 5, h.srv.DroppedLines(jobID))
 }
+
+func TestManifestDiscardsFilesItDoesNotList(t *testing.T) {
+	h := start(t, nil)
+	h.login()
+	jobID, err := h.srv.Enqueue(map[string]any{})
+	require.NoError(t, err)
+	old, kept := []byte("from a run whose lease was lost"), []byte("from the run that finished")
+	for _, f := range [][]byte{old, kept} {
+		resp, body := h.call(http.MethodPut, "/jobs/"+jobID+"/files/"+shaHex(f), f, fileHeaders("p000/table-000.arrows", "table", 1))
+		require.Equal(t, http.StatusCreated, resp.StatusCode, "%s", body)
+	}
+	manifest := map[string]any{"version": 1, "job_id": jobID, "files": []map[string]any{
+		{"name": "p000/table-000.arrows", "sha256": shaHex(kept), "kind": "table", "rows": 1},
+	}}
+	resp, _ := h.callJSON(http.MethodPut, "/jobs/"+jobID+"/manifest", manifest)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	files := h.srv.Files(jobID)
+	require.Len(t, files, 1)
+	require.Equal(t, kept, files[0].Data)
+	require.Equal(t, 1, h.srv.DiscardedFiles(jobID))
+}

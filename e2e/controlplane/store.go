@@ -62,6 +62,8 @@ type jobData struct {
 	files    map[string]*StoredFile // by sha256
 	manifest json.RawMessage
 	logs     map[int]LogBatch
+	// discarded counts files dropped because the manifest did not list them.
+	discarded int
 }
 
 // jobStore holds what agents uploaded.
@@ -141,6 +143,17 @@ func (s *Server) DroppedLines(jobID string) int {
 		n += b.DroppedLines
 	}
 	return n
+}
+
+// DiscardedFiles counts a job's files dropped when its manifest arrived
+// without them (left by a run whose lease was lost).
+func (s *Server) DiscardedFiles(jobID string) int {
+	s.store.mu.Lock()
+	defer s.store.mu.Unlock()
+	if d, ok := s.store.jobs[jobID]; ok {
+		return d.discarded
+	}
+	return 0
 }
 
 // Heartbeats lists every heartbeat received, oldest first.

@@ -393,8 +393,22 @@ func (p *Poller) lose(ctx context.Context, rec LeaseRecord, cause error, log *za
 	if _, err := p.jobs.Cancel(ctx, rec.JobID); err != nil && errkind.Of(err) != errkind.Conflict {
 		log.Error("cancelling the job of a lost lease failed", zap.Error(err))
 	}
+	// Hold the lease's slot until the job has stopped: leased again before
+	// that, it would look like a running job to adopt.
+	deadline := time.Now().Add(lostJobStopWait)
+	for time.Now().Before(deadline) {
+		if st, err := p.jobs.Get(ctx, rec.JobID); err == nil && st.State.Terminal() {
+			break
+		}
+		if !sleep(ctx, p.o.Check) {
+			return
+		}
+	}
 	p.drop(ctx, rec)
 }
+
+// lostJobStopWait bounds how long a lost lease's job is waited for to stop.
+const lostJobStopWait = 5 * time.Minute
 
 // report sends one transition (the client retries transient failures);
 // false means it was not recorded, and rec.Reported is reportedLost when

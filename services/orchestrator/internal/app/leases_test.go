@@ -168,8 +168,12 @@ func (j *fakeLeasedJobs) Cancel(_ context.Context, id string) (job.Submitted, er
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	j.cancelled = append(j.cancelled, id)
-	j.states[id] = job.Cancelled
-	return job.Submitted{ID: id, State: job.Cancelled}, nil
+	// Like the workflow, the job stops a little later, not at once.
+	go func() {
+		time.Sleep(50 * time.Millisecond)
+		j.set(id, job.Cancelled)
+	}()
+	return job.Submitted{ID: id, State: job.Running}, nil
 }
 
 func (j *fakeLeasedJobs) set(id string, st job.State) {
@@ -193,8 +197,12 @@ func lease(n int, spec string) controlplane.Lease {
 }
 
 func startPoller(t *testing.T, w *fakeWork, jobs *fakeLeasedJobs, store *fakeLeaseStore) (stop func()) {
+	return startPollerWith(t, w, jobs, store, 0)
+}
+
+func startPollerWith(t *testing.T, w *fakeWork, jobs *fakeLeasedJobs, store *fakeLeaseStore, maxJobs int) (stop func()) {
 	t.Helper()
-	p := NewPoller(w, jobs, store, PollerOptions{AgentID: "agent-1", Check: 10 * time.Millisecond, RetryWait: 10 * time.Millisecond})
+	p := NewPoller(w, jobs, store, PollerOptions{AgentID: "agent-1", MaxJobs: maxJobs, Check: 10 * time.Millisecond, RetryWait: 10 * time.Millisecond})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { p.Run(ctx); close(done) }()
@@ -224,25 +232,27 @@ func TestPollerRunsLeasedJobAndReportsEveryTransition(t *testing.T) {
 
 func TestPollerRenewsAndCancelsTheJobOfALostLease(t *testing.T) {
 	w, jobs, store := newFakeWork(lease(1, leasedSpecJSON)), newFakeLeasedJobs(), &fakeLeaseStore{}
-	stop := startPoller(t, w, jobs, store)
+	stop := startPollerWith(t, w, jobs, store, 1) // no free slot: the job cannot be adopted under a new lease
 	defer stop()
 	require.Eventually(t, func() bool { return w.renewed("lease-1") >= 1 }, 5*time.Second, 10*time.Millisecond, "the lease is renewed (every third of its 3s)")
 	jobs.set("job-1", job.Running)
 	require.Eventually(t, func() bool { return len(w.reported("lease-1")) == 2 }, 5*time.Second, 5*time.Millisecond)
 
+	// The lease is lost and the control plane has the job queued again at
+	// once: it must not be mistaken for a running job while it stops.
 	w.lose("lease-1")
-	require.Eventually(t, func() bool { st, _ := jobs.state("job-1"); return st == job.Cancelled }, 5*time.Second, 10*time.Millisecond)
-	require.Eventually(t, func() bool { return store.held() == 0 }, 5*time.Second, 5*time.Millisecond)
+	w.add(controlplane.Lease{LeaseID: "lease-2", JobID: "job-1", ExpiresAt: time.Now().Add(3 * time.Second), DurationSeconds: 3, Spec: json.RawMessage(leasedSpecJSON)})
+	require.Eventually(t, func() bool { _, ok := jobs.state("job-1.r2"); return ok }, 5*time.Second, 5*time.Millisecond,
+		"the job leased again runs afresh under a rerun id")
+	st, _ := jobs.state("job-1")
+	require.Equal(t, job.Cancelled, st)
 	require.Equal(t, []controlplane.State{controlplane.StateAccepted, controlplane.StateRunning}, w.reported("lease-1"),
 		"no result is reported for a lost lease")
-
-	// The control plane leases the job again: it runs afresh under a rerun id.
-	w.add(controlplane.Lease{LeaseID: "lease-2", JobID: "job-1", ExpiresAt: time.Now().Add(3 * time.Second), DurationSeconds: 3, Spec: json.RawMessage(leasedSpecJSON)})
-	require.Eventually(t, func() bool { _, ok := jobs.state("job-1.r2"); return ok }, 5*time.Second, 5*time.Millisecond)
 	jobs.set("job-1.r2", job.Succeeded)
 	require.Eventually(t, func() bool { return len(w.reported("lease-2")) == 3 }, 5*time.Second, 5*time.Millisecond)
 	require.Equal(t, []controlplane.State{controlplane.StateAccepted, controlplane.StateRunning, controlplane.StateSucceeded}, w.reported("lease-2"),
 		"a job that ran between two checks is reported running before its result")
+	require.Eventually(t, func() bool { return store.held() == 0 }, 5*time.Second, 5*time.Millisecond)
 }
 
 func TestPollerResumesLeasesHeldBeforeARestart(t *testing.T) {
@@ -284,4 +294,30 @@ func TestLeasedSpecKeepsExplicitDestinations(t *testing.T) {
 	spec, err := leasedSpec(l)
 	require.NoError(t, err)
 	require.Equal(t, []job.Destination{{Binding: "s3", Prefix: "jobs"}, {Binding: "controlplane", Prefix: "jobs", JobID: "job-5"}}, spec.Destinations)
+}
+
+func TestPollerAdoptsAJobLeasedAgainWhileItRuns(t *testing.T) {
+	w, jobs, store := newFakeWork(lease(6, leasedSpecJSON)), newFakeLeasedJobs(), &fakeLeaseStore{}
+	stop := startPoller(t, w, jobs, store)
+	defer stop()
+	require.Eventually(t, func() bool { return len(w.reported("lease-6")) == 1 }, 5*time.Second, 5*time.Millisecond)
+	jobs.set("job-6", job.Running)
+	require.Eventually(t, func() bool { return len(w.reported("lease-6")) == 2 }, 5*time.Second, 5*time.Millisecond)
+
+	// The control plane lost patience and leased the job to us again
+	// before our renewal: the running job carries on under the new lease.
+	w.add(controlplane.Lease{LeaseID: "lease-7", JobID: "job-6", ExpiresAt: time.Now().Add(3 * time.Second), DurationSeconds: 3, Spec: json.RawMessage(leasedSpecJSON)})
+	w.lose("lease-6")
+	require.Eventually(t, func() bool {
+		store.mu.Lock()
+		defer store.mu.Unlock()
+		return store.leases["job-6"].LeaseID == "lease-7"
+	}, 5*time.Second, 5*time.Millisecond)
+	jobs.set("job-6", job.Succeeded)
+	require.Eventually(t, func() bool { return len(w.reported("lease-7")) == 2 }, 5*time.Second, 5*time.Millisecond)
+	require.Equal(t, []controlplane.State{controlplane.StateRunning, controlplane.StateSucceeded}, w.reported("lease-7"))
+	require.Equal(t, 1, jobs.submits, "adopted, not started again")
+	jobs.mu.Lock()
+	defer jobs.mu.Unlock()
+	require.Empty(t, jobs.cancelled)
 }
