@@ -149,18 +149,7 @@ func startLinkedStack(t *testing.T, portBase int) *linkedStack {
 		},
 	})
 	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	supervised := make(chan error, 1)
-	go func() { supervised <- s.Wait(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		require.NoError(t, <-supervised, "the supervisor gave up on a process")
-		if t.Failed() {
-			dumpLogs(t, dataDir)
-		}
-		require.NoError(t, s.Stop())
-		require.Empty(t, processesIn(t, dataDir), "processes left behind")
-	})
+	supervise(t, s, dataDir)
 	return &linkedStack{s: s, cp: cp, vault: vault, db: demoDB(t)}
 }
 

@@ -30,6 +30,13 @@ func pipelineStack(t *testing.T, profile string, portBase, redisDB int) (agent, 
 		ExtractorReplicas: 2, AckWait: 10 * time.Second, Progress: &testLog{t: t},
 	})
 	require.NoError(t, err)
+	supervise(t, s, dataDir)
+	return agent{t: t, s: s}, pw
+}
+
+// supervise keeps restarting the stack's dead processes while t runs, and
+// stops the stack when it ends, checking nothing is left behind.
+func supervise(t *testing.T, s *stack.Stack, dataDir string) {
 	ctx, cancel := context.WithCancel(context.Background())
 	supervised := make(chan error, 1)
 	go func() { supervised <- s.Wait(ctx) }()
@@ -42,7 +49,6 @@ func pipelineStack(t *testing.T, profile string, portBase, redisDB int) (agent, 
 		require.NoError(t, s.Stop())
 		require.Empty(t, processesIn(t, dataDir), "processes left behind")
 	})
-	return agent{t: t, s: s}, pw
 }
 
 // pgSpec is a job on the e2e PostgreSQL database (only that one: the

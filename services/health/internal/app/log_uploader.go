@@ -359,14 +359,20 @@ func (u *LogUploader) seal(id string) {
 // packLines cuts lines into gzip NDJSON bodies of at most maxUploadBody.
 // No lines still make one (empty) batch, to carry a dropped count.
 func packLines(lines []json.RawMessage) []*logBatch {
+	return compressParts(lines, maxUploadRaw)
+}
+
+// compressParts cuts lines into runs of about limit raw bytes (at least one
+// line each) and compresses each run.
+func compressParts(lines []json.RawMessage, limit int) []*logBatch {
 	var out []*logBatch
-	start, raw := 0, 0
+	start, size := 0, 0
 	for i, l := range lines {
-		if i > start && raw+len(l)+1 > maxUploadRaw {
+		if i > start && size+len(l)+1 > limit {
 			out = append(out, compressLines(lines[start:i])...)
-			start, raw = i, 0
+			start, size = i, 0
 		}
-		raw += len(l) + 1
+		size += len(l) + 1
 	}
 	return append(out, compressLines(lines[start:])...)
 }
@@ -387,17 +393,7 @@ func compressLines(lines []json.RawMessage) []*logBatch {
 		return []*logBatch{{lines: len(lines), bytes: raw, body: buf.Bytes()}}
 	}
 	parts := buf.Len()/maxUploadBody + 1
-	target := raw/parts + 1
-	var out []*logBatch
-	start, size := 0, 0
-	for i, l := range lines {
-		if i > start && size+len(l)+1 > target {
-			out = append(out, compressLines(lines[start:i])...)
-			start, size = i, 0
-		}
-		size += len(l) + 1
-	}
-	return append(out, compressLines(lines[start:])...)
+	return compressParts(lines, raw/parts+1)
 }
 
 // next marks the job's oldest batch in flight and returns it.
