@@ -65,7 +65,7 @@ func (s *Stack) controlPlaneCredentials() (id, secret string, err error) {
 	secret, _ = m["controlplane-client-secret"].(string)
 	if id == "" || secret == "" {
 		return "", "", errors.New("CONTROLPLANE=local needs controlplane-client-id and controlplane-client-secret in " +
-			s.dir("secrets.json") + " (see components/local/secrets.sample.json)")
+			s.dir("secrets.json") + " (see deploy/local/secrets.sample.json)")
 	}
 	return id, secret, nil
 }
@@ -82,6 +82,8 @@ func (s *Stack) controlPlaneEnv() []string {
 		"CONTROLPLANE_CA_FILE=" + s.dir("controlplane", "ca.pem"),
 		"AGENT_ID=" + ControlPlaneAgentID,
 		"SHIP_JOB_LOGS=true",
+		// Livelier than production's 30s, to watch on a laptop.
+		"HEARTBEAT_INTERVAL=10s",
 	}
 }
 

@@ -205,7 +205,7 @@ func (s *Stack) prepareDataDir() error {
 	}
 	secrets := s.dir("secrets.json")
 	if _, err := os.Stat(secrets); errors.Is(err, os.ErrNotExist) {
-		sample := filepath.Join(s.opts.Root, "components", "local", "secrets.sample.json")
+		sample := filepath.Join(s.opts.Root, "deploy", "local", "secrets.sample.json")
 		b, err := os.ReadFile(sample)
 		if err != nil {
 			return fmt.Errorf("read sample secrets %s: %w", sample, err)
