@@ -117,10 +117,11 @@ func (v *fakeVault) componentDir(t *testing.T) string {
 // linkedStack is a stack linked to an in-process reference control plane
 // whose client credentials live in the fake vault.
 type linkedStack struct {
-	s     *stack.Stack
-	cp    *controlplane.Server
-	vault *fakeVault
-	db    string
+	s       *stack.Stack
+	cp      *controlplane.Server
+	vault   *fakeVault
+	db      string
+	secrets []string // every client secret the vault held
 }
 
 func startLinkedStack(t *testing.T, portBase int) *linkedStack {
@@ -150,7 +151,7 @@ func startLinkedStack(t *testing.T, portBase int) *linkedStack {
 	})
 	require.NoError(t, err)
 	supervise(t, s, dataDir)
-	return &linkedStack{s: s, cp: cp, vault: vault, db: demoDB(t)}
+	return &linkedStack{s: s, cp: cp, vault: vault, db: demoDB(t), secrets: []string{secret}}
 }
 
 func (l *linkedStack) enqueue(t *testing.T) string {
@@ -298,6 +299,7 @@ func TestControlPlaneLink(t *testing.T) {
 		l.waitState(t, id, time.Minute, "accepted")
 		reads := l.vault.readsOf("controlplane-client-secret")
 		rotated := "e2e-rotated-" + randomSuffix(t)
+		l.secrets = append(l.secrets, rotated)
 		l.vault.set("controlplane-client-secret", rotated)
 		l.cp.RotateSecret(rotated, true) // old tokens stop working at once
 		l.waitState(t, id, 2*time.Minute, "succeeded")
@@ -357,6 +359,19 @@ func TestControlPlaneLink(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, "succeeded", string(rerun.State))
 		t.Logf("files of the cancelled run discarded by the manifest: %d", l.cp.DiscardedFiles(id))
+	})
+
+	t.Run("the client secrets appear in no file of the stack nor in any uploaded log line", func(t *testing.T) {
+		for _, secret := range l.secrets {
+			requireNowhere(t, l.s.DataDir(), secret)
+			for _, j := range l.cp.Jobs() {
+				for _, line := range l.cp.Logs(j.ID) {
+					b, err := json.Marshal(line)
+					require.NoError(t, err)
+					require.NotContains(t, string(b), secret)
+				}
+			}
+		}
 	})
 
 	t.Run("no process of the agent listens on a non-loopback address", func(t *testing.T) {
