@@ -85,6 +85,7 @@ func fakeRoot(t *testing.T) string {
 	fr := t.TempDir()
 	require.NoError(t, os.Symlink(filepath.Join(r, "bin"), filepath.Join(fr, "bin")))
 	require.NoError(t, os.CopyFS(filepath.Join(fr, "components"), os.DirFS(filepath.Join(r, "components"))))
+	require.NoError(t, os.Symlink(filepath.Join(r, "deploy"), filepath.Join(fr, "deploy"))) // the sample secret file
 	return fr
 }
 

@@ -2,6 +2,7 @@ package logship
 
 import (
 	"encoding/json"
+	"strings"
 	"sync"
 )
 
@@ -32,6 +33,9 @@ func newBuffer(maxLines, maxBytes int, onDrop func(int)) *buffer {
 func (b *buffer) job(id string) *jobLines {
 	j, ok := b.jobs[id]
 	if !ok {
+		// The id may alias a buffer its caller reuses (fasthttp hands out
+		// such strings for path parameters): keep our own copy as the key.
+		id = strings.Clone(id)
 		j = &jobLines{}
 		b.jobs[id] = j
 		b.order = append(b.order, id)

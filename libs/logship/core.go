@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -77,6 +78,8 @@ func (c *sinkCore) With(fields []zapcore.Field) zapcore.Core {
 	id, found, nested := jobIDOf(fields, c.nested)
 	if !found {
 		id = c.jobID
+	} else {
+		id = strings.Clone(id) // kept past the caller's buffers; see buffer.job
 	}
 	return &sinkCore{LevelEnabler: c.LevelEnabler, service: c.service, buf: c.buf,
 		fields: append(slices.Clip(c.fields), fields...), jobID: id, nested: nested}

@@ -152,6 +152,9 @@ func (s *Shipper) ship(ctx context.Context) (lost int) {
 	order, jobs := s.buf.take()
 	var failure error
 	for _, id := range order {
+		if jobs[id] == nil {
+			continue // cannot happen (buffer.job keys on its own copy); never panic over logs
+		}
 		for _, b := range split(s.opts.Service, id, jobs[id]) {
 			if failure == nil {
 				pctx, cancel := context.WithTimeout(ctx, s.opts.PublishTimeout)

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
 	dapr "github.com/dapr/go-sdk/client"
 	"github.com/prometheus/client_golang/prometheus"
@@ -396,4 +397,19 @@ func TestNewRejectsADuplicateRegistration(t *testing.T) {
 	require.ErrorContains(t, err, "register job log shipping metrics")
 	_, err = New(Options{}, nil)
 	require.ErrorContains(t, err, "publisher is required")
+}
+
+// A job id may alias memory its caller reuses (fasthttp's path parameters
+// do): the buffer must key on its own copy, or a later take finds the
+// mutated id missing from its map (a nil dereference in the shipper).
+func TestJobIDAliasingReusedMemory(t *testing.T) {
+	b := newBuffer(100, 1<<20, func(int) {})
+	raw := []byte("job-aaaa")
+	id := unsafe.String(&raw[0], len(raw))
+	b.add(id, []byte(`{"msg":"one"}`))
+	copy(raw, "job-bbbb")
+	order, jobs := b.take()
+	require.Equal(t, []string{"job-aaaa"}, order)
+	require.NotNil(t, jobs[order[0]])
+	require.Len(t, jobs[order[0]].lines, 1)
 }
