@@ -77,6 +77,10 @@ func New(opts Options) (*Server, error) {
 		WriteTimeout:          60 * time.Second,
 		IdleTimeout:           120 * time.Second,
 		BodyLimit:             16 << 20,
+		// Strings from the request (path parameters, headers) are copies:
+		// handlers keep job ids in maps, locks and loggers past the request,
+		// and fasthttp reuses the memory they would otherwise alias.
+		Immutable: true,
 	})
 	s.app.Use(func(c *fiber.Ctx) error {
 		s.inflight.Add(1)

@@ -354,3 +354,22 @@ func TestListenOnBusyPort(t *testing.T) {
 	require.Contains(t, err.Error(), addr)
 	require.Contains(t, err.Error(), "_PORT")
 }
+
+// Handlers keep request strings (job ids) in maps and loggers past the
+// request; fasthttp reuses the memory of unsafe strings, so they must be
+// copies.
+func TestPathParametersOutliveTheRequest(t *testing.T) {
+	var kept []string
+	r := start(t, Options{}, func(app *fiber.App) {
+		app.Get("/jobs/:id", func(c *fiber.Ctx) error {
+			kept = append(kept, c.Params("id")) // handlers run one at a time here
+			return c.SendString("ok")
+		})
+	})
+	want := []string{"job-aaaaaaaa", "job-bbbbbbbb", "job-cccccccc", "job-dddddddd"}
+	for _, id := range want {
+		resp, _ := r.get(t, "/jobs/"+id)
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+	}
+	require.Equal(t, want, kept)
+}
