@@ -245,6 +245,11 @@ func TestControlPlaneLink(t *testing.T) {
 			states = append(states, s.Report.State)
 		}
 		require.Equal(t, []string{"accepted", "running", "succeeded"}, states)
+		final := l.cp.Statuses(id)[2].Report
+		sum := sha256.Sum256(l.cp.Manifest(id))
+		require.Equal(t, hex.EncodeToString(sum[:]), final.ManifestSHA256, "the result names the manifest it ingested")
+		require.NotNil(t, final.Assets)
+		require.EqualValues(t, 519, *final.Assets)
 		require.Eventually(t, func() bool { return len(l.cp.Logs(id)) > 0 }, 30*time.Second, 200*time.Millisecond,
 			"the job's log lines reach the control plane")
 		require.Eventually(t, func() bool {

@@ -55,6 +55,7 @@ type ManifestRef struct {
 	Key     string `json:"key"`
 	Files   int    `json:"files"`
 	Bytes   int64  `json:"bytes"`
+	SHA256  string `json:"sha256,omitempty"` // of the manifest file itself
 }
 
 // Submitted is the answer to POST /v1/jobs.

@@ -445,6 +445,9 @@ func finalReport(st job.Status) controlplane.StatusReport {
 	if st.FinishedAt != nil {
 		r.At = *st.FinishedAt
 	}
+	if st.Manifest != nil {
+		r.ManifestSHA256 = st.Manifest.SHA256
+	}
 	switch st.State {
 	case job.Succeeded:
 		r.State = controlplane.StateSucceeded

@@ -2,6 +2,8 @@ package app
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"slices"
 	"strings"
@@ -69,7 +71,7 @@ func TestControlPlaneUploadResumesWithoutDuplicates(t *testing.T) {
 			require.Equal(t, "manifest", cp.log[len(cp.log)-1], "the manifest comes after every file")
 			require.Len(t, cp.log, len(done[0].Files)+1)
 			require.Equal(t, job.ManifestRef{Binding: job.DestinationControlPlane, Key: "jobs/" + cpJob + "/manifest",
-				Files: len(done[0].Files), Bytes: int64(len(cp.manifests[cpJob]))}, out.Manifests[0])
+				Files: len(done[0].Files), Bytes: int64(len(cp.manifests[cpJob])), SHA256: shaOf(cp.manifests[cpJob])}, out.Manifests[0])
 
 			var m model.Manifest
 			require.NoError(t, json.Unmarshal(cp.manifests[cpJob], &m))
@@ -157,4 +159,9 @@ func TestManifestOnlyInTheControlPlane(t *testing.T) {
 	_, err = svc.Manifest(ctx, ev.JobID)
 	require.Equal(t, errkind.NotFound, errkind.Of(err), "%v", err)
 	require.ErrorContains(t, err, "read it there")
+}
+
+func shaOf(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }

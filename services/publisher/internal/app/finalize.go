@@ -2,6 +2,8 @@ package app
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"maps"
 	"slices"
@@ -82,6 +84,8 @@ func (s *Service) Finalize(ctx context.Context, id string, req job.FinalizeReque
 	if err != nil {
 		return job.Finalized{}, fmt.Errorf("manifest of job %s: %w", id, err)
 	}
+	sum256 := sha256.Sum256(data)
+	manifestSHA := hex.EncodeToString(sum256[:])
 	out := job.Finalized{Rows: m.Rows}
 	if out.Rows == nil {
 		out.Rows = map[model.Kind]int64{}
@@ -92,7 +96,7 @@ func (s *Service) Finalize(ctx context.Context, id string, req job.FinalizeReque
 			return job.Finalized{}, fmt.Errorf("write the manifest of job %s to destination %s: %w", id, d.Binding, err)
 		}
 		s.m.manifests.Inc()
-		out.Manifests = append(out.Manifests, job.ManifestRef{Binding: d.Binding, Key: key, Files: len(m.Files), Bytes: int64(len(data))})
+		out.Manifests = append(out.Manifests, job.ManifestRef{Binding: d.Binding, Key: key, Files: len(m.Files), Bytes: int64(len(data)), SHA256: manifestSHA})
 	}
 	if err := s.records.Save(ctx, jobKey(id), JobRecord{State: JobFinalized, Finalized: &out, At: s.now().UTC()}); err != nil {
 		return job.Finalized{}, fmt.Errorf("record job %s finalized: %w", id, err)

@@ -222,7 +222,9 @@ func TestControlPlaneDestination(t *testing.T) {
 	require.Len(t, order, len(done.Files)+1)
 	require.Equal(t, "manifest", order[len(order)-1], "the manifest comes after every file")
 	require.Equal(t, job.ManifestRef{Binding: job.DestinationControlPlane, Key: "jobs/" + cpJob + "/manifest",
-		Files: len(done.Files), Bytes: int64(len(manifests[cpJob]))}, out.Manifests[0])
+		Files: len(done.Files), Bytes: int64(len(manifests[cpJob])), SHA256: out.Manifests[0].SHA256}, out.Manifests[0])
+	sum := sha256.Sum256(manifests[cpJob])
+	require.Equal(t, hex.EncodeToString(sum[:]), out.Manifests[0].SHA256, "the reference carries the manifest's sha256")
 	var m model.Manifest
 	require.NoError(t, json.Unmarshal(manifests[cpJob], &m))
 	require.Len(t, m.Files, len(done.Files))

@@ -1,6 +1,8 @@
 package service_test
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -72,7 +74,7 @@ func TestPublishAndFinalize(t *testing.T) {
 	want := totalRows(append(slices.Clone(p0), p1...))
 	require.Equal(t, want, out.Rows)
 	require.Len(t, out.Manifests, 2)
-	require.Equal(t, job.ManifestRef{Binding: "destination", Key: "jobs/" + id + "/manifest.json", Files: out.Manifests[0].Files, Bytes: out.Manifests[0].Bytes}, out.Manifests[0])
+	require.Equal(t, job.ManifestRef{Binding: "destination", Key: "jobs/" + id + "/manifest.json", Files: out.Manifests[0].Files, Bytes: out.Manifests[0].Bytes, SHA256: out.Manifests[0].SHA256}, out.Manifests[0])
 	require.Equal(t, "mirror", out.Manifests[1].Binding)
 	require.Equal(t, "exports/acme/"+id+"/manifest.json", out.Manifests[1].Key)
 
@@ -82,6 +84,8 @@ func TestPublishAndFinalize(t *testing.T) {
 	data, err := os.ReadFile(filepath.Join(h.destDir, "jobs", id, model.ManifestFile))
 	require.NoError(t, err)
 	require.EqualValues(t, len(data), out.Manifests[0].Bytes)
+	manifestSum := sha256.Sum256(data)
+	require.Equal(t, hex.EncodeToString(manifestSum[:]), out.Manifests[0].SHA256)
 	require.NotContains(t, string(data), "db.internal", "the manifest never carries the DSN")
 	m, err := model.ReadManifest(filepath.Join(h.destDir, "jobs", id))
 	require.NoError(t, err)
