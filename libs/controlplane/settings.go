@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -98,20 +99,11 @@ func (s Settings) HostsOf() []string {
 	}
 	var out []string
 	for _, raw := range []string{s.URL, s.TokenURL} {
-		if u, err := url.Parse(raw); err == nil && u.Hostname() != "" && !contains(out, u.Hostname()) {
+		if u, err := url.Parse(raw); err == nil && u.Hostname() != "" && !slices.Contains(out, u.Hostname()) {
 			out = append(out, u.Hostname())
 		}
 	}
 	return out
-}
-
-func contains(xs []string, x string) bool {
-	for _, v := range xs {
-		if v == x {
-			return true
-		}
-	}
-	return false
 }
 
 // NewFromSettings builds a client from loaded settings; secrets are read

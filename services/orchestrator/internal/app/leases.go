@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"strconv"
 	"sync"
 	"time"
@@ -474,9 +473,4 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	case <-ctx.Done():
 		return false
 	}
-}
-
-// String describes a lease record for logs and errors.
-func (r LeaseRecord) String() string {
-	return fmt.Sprintf("lease %s of job %s (here %s)", r.LeaseID, r.CPJobID, r.JobID)
 }
