@@ -157,6 +157,7 @@ func Run(ctx context.Context, spec Spec, args []string, env config.LookupEnv) er
 		return fmt.Errorf("%s: %w", spec.Name, err)
 	}
 	publisher := pubsub.NewPublisher(sidecar.Client(), c.PubSubName)
+	router.DeadLetterTo(c.AppID, publisher)
 	if spec.AnswerProbes {
 		probe.RegisterResponder(router, c.AppID, publisher, time.Now)
 	}

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/prometheus/client_golang/prometheus"
@@ -46,32 +47,46 @@ func (e Event) Decode(v any) error {
 type Handler func(ctx context.Context, ev Event) error
 
 type subscription struct {
-	PubsubName      string `json:"pubsubname"`
-	Topic           string `json:"topic"`
-	Route           string `json:"route"`
-	DeadLetterTopic string `json:"deadLetterTopic,omitempty"`
+	PubsubName string `json:"pubsubname"`
+	Topic      string `json:"topic"`
+	Route      string `json:"route"`
+}
+
+// TopicPublisher publishes a payload to a topic (Publisher does).
+type TopicPublisher interface {
+	Publish(ctx context.Context, topic string, v any) error
+}
+
+type route struct {
+	handler    Handler
+	deadLetter string // where refused events go; empty: they are dropped
 }
 
 // Router registers subscriptions on a Fiber app.
 type Router struct {
-	app        *fiber.App
-	pubsubName string
-	log        *zap.Logger
-	events     *prometheus.CounterVec
-	subs       []subscription
+	app         *fiber.App
+	pubsubName  string
+	log         *zap.Logger
+	events      *prometheus.CounterVec
+	subs        []subscription
+	routes      map[string]route // by topic
+	appID       string
+	deadLetters TopicPublisher
 }
 
-// NewRouter serves GET /dapr/subscribe on app. reg may be nil.
+// NewRouter serves GET /dapr/subscribe and POST /v1/deadletters/replay on
+// app. reg may be nil.
 func NewRouter(app *fiber.App, pubsubName string, log *zap.Logger, reg prometheus.Registerer) (*Router, error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
 	r := &Router{
-		subs: []subscription{},
-		app:  app, pubsubName: pubsubName, log: log,
+		subs:   []subscription{},
+		routes: map[string]route{},
+		app:    app, pubsubName: pubsubName, log: log,
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "secure_agent_pubsub_events_total",
-			Help: "Events delivered to this app, by topic and the answer given (success, retry, drop).",
+			Help: "Events delivered to this app, by topic and the answer given (success, retry, drop, deadletter: refused and published to the dead-letter topic).",
 		}, []string{"topic", "result"}),
 	}
 	if reg != nil {
@@ -80,28 +95,101 @@ func NewRouter(app *fiber.App, pubsubName string, log *zap.Logger, reg prometheu
 		}
 	}
 	app.Get("/dapr/subscribe", func(c *fiber.Ctx) error { return c.JSON(r.subs) })
+	app.Post(ReplayPath, r.replay)
 	return r, nil
 }
 
-// Subscribe routes topic to h. deadLetter may be empty.
+// DeadLetterTo makes the router publish the events its handlers refuse
+// (answer DROP) to their subscription's dead-letter topic, as a DeadLetter
+// naming appID, and answer SUCCESS once that is published (RETRY if it
+// could not be). Without it a refused event is answered DROP, which the
+// sidecar logs and acknowledges.
+func (r *Router) DeadLetterTo(appID string, p TopicPublisher) {
+	r.appID, r.deadLetters = appID, p
+}
+
+// Subscribe routes topic to h. Events h refuses are published to
+// deadLetter (see DeadLetterTo); deadLetter may be empty.
 func (r *Router) Subscribe(topic, deadLetter string, h Handler) {
-	route := "/events/" + strings.ReplaceAll(topic, "/", "_")
-	r.subs = append(r.subs, subscription{PubsubName: r.pubsubName, Topic: topic, Route: route, DeadLetterTopic: deadLetter})
-	r.app.Post(route, func(c *fiber.Ctx) error {
-		var ev Event
-		answer := errkind.Drop
-		err := json.Unmarshal(c.Body(), &ev)
-		if err != nil {
-			err = errkind.Wrap(errkind.Invalid, err, "decode cloud event on topic "+topic)
-		} else {
-			err = h(c.UserContext(), ev)
-			answer = errkind.PubSubStatus(err)
-		}
-		if err != nil {
-			r.log.Warn("event not processed", zap.String("topic", topic), zap.String("event_id", ev.ID),
-				zap.String("answer", string(answer)), zap.Error(err))
-		}
-		r.events.WithLabelValues(topic, strings.ToLower(string(answer))).Inc()
+	path := "/events/" + strings.ReplaceAll(topic, "/", "_")
+	// No deadLetterTopic in the subscription: the sidecar would dead-letter
+	// every failed delivery, not only refused events (see DeadLetter).
+	r.subs = append(r.subs, subscription{PubsubName: r.pubsubName, Topic: topic, Route: path})
+	r.routes[topic] = route{handler: h, deadLetter: deadLetter}
+	r.app.Post(path, func(c *fiber.Ctx) error {
+		// Fiber reuses the request buffer; the event may outlive the handler
+		// in a dead letter.
+		body := append([]byte(nil), c.Body()...)
+		answer, result := r.deliver(c.UserContext(), topic, body)
+		r.events.WithLabelValues(topic, result).Inc()
 		return c.JSON(fiber.Map{"status": string(answer)})
 	})
+}
+
+// deliver runs topic's handler on a delivered CloudEvent and decides the
+// answer to the sidecar and the metric's result label.
+func (r *Router) deliver(ctx context.Context, topic string, body []byte) (errkind.PubSubAnswer, string) {
+	rt := r.routes[topic]
+	ev, err := decodeEvent(topic, body)
+	if err == nil {
+		err = rt.handler(ctx, ev)
+	}
+	answer := errkind.PubSubStatus(err)
+	if err == nil {
+		return answer, strings.ToLower(string(answer))
+	}
+	log := r.log.With(zap.String("topic", topic), zap.String("event_id", ev.ID))
+	if answer != errkind.Drop || rt.deadLetter == "" || r.deadLetters == nil {
+		log.Warn("event not processed", zap.String("answer", string(answer)), zap.Error(err))
+		return answer, strings.ToLower(string(answer))
+	}
+	dl := DeadLetter{ID: DeadLetterID(r.appID, topic, ev.ID), Topic: topic, Subscriber: r.appID, EventID: ev.ID,
+		Reason: err.Error(), At: time.Now().UTC(), Event: json.RawMessage(body)}
+	if !json.Valid(body) {
+		// Keep what arrived, as a JSON string, so the dead letter itself stays valid JSON.
+		raw, _ := json.Marshal(string(body))
+		dl.Event = raw
+	}
+	if perr := r.deadLetters.Publish(ctx, rt.deadLetter, dl); perr != nil {
+		log.Error("event refused, but it could not be dead-lettered; it will be redelivered",
+			zap.String("reason", err.Error()), zap.Error(perr))
+		return errkind.Retry, strings.ToLower(string(errkind.Retry))
+	}
+	log.Warn("event refused and dead-lettered; see agentctl deadletters list",
+		zap.String("dead_letter_id", dl.ID), zap.String("dead_letter_topic", rt.deadLetter), zap.Error(err))
+	return errkind.Success, "deadletter"
+}
+
+func decodeEvent(topic string, body []byte) (Event, error) {
+	var ev Event
+	if err := json.Unmarshal(body, &ev); err != nil {
+		return ev, errkind.Wrap(errkind.Invalid, err, "decode cloud event on topic "+topic)
+	}
+	return ev, nil
+}
+
+// replay runs a dead letter's event through this app's handler again
+// (POST /v1/deadletters/replay, called by the health service) and answers
+// the handler's verdict; a refused event is not dead-lettered again.
+func (r *Router) replay(c *fiber.Ctx) error {
+	var dl DeadLetter
+	if err := json.Unmarshal(c.Body(), &dl); err != nil {
+		return errkind.Wrap(errkind.Invalid, err, "decode the dead letter to replay")
+	}
+	rt, ok := r.routes[dl.Topic]
+	if !ok {
+		return errkind.New(errkind.NotFound, fmt.Sprintf("this app (%s) does not subscribe to topic %q", r.appID, dl.Topic))
+	}
+	ev, err := decodeEvent(dl.Topic, dl.Event)
+	if err == nil {
+		err = rt.handler(c.UserContext(), ev)
+	}
+	res := ReplayResult{Status: string(errkind.PubSubStatus(err))}
+	if err != nil {
+		res.Error = err.Error()
+	}
+	r.events.WithLabelValues(dl.Topic, "replay_"+strings.ToLower(res.Status)).Inc()
+	r.log.Info("dead letter replayed", zap.String("dead_letter_id", dl.ID), zap.String("topic", dl.Topic),
+		zap.String("event_id", ev.ID), zap.String("answer", res.Status), zap.String("error", res.Error))
+	return c.JSON(res)
 }

@@ -77,7 +77,7 @@ func TestSubscriptionList(t *testing.T) {
 	b, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
 	require.JSONEq(t, `[
-		{"pubsubname":"jobs-pubsub","topic":"extract-requests","route":"/events/extract-requests","deadLetterTopic":"extract-requests-dead"},
+		{"pubsubname":"jobs-pubsub","topic":"extract-requests","route":"/events/extract-requests"},
 		{"pubsubname":"jobs-pubsub","topic":"team/a","route":"/events/team_a"}
 	]`, string(b))
 }
