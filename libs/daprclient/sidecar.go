@@ -86,7 +86,10 @@ func Connect(ctx context.Context, opts Options) (*Sidecar, error) {
 	if err := s.wait(ctx, opts.Logger); err != nil {
 		return nil, err
 	}
-	conn, err := grpc.NewClient(net.JoinHostPort(opts.Host, strconv.Itoa(opts.GRPCPort)),
+	if err := s.checkToken(ctx); err != nil {
+		return nil, err
+	}
+	dialOpts := []grpc.DialOption{
 		grpc.WithTransportCredentials(insecure.NewCredentials()), // loopback to our own sidecar
 		// Staged and uploaded files travel through output bindings as one
 		// message each; the sidecar's --max-body-size is the real bound.
@@ -94,16 +97,32 @@ func Connect(ctx context.Context, opts Options) (*Sidecar, error) {
 		grpc.WithStatsHandler(otelgrpc.NewClientHandler(
 			otelgrpc.WithTracerProvider(opts.TracerProvider),
 			otelgrpc.WithPropagators(opts.Propagator))),
-	)
+	}
+	if opts.APIToken != "" {
+		dialOpts = append(dialOpts, tokenInterceptors(opts.APIToken)...)
+	}
+	conn, err := grpc.NewClient(net.JoinHostPort(opts.Host, strconv.Itoa(opts.GRPCPort)), dialOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("dial dapr sidecar gRPC on port %d: %w", opts.GRPCPort, err)
 	}
-	c := dapr.NewClientWithConnection(conn)
-	if opts.APIToken != "" {
-		c.WithAuthToken(opts.APIToken)
-	}
-	s.client = c
+	s.client = dapr.NewClientWithConnection(conn)
 	return s, nil
+}
+
+// checkToken fails start-up at once when the sidecar refuses this app's
+// API token: the health endpoint Connect waits on needs no token, so
+// without this check every later call would fail instead.
+func (s *Sidecar) checkToken(ctx context.Context) error {
+	_, err := s.Metadata(ctx)
+	if !errors.Is(err, ErrUnauthorized) {
+		return nil // anything else shows in readiness and the calls themselves
+	}
+	if s.token == "" {
+		return fmt.Errorf("dapr sidecar for app %q at %s requires an API token: set DAPR_API_TOKEN to the token its daprd "+
+			"was started with (the local launcher sets it for every app)", s.appID, s.base)
+	}
+	return fmt.Errorf("dapr sidecar for app %q at %s refused DAPR_API_TOKEN: set it to the token its daprd was started with "+
+		"(daprd's own DAPR_API_TOKEN)", s.appID, s.base)
 }
 
 func (s *Sidecar) wait(ctx context.Context, log *zap.Logger) error {
@@ -200,13 +219,16 @@ func FetchMetadata(ctx context.Context, hc *http.Client, base, token string) (*M
 		return nil, err
 	}
 	if token != "" {
-		req.Header.Set("dapr-api-token", token)
+		req.Header.Set(APITokenHeader, token)
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("read dapr metadata from %s: %w", base, err)
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusUnauthorized {
+		return nil, fmt.Errorf("read dapr metadata from %s: %w", base, ErrUnauthorized)
+	}
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("read dapr metadata from %s: %s", base, resp.Status)
 	}
@@ -234,7 +256,7 @@ func (s *Sidecar) get(ctx context.Context, path string) (*http.Response, error) 
 		return nil, err
 	}
 	if s.token != "" {
-		req.Header.Set("dapr-api-token", s.token)
+		req.Header.Set(APITokenHeader, s.token)
 	}
 	return s.http.Do(req)
 }
@@ -266,7 +288,7 @@ func (s *Sidecar) InvokeJSON(ctx context.Context, appID, verb, method string, in
 		req.Header.Set("Content-Type", "application/json")
 	}
 	if s.token != "" {
-		req.Header.Set("dapr-api-token", s.token)
+		req.Header.Set(APITokenHeader, s.token)
 	}
 	// Invocations may run long (a preflight against a slow server); the
 	// caller's context bounds them, not the short health-check client.
@@ -312,7 +334,7 @@ func (s *Sidecar) Invoke(ctx context.Context, appID, verb, method string) (*Invo
 		return nil, err
 	}
 	if s.token != "" {
-		req.Header.Set("dapr-api-token", s.token)
+		req.Header.Set(APITokenHeader, s.token)
 	}
 	resp, err := s.http.Do(req)
 	if err != nil {
