@@ -29,7 +29,7 @@ prepare_sources() { # workdir → prints the tools-module copy to build in
   local work=$1 src
   # On a fresh machine the modules are not in the cache yet and `go list -m`
   # answers an empty Dir: download them first.
-  (cd "$here" && GOWORK=off go mod download github.com/dapr/dapr github.com/dapr/durabletask-go) || exit 1
+  (cd "$here" && GOWORK=off go mod download github.com/dapr/dapr github.com/dapr/durabletask-go github.com/dapr/components-contrib) || exit 1
   src=$(cd "$here" && GOWORK=off go list -m -f '{{.Dir}}' github.com/dapr/dapr)
   [ -n "$src" ] && [ -d "$src" ] || { echo "build.sh: the github.com/dapr/dapr module is not in the module cache" >&2; exit 1; }
   mkdir -p "$work"
@@ -50,9 +50,35 @@ prepare_sources() { # workdir → prints the tools-module copy to build in
   echo "6f0f6fc38cac44dbee8d75dc6279cf25c2e8d1a09af45eb61e13c4afe2790dd6  $work/durabletask-go/backend/local/task.go" | sha256sum -c --quiet - \
     || { echo "build.sh: durabletask-go backend/local/task.go is not the v0.10.2 file the patch was made from ($dt)" >&2; exit 1; }
   cp "$here/patches/durabletask-local-task.go.txt" "$work/durabletask-go/backend/local/task.go"
+  # Dapr 1.16.5 refuses a parent's repeated creation of a child workflow it
+  # created just before crashing, which wedges the parent; v1.17.0 fixed it
+  # (patches/workflow-orchestrator-create.go.txt is that fix on 1.16.5).
+  replace_checked "$work/dapr" pkg/actors/targets/workflow/orchestrator/create.go \
+    17392632caf76c8e5922e49f78d36cb99e83cb30dd62488a533dacedd349b940 workflow-orchestrator-create.go.txt
+  # components-contrib v1.16.5's SQLite name resolver deletes the fresh
+  # registrations at its first cleanup (an hour after start), killing every
+  # sidecar (patches/nameresolution-sqlite.go.txt says what changes).
+  local cc
+  cc=$(cd "$here" && GOWORK=off go list -m -f '{{.Dir}}' github.com/dapr/components-contrib)
+  [ -n "$cc" ] && [ -d "$cc" ] || { echo "build.sh: the github.com/dapr/components-contrib module is not in the module cache" >&2; exit 1; }
+  cp -r "$cc" "$work/components-contrib" && chmod -R u+w "$work/components-contrib"
+  replace_checked "$work/components-contrib" nameresolution/sqlite/sqlite.go \
+    e8ecb067abd28447e9172159414d3f3847afbf6087a553745ad45585eef3f937 nameresolution-sqlite.go.txt
   mkdir -p "$work/tools" && cp -r "$here/go.mod" "$here/go.sum" "$here/cmd" "$work/tools/"
-  (cd "$work/tools" && GOWORK=off go mod edit -replace "github.com/dapr/dapr=$work/dapr" -replace "github.com/dapr/durabletask-go=$work/durabletask-go")
+  (cd "$work/tools" && GOWORK=off go mod edit -replace "github.com/dapr/dapr=$work/dapr" -replace "github.com/dapr/durabletask-go=$work/durabletask-go" \
+    -replace "github.com/dapr/components-contrib=$work/components-contrib")
   echo "$work/tools"
+}
+
+# replace_checked MODULE_COPY FILE SHA256 PATCH: replaces FILE in the module
+# copy with patches/PATCH, only if FILE is exactly the upstream file the
+# patch was made from (a version bump fails here instead of building
+# without the fix).
+replace_checked() {
+  local mod=$1 file=$2 sum=$3 patch=$4
+  echo "$sum  $mod/$file" | sha256sum -c --quiet - \
+    || { echo "build.sh: $file is not the upstream file patches/$patch was made from; port the patch to the new version" >&2; exit 1; }
+  cp "$here/patches/$patch" "$mod/$file"
 }
 
 have_all() { for b in "${bins[@]}"; do [ -x "$1/$b" ] || return 1; done; }
@@ -73,6 +99,8 @@ if ! have_all "$cache"; then
   go build -trimpath -ldflags "$ldflags" -o "$tmp/" \
     github.com/dapr/dapr/cmd/placement github.com/dapr/dapr/cmd/scheduler github.com/dapr/dapr/cmd/sentry
   grep -qa '127.0.0.1:%d' "$tmp/sentry" || { echo "build.sh: the built sentry lacks the loopback patch" >&2; exit 1; }
+  grep -qa 'ignoring duplicate child workflow creation' "$tmp/daprd" || { echo "build.sh: the built daprd lacks the child-workflow patch" >&2; exit 1; }
+  grep -qa 'last_update >= 2 \* %d' "$tmp/daprd" || { echo "build.sh: the built daprd lacks the name-resolver patch" >&2; exit 1; }
   cd "$here" && rm -rf "$tmp/src"
   rm -rf "$cache" && mv "$tmp" "$cache"
   echo "==> Dapr runtime built in $(( $(date +%s) - start ))s (cached in $cache)"
