@@ -72,6 +72,9 @@ func validateComponents(dir string, env map[string]string) ([]Component, error) 
 	names := map[string]string{}
 	for _, f := range files {
 		c, err := validateComponentFile(f, env)
+		if errors.Is(err, errNotComponent) {
+			continue
+		}
 		if err != nil {
 			problems = append(problems, err.Error())
 			continue
@@ -89,6 +92,9 @@ func validateComponents(dir string, env map[string]string) ([]Component, error) 
 	return comps, nil
 }
 
+// errNotComponent marks a valid resource of another kind (Resiliency).
+var errNotComponent = errors.New("not a component")
+
 func validateComponentFile(f string, env map[string]string) (Component, error) {
 	b, err := os.ReadFile(f)
 	if err != nil {
@@ -97,6 +103,10 @@ func validateComponentFile(f string, env map[string]string) (Component, error) {
 	var r resource
 	if err := yaml.Unmarshal(b, &r); err != nil {
 		return Component{}, fmt.Errorf("%s: not valid YAML: %v", f, err)
+	}
+	// A resiliency policy sits beside the components; daprd checks its body.
+	if r.Kind == "Resiliency" && r.APIVersion == "dapr.io/v1alpha1" && r.Metadata.Name != "" {
+		return Component{}, errNotComponent
 	}
 	var miss []string
 	if r.APIVersion != "dapr.io/v1alpha1" {

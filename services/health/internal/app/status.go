@@ -59,14 +59,27 @@ type BrokerCheck interface {
 	Check(ctx context.Context) ProbeReport
 }
 
+// DeadLetterCounter counts the dead letters waiting for an operator.
+type DeadLetterCounter interface {
+	Pending(ctx context.Context) (int, error)
+}
+
 // Status reports on every watched app, its sidecar and components, health's
-// own sidecar, and the broker.
+// own sidecar, the broker and the dead letters.
 type Status struct {
-	apps    []string
-	sidecar Sidecar
-	self    SelfReporter
-	broker  BrokerCheck
-	now     func() time.Time
+	apps        []string
+	sidecar     Sidecar
+	self        SelfReporter
+	broker      BrokerCheck
+	deadLetters DeadLetterCounter
+	now         func() time.Time
+}
+
+// WithDeadLetters makes the report count the dead letters kept: any makes
+// the agent degraded until they are replayed or discarded.
+func (s *Status) WithDeadLetters(c DeadLetterCounter) *Status {
+	s.deadLetters = c
+	return s
 }
 
 // NewStatus watches apps through sidecar. self and broker may be nil: that
@@ -112,6 +125,7 @@ type Report struct {
 	Self         *bootstrap.SidecarReport     `json:"self,omitempty"`
 	Apps         map[string]AppStatus         `json:"apps"`
 	Broker       *BrokerStatus                `json:"broker,omitempty"`
+	DeadLetters  *DeadLetterStatus            `json:"dead_letters,omitempty"`
 	ObjectStores map[string]ObjectStoreStatus `json:"object_stores"`
 	CheckedAt    time.Time                    `json:"checked_at"`
 	DurationMs   int64                        `json:"duration_ms"`
@@ -123,6 +137,12 @@ type SidecarStatus struct {
 	Error          string   `json:"error,omitempty"`
 	RuntimeVersion string   `json:"runtime_version,omitempty"`
 	Components     []string `json:"components,omitempty"`
+}
+
+// DeadLetterStatus counts the dead letters waiting for an operator.
+type DeadLetterStatus struct {
+	Pending int    `json:"pending"`
+	Error   string `json:"error,omitempty"`
 }
 
 // BrokerStatus is the broker round trip used by the report and how old
@@ -166,6 +186,19 @@ func (s *Status) Check(ctx context.Context) Report {
 			age := s.now().Sub(rep.CheckedAt).Milliseconds()
 			mu.Lock()
 			r.Broker = &BrokerStatus{ProbeReport: rep, AgeMs: max(age, 0)}
+			mu.Unlock()
+		})
+	}
+	if s.deadLetters != nil {
+		goDo(func() {
+			var st DeadLetterStatus
+			n, err := s.deadLetters.Pending(ctx)
+			st.Pending = n
+			if err != nil {
+				st.Error = err.Error()
+			}
+			mu.Lock()
+			r.DeadLetters = &st
 			mu.Unlock()
 		})
 	}

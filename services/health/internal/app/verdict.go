@@ -109,6 +109,15 @@ func verdict(r Report) (Overall, []string) {
 	if b := r.Broker; b != nil && !b.OK {
 		degraded = append(degraded, "broker: "+b.Error)
 	}
+	if dl := r.DeadLetters; dl != nil {
+		switch {
+		case dl.Error != "":
+			degraded = append(degraded, "dead letters: cannot be read: "+dl.Error)
+		case dl.Pending > 0:
+			degraded = append(degraded, fmt.Sprintf("dead letters: %d message(s) were refused by an app and are kept; "+
+				"see them with `agentctl deadletters list`, then replay or discard each", dl.Pending))
+		}
+	}
 	problems := append(down, degraded...)
 	if problems == nil {
 		problems = []string{}

@@ -26,6 +26,7 @@ const statusRequestTimeout = 10 * time.Second
 // Settings are health's own settings.
 type Settings struct {
 	Apps               string
+	StateStore         string
 	ProbeTimeout       time.Duration
 	StatusProbeTimeout time.Duration
 	StatusProbeMaxAge  time.Duration
@@ -39,6 +40,7 @@ type Settings struct {
 // register adds the settings to l and returns the checks run after loading.
 func (s *Settings) register(l *config.Loader) func(*config.Loader) {
 	l.String(&s.Apps, "HEALTH_APPS", "orchestrator,extractor,publisher", "comma-separated app ids whose readiness health reports")
+	l.String(&s.StateStore, "STATE_STORE", "statestore", "state store component where health keeps dead letters")
 	l.Duration(&s.ProbeTimeout, "PROBE_TIMEOUT", 10*time.Second, "how long a broker probe waits for every app's answer")
 	l.Duration(&s.StatusProbeTimeout, "STATUS_PROBE_TIMEOUT", 3*time.Second, "how long GET /v1/status waits for a new broker probe")
 	l.Duration(&s.StatusProbeMaxAge, "STATUS_PROBE_MAX_AGE", 15*time.Second, "GET /v1/status reuses a broker probe result up to this old")
@@ -86,7 +88,13 @@ func wire(ctx context.Context, d bootstrap.Deps, s *Settings) (func(context.Cont
 	prober.Register(d.Router)
 	self := bootstrap.NewSidecarReporter(d.Common.AppID, d.Sidecar, d.Logger)
 	recent := app.NewRecentProbe(prober, s.StatusProbeMaxAge, s.StatusProbeTimeout)
-	status := app.NewStatus(ids, d.Sidecar, self, recent)
+	dls, err := app.NewDeadLetters(adapters.NewDeadLetterStore(d.Sidecar.Client(), s.StateStore), d.Sidecar, d.Logger, d.Registry)
+	if err != nil {
+		return nil, err
+	}
+	ports.SubscribeDeadLetters(d.Router, dls)
+	ports.RegisterDeadLetters(d.App, dls)
+	status := app.NewStatus(ids, d.Sidecar, self, recent).WithDeadLetters(dls)
 	ports.Register(d.App, status, prober, statusRequestTimeout)
 
 	if !s.ControlPlane.Enabled() {

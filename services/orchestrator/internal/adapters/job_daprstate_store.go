@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/secure-agent/secure-agent/libs/errkind"
+	"github.com/secure-agent/secure-agent/libs/statestore"
 	"github.com/secure-agent/secure-agent/services/orchestrator/internal/app"
 )
 
@@ -19,12 +20,12 @@ const MaxIndexedJobs = 10000
 // JobStore keeps job records (key job/{id}) and the job index (key
 // jobs-index) in a Dapr state store.
 type JobStore struct {
-	st       stateStore
+	st       statestore.Store
 	maxIndex int
 }
 
 func NewJobStore(client StateClient, storeName string) *JobStore {
-	return &JobStore{st: stateStore{client: client, name: storeName}, maxIndex: MaxIndexedJobs}
+	return &JobStore{st: newStore(client, storeName), maxIndex: MaxIndexedJobs}
 }
 
 type jobIndex struct {
@@ -35,13 +36,13 @@ func recordKey(id string) string { return "job/" + id }
 
 // Save creates the record of a new job.
 func (s *JobStore) Save(ctx context.Context, rec app.JobRecord) error {
-	return s.st.save(ctx, recordKey(rec.ID), rec, "")
+	return s.st.Save(ctx, recordKey(rec.ID), rec, "")
 }
 
 // Get reads a job's record.
 func (s *JobStore) Get(ctx context.Context, id string) (app.JobRecord, error) {
 	var rec app.JobRecord
-	_, found, err := s.st.load(ctx, recordKey(id), &rec)
+	_, found, err := s.st.Load(ctx, recordKey(id), &rec)
 	if err != nil {
 		return rec, err
 	}
@@ -56,7 +57,7 @@ func (s *JobStore) Get(ctx context.Context, id string) (app.JobRecord, error) {
 func (s *JobStore) Add(ctx context.Context, id string) error {
 	for range 50 {
 		var idx jobIndex
-		etag, _, err := s.st.load(ctx, indexKey, &idx)
+		etag, _, err := s.st.Load(ctx, indexKey, &idx)
 		if err != nil {
 			return err
 		}
@@ -67,7 +68,7 @@ func (s *JobStore) Add(ctx context.Context, id string) error {
 		if over := len(idx.IDs) - s.maxIndex; over > 0 {
 			idx.IDs = idx.IDs[over:]
 		}
-		err = s.st.save(ctx, indexKey, idx, etag)
+		err = s.st.Save(ctx, indexKey, idx, etag)
 		if errkind.Of(err) == errkind.Conflict {
 			continue
 		}
@@ -79,7 +80,7 @@ func (s *JobStore) Add(ctx context.Context, id string) error {
 // Latest returns up to limit ids, newest first.
 func (s *JobStore) Latest(ctx context.Context, limit int) ([]string, error) {
 	var idx jobIndex
-	if _, _, err := s.st.load(ctx, indexKey, &idx); err != nil {
+	if _, _, err := s.st.Load(ctx, indexKey, &idx); err != nil {
 		return nil, err
 	}
 	out := make([]string, 0, min(limit, len(idx.IDs)))

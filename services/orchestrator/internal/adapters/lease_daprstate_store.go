@@ -3,6 +3,7 @@ package adapters
 import (
 	"context"
 
+	"github.com/secure-agent/secure-agent/libs/statestore"
 	"github.com/secure-agent/secure-agent/services/orchestrator/internal/app"
 )
 
@@ -12,11 +13,11 @@ const leasesKey = "controlplane-leases"
 // LeaseStore keeps the held control-plane leases under one key of a Dapr
 // state store (a handful at most: one per leased job running).
 type LeaseStore struct {
-	st stateStore
+	st statestore.Store
 }
 
 func NewLeaseStore(client StateClient, storeName string) *LeaseStore {
-	return &LeaseStore{st: stateStore{client: client, name: storeName}}
+	return &LeaseStore{st: newStore(client, storeName)}
 }
 
 type heldLeases struct {
@@ -26,7 +27,7 @@ type heldLeases struct {
 // Load reads the held leases (none when the key does not exist).
 func (s *LeaseStore) Load(ctx context.Context) (map[string]app.LeaseRecord, error) {
 	var h heldLeases
-	if _, _, err := s.st.load(ctx, leasesKey, &h); err != nil {
+	if _, _, err := s.st.Load(ctx, leasesKey, &h); err != nil {
 		return nil, err
 	}
 	if h.Leases == nil {
@@ -37,9 +38,9 @@ func (s *LeaseStore) Load(ctx context.Context) (map[string]app.LeaseRecord, erro
 
 // Save replaces the held leases; the poller is their only writer.
 func (s *LeaseStore) Save(ctx context.Context, leases map[string]app.LeaseRecord) error {
-	etag, _, err := s.st.load(ctx, leasesKey, &heldLeases{})
+	etag, _, err := s.st.Load(ctx, leasesKey, &heldLeases{})
 	if err != nil {
 		return err
 	}
-	return s.st.save(ctx, leasesKey, heldLeases{Leases: leases}, etag)
+	return s.st.Save(ctx, leasesKey, heldLeases{Leases: leases}, etag)
 }
