@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -39,12 +40,17 @@ var Version = "dev"
 // hands an app (APP_ID, APP_PORT, DAPR_HTTP_PORT, DAPR_GRPC_PORT) so
 // `dapr run` needs no translation.
 type Common struct {
-	AppID            string
-	AppHost          string
-	AppPort          int
-	DaprHTTPPort     int
-	DaprGRPCPort     int
-	DaprAPIToken     string
+	AppID        string
+	AppHost      string
+	AppPort      int
+	DaprHTTPPort int
+	DaprGRPCPort int
+	DaprAPIToken string
+	// AppAPIToken is what the sidecar sends with every request to the app
+	// (daprd's APP_API_TOKEN); ClientAPIToken is the bearer token of the
+	// service's client routes (Spec.ClientRoutes).
+	AppAPIToken      string
+	ClientAPIToken   string
 	DaprWaitTimeout  time.Duration
 	LogLevel         string
 	LogFormat        string
@@ -83,6 +89,10 @@ type Spec struct {
 	// KeepsJobLogs turns SHIP_JOB_LOGS off for the service that uploads job
 	// logs (health): shipping its own upload warnings would feed them back.
 	KeepsJobLogs bool
+	// ClientRoutes are path prefixes that clients other than the sidecar
+	// call directly (the orchestrator's job API for agentctl): besides the
+	// sidecar, they serve a request with CLIENT_API_TOKEN as bearer token.
+	ClientRoutes []string
 	// Settings registers the service's own settings on the loader and returns
 	// a func run after Load for cross-field checks (may be nil).
 	Settings func(l *config.Loader) func(l *config.Loader)
@@ -120,6 +130,7 @@ func Run(ctx context.Context, spec Spec, args []string, env config.LookupEnv) er
 		}
 	}()
 
+	warnOpenAPI(log, spec, c)
 	if !isLoopback(c.AppHost) {
 		log.Warn("app listens on a non-loopback address; only its sidecar needs to reach it", zap.String("app_host", c.AppHost))
 	}
@@ -130,6 +141,8 @@ func Run(ctx context.Context, spec Spec, args []string, env config.LookupEnv) er
 		Name: spec.Name, Addr: net.JoinHostPort(c.AppHost, strconv.Itoa(c.AppPort)),
 		ShutdownTimeout: c.ShutdownTimeout, Logger: log, Registry: tel.Registry,
 		TracerProvider: tel.TracerProvider, Propagator: tel.Propagator,
+		Auth: httpserver.Auth{AppToken: c.AppAPIToken, ClientToken: c.ClientAPIToken, ClientRoutes: spec.ClientRoutes,
+			ClientHint: clientTokenHint},
 	})
 	if err != nil {
 		return fmt.Errorf("%s: http server: %w", spec.Name, err)
@@ -210,6 +223,12 @@ func loadConfig(spec Spec, args []string, env config.LookupEnv) (Common, error) 
 	l.Port(&c.DaprHTTPPort, "DAPR_HTTP_PORT", 3500, "HTTP port of this app's Dapr sidecar")
 	l.Port(&c.DaprGRPCPort, "DAPR_GRPC_PORT", 50001, "gRPC port of this app's Dapr sidecar")
 	l.String(&c.DaprAPIToken, "DAPR_API_TOKEN", "", "token the sidecar requires on its API, if any", config.Secret())
+	l.String(&c.AppAPIToken, "APP_API_TOKEN", "", "token the sidecar sends with every request to this app (the same value as "+
+		"daprd's APP_API_TOKEN); set, every request without it is refused except /healthz, /readyz and /metrics", config.Secret())
+	if len(spec.ClientRoutes) > 0 {
+		l.String(&c.ClientAPIToken, "CLIENT_API_TOKEN", "", "bearer token clients such as agentctl present on "+
+			strings.Join(spec.ClientRoutes, ", ")+" (Authorization: Bearer <token>)", config.Secret())
+	}
 	l.Duration(&c.DaprWaitTimeout, "DAPR_WAIT_TIMEOUT", 60*time.Second, "how long to wait for the sidecar at start")
 	l.Enum(&c.LogLevel, "LOG_LEVEL", "info", []string{"debug", "info", "warn", "error"}, "log level")
 	l.Enum(&c.LogFormat, "LOG_FORMAT", "json", []string{"json", "console"}, "log format: json for production, console for a terminal")
@@ -238,6 +257,8 @@ func loadConfig(spec Spec, args []string, env config.LookupEnv) (Common, error) 
 	l.Check(err == nil && r >= 0 && r <= 1, "TRACE_SAMPLE_RATIO", fmt.Sprintf("invalid value %q: must be a number from 0 to 1", ratio))
 	c.TraceSampleRatio = r
 	l.Check(c.AppPort != c.DaprHTTPPort && c.AppPort != c.DaprGRPCPort, "APP_PORT", "must differ from DAPR_HTTP_PORT and DAPR_GRPC_PORT")
+	l.Check(c.AppAPIToken == "" || len(c.AppAPIToken) >= minTokenLen, "APP_API_TOKEN", fmt.Sprintf("must be at least %d characters", minTokenLen))
+	l.Check(c.ClientAPIToken == "" || len(c.ClientAPIToken) >= minTokenLen, "CLIENT_API_TOKEN", fmt.Sprintf("must be at least %d characters", minTokenLen))
 	l.Check(c.JobLogBufferLines >= 1, "JOB_LOG_BUFFER_LINES", "must be at least 1")
 	l.Check(c.JobLogBufferBytes >= 64<<10, "JOB_LOG_BUFFER_BYTES", "must be at least 65536 (64 KiB)")
 	if check != nil {
@@ -271,6 +292,35 @@ func shipJobLogs(ctx context.Context, spec Spec, c Common, log *zap.Logger, pub 
 	}
 	go ship.Run(ctx)
 	return log.WithOptions(zap.WrapCore(ship.Tee)), ship, nil
+}
+
+// minTokenLen refuses a token short enough to be a typo or a guess; the
+// local launcher generates 64 hex characters.
+const minTokenLen = 16
+
+// clientTokenHint ends a client route's 401.
+const clientTokenHint = "the local stack keeps it in DATA_DIR/api-token (./data/api-token by default), where agentctl " +
+	"reads it; or give agentctl --token-file FILE or SA_API_TOKEN; the service reads it from CLIENT_API_TOKEN"
+
+// warnOpenAPI says at start which of the app's routes any local process
+// may call because a token is not set.
+func warnOpenAPI(log *zap.Logger, spec Spec, c Common) {
+	if c.AppAPIToken == "" {
+		log.Warn("APP_API_TOKEN is not set: any local process can call this app's API, not only its sidecar; " +
+			"start daprd and the app with the same APP_API_TOKEN (the local launcher does)")
+	}
+	if len(spec.ClientRoutes) > 0 && c.ClientAPIToken == "" {
+		if c.AppAPIToken == "" {
+			log.Warn("CLIENT_API_TOKEN is not set either: anyone can call "+strings.Join(spec.ClientRoutes, ", "),
+				zap.Strings("client_routes", spec.ClientRoutes))
+		} else {
+			log.Info("CLIENT_API_TOKEN is not set: only the sidecar may call these routes", zap.Strings("client_routes", spec.ClientRoutes))
+		}
+	}
+	if len(spec.ClientRoutes) > 0 && c.ClientAPIToken != "" && c.AppAPIToken == "" {
+		log.Warn("CLIENT_API_TOKEN without APP_API_TOKEN: calls through the sidecar to these routes are refused",
+			zap.Strings("client_routes", spec.ClientRoutes))
+	}
 }
 
 func isLoopback(host string) bool {

@@ -38,6 +38,8 @@ type Options struct {
 	Registry        *prometheus.Registry
 	TracerProvider  trace.TracerProvider
 	Propagator      propagation.TextMapPropagator
+	// Auth is who may call which route (zero: anyone, for tests).
+	Auth Auth
 }
 
 // Server is a Fiber app with the shared middleware and probe routes.
@@ -102,6 +104,10 @@ func New(opts Options) (*Server, error) {
 			return nil, err
 		}
 		s.app.Use(m.middleware)
+	}
+	// After metrics, so refused requests are counted too.
+	s.app.Use(opts.Auth.middleware)
+	if opts.Registry != nil {
 		s.app.Get("/metrics", metricsHandler(opts.Registry))
 	}
 	s.app.Get("/healthz", func(c *fiber.Ctx) error {
