@@ -3,18 +3,19 @@ package model
 // One method per kind; each appends fields in the order of kindDefs.
 
 func (w *Writer) Database(r Database) error {
-	a, err := w.begin(KindDatabase, r.QualifiedName, r.ParentQualifiedName)
+	a, err := w.begin(KindDatabase, r.QualifiedName, r.ParentQualifiedName, r.TruncatedFields)
 	if err != nil {
 		return err
 	}
 	a.str(r.Name)
 	a.optStr(r.Owner)
 	a.optStr(r.Comment)
+	a.truncatedFields()
 	return w.end(a)
 }
 
 func (w *Writer) Schema(r Schema) error {
-	a, err := w.begin(KindSchema, r.QualifiedName, r.ParentQualifiedName)
+	a, err := w.begin(KindSchema, r.QualifiedName, r.ParentQualifiedName, r.TruncatedFields)
 	if err != nil {
 		return err
 	}
@@ -22,11 +23,12 @@ func (w *Writer) Schema(r Schema) error {
 	a.str(r.Name)
 	a.optStr(r.Owner)
 	a.optStr(r.Comment)
+	a.truncatedFields()
 	return w.end(a)
 }
 
 func (w *Writer) Table(r Table) error {
-	a, err := w.begin(KindTable, r.QualifiedName, r.ParentQualifiedName)
+	a, err := w.begin(KindTable, r.QualifiedName, r.ParentQualifiedName, r.TruncatedFields)
 	if err != nil {
 		return err
 	}
@@ -40,11 +42,12 @@ func (w *Writer) Table(r Table) error {
 	a.optTime(r.AlteredAt)
 	a.optStr(r.PartitionOf)
 	a.optStr(r.ViewDefinition)
+	a.truncatedFields()
 	return w.end(a)
 }
 
 func (w *Writer) Column(r Column) error {
-	a, err := w.begin(KindColumn, r.QualifiedName, r.ParentQualifiedName)
+	a, err := w.begin(KindColumn, r.QualifiedName, r.ParentQualifiedName, r.TruncatedFields)
 	if err != nil {
 		return err
 	}
@@ -61,11 +64,12 @@ func (w *Writer) Column(r Column) error {
 	a.boolean(r.IsPrimaryKey)
 	a.boolean(r.IsForeignKey)
 	a.optStr(r.Comment)
+	a.truncatedFields()
 	return w.end(a)
 }
 
 func (w *Writer) Constraint(r Constraint) error {
-	a, err := w.begin(KindConstraint, r.QualifiedName, r.ParentQualifiedName)
+	a, err := w.begin(KindConstraint, r.QualifiedName, r.ParentQualifiedName, r.TruncatedFields)
 	if err != nil {
 		return err
 	}
@@ -80,11 +84,12 @@ func (w *Writer) Constraint(r Constraint) error {
 	a.optStr(r.CheckClause)
 	a.optStr(r.OnUpdate)
 	a.optStr(r.OnDelete)
+	a.truncatedFields()
 	return w.end(a)
 }
 
 func (w *Writer) Index(r Index) error {
-	a, err := w.begin(KindIndex, r.QualifiedName, r.ParentQualifiedName)
+	a, err := w.begin(KindIndex, r.QualifiedName, r.ParentQualifiedName, r.TruncatedFields)
 	if err != nil {
 		return err
 	}
@@ -97,11 +102,12 @@ func (w *Writer) Index(r Index) error {
 	a.boolean(r.IsPrimary)
 	a.optStr(r.Method)
 	a.optStr(r.Predicate)
+	a.truncatedFields()
 	return w.end(a)
 }
 
 func (w *Writer) Routine(r Routine) error {
-	a, err := w.begin(KindRoutine, r.QualifiedName, r.ParentQualifiedName)
+	a, err := w.begin(KindRoutine, r.QualifiedName, r.ParentQualifiedName, r.TruncatedFields)
 	if err != nil {
 		return err
 	}
@@ -114,11 +120,12 @@ func (w *Writer) Routine(r Routine) error {
 	a.optStr(r.ReturnType)
 	a.optStr(r.Definition)
 	a.optStr(r.Comment)
+	a.truncatedFields()
 	return w.end(a)
 }
 
 func (w *Writer) Lineage(r Lineage) error {
-	a, err := w.begin(KindLineage, r.QualifiedName, r.ParentQualifiedName)
+	a, err := w.begin(KindLineage, r.QualifiedName, r.ParentQualifiedName, nil)
 	if err != nil {
 		return err
 	}
@@ -131,7 +138,7 @@ func (w *Writer) Lineage(r Lineage) error {
 }
 
 func (w *Writer) TableStats(r TableStats) error {
-	a, err := w.begin(KindTableStats, r.QualifiedName, r.ParentQualifiedName)
+	a, err := w.begin(KindTableStats, r.QualifiedName, r.ParentQualifiedName, nil)
 	if err != nil {
 		return err
 	}

@@ -96,6 +96,15 @@ func (c *columns) strs(name string, i int) []string {
 	return out
 }
 
+// truncated is a row's truncated_fields, nil when none was cut (rows
+// written without truncation read back as they were given).
+func (c *columns) truncated(i int) []string {
+	if v := c.strs(FieldTruncated, i); len(v) > 0 {
+		return v
+	}
+	return nil
+}
+
 // provenance is what the Writer adds to every row.
 type provenance struct {
 	JobID       string
@@ -113,13 +122,14 @@ func (c *columns) qn(i int) (string, string) {
 func (c *columns) database(i int) Database {
 	qn, parent := c.qn(i)
 	return Database{QualifiedName: qn, ParentQualifiedName: parent, Name: c.str("database_name", i),
-		Owner: c.optStr("owner", i), Comment: c.optStr("comment", i)}
+		Owner: c.optStr("owner", i), Comment: c.optStr("comment", i), TruncatedFields: c.truncated(i)}
 }
 
 func (c *columns) schema(i int) Schema {
 	qn, parent := c.qn(i)
 	return Schema{QualifiedName: qn, ParentQualifiedName: parent, Database: c.str("database_name", i),
-		Name: c.str("schema_name", i), Owner: c.optStr("owner", i), Comment: c.optStr("comment", i)}
+		Name: c.str("schema_name", i), Owner: c.optStr("owner", i), Comment: c.optStr("comment", i),
+		TruncatedFields: c.truncated(i)}
 }
 
 func (c *columns) table(i int) Table {
@@ -128,7 +138,8 @@ func (c *columns) table(i int) Table {
 		Schema: c.str("schema_name", i), Name: c.str("table_name", i), Kind: c.str("table_kind", i),
 		Owner: c.optStr("owner", i), Comment: c.optStr("comment", i),
 		CreatedAt: c.optTime("created_at", i), AlteredAt: c.optTime("altered_at", i),
-		PartitionOf: c.optStr("partition_of", i), ViewDefinition: c.optStr("view_definition", i)}
+		PartitionOf: c.optStr("partition_of", i), ViewDefinition: c.optStr("view_definition", i),
+		TruncatedFields: c.truncated(i)}
 }
 
 func (c *columns) column(i int) Column {
@@ -139,7 +150,7 @@ func (c *columns) column(i int) Column {
 		Default: c.optStr("default_value", i), IsGenerated: c.boolean("is_generated", i),
 		GenerationExpression: c.optStr("generation_expression", i),
 		IsPrimaryKey:         c.boolean("is_primary_key", i), IsForeignKey: c.boolean("is_foreign_key", i),
-		Comment: c.optStr("comment", i)}
+		Comment: c.optStr("comment", i), TruncatedFields: c.truncated(i)}
 }
 
 func (c *columns) constraint(i int) Constraint {
@@ -148,7 +159,8 @@ func (c *columns) constraint(i int) Constraint {
 		Schema: c.str("schema_name", i), Table: c.str("table_name", i), Name: c.str("constraint_name", i),
 		Type: c.str("constraint_type", i), Columns: c.strs("columns", i),
 		ReferencedTableQN: c.optStr("referenced_table_qualified_name", i), ReferencedColumns: c.strs("referenced_columns", i),
-		CheckClause: c.optStr("check_clause", i), OnUpdate: c.optStr("on_update", i), OnDelete: c.optStr("on_delete", i)}
+		CheckClause: c.optStr("check_clause", i), OnUpdate: c.optStr("on_update", i), OnDelete: c.optStr("on_delete", i),
+		TruncatedFields: c.truncated(i)}
 }
 
 func (c *columns) index(i int) Index {
@@ -156,7 +168,7 @@ func (c *columns) index(i int) Index {
 	return Index{QualifiedName: qn, ParentQualifiedName: parent, Database: c.str("database_name", i),
 		Schema: c.str("schema_name", i), Table: c.str("table_name", i), Name: c.str("index_name", i),
 		Columns: c.strs("columns", i), IsUnique: c.boolean("is_unique", i), IsPrimary: c.boolean("is_primary", i),
-		Method: c.optStr("method", i), Predicate: c.optStr("predicate", i)}
+		Method: c.optStr("method", i), Predicate: c.optStr("predicate", i), TruncatedFields: c.truncated(i)}
 }
 
 func (c *columns) routine(i int) Routine {
@@ -164,7 +176,7 @@ func (c *columns) routine(i int) Routine {
 	return Routine{QualifiedName: qn, ParentQualifiedName: parent, Database: c.str("database_name", i),
 		Schema: c.str("schema_name", i), Name: c.str("routine_name", i), Kind: c.str("routine_kind", i),
 		Language: c.optStr("language", i), Arguments: c.str("arguments", i), ReturnType: c.optStr("return_type", i),
-		Definition: c.optStr("definition", i), Comment: c.optStr("comment", i)}
+		Definition: c.optStr("definition", i), Comment: c.optStr("comment", i), TruncatedFields: c.truncated(i)}
 }
 
 func (c *columns) lineage(i int) Lineage {

@@ -85,11 +85,12 @@ type provenanceAttrs struct {
 }
 
 type databaseAttrs struct {
-	QualifiedName           string  `json:"qualifiedName"`
-	Name                    string  `json:"name"`
-	ConnectionQualifiedName string  `json:"connectionQualifiedName,omitempty"`
-	Owner                   *string `json:"owner,omitempty"`
-	Comment                 *string `json:"comment,omitempty"`
+	QualifiedName           string   `json:"qualifiedName"`
+	Name                    string   `json:"name"`
+	ConnectionQualifiedName string   `json:"connectionQualifiedName,omitempty"`
+	Owner                   *string  `json:"owner,omitempty"`
+	Comment                 *string  `json:"comment,omitempty"`
+	TruncatedFields         []string `json:"truncatedFields,omitempty"`
 	provenanceAttrs
 }
 
@@ -101,6 +102,7 @@ type schemaAttrs struct {
 	Database              *entityRef `json:"database,omitempty"`
 	Owner                 *string    `json:"owner,omitempty"`
 	Comment               *string    `json:"comment,omitempty"`
+	TruncatedFields       []string   `json:"truncatedFields,omitempty"`
 	provenanceAttrs
 }
 
@@ -119,6 +121,7 @@ type tableAttrs struct {
 	AlteredAt             *string    `json:"alteredAt,omitempty"`
 	PartitionOf           *string    `json:"partitionOf,omitempty"`
 	ViewDefinition        *string    `json:"viewDefinition,omitempty"`
+	TruncatedFields       []string   `json:"truncatedFields,omitempty"`
 	provenanceAttrs
 }
 
@@ -138,15 +141,16 @@ type columnAttrs struct {
 	QualifiedName string `json:"qualifiedName"`
 	Name          string `json:"name"`
 	tableChildAttrs
-	Ordinal              int32   `json:"ordinal"`
-	DataType             string  `json:"dataType"`
-	IsNullable           bool    `json:"isNullable"`
-	DefaultValue         *string `json:"defaultValue,omitempty"`
-	IsGenerated          bool    `json:"isGenerated"`
-	GenerationExpression *string `json:"generationExpression,omitempty"`
-	IsPrimaryKey         bool    `json:"isPrimaryKey"`
-	IsForeignKey         bool    `json:"isForeignKey"`
-	Comment              *string `json:"comment,omitempty"`
+	Ordinal              int32    `json:"ordinal"`
+	DataType             string   `json:"dataType"`
+	IsNullable           bool     `json:"isNullable"`
+	DefaultValue         *string  `json:"defaultValue,omitempty"`
+	IsGenerated          bool     `json:"isGenerated"`
+	GenerationExpression *string  `json:"generationExpression,omitempty"`
+	IsPrimaryKey         bool     `json:"isPrimaryKey"`
+	IsForeignKey         bool     `json:"isForeignKey"`
+	Comment              *string  `json:"comment,omitempty"`
+	TruncatedFields      []string `json:"truncatedFields,omitempty"`
 	provenanceAttrs
 }
 
@@ -162,6 +166,7 @@ type constraintAttrs struct {
 	CheckClause                  *string    `json:"checkClause,omitempty"`
 	OnUpdate                     *string    `json:"onUpdate,omitempty"`
 	OnDelete                     *string    `json:"onDelete,omitempty"`
+	TruncatedFields              []string   `json:"truncatedFields,omitempty"`
 	provenanceAttrs
 }
 
@@ -169,11 +174,12 @@ type indexAttrs struct {
 	QualifiedName string `json:"qualifiedName"`
 	Name          string `json:"name"`
 	tableChildAttrs
-	Columns   []string `json:"columns"`
-	IsUnique  bool     `json:"isUnique"`
-	IsPrimary bool     `json:"isPrimary"`
-	Method    *string  `json:"method,omitempty"`
-	Predicate *string  `json:"predicate,omitempty"`
+	Columns         []string `json:"columns"`
+	IsUnique        bool     `json:"isUnique"`
+	IsPrimary       bool     `json:"isPrimary"`
+	Method          *string  `json:"method,omitempty"`
+	Predicate       *string  `json:"predicate,omitempty"`
+	TruncatedFields []string `json:"truncatedFields,omitempty"`
 	provenanceAttrs
 }
 
@@ -191,6 +197,7 @@ type procedureAttrs struct {
 	ReturnType            *string    `json:"returnType,omitempty"`
 	Definition            *string    `json:"definition,omitempty"`
 	Comment               *string    `json:"comment,omitempty"`
+	TruncatedFields       []string   `json:"truncatedFields,omitempty"`
 	provenanceAttrs
 }
 
@@ -220,12 +227,13 @@ func entityOf(kind Kind, c *columns, i int) entity {
 	case KindDatabase:
 		r := c.database(i)
 		return entity{"Database", databaseAttrs{QualifiedName: r.QualifiedName, Name: r.Name,
-			ConnectionQualifiedName: r.ParentQualifiedName, Owner: r.Owner, Comment: r.Comment, provenanceAttrs: prov}}
+			ConnectionQualifiedName: r.ParentQualifiedName, Owner: r.Owner, Comment: r.Comment,
+			TruncatedFields: r.TruncatedFields, provenanceAttrs: prov}}
 	case KindSchema:
 		r := c.schema(i)
 		return entity{"Schema", schemaAttrs{QualifiedName: r.QualifiedName, Name: r.Name, DatabaseName: r.Database,
 			DatabaseQualifiedName: r.ParentQualifiedName, Database: ref("Database", r.ParentQualifiedName),
-			Owner: r.Owner, Comment: r.Comment, provenanceAttrs: prov}}
+			Owner: r.Owner, Comment: r.Comment, TruncatedFields: r.TruncatedFields, provenanceAttrs: prov}}
 	case KindTable:
 		r := c.table(i)
 		return entity{tableTypeName(r.Kind), tableAttrs{QualifiedName: r.QualifiedName, Name: r.Name, TableKind: r.Kind,
@@ -233,14 +241,15 @@ func entityOf(kind Kind, c *columns, i int) entity {
 			SchemaQualifiedName: r.ParentQualifiedName, DatabaseQualifiedName: parentQN(r.ParentQualifiedName),
 			Schema: ref("Schema", r.ParentQualifiedName), Owner: r.Owner, Comment: r.Comment,
 			CreatedAt: optJSONTime(r.CreatedAt), AlteredAt: optJSONTime(r.AlteredAt),
-			PartitionOf: r.PartitionOf, ViewDefinition: r.ViewDefinition, provenanceAttrs: prov}}
+			PartitionOf: r.PartitionOf, ViewDefinition: r.ViewDefinition, TruncatedFields: r.TruncatedFields, provenanceAttrs: prov}}
 	case KindColumn:
 		r := c.column(i)
 		return entity{"Column", columnAttrs{QualifiedName: r.QualifiedName, Name: r.Name,
 			tableChildAttrs: tableChild(r.Database, r.Schema, r.Table, r.ParentQualifiedName),
 			Ordinal:         r.Ordinal, DataType: r.DataType, IsNullable: r.IsNullable, DefaultValue: r.Default,
 			IsGenerated: r.IsGenerated, GenerationExpression: r.GenerationExpression,
-			IsPrimaryKey: r.IsPrimaryKey, IsForeignKey: r.IsForeignKey, Comment: r.Comment, provenanceAttrs: prov}}
+			IsPrimaryKey: r.IsPrimaryKey, IsForeignKey: r.IsForeignKey, Comment: r.Comment, TruncatedFields: r.TruncatedFields,
+			provenanceAttrs: prov}}
 	case KindConstraint:
 		r := c.constraint(i)
 		var refTable *entityRef
@@ -251,20 +260,21 @@ func entityOf(kind Kind, c *columns, i int) entity {
 			tableChildAttrs: tableChild(r.Database, r.Schema, r.Table, r.ParentQualifiedName),
 			ConstraintType:  r.Type, Columns: r.Columns, ReferencedTableQualifiedName: r.ReferencedTableQN,
 			ReferencedTable: refTable, ReferencedColumns: r.ReferencedColumns, CheckClause: r.CheckClause,
-			OnUpdate: r.OnUpdate, OnDelete: r.OnDelete, provenanceAttrs: prov}}
+			OnUpdate: r.OnUpdate, OnDelete: r.OnDelete, TruncatedFields: r.TruncatedFields, provenanceAttrs: prov}}
 	case KindIndex:
 		r := c.index(i)
 		return entity{"Index", indexAttrs{QualifiedName: r.QualifiedName, Name: r.Name,
 			tableChildAttrs: tableChild(r.Database, r.Schema, r.Table, r.ParentQualifiedName),
 			Columns:         r.Columns, IsUnique: r.IsUnique, IsPrimary: r.IsPrimary, Method: r.Method,
-			Predicate: r.Predicate, provenanceAttrs: prov}}
+			Predicate: r.Predicate, TruncatedFields: r.TruncatedFields, provenanceAttrs: prov}}
 	case KindRoutine:
 		r := c.routine(i)
 		return entity{"Procedure", procedureAttrs{QualifiedName: r.QualifiedName, Name: r.Name, RoutineKind: r.Kind,
 			DatabaseName: r.Database, SchemaName: r.Schema,
 			SchemaQualifiedName: r.ParentQualifiedName, DatabaseQualifiedName: parentQN(r.ParentQualifiedName),
 			Schema: ref("Schema", r.ParentQualifiedName), Language: r.Language, Arguments: r.Arguments,
-			ReturnType: r.ReturnType, Definition: r.Definition, Comment: r.Comment, provenanceAttrs: prov}}
+			ReturnType: r.ReturnType, Definition: r.Definition, Comment: r.Comment, TruncatedFields: r.TruncatedFields,
+			provenanceAttrs: prov}}
 	case KindLineage:
 		r := c.lineage(i)
 		source := UnescapeSegment(lastSegment(r.SourceQN))

@@ -35,6 +35,9 @@ type FileInfo struct {
 	Rows   int64  `json:"rows"`
 	Bytes  int64  `json:"bytes"`
 	SHA256 string `json:"sha256"` // hex
+	// Truncated counts the field values of the file's rows cut at the
+	// text cap (TruncatedIn).
+	Truncated int64 `json:"truncated,omitempty"`
 }
 
 // FileSink is a BatchSink that writes one zstd-compressed Arrow IPC stream
@@ -62,6 +65,7 @@ type kindFile struct {
 	count countingWriter
 	w     *ipc.Writer
 	rows  int64
+	cut   int64 // truncated field values
 }
 
 type countingWriter struct{ n int64 }
@@ -133,6 +137,7 @@ func (s *FileSink) WriteRecord(kind Kind, rec arrow.Record) error {
 		return s.failed
 	}
 	kf.rows += rec.NumRows()
+	kf.cut += TruncatedIn(rec)
 	return nil
 }
 
@@ -239,7 +244,8 @@ func (kf *kindFile) finish(dir string, k Kind) (FileInfo, error) {
 		_ = os.Remove(kf.tmp)
 		return FileInfo{}, fmt.Errorf("%s: %w", FileName(k), err)
 	}
-	return FileInfo{Kind: k, Name: FileName(k), Rows: kf.rows, Bytes: kf.count.n, SHA256: hex.EncodeToString(kf.sum.Sum(nil))}, nil
+	return FileInfo{Kind: k, Name: FileName(k), Rows: kf.rows, Bytes: kf.count.n, SHA256: hex.EncodeToString(kf.sum.Sum(nil)),
+		Truncated: kf.cut}, nil
 }
 
 // syncDir makes renames in dir durable.

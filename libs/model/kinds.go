@@ -26,7 +26,7 @@ var Kinds = []Kind{KindDatabase, KindSchema, KindTable, KindColumn, KindConstrai
 
 // SchemaVersion is stamped into every schema's metadata; bump it when a
 // schema changes incompatibly.
-const SchemaVersion = "1"
+const SchemaVersion = "2"
 
 // Table kinds.
 const (
@@ -57,6 +57,10 @@ type fieldDef struct {
 	typ        arrow.DataType
 	nullable   bool
 	excludable bool // may be dropped by a field-exclusion list
+	// text marks free text the catalog lets users make arbitrarily long
+	// (comments, definitions, expressions): the Writer caps it at
+	// WriterOptions.MaxTextBytes and lists it in truncated_fields.
+	text bool
 }
 
 var (
@@ -77,36 +81,51 @@ func excl(name string, t arrow.DataType) fieldDef {
 	return fieldDef{name: name, typ: t, nullable: true, excludable: true}
 }
 
+// text marks d as capped free text.
+func text(d fieldDef) fieldDef { d.text = true; return d }
+
+// FieldTruncated is the field of every kind with text fields that lists,
+// in schema order, the text fields of the row cut at MaxTextBytes (empty
+// when none was).
+const FieldTruncated = "truncated_fields"
+
+var truncatedDef = req(FieldTruncated, strList)
+
 // kindDefs are the kind-specific fields, after the common ones. The order is
 // the schema's order and the order the appenders in rows.go write.
 var kindDefs = map[Kind][]fieldDef{
-	KindDatabase: {req("database_name", str), excl("owner", str), excl("comment", str)},
-	KindSchema:   {req("database_name", str), req("schema_name", str), excl("owner", str), excl("comment", str)},
+	KindDatabase: {req("database_name", str), excl("owner", str), text(excl("comment", str)), truncatedDef},
+	KindSchema:   {req("database_name", str), req("schema_name", str), excl("owner", str), text(excl("comment", str)), truncatedDef},
 	KindTable: {
 		req("database_name", str), req("schema_name", str), req("table_name", str), req("table_kind", str),
-		excl("owner", str), excl("comment", str), opt("created_at", tsUTC), opt("altered_at", tsUTC),
-		opt("partition_of", str), excl("view_definition", str),
+		excl("owner", str), text(excl("comment", str)), opt("created_at", tsUTC), opt("altered_at", tsUTC),
+		opt("partition_of", str), text(excl("view_definition", str)), truncatedDef,
 	},
 	KindColumn: {
 		req("database_name", str), req("schema_name", str), req("table_name", str), req("column_name", str),
-		req("ordinal", arrow.PrimitiveTypes.Int32), req("data_type", str), req("is_nullable", arrow.FixedWidthTypes.Boolean),
-		excl("default_value", str), req("is_generated", arrow.FixedWidthTypes.Boolean), excl("generation_expression", str),
+		// data_type is free text in SQLite (any declared type is accepted).
+		req("ordinal", arrow.PrimitiveTypes.Int32), text(req("data_type", str)), req("is_nullable", arrow.FixedWidthTypes.Boolean),
+		text(excl("default_value", str)), req("is_generated", arrow.FixedWidthTypes.Boolean), text(excl("generation_expression", str)),
 		req("is_primary_key", arrow.FixedWidthTypes.Boolean), req("is_foreign_key", arrow.FixedWidthTypes.Boolean),
-		excl("comment", str),
+		text(excl("comment", str)), truncatedDef,
 	},
 	KindConstraint: {
 		req("database_name", str), req("schema_name", str), req("table_name", str), req("constraint_name", str),
 		req("constraint_type", str), req("columns", strList), opt("referenced_table_qualified_name", str),
-		req("referenced_columns", strList), excl("check_clause", str), opt("on_update", str), opt("on_delete", str),
+		req("referenced_columns", strList), text(excl("check_clause", str)), opt("on_update", str), opt("on_delete", str),
+		truncatedDef,
 	},
 	KindIndex: {
+		// columns holds expressions for expression indexes: each is capped.
 		req("database_name", str), req("schema_name", str), req("table_name", str), req("index_name", str),
-		req("columns", strList), req("is_unique", arrow.FixedWidthTypes.Boolean), req("is_primary", arrow.FixedWidthTypes.Boolean),
-		opt("method", str), excl("predicate", str),
+		text(req("columns", strList)), req("is_unique", arrow.FixedWidthTypes.Boolean), req("is_primary", arrow.FixedWidthTypes.Boolean),
+		opt("method", str), text(excl("predicate", str)), truncatedDef,
 	},
 	KindRoutine: {
+		// arguments and return_type carry default expressions and table types.
 		req("database_name", str), req("schema_name", str), req("routine_name", str), req("routine_kind", str),
-		opt("language", str), req("arguments", str), opt("return_type", str), excl("definition", str), excl("comment", str),
+		opt("language", str), text(req("arguments", str)), text(opt("return_type", str)), text(excl("definition", str)),
+		text(excl("comment", str)), truncatedDef,
 	},
 	KindLineage: {
 		req("database_name", str), req("schema_name", str), req("view_name", str),
@@ -157,6 +176,18 @@ func ExcludableFields() []string {
 				seen[d.name] = true
 				out = append(out, d.name)
 			}
+		}
+	}
+	return out
+}
+
+// TextFields lists the capped free-text fields of kind k, in schema order
+// (none for lineage and table_stats, which hold names only).
+func TextFields(k Kind) []string {
+	var out []string
+	for _, d := range kindDefs[k] {
+		if d.text {
+			out = append(out, d.name)
 		}
 	}
 	return out

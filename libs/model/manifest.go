@@ -32,7 +32,10 @@ type Manifest struct {
 	FinishedAt time.Time      `json:"finished_at"`
 	Files      []FileInfo     `json:"files"`
 	Rows       map[Kind]int64 `json:"rows"`
-	Queries    int            `json:"queries"`
+	// Truncated counts, per kind, the field values cut at the text cap
+	// (Source.MaxTextBytes); the rows say which fields (truncated_fields).
+	Truncated map[Kind]int64 `json:"truncated"`
+	Queries   int            `json:"queries"`
 	// Partitions is set by the job pipeline: which extraction run of each
 	// partition the files come from.
 	Partitions []ManifestPartition `json:"partitions,omitempty"`
@@ -54,11 +57,13 @@ type ManifestSource struct {
 	Databases     []string `json:"databases,omitempty"`
 	Filters       any      `json:"filters,omitempty"`
 	ExcludeFields []string `json:"exclude_fields,omitempty"`
+	// MaxTextBytes is the cap free-text fields were cut at.
+	MaxTextBytes int `json:"max_text_bytes,omitempty"`
 }
 
 // WriteManifest writes dir/manifest.json durably (temp file, fsync,
 // rename), which marks the directory's files complete. Version 0 means
-// ManifestVersion; nil Rows are taken from Files.
+// ManifestVersion; nil Rows and Truncated are taken from Files.
 func WriteManifest(dir string, m Manifest) error {
 	data, err := EncodeManifest(m)
 	if err != nil {
@@ -83,7 +88,7 @@ func WriteManifest(dir string, m Manifest) error {
 // EncodeManifest checks m and encodes it as manifest.json's content, for
 // writers that store it elsewhere than a local directory (the publisher
 // writes it through an output binding). Version 0 means ManifestVersion;
-// nil Rows are taken from Files.
+// nil Rows and Truncated are taken from Files.
 func EncodeManifest(m Manifest) ([]byte, error) {
 	if m.Version == 0 {
 		m.Version = ManifestVersion
@@ -93,6 +98,9 @@ func EncodeManifest(m Manifest) ([]byte, error) {
 		for _, f := range m.Files {
 			m.Rows[f.Kind] += f.Rows
 		}
+	}
+	if m.Truncated == nil {
+		m.Truncated = truncatedByKind(m.Files)
 	}
 	err := checkManifest(m)
 	if err == nil {
@@ -194,7 +202,20 @@ func VerifyDir(dir string) error {
 	return nil
 }
 
-// checkRowTotals checks the per-kind totals agree with the files' rows.
+// truncatedByKind sums the files' truncated values per kind, listing only
+// kinds that have any.
+func truncatedByKind(files []FileInfo) map[Kind]int64 {
+	out := map[Kind]int64{}
+	for _, f := range files {
+		if f.Truncated > 0 {
+			out[f.Kind] += f.Truncated
+		}
+	}
+	return out
+}
+
+// checkRowTotals checks the per-kind totals of rows and of truncated
+// values agree with the files'.
 func checkRowTotals(m Manifest) error {
 	var problems []string
 	listed := map[Kind]int64{}
@@ -214,6 +235,22 @@ func checkRowTotals(m Manifest) error {
 	for k := range m.Rows {
 		if _, err := ParseKind(string(k)); err != nil {
 			problems = append(problems, fmt.Sprintf("rows: %v", err))
+		}
+	}
+	cut := truncatedByKind(m.Files)
+	for _, f := range m.Files {
+		if f.Truncated < 0 {
+			problems = append(problems, fmt.Sprintf("file %q: truncated is %d", f.Name, f.Truncated))
+		}
+	}
+	for _, k := range Kinds {
+		if n := m.Truncated[k]; n != cut[k] {
+			problems = append(problems, fmt.Sprintf("%s: the files have %d truncated values but the total is %d", k, cut[k], n))
+		}
+	}
+	for k := range m.Truncated {
+		if _, err := ParseKind(string(k)); err != nil {
+			problems = append(problems, fmt.Sprintf("truncated: %v", err))
 		}
 	}
 	slices.Sort(problems)
@@ -240,9 +277,10 @@ func verifyFile(dir string, f FileInfo) error {
 	if sum != f.SHA256 {
 		return fmt.Errorf("sha256 is %s, the manifest says %s", sum, f.SHA256)
 	}
-	var rows int64
+	var rows, cut int64
 	kind, err := readFile(path, newIOConfig(nil), func(_ Kind, rec arrow.Record) error {
 		rows += rec.NumRows()
+		cut += TruncatedIn(rec)
 		return nil
 	})
 	if err != nil {
@@ -253,6 +291,9 @@ func verifyFile(dir string, f FileInfo) error {
 	}
 	if rows != f.Rows {
 		return fmt.Errorf("holds %d rows, the manifest says %d", rows, f.Rows)
+	}
+	if cut != f.Truncated {
+		return fmt.Errorf("holds %d truncated values, the manifest says %d", cut, f.Truncated)
 	}
 	return nil
 }

@@ -91,7 +91,7 @@ func TestReadFileRejects(t *testing.T) {
 		{"trailing bytes", append(bytes.Clone(good), 1, 2, 3), "3 bytes follow the end-of-stream marker"},
 		{"foreign schema", stream(t, arrow.NewSchema([]arrow.Field{{Name: "x", Type: arrow.PrimitiveTypes.Int64}}, nil)), "no secure_agent.kind metadata"},
 		{"unknown kind", stream(t, withMeta(ArrowSchema(KindSchema), "view", SchemaVersion)), `unknown asset kind "view"`},
-		{"other schema version", stream(t, withMeta(ArrowSchema(KindSchema), "schema", "2")), `version "2" but this agent reads version 1`},
+		{"other schema version", stream(t, withMeta(ArrowSchema(KindSchema), "schema", "1")), `version "1" but this agent reads version 2`},
 		{"same metadata, other fields", stream(t, withMeta(ArrowSchema(KindDatabase), "schema", SchemaVersion)), "schema schema differs"},
 	}
 	for _, tc := range tests {

@@ -4,18 +4,22 @@ import "time"
 
 // Row types connectors produce. Pointer fields are nullable. QualifiedName
 // and ParentQualifiedName are the connector's to set (see qualname.go);
-// job_id and extracted_at are set by the Writer.
+// job_id and extracted_at are set by the Writer. TruncatedFields is set
+// by the Writer too; a caller lists fields only for a row whose text was
+// cut before it (a row read back from a file).
 
 type Database struct {
 	QualifiedName, ParentQualifiedName string
 	Name                               string
 	Owner, Comment                     *string
+	TruncatedFields                    []string // text fields cut at MaxTextBytes; the Writer adds those it cuts
 }
 
 type Schema struct {
 	QualifiedName, ParentQualifiedName string
 	Database, Name                     string
 	Owner, Comment                     *string
+	TruncatedFields                    []string // text fields cut at MaxTextBytes; the Writer adds those it cuts
 }
 
 type Table struct {
@@ -26,6 +30,7 @@ type Table struct {
 	CreatedAt, AlteredAt               *time.Time
 	PartitionOf                        *string // qualified name of the parent partitioned table
 	ViewDefinition                     *string
+	TruncatedFields                    []string // text fields cut at MaxTextBytes; the Writer adds those it cuts
 }
 
 type Column struct {
@@ -39,6 +44,7 @@ type Column struct {
 	GenerationExpression               *string
 	IsPrimaryKey, IsForeignKey         bool
 	Comment                            *string
+	TruncatedFields                    []string // text fields cut at MaxTextBytes; the Writer adds those it cuts
 }
 
 type Constraint struct {
@@ -50,6 +56,7 @@ type Constraint struct {
 	ReferencedColumns                  []string
 	CheckClause                        *string
 	OnUpdate, OnDelete                 *string
+	TruncatedFields                    []string // text fields cut at MaxTextBytes; the Writer adds those it cuts
 }
 
 type Index struct {
@@ -59,6 +66,7 @@ type Index struct {
 	IsUnique, IsPrimary                bool
 	Method                             *string
 	Predicate                          *string
+	TruncatedFields                    []string // text fields cut at MaxTextBytes; the Writer adds those it cuts
 }
 
 type Routine struct {
@@ -70,6 +78,7 @@ type Routine struct {
 	ReturnType                         *string
 	Definition                         *string
 	Comment                            *string
+	TruncatedFields                    []string // text fields cut at MaxTextBytes; the Writer adds those it cuts
 }
 
 // Lineage is one edge: the view (parent) reads from the source.

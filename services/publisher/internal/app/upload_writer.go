@@ -28,6 +28,7 @@ type uploadWriter struct {
 	buf   bytes.Buffer
 	w     *ipc.Writer
 	rows  int64 // of the open file
+	cut   int64 // truncated values of the open file
 	total int64 // of every file
 }
 
@@ -49,6 +50,7 @@ func (u *uploadWriter) Write(rec arrow.Record) error {
 		return fmt.Errorf("compact %s rows into %s: %w", u.kind, u.name(), err)
 	}
 	u.rows += rec.NumRows()
+	u.cut += model.TruncatedIn(rec)
 	u.total += rec.NumRows()
 	if int64(u.buf.Len()) >= u.target {
 		return u.finish()
@@ -81,8 +83,9 @@ func (u *uploadWriter) finish() error {
 	}
 	data := u.buf.Bytes()
 	sum := sha256.Sum256(data)
-	info := model.FileInfo{Kind: u.kind, Name: u.name(), Rows: u.rows, Bytes: int64(len(data)), SHA256: hex.EncodeToString(sum[:])}
+	info := model.FileInfo{Kind: u.kind, Name: u.name(), Rows: u.rows, Bytes: int64(len(data)), SHA256: hex.EncodeToString(sum[:]),
+		Truncated: u.cut}
 	u.n++
-	u.rows = 0
+	u.rows, u.cut = 0, 0
 	return u.upload(info, data)
 }

@@ -132,3 +132,39 @@ func TestUploadWriterStopsOnUploadError(t *testing.T) {
 	require.Equal(t, 1, calls)
 	u.Discard()
 }
+
+func TestUploadWriterCountsTruncatedValues(t *testing.T) {
+	sink := &recordSink{}
+	w, err := model.NewWriter(sink, model.WriterOptions{JobID: "j", MaxRows: 50, MaxTextBytes: 16})
+	require.NoError(t, err)
+	names := model.Names{Connection: "c", Database: "d", Schema: "s", Table: "t"}
+	for i := range 300 {
+		col := fmt.Sprintf("col_%05d", i)
+		c := model.Column{QualifiedName: names.ChildQN(col), ParentQualifiedName: names.TableQN(),
+			Database: "d", Schema: "s", Table: "t", Name: col, Ordinal: int32(i), DataType: "text"}
+		if i%10 == 0 {
+			c.Comment = model.Ptr(fmt.Sprintf("%0100d", i)) // over the cap: cut and counted
+		}
+		require.NoError(t, w.Column(c))
+	}
+	require.NoError(t, w.Close())
+	defer func() {
+		for _, r := range sink.recs {
+			r.Release()
+		}
+	}()
+	files := compactAll(t, sink.recs, 2048)
+	require.Greater(t, len(files), 1)
+	var total int64
+	for _, f := range files {
+		var inFile int64
+		_, err := model.ReadStream(bytes.NewReader(f.data), int64(len(f.data)), func(_ model.Kind, rec arrow.Record) error {
+			inFile += model.TruncatedIn(rec)
+			return nil
+		})
+		require.NoError(t, err)
+		require.Equal(t, inFile, f.info.Truncated, f.info.Name)
+		total += f.info.Truncated
+	}
+	require.EqualValues(t, 30, total, "every cut comment is counted once")
+}
