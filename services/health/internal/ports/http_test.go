@@ -20,6 +20,7 @@ import (
 	"github.com/secure-agent/secure-agent/libs/bootstrap"
 	"github.com/secure-agent/secure-agent/libs/daprclient"
 	"github.com/secure-agent/secure-agent/libs/daprtest"
+	"github.com/secure-agent/secure-agent/libs/errkind"
 	"github.com/secure-agent/secure-agent/libs/probe"
 	"github.com/secure-agent/secure-agent/libs/pubsub"
 	"github.com/secure-agent/secure-agent/services/health/internal/app"
@@ -47,7 +48,11 @@ func newApp(t *testing.T) *appUnderTest {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	a := &appUnderTest{ln: ln, app: fiber.New(fiber.Config{DisableStartupMessage: true})}
+	// Errors answer the status of their kind, as libs/httpserver does.
+	a := &appUnderTest{ln: ln, app: fiber.New(fiber.Config{DisableStartupMessage: true,
+		ErrorHandler: func(c *fiber.Ctx, err error) error {
+			return c.Status(errkind.HTTPStatus(errkind.Of(err))).JSON(fiber.Map{"error": err.Error()})
+		}})}
 	// Registered before daprd's cleanup so it runs after it: daprd may
 	// hold a connection open that Shutdown would otherwise wait for.
 	t.Cleanup(func() { _ = a.app.ShutdownWithTimeout(5 * time.Second) })
