@@ -127,17 +127,17 @@ func (d *Duration) parse(s string) error {
 	return nil
 }
 
-// maxSpecBytes bounds what ParseSpec reads.
-const maxSpecBytes = 1 << 20
-
 // ParseSpec decodes a spec written as YAML or JSON (JSON is YAML, but is
 // decoded strictly as JSON when it starts with '{'), refuses unknown
 // fields, applies defaults and validates it, reporting every problem at
 // once.
 func ParseSpec(data []byte) (Spec, error) {
 	var s Spec
-	if len(data) > maxSpecBytes {
-		return s, fmt.Errorf("job spec is %d bytes; the limit is %d", len(data), maxSpecBytes)
+	if len(data) > MaxSpecBytes {
+		return s, fmt.Errorf("job spec is %d bytes; the limit is %d", len(data), MaxSpecBytes)
+	}
+	if err := checkEncoding(data); err != nil {
+		return s, err
 	}
 	trimmed := bytes.TrimSpace(data)
 	if len(trimmed) == 0 {
@@ -299,6 +299,9 @@ func (s Spec) Validate() error {
 		}
 		seen[d.Binding] = true
 	}
+	p = append(p, s.checkCounts()...)
+	p = append(p, s.checkText()...)
+	p = append(p, s.checkSize()...)
 	if len(p) > 0 {
 		return fmt.Errorf("invalid job spec:\n  - %s", strings.Join(p, "\n  - "))
 	}

@@ -83,7 +83,7 @@ func TestParseSpecRefusesUnknownFieldsAndJunk(t *testing.T) {
 		"empty":               {"  \n", "job spec is empty"},
 		"trailing JSON":       {`{"version":1} {}`, "data after its JSON document"},
 		"duration not string": {"version: 1\npartitioning:\n  timeout: 5\n", `"5" is not a duration`},
-		"too big":             {strings.Repeat("#", maxSpecBytes+1), "the limit is"},
+		"too big":             {strings.Repeat("#", MaxSpecBytes+1), "the limit is"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := ParseSpec([]byte(c.in))
