@@ -200,7 +200,9 @@ func (w *Writer) end(a *rowAppender) error {
 	b := a.b
 	b.rows++
 	w.counts[b.kind]++
-	w.truncated[b.kind] += int64(a.truncated)
+	if a.truncated > 0 {
+		w.truncated[b.kind] += int64(a.truncated)
+	}
 	if b.rows >= w.opts.MaxRows || b.bytes >= w.opts.MaxBytes {
 		return w.flush(b)
 	}

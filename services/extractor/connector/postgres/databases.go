@@ -21,14 +21,15 @@ type database struct {
 }
 
 // listDatabases reads the (short) database list; it is held in memory
-// because every database needs its own connection.
-func (c *Connector) listDatabases(ctx context.Context, conn *pgx.Conn, st *connector.Stats) ([]database, error) {
+// because every database needs its own connection. Comments are cut at
+// commentChars characters (textChars; 0 when they are not needed).
+func (c *Connector) listDatabases(ctx context.Context, conn *pgx.Conn, st *connector.Stats, commentChars int) ([]database, error) {
 	var only []string
 	if len(c.src.Databases) > 0 {
 		only = c.src.Databases
 	}
 	st.Queries++
-	rows, err := conn.Query(ctx, databasesSQL, only)
+	rows, err := conn.Query(ctx, databasesSQL, only, commentChars)
 	if err != nil {
 		return nil, c.readError("the database list", c.cfg.Database, err)
 	}

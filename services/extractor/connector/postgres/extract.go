@@ -24,7 +24,7 @@ func (c *Connector) Extract(ctx context.Context, w *model.Writer) (connector.Sta
 	}
 	defer closeConn(ctx, main)
 
-	dbs, err := c.listDatabases(ctx, main, &st)
+	dbs, err := c.listDatabases(ctx, main, &st, textChars(w))
 	if err != nil {
 		return st, err
 	}

@@ -42,7 +42,7 @@ func (c *Connector) plan(ctx context.Context, st *connector.Stats) ([]connector.
 		return nil, err
 	}
 	defer closeConn(ctx, main)
-	dbs, err := c.listDatabases(ctx, main, st)
+	dbs, err := c.listDatabases(ctx, main, st, 0)
 	if err != nil {
 		return nil, err
 	}

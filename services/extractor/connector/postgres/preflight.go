@@ -82,7 +82,7 @@ func (c *Connector) Preflight(ctx context.Context) []connector.Check {
 		return skipped(checks, "server too old")
 	}
 
-	dbs, err := c.listDatabases(ctx, main, &connector.Stats{})
+	dbs, err := c.listDatabases(ctx, main, &connector.Stats{}, 0)
 	if err != nil {
 		return skipped(append(checks, failCheck(checkCatalogPrivileges, err, remediationOf(err))), "cannot list databases")
 	}

@@ -35,6 +35,12 @@ const sessionSQL = `SELECT set_config('lock_timeout', $1::text, true), set_confi
 
 const defaultLockTimeout = "10s"
 
+// Free text (comments, definitions, expressions) is cut in SQL with
+// left(…, $n), $n being the Writer's MaxTextBytes + 1 characters, so a huge
+// value never crosses the wire; the Writer then cuts it to MaxTextBytes
+// bytes and marks it truncated (a character is up to 4 bytes, so the
+// extra character is what tells it a value was longer).
+
 // Parameters shared by the per-database statements. Patterns are passed as
 // text[] (NULL when a list is not pushed down); see pushdown.go.
 //
@@ -70,32 +76,33 @@ const (
 )
 
 // databasesSQL lists connectable, non-template databases; $1 limits it to
-// Source.Databases (NULL: all).
+// Source.Databases (NULL: all); $2 caps comments (characters).
 const databasesSQL = `
-SELECT d.datname, pg_get_userbyid(d.datdba), shobj_description(d.oid, 'pg_database'),
+SELECT d.datname, pg_get_userbyid(d.datdba), left(shobj_description(d.oid, 'pg_database'), $2::int),
        has_database_privilege(d.oid, 'CONNECT')
 FROM pg_database d
 WHERE NOT d.datistemplate AND d.datallowconn
   AND ($1::text[] IS NULL OR d.datname = ANY ($1::text[]))
 ORDER BY d.datname`
 
+// $5 caps comments (characters).
 const schemasSQL = `
-SELECT n.nspname, pg_get_userbyid(n.nspowner), d.description
+SELECT n.nspname, pg_get_userbyid(n.nspowner), left(d.description, $5::int)
 FROM pg_namespace n
 LEFT JOIN pg_description d ON d.objoid = n.oid AND d.classoid = 'pg_namespace'::regclass AND d.objsubid = 0
 WHERE ` + schemaFilterSQL + `
 ORDER BY n.nspname`
 
 // tablesSQL: $8 selects view definitions (false when the job excludes
-// view_definition, which spares pg_get_viewdef). PostgreSQL records no
+// view_definition, which spares pg_get_viewdef); $9 caps free text. PostgreSQL records no
 // creation or alteration time for relations, so those stay null.
 // reltuples is -1 until the first VACUUM/ANALYZE: unknown, not zero.
 // Partitioned and foreign tables have no storage of their own, so no size.
 const tablesSQL = `
 SELECT n.nspname, c.relname, c.relkind, c.relispartition,
-       pg_get_userbyid(c.relowner), d.description,
+       pg_get_userbyid(c.relowner), left(d.description, $9::int),
        pn.nspname, pc.relname,
-       CASE WHEN $8::bool AND c.relkind IN ('v', 'm') THEN pg_get_viewdef(c.oid, true) END,
+       CASE WHEN $8::bool AND c.relkind IN ('v', 'm') THEN left(pg_get_viewdef(c.oid, true), $9::int) END,
        CASE WHEN c.reltuples >= 0 AND c.relkind <> 'v' THEN c.reltuples::int8 END,
        CASE WHEN c.relkind IN ('r', 'm') THEN pg_total_relation_size(c.oid) END,
        greatest(pg_stat_get_last_analyze_time(c.oid), pg_stat_get_last_autoanalyze_time(c.oid))
@@ -110,7 +117,7 @@ ORDER BY n.nspname, c.relname`
 
 // columnsSQL computes the key flags in SQL (one pass over pg_constraint,
 // hashed) so Go never holds a map of every table's keys. $8 selects default
-// and generation expressions (pg_get_expr). It is not sorted: sorting wide
+// and generation expressions (pg_get_expr); $9 caps free text. It is not sorted: sorting wide
 // rows of every column spills to disk on big catalogs, and the rows of a
 // table arrive together anyway (pg_attribute is scanned in order).
 const columnsSQL = `
@@ -121,8 +128,8 @@ WITH keycols AS (
   GROUP BY k.conrelid, k.attnum)
 SELECT n.nspname, c.relname, a.attname, a.attnum, format_type(a.atttypid, a.atttypmod),
        a.attnotnull, a.attgenerated <> '',
-       CASE WHEN $8::bool THEN pg_get_expr(ad.adbin, ad.adrelid) END,
-       coalesce(kc.pk, false), coalesce(kc.fk, false), d.description
+       CASE WHEN $8::bool THEN left(pg_get_expr(ad.adbin, ad.adrelid), $9::int) END,
+       coalesce(kc.pk, false), coalesce(kc.fk, false), left(d.description, $9::int)
 FROM pg_attribute a
 JOIN pg_class c ON c.oid = a.attrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -136,7 +143,7 @@ WHERE a.attnum > 0 AND NOT a.attisdropped AND ` + tableKindsSQL + ` AND ` + tabl
 // model (their index is reported with the indexes), and NOT NULL is a
 // column property. A foreign key that references a partitioned table is
 // cloned by PostgreSQL once per referenced partition on the same table;
-// only the original is reported.
+// only the original is reported. $8 caps check clauses.
 const constraintsSQL = `
 SELECT n.nspname, c.relname, con.conname, con.contype,
        ARRAY(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY AS k(attnum, ord)
@@ -144,7 +151,7 @@ SELECT n.nspname, c.relname, con.conname, con.contype,
        rn.nspname, rc.relname,
        ARRAY(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY AS k(attnum, ord)
              JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.attnum ORDER BY k.ord),
-       CASE WHEN con.contype = 'c' THEN pg_get_constraintdef(con.oid, true) END,
+       CASE WHEN con.contype = 'c' THEN left(pg_get_constraintdef(con.oid, true), $8::int) END,
        con.confupdtype, con.confdeltype
 FROM pg_constraint con
 JOIN pg_class c ON c.oid = con.conrelid
@@ -158,15 +165,16 @@ ORDER BY n.nspname, c.relname, con.conname`
 
 // indexesSQL: key columns in order, a plain column by name and an
 // expression as pg_get_indexdef prints it (INCLUDE columns are not keys).
+// $8 caps expressions and predicates.
 const indexesSQL = `
 SELECT n.nspname, c.relname, ic.relname,
        ARRAY(SELECT CASE WHEN k.attnum <> 0 THEN a.attname::text
-                         ELSE pg_get_indexdef(i.indexrelid, k.ord::int, true) END
+                         ELSE left(pg_get_indexdef(i.indexrelid, k.ord::int, true), $8::int) END
              FROM unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
              LEFT JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
              WHERE k.ord <= i.indnkeyatts
              ORDER BY k.ord),
-       i.indisunique, i.indisprimary, am.amname, pg_get_expr(i.indpred, i.indrelid, true)
+       i.indisunique, i.indisprimary, am.amname, left(pg_get_expr(i.indpred, i.indrelid, true), $8::int)
 FROM pg_index i
 JOIN pg_class ic ON ic.oid = i.indexrelid
 JOIN pg_class c ON c.oid = i.indrelid
@@ -178,13 +186,14 @@ ORDER BY n.nspname, c.relname, ic.relname`
 // routinesSQL: aggregates and window functions are functions; $5 selects
 // definitions (pg_get_functiondef, which refuses aggregates, so they have
 // none). The identity arguments name the routine; the full argument list
-// (with defaults) is reported.
+// (with defaults) is reported. $6 caps free text (the identity arguments
+// are part of the routine's qualified name and hold types only).
 const routinesSQL = `
 SELECT n.nspname, p.proname, p.prokind = 'p', l.lanname,
-       pg_get_function_identity_arguments(p.oid), pg_get_function_arguments(p.oid),
-       CASE WHEN p.prokind <> 'p' THEN pg_get_function_result(p.oid) END,
-       CASE WHEN $5::bool AND p.prokind <> 'a' THEN pg_get_functiondef(p.oid) END,
-       d.description
+       pg_get_function_identity_arguments(p.oid), left(pg_get_function_arguments(p.oid), $6::int),
+       CASE WHEN p.prokind <> 'p' THEN left(pg_get_function_result(p.oid), $6::int) END,
+       CASE WHEN $5::bool AND p.prokind <> 'a' THEN left(pg_get_functiondef(p.oid), $6::int) END,
+       left(d.description, $6::int)
 FROM pg_proc p
 JOIN pg_namespace n ON n.oid = p.pronamespace
 JOIN pg_language l ON l.oid = p.prolang

@@ -12,7 +12,7 @@ import (
 // identity arguments in the qualified name.
 func (r *dbReader) routines(ctx context.Context) error {
 	const what = "routines"
-	rows, err := r.query(ctx, what, routinesSQL, r.withArgs(4, r.c.wantRoutineDefs)...)
+	rows, err := r.query(ctx, what, routinesSQL, r.withArgs(4, r.c.wantRoutineDefs, r.textChars())...)
 	if err != nil {
 		return err
 	}

@@ -17,7 +17,7 @@ import (
 // first selected schema writes the database row.
 func (r *dbReader) schemas(ctx context.Context) error {
 	const what = "schemas"
-	args := r.withArgs(4)
+	args := r.withArgs(4, r.textChars())
 	args[1] = []string(nil)
 	rows, err := r.query(ctx, what, schemasSQL, args...)
 	if err != nil {

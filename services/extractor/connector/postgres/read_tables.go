@@ -12,7 +12,7 @@ import (
 // kind but views), from one statement.
 func (r *dbReader) tables(ctx context.Context) error {
 	const what = "tables"
-	rows, err := r.query(ctx, what, tablesSQL, r.withArgs(7, r.c.wantViewDefs)...)
+	rows, err := r.query(ctx, what, tablesSQL, r.withArgs(7, r.c.wantViewDefs, r.textChars())...)
 	if err != nil {
 		return err
 	}

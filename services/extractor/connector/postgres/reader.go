@@ -86,6 +86,13 @@ func (r *dbReader) finish(rows pgx.Rows, what string, err error) error {
 	return nil
 }
 
+// textChars is the cap of free text in SQL (characters): one more than the
+// Writer keeps, so the Writer sees which values were longer.
+func (r *dbReader) textChars() int { return textChars(r.w) }
+
+// textChars is the SQL cap of free text for w (see queries.go).
+func textChars(w *model.Writer) int { return w.MaxTextBytes() + 1 }
+
 // withArgs appends statement-specific parameters to $1..$n of base.
 func (r *dbReader) withArgs(n int, extra ...any) []any {
 	args := make([]any, 0, n+len(extra))
