@@ -12,6 +12,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/secure-agent/secure-agent/libs/assetfilter"
+	"github.com/secure-agent/secure-agent/libs/dsncheck"
 	"github.com/secure-agent/secure-agent/libs/model"
 )
 
@@ -244,8 +245,8 @@ func (s Spec) Validate() error {
 	}
 	if strings.TrimSpace(s.Source.DSN) == "" {
 		add("source.dsn: is empty; set the server address (postgres://user@host:5432/db, user@tcp(host:3306)/) or the SQLite file path")
-	} else if dsnHasPassword(s.Source.DSN) {
-		add("source.dsn: contains a password; remove it and reference the password in the secret store with source.password {store, key}")
+	} else if problem := dsnProblem(s.Source.Kind, s.Source.DSN); problem != "" {
+		add("source.dsn: %s", problem)
 	}
 	if s.Source.ConnectTimeout < 0 {
 		add("source.connect_timeout: must not be negative")
@@ -308,22 +309,20 @@ func (s Spec) Validate() error {
 	return nil
 }
 
-// dsnHasPassword spots user:password@ in URL-style DSNs and password= in
-// key/value DSNs.
-func dsnHasPassword(dsn string) bool {
-	lower := strings.ToLower(dsn)
-	if strings.Contains(lower, "password=") {
-		return true
+// dsnProblem asks the source kind's driver parser (libs/dsncheck) whether
+// it would take a password or another secret from the DSN, or cannot parse
+// it; "" means neither. The answer never quotes the DSN.
+func dsnProblem(kind, dsn string) string {
+	err := dsncheck.Check(kind, dsn)
+	var secret *dsncheck.SecretError
+	switch {
+	case err == nil:
+		return ""
+	case errors.As(err, &secret):
+		return fmt.Sprintf("contains a password (%s); remove it and reference the password in the secret store with source.password {store, key}", secret.Where)
+	default:
+		return err.Error()
 	}
-	at := strings.LastIndex(dsn, "@")
-	if at < 0 {
-		return false
-	}
-	userinfo := dsn[:at]
-	if i := strings.Index(userinfo, "://"); i >= 0 {
-		userinfo = userinfo[i+3:]
-	}
-	return strings.Contains(userinfo, ":")
 }
 
 func contains(list []string, s string) bool {

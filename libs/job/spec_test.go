@@ -93,17 +93,54 @@ func TestParseSpecRefusesUnknownFieldsAndJunk(t *testing.T) {
 }
 
 func TestDSNPasswordDetection(t *testing.T) {
-	for dsn, has := range map[string]bool{
-		"postgres://reader@db:5432/x":          false,
-		"postgres://reader:pw@db:5432/x":       true,
-		"host=db user=r password=pw":           true,
-		"reader@tcp(db:3306)/":                 false,
-		"reader:pw@tcp(db:3306)/":              true,
-		"/var/lib/demo.db":                     false,
-		"postgres://db:5432/x?sslmode=require": false,
+	for _, c := range []struct {
+		kind, dsn string
+		has       bool
+	}{
+		{"postgres", "postgres://reader@db:5432/x", false},
+		{"postgres", "postgres://reader:pw@db:5432/x", true},
+		{"postgres", "host=db user=r password=pw", true},
+		{"postgres", "host=db application_name='password=x'", false},
+		{"mysql", "reader@tcp(db:3306)/", false},
+		{"mysql", "reader:pw@tcp(db:3306)/", true},
+		{"sqlite", "/var/lib/demo.db", false},
+		{"postgres", "postgres://db:5432/x?sslmode=require", false},
 	} {
-		require.Equal(t, has, dsnHasPassword(dsn), dsn)
+		problem := dsnProblem(c.kind, c.dsn)
+		require.Equal(t, c.has, strings.HasPrefix(problem, "contains a password"), "%s: %s", c.dsn, problem)
 	}
+}
+
+// The pattern check let these through: the value was stored in the job
+// record, the workflow history and the scheduler's WAL before the
+// extractor refused it (issue 10, item 5).
+func TestParseSpecRefusesDSNPasswordsTheDriversWouldRead(t *testing.T) {
+	for name, c := range map[string]struct{ kind, dsn, where string }{
+		"keyword DSN, spaces around =": {"postgres", "host=db password = canary-pw", "password"},
+		"percent-encoded key":          {"postgres", "postgres://u@h/db?passwor%64=canary-pw", "password"},
+		"keyword DSN, tab":             {"postgres", "host=db\tpassword=\tcanary-pw", "password"},
+		"client key passphrase":        {"postgres", "postgres://u@h/db?sslpassword=canary-pw", "sslpassword"},
+		"MySQL session variable":       {"mysql", "u@tcp(h:3306)/db?Password=canary-pw", "parameter"},
+		"SQLite key, encoded name":     {"sqlite", "file:/x.db?ke%79=canary-pw", "key"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := ParseSpec([]byte("version: 1\nconnection: default/x/1\nsource:\n  kind: " + c.kind + "\n  dsn: \"" + c.dsn + "\"\n"))
+			require.ErrorContains(t, err, "source.dsn: contains a password")
+			require.ErrorContains(t, err, c.where)
+			require.NotContains(t, err.Error(), "canary-pw")
+		})
+	}
+}
+
+func TestParseSpecRefusesUnparseableDSNWithoutEchoingIt(t *testing.T) {
+	_, err := ParseSpec([]byte("version: 1\nconnection: default/x/1\nsource:\n  kind: postgres\n  dsn: \"host=db password='canary-pw\"\n"))
+	require.ErrorContains(t, err, "source.dsn: the PostgreSQL driver cannot parse the DSN")
+	require.NotContains(t, err.Error(), "canary-pw")
+
+	// A password in the environment is not the DSN's.
+	t.Setenv("PGPASSWORD", "from-env")
+	_, err = ParseSpec([]byte("version: 1\nconnection: default/x/1\nsource:\n  kind: postgres\n  dsn: host=db user=reader\n"))
+	require.NoError(t, err)
 }
 
 func TestKeysAreDeterministic(t *testing.T) {
