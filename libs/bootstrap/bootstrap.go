@@ -78,6 +78,8 @@ type Deps struct {
 	App            *fiber.App
 	Router         *pubsub.Router
 	Publisher      *pubsub.Publisher
+	// AddReadyCheck adds a condition to the app's /readyz.
+	AddReadyCheck func(httpserver.Check)
 }
 
 // Spec describes one service.
@@ -186,6 +188,7 @@ func Run(ctx context.Context, spec Spec, args []string, env config.LookupEnv) er
 		flush, err = spec.Wire(wireCtx, Deps{
 			Common: c, Logger: wireLog, Registry: tel.Registry, TracerProvider: tel.TracerProvider,
 			Propagator: tel.Propagator, Sidecar: sidecar, App: srv.App(), Router: router, Publisher: publisher,
+			AddReadyCheck: srv.AddReadyCheck,
 		})
 		if err != nil {
 			return fmt.Errorf("%s: wiring: %w", spec.Name, err)
