@@ -42,6 +42,25 @@ type Sidecar struct {
 	HTTPPort, GRPCPort int
 	Dir                string // resources dir and working dir
 	log                *Buffer
+	pid                int
+	done               chan struct{} // closed when daprd has exited
+}
+
+// Exited reports whether daprd has stopped (crashed, or was killed).
+func (s *Sidecar) Exited() bool {
+	select {
+	case <-s.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// Kill ends daprd with SIGKILL, as a crash would: it deregisters nothing
+// and closes nothing. It returns once the process is gone.
+func (s *Sidecar) Kill() {
+	_ = syscall.Kill(-s.pid, syscall.SIGKILL)
+	<-s.done
 }
 
 // HTTPURL is the sidecar's HTTP API base.
@@ -148,6 +167,7 @@ func start(t testing.TB, opts Options) (*Sidecar, error) {
 	}
 	done := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(done) }()
+	s.pid, s.done = cmd.Process.Pid, done
 	t.Cleanup(func() {
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
 		select {
