@@ -92,7 +92,7 @@ func TestUserInputIsBound(t *testing.T) {
 	sc := scope{connection: testConnection, schemas: []string{evil}, filters: c, pushdown: true}
 	var w where
 	sc.tableFilter(&w, "t.TABLE_SCHEMA", "t.TABLE_NAME")
-	query, args := sc.tablesQuery(serverInfo{viewTableUsage: true}, vtuTable)
+	query, args := sc.tablesQuery(serverInfo{viewTableUsage: true}, vtuTable, 0)
 	require.NotContains(t, w.sql()+query, "DROP")
 	require.Equal(t, strings.Count(query, "?"), len(args))
 	require.Contains(t, args, "^(?:"+evil+")$")

@@ -19,8 +19,10 @@ func (s scope) readColumns(ctx context.Context, q *counter, info serverInfo, w *
 	// The joined sides are grouped derived tables: MariaDB indexes those
 	// (derived keys), while a plain information_schema table would be
 	// joined by nested loops, which grows with columns × tables.
-	query := "SELECT c.TABLE_SCHEMA, c.TABLE_NAME, c.COLUMN_NAME, c.ORDINAL_POSITION, c.COLUMN_TYPE, c.IS_NULLABLE," +
-		" c.COLUMN_DEFAULT, c.GENERATION_EXPRESSION, c.COLUMN_COMMENT, COALESCE(k.is_pk, 0), COALESCE(k.is_fk, 0)" +
+	chars := textChars(w)
+	query := "SELECT c.TABLE_SCHEMA, c.TABLE_NAME, c.COLUMN_NAME, c.ORDINAL_POSITION, " + textCol("c.COLUMN_TYPE", chars) + ", c.IS_NULLABLE, " +
+		textCol("c.COLUMN_DEFAULT", chars) + ", " + textCol("c.GENERATION_EXPRESSION", chars) + ", " + textCol("c.COLUMN_COMMENT", chars) +
+		", COALESCE(k.is_pk, 0), COALESCE(k.is_fk, 0)" +
 		" FROM information_schema.COLUMNS c" +
 		" JOIN (SELECT CAST(TABLE_SCHEMA AS BINARY) AS s, CAST(TABLE_NAME AS BINARY) AS t FROM information_schema.TABLES" +
 		" WHERE TABLE_TYPE IN " + tableTypes + " AND " + tables.sql() + " GROUP BY s, t) t" +

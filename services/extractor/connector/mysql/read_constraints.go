@@ -18,19 +18,19 @@ var constraintTypes = map[string]string{
 // the engine has no CHECK_CONSTRAINTS. MariaDB names check constraints per
 // table and lists the table; MySQL 8 names them per schema and only
 // TABLE_CONSTRAINTS knows the table.
-func (s scope) checkSelect(info serverInfo, cond *where) string {
+func (s scope) checkSelect(info serverInfo, cond *where, chars int) string {
 	switch {
 	case !info.checkConstraints:
 		return ""
 	case info.checkHasTableName:
 		s.tableFilter(cond, "cc.CONSTRAINT_SCHEMA", "cc.TABLE_NAME")
 		return " UNION ALL SELECT cc.CONSTRAINT_SCHEMA, cc.TABLE_NAME, cc.CONSTRAINT_NAME, 'CHECK', 0," +
-			" NULL, NULL, NULL, NULL, NULL, NULL, cc.CHECK_CLAUSE" +
+			" NULL, NULL, NULL, NULL, NULL, NULL, " + textCol("cc.CHECK_CLAUSE", chars) +
 			" FROM information_schema.CHECK_CONSTRAINTS cc WHERE " + cond.sql()
 	default:
 		s.tableFilter(cond, "ct.TABLE_SCHEMA", "ct.TABLE_NAME")
 		return " UNION ALL SELECT ct.TABLE_SCHEMA, ct.TABLE_NAME, cc.CONSTRAINT_NAME, 'CHECK', 0," +
-			" NULL, NULL, NULL, NULL, NULL, NULL, cc.CHECK_CLAUSE" +
+			" NULL, NULL, NULL, NULL, NULL, NULL, " + textCol("cc.CHECK_CLAUSE", chars) +
 			" FROM information_schema.CHECK_CONSTRAINTS cc JOIN information_schema.TABLE_CONSTRAINTS ct" +
 			" ON ct.CONSTRAINT_TYPE = 'CHECK' AND " + sameName("ct.CONSTRAINT_SCHEMA", "cc.CONSTRAINT_SCHEMA") +
 			" AND " + sameName("ct.CONSTRAINT_NAME", "cc.CONSTRAINT_NAME") +
@@ -48,7 +48,7 @@ func (s scope) readConstraints(ctx context.Context, q *counter, info serverInfo,
 	var keys, rules, checks where
 	s.tableFilter(&keys, "k.TABLE_SCHEMA", "k.TABLE_NAME")
 	s.tableFilter(&rules, "CONSTRAINT_SCHEMA", "TABLE_NAME")
-	checkPart := s.checkSelect(info, &checks)
+	checkPart := s.checkSelect(info, &checks, textChars(w))
 	// Referential actions come from a grouped derived table, which MariaDB
 	// indexes; see read_columns.go.
 	query := "SELECT * FROM (" +

@@ -17,7 +17,7 @@ func (s scope) readIndexes(ctx context.Context, q *counter, info serverInfo, w *
 	s.tableFilter(&cond, "TABLE_SCHEMA", "TABLE_NAME")
 	expr := "NULL"
 	if info.indexExpression {
-		expr = "EXPRESSION"
+		expr = textCol("EXPRESSION", textChars(w))
 	}
 	query := "SELECT TABLE_SCHEMA, TABLE_NAME, INDEX_NAME, NON_UNIQUE, COLUMN_NAME, " + expr + ", INDEX_TYPE" +
 		" FROM information_schema.STATISTICS WHERE " + cond.sql() +

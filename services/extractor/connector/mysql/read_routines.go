@@ -25,10 +25,13 @@ func (s scope) readRoutines(ctx context.Context, q *counter, _ serverInfo, w *mo
 	var routines, params where
 	s.schemaFilter(&routines, "ROUTINE_SCHEMA")
 	s.schemaFilter(&params, "SPECIFIC_SCHEMA")
+	// Parameter types are not cut: they are part of the routine's
+	// qualified name.
+	chars := textChars(w)
 	query := "SELECT * FROM (" +
 		"SELECT ROUTINE_SCHEMA AS s, ROUTINE_TYPE AS typ, ROUTINE_NAME AS n, 0 AS pos," +
-		" LOWER(COALESCE(EXTERNAL_LANGUAGE, ROUTINE_BODY)) AS lang, DTD_IDENTIFIER AS ret, ROUTINE_DEFINITION AS def," +
-		" ROUTINE_COMMENT AS cmt, NULL AS mode, NULL AS pname, NULL AS ptype" +
+		" LOWER(COALESCE(EXTERNAL_LANGUAGE, ROUTINE_BODY)) AS lang, " + textCol("DTD_IDENTIFIER", chars) + " AS ret, " +
+		textCol("ROUTINE_DEFINITION", chars) + " AS def, " + textCol("ROUTINE_COMMENT", chars) + " AS cmt, NULL AS mode, NULL AS pname, NULL AS ptype" +
 		" FROM information_schema.ROUTINES WHERE ROUTINE_TYPE IN ('FUNCTION', 'PROCEDURE') AND " + routines.sql() +
 		" UNION ALL SELECT SPECIFIC_SCHEMA, ROUTINE_TYPE, SPECIFIC_NAME, ORDINAL_POSITION, NULL, NULL, NULL, NULL," +
 		" PARAMETER_MODE, PARAMETER_NAME, DTD_IDENTIFIER" +

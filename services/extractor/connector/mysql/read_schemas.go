@@ -21,7 +21,7 @@ func (s scope) readSchemas(ctx context.Context, q *counter, info serverInfo, w *
 	s.schemaList(&cond, "SCHEMA_NAME")
 	comment := "NULL"
 	if info.schemaComment {
-		comment = "SCHEMA_COMMENT"
+		comment = textCol("SCHEMA_COMMENT", textChars(w))
 	}
 	query := "SELECT SCHEMA_NAME, " + comment + " FROM information_schema.SCHEMATA WHERE " + cond.sql()
 

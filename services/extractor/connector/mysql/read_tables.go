@@ -59,7 +59,8 @@ const vtuTable = "information_schema.VIEW_TABLE_USAGE"
 // rather than a join: MariaDB joins information_schema tables by nested
 // loops, which grows with tables × views. With lineage a view has one row
 // per source and rows are ordered so those arrive together.
-func (s scope) tablesQuery(info serverInfo, vtu string) (string, []any) {
+// chars caps comments and view definitions (textCol).
+func (s scope) tablesQuery(info serverInfo, vtu string, chars int) (string, []any) {
 	var tables, views where
 	s.tableFilter(&tables, "t.TABLE_SCHEMA", "t.TABLE_NAME")
 	s.tableFilter(&views, "v.TABLE_SCHEMA", "v.TABLE_NAME")
@@ -76,11 +77,11 @@ func (s scope) tablesQuery(info serverInfo, vtu string) (string, []any) {
 	query := "SELECT * FROM (" +
 		"SELECT t.TABLE_SCHEMA AS s, t.TABLE_NAME AS n, t.TABLE_TYPE, t.CREATE_OPTIONS," +
 		" UNIX_TIMESTAMP(t.CREATE_TIME), UNIX_TIMESTAMP(t.UPDATE_TIME), t.TABLE_ROWS, t.DATA_LENGTH + t.INDEX_LENGTH," +
-		" t.TABLE_COMMENT, NULL AS def, NULL AS definer, NULL AS us, NULL AS un, NULL AS ut, NULL AS uo" +
+		" " + textCol("t.TABLE_COMMENT", chars) + ", NULL AS def, NULL AS definer, NULL AS us, NULL AS un, NULL AS ut, NULL AS uo" +
 		" FROM information_schema.TABLES t" +
 		" WHERE t.TABLE_TYPE IN ('BASE TABLE', 'SYSTEM VERSIONED', 'SYSTEM VIEW') AND " + tables.sql() +
 		" UNION ALL SELECT v.TABLE_SCHEMA, v.TABLE_NAME, 'VIEW', NULL, NULL, NULL, NULL, NULL, NULL," +
-		" v.VIEW_DEFINITION, v.DEFINER, " + lineageCols +
+		" " + textCol("v.VIEW_DEFINITION", chars) + ", v.DEFINER, " + lineageCols +
 		" FROM information_schema.VIEWS v" + lineageJoin +
 		" WHERE " + views.sql() +
 		") x" + order
@@ -94,7 +95,7 @@ func (s scope) readTables(ctx context.Context, q *counter, info serverInfo, w *m
 }
 
 func (s scope) readTablesFrom(ctx context.Context, q *counter, info serverInfo, w *model.Writer, vtu string) error {
-	query, args := s.tablesQuery(info, vtu)
+	query, args := s.tablesQuery(info, vtu, textChars(w))
 	var last struct{ schema, name, kind string }
 	return q.each(ctx, query, args, func(rows *sql.Rows) error {
 		var (
