@@ -105,10 +105,10 @@ func (c *Connector) extract(ctx context.Context, q *counted, w *model.Writer) er
 	return nil
 }
 
-// eachRow runs query and calls fn for every row, then reports any error
-// that ended the iteration.
-func eachRow(ctx context.Context, q querier, query string, fn func(*sql.Rows) error) error {
-	rows, err := q.QueryContext(ctx, query)
+// eachRow runs query with args and calls fn for every row, then reports
+// any error that ended the iteration.
+func eachRow(ctx context.Context, q querier, query string, fn func(*sql.Rows) error, args ...any) error {
+	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return err
 	}

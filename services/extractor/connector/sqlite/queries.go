@@ -26,9 +26,14 @@ FROM pragma_database_list d
 WHERE d.name <> 'temp' AND ` + fnSchemaIncluded + `(d.name)
 ORDER BY d.seq`
 
+// Free text (view definitions, declared types, default expressions) is
+// cut in SQL with substr(…, 1, ?1), ?1 being the Writer's MaxTextBytes + 1
+// characters, so a huge value is never copied out of SQLite; the Writer
+// then cuts it to MaxTextBytes bytes and marks it truncated.
+
 // qTables: tables, views and virtual tables, with the view's CREATE VIEW
 // text as its definition.
-const qTables = selectedTables + `SELECT t.schema, t.name, t.type, s.sql
+const qTables = selectedTables + `SELECT t.schema, t.name, t.type, substr(s.sql, 1, ?1)
 FROM t LEFT JOIN main.sqlite_schema s
   ON t.schema = 'main' AND t.type = 'view' AND s.type = 'view' AND s.name = t.name
 ORDER BY t.schema, t.name`
@@ -39,7 +44,8 @@ ORDER BY t.schema, t.name`
 // can never be NULL although no NOT NULL is declared; SQLite makes it an
 // alias only when it is the sole key column and no separate primary-key
 // index exists.
-const qColumns = selectedTables + `SELECT t.schema, t.name, c.cid, c.name, c.type, c."notnull", c.dflt_value, c.pk, c.hidden,
+const qColumns = selectedTables + `SELECT t.schema, t.name, c.cid, c.name, substr(c.type, 1, ?1), c."notnull",
+  substr(c.dflt_value, 1, ?1), c.pk, c.hidden,
   t.type <> 'view' AND EXISTS (
     SELECT 1 FROM pragma_foreign_key_list(t.name, t.schema) f WHERE f."from" = c.name COLLATE NOCASE) AS is_fk,
   t.type IN ('table', 'shadow') AND c.pk = 1 AND upper(c.type) = 'INTEGER'

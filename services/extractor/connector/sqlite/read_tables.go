@@ -69,7 +69,7 @@ func (c *Connector) readTables(ctx context.Context, q querier, w *model.Writer) 
 			Database: n.Database, Schema: schema, Name: name, Kind: kind,
 			ViewDefinition: nullStr(def),
 		})
-	})
+	}, textChars(w))
 }
 
 func (c *Connector) readColumns(ctx context.Context, q querier, w *model.Writer) error {
@@ -101,7 +101,7 @@ func (c *Connector) readColumns(ctx context.Context, q querier, w *model.Writer)
 			IsPrimaryKey: pk > 0,
 			IsForeignKey: isFK,
 		})
-	})
+	}, textChars(w))
 }
 
 func (c *Connector) table(schema, table string) model.Names {
@@ -109,6 +109,10 @@ func (c *Connector) table(schema, table string) model.Names {
 	n.Schema, n.Table = schema, table
 	return n
 }
+
+// textChars is the SQL cap of free text for w: one character more than
+// the Writer keeps, so the Writer sees which values were longer.
+func textChars(w *model.Writer) int { return w.MaxTextBytes() + 1 }
 
 func nullStr(s sql.NullString) *string {
 	if !s.Valid {
