@@ -34,6 +34,13 @@ type Spec struct {
 	ExcludeFields []string            `json:"exclude_fields,omitempty" yaml:"exclude_fields,omitempty"`
 	Partitioning  Partitioning        `json:"partitioning,omitzero" yaml:"partitioning,omitempty"`
 	Destinations  []Destination       `json:"destinations,omitempty" yaml:"destinations,omitempty"`
+	// MaxTextBytes caps every free-text attribute (comments, definitions,
+	// expressions: model.TextFields); a longer value is cut and marked in
+	// its row's truncated_fields. Normalize sets model.DefaultMaxTextBytes.
+	MaxTextBytes int `json:"max_text_bytes,omitempty" yaml:"max_text_bytes,omitempty"`
+	// AllowEmptyMatch lets a job whose include filter matches nothing, or
+	// that selects no table at all, run; by default preflight fails it.
+	AllowEmptyMatch bool `json:"allow_empty_match,omitempty" yaml:"allow_empty_match,omitempty"`
 }
 
 // Source says how to reach the database. DSN never carries a password.
@@ -171,7 +178,7 @@ var unknownField = regexp.MustCompile(`field (\S+) not found in type job\.(\w+)`
 
 // sections names the spec's parts for unknown-field messages.
 var sections = map[string]string{
-	"Spec":         "the spec (fields: version, name, connection, source, filters, exclude_fields, partitioning, destinations)",
+	"Spec":         "the spec (fields: version, name, connection, source, filters, exclude_fields, partitioning, destinations, max_text_bytes, allow_empty_match)",
 	"Source":       "source (fields: kind, dsn, databases, password, require_tls, connect_timeout)",
 	"SecretRef":    "source.password (fields: store, key, field)",
 	"Partitioning": "partitioning (fields: by, tables_per_partition, max_parallel, timeout, retries)",
@@ -218,6 +225,9 @@ func (s *Spec) Normalize() {
 	}
 	if p := s.Source.Password; p != nil && p.Store == "" {
 		p.Store = DefaultSecretStore
+	}
+	if s.MaxTextBytes == 0 {
+		s.MaxTextBytes = model.DefaultMaxTextBytes
 	}
 }
 
@@ -267,6 +277,9 @@ func (s Spec) Validate() error {
 	}
 	if err := model.ValidateExcludeFields(s.ExcludeFields); err != nil {
 		add("exclude_fields: %v", err)
+	}
+	if err := model.ValidateMaxTextBytes(s.MaxTextBytes); err != nil {
+		add("max_text_bytes: %v", err)
 	}
 	pt := s.Partitioning
 	if pt.By != "auto" && pt.By != "database" {

@@ -72,6 +72,13 @@ type Check struct {
 	Status      Status `json:"status"`
 	Detail      string `json:"detail"`
 	Remediation string `json:"remediation,omitempty"`
+	// Filter, Pattern and Matches are set on the check of one filter
+	// pattern (FilterCheck): its filter (include_schemas, exclude_tables,
+	// ...), the pattern as written, and how many names it matched; Matches
+	// is nil when they could not be counted.
+	Filter  string `json:"filter,omitempty"`
+	Pattern string `json:"pattern,omitempty"`
+	Matches *int   `json:"matches,omitempty"`
 }
 
 // Stats describe one extraction.

@@ -192,6 +192,14 @@ func TestFilterPreflight(t *testing.T) {
 	require.Equal(t, connector.Pass, tables.Status)
 	require.Contains(t, tables.Detail, "matches 2 of 11 tables")
 
+	// The checks carry what the empty-match decision reads.
+	require.Equal(t, "include_tables", tables.Filter)
+	require.Equal(t, `.*\.(customers|orders)`, tables.Pattern)
+	require.Equal(t, 2, *tables.Matches)
+	require.False(t, tables.MatchedNothing())
+	require.Equal(t, 0, *none.Matches)
+	require.False(t, none.MatchedNothing(), "an exclude pattern that matches nothing is only a warning")
+
 	require.Equal(t, connector.Warn, checks[`filter exclude_tables ^(?:nomatch_.*\.x)$`].Status)
 	require.Equal(t, connector.Pass, checks[`filter temp_tables ^(?:tmp_.*)$`].Status)
 	require.Contains(t, checks[`filter temp_tables ^(?:tmp_.*)$`].Detail, "matches 1 of 11 tables")

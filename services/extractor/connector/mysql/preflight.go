@@ -204,8 +204,9 @@ func (c *Conn) tableFilterChecks(ctx context.Context, q *counter) []connector.Ch
 	var checks []connector.Check
 	for i, p := range patterns {
 		if err != nil {
-			checks = append(checks, connector.Check{Name: FilterCheckName(p), Status: connector.Warn,
-				Detail: "cannot count matching tables: " + err.Error(), Remediation: "check the catalog privileges"})
+			ck := connector.FilterCheck(p, -1)
+			ck.Status, ck.Detail, ck.Remediation = connector.Warn, "cannot count matching tables: "+err.Error(), "check the catalog privileges"
+			checks = append(checks, ck)
 			continue
 		}
 		form := `"<schema>.<table>"`
@@ -218,8 +219,9 @@ func (c *Conn) tableFilterChecks(ctx context.Context, q *counter) []connector.Ch
 }
 
 func filterCheck(p connector.Pattern, matched, total int, noun, form string) connector.Check {
-	check := connector.Check{Name: FilterCheckName(p), Status: connector.Pass,
-		Detail: fmt.Sprintf("%s pattern %s matches %d of %d %ss", p.Where, p.Source, matched, total, noun)}
+	check := connector.FilterCheck(p, matched)
+	check.Status = connector.Pass
+	check.Detail = fmt.Sprintf("%s pattern %s matches %d of %d %ss", p.Where, p.Source, matched, total, noun)
 	if matched == 0 {
 		check.Status = connector.Warn
 		check.Remediation = fmt.Sprintf("the %s pattern %s matches no %s: it must match the whole of %s; fix or remove it",

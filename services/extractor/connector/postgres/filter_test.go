@@ -170,16 +170,25 @@ func TestPreflightFilterChecks(t *testing.T) {
 	db := newDatabase(t, fixtureSQL(t))
 	src := source(db)
 	src.Filters = connector.Filters{
-		IncludeSchemas: []string{`.*\.sales`},
+		IncludeSchemas: []string{`.*\.sales`, `.*\.nosuch`},
 		ExcludeTables:  []string{`sales\.nope`},
 		TempTables:     `tmp_.*`,
 	}
 	checks := open(t, src).Preflight(context.Background())
 
+	nosuch, ok := checkByName(checks, `filter include_schemas ^(?:.*\.nosuch)$`)
+	require.True(t, ok, "checks: %+v", checks)
+	require.Equal(t, connector.Warn, nosuch.Status)
+	require.True(t, nosuch.MatchedNothing())
+	require.Equal(t, `.*\.nosuch`, nosuch.Pattern)
+	require.Equal(t, "include_schemas", nosuch.Filter)
+
 	sales, ok := checkByName(checks, `filter include_schemas ^(?:.*\.sales)$`)
 	require.True(t, ok, "checks: %+v", checks)
 	require.Equal(t, connector.Pass, sales.Status)
 	require.Contains(t, sales.Detail, "matches 1 schema(s)")
+	require.Equal(t, 1, *sales.Matches)
+	require.False(t, sales.MatchedNothing())
 
 	nope, ok := checkByName(checks, `filter exclude_tables ^(?:sales\.nope)$`)
 	require.True(t, ok, "checks: %+v", checks)

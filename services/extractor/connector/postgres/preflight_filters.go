@@ -37,10 +37,12 @@ func (c *Connector) filterChecks(ctx context.Context, password string, dbs []str
 		case "temp_tables":
 			whole = "table name"
 		}
-		ch := connector.Check{Name: filterCheckName(p), Status: connector.Pass,
-			Detail: fmt.Sprintf("matches %d %s(s) in database(s) %s", counts[i], noun, strings.Join(dbs, ", "))}
+		ch := connector.FilterCheck(p, counts[i])
+		ch.Status = connector.Pass
+		ch.Detail = fmt.Sprintf("matches %d %s(s) in database(s) %s", counts[i], noun, strings.Join(dbs, ", "))
 		switch {
 		case len(problems) > 0:
+			ch.Matches = nil
 			ch.Status = connector.Warn
 			ch.Detail = "could not count matches: " + strings.Join(problems, "; ")
 			ch.Remediation = "fix the catalog_privileges check"

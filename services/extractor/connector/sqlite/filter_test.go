@@ -99,6 +99,18 @@ func TestFilterPreflight(t *testing.T) {
 		require.NotEmpty(t, ck.Remediation)
 	}
 	require.Contains(t, checkNamed(t, checks, `filter exclude_tables ^(?:main\.nope)$`).Detail, `main\\.nope`)
+
+	// The checks carry what the empty-match decision reads.
+	ck = checkNamed(t, checks, `filter include_schemas ^(?:shop\.main)$`)
+	require.Equal(t, "include_schemas", ck.Filter)
+	require.Equal(t, `shop\.main`, ck.Pattern)
+	require.Equal(t, 1, *ck.Matches)
+	require.False(t, checkNamed(t, checks, `filter exclude_tables ^(?:main\.nope)$`).MatchedNothing(), "exclude")
+
+	src.Filters = connector.Filters{IncludeTables: []string{`main\.nosuch`}}
+	ck = checkNamed(t, open(t, src).Preflight(context.Background()), `filter include_tables ^(?:main\.nosuch)$`)
+	require.Equal(t, connector.Warn, ck.Status)
+	require.True(t, ck.MatchedNothing())
 }
 
 func TestBadFilterFailsBeforeOpening(t *testing.T) {

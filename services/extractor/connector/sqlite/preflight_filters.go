@@ -39,9 +39,10 @@ SELECT schema, name FROM pragma_table_list WHERE schema <> 'temp' AND name NOT L
 		if strings.HasSuffix(p.Where, "_schemas") {
 			what = "schemas"
 		}
-		ck := connector.Check{Name: "filter " + p.Where + " " + p.Anchored()}
+		ck := connector.FilterCheck(p, counts[i])
 		switch {
 		case err != nil:
+			ck.Matches = nil
 			ck.Status, ck.Detail = connector.Warn, fmt.Sprintf("cannot list the %s to match: %v", what, err)
 			ck.Remediation = "fix the catalog_privileges check first"
 		case counts[i] == 0:

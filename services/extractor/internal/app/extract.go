@@ -235,7 +235,8 @@ func (x *Extractor) run(ctx context.Context, req job.ExtractRequest, run string,
 
 	st := &stager{x: x, ctx: ctx, req: req, run: run, log: log}
 	sink := NewStagingSink(x.o.FileBytes, st.stage)
-	w, err := model.NewWriter(sink, model.WriterOptions{JobID: req.JobID, ExtractedAt: req.ExtractedAt, ExcludeFields: spec.ExcludeFields})
+	w, err := model.NewWriter(sink, model.WriterOptions{JobID: req.JobID, ExtractedAt: req.ExtractedAt, ExcludeFields: spec.ExcludeFields,
+		MaxTextBytes: spec.MaxTextBytes})
 	if err != nil {
 		sink.Abort()
 		return Record{}, err

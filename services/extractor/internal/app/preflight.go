@@ -92,11 +92,11 @@ func (p *Preflighter) preflight(ctx context.Context, spec job.Spec) job.Prefligh
 	}
 	defer conn.Close()
 
+	empty := connector.EmptyMatch{Allow: spec.AllowEmptyMatch, AllowHint: AllowEmptyHint}
 	var checks []job.Check
 	failed := false
-	for _, c := range conn.Preflight(ctx) {
-		checks = append(checks, job.Check{Name: c.Name, Status: string(c.Status),
-			Detail: creds.scrub(c.Detail), Remediation: creds.scrub(c.Remediation)})
+	for _, c := range empty.Filters(conn.Preflight(ctx)) {
+		checks = append(checks, wireCheck(c, creds))
 		failed = failed || c.Status == connector.Fail
 	}
 	if failed {
@@ -118,7 +118,29 @@ func (p *Preflighter) preflight(ctx context.Context, spec job.Spec) job.Prefligh
 		check.Detail = "the filters and databases select nothing: the job would extract no assets"
 		check.Remediation = "check source.databases and the filters"
 	}
-	return job.Preflight{OK: true, Checks: append(checks, check), Partitions: parts}
+	checks = append(checks, check)
+	if planned {
+		// The plan counts what the filters together keep; each pattern's
+		// own check above cannot see that two of them exclude each other.
+		tables := 0
+		for _, d := range plan {
+			tables += d.Tables()
+		}
+		if sel := empty.Tables(tables); sel.Status != connector.Pass {
+			checks = append(checks, wireCheck(sel, creds))
+			if sel.Status == connector.Fail {
+				return job.Preflight{Checks: checks}
+			}
+		}
+	}
+	return job.Preflight{OK: true, Checks: checks, Partitions: parts}
+}
+
+// AllowEmptyHint is how a job allows a selection that matches nothing.
+const AllowEmptyHint = "set allow_empty_match: true in the job spec"
+
+func wireCheck(c connector.Check, creds *scrubbingCredentials) job.Check {
+	return job.Check{Name: c.Name, Status: string(c.Status), Detail: creds.scrub(c.Detail), Remediation: creds.scrub(c.Remediation)}
 }
 
 func partitionsDetail(pt job.Partitioning, parts []job.Partition, planned bool) string {

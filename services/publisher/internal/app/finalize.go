@@ -146,7 +146,7 @@ func buildManifest(id string, req job.FinalizeRequest, parts map[string]PublishR
 		JobID: id,
 		Source: model.ManifestSource{
 			Kind: spec.Source.Kind, Connection: spec.Connection, Databases: spec.Source.Databases,
-			ExcludeFields: spec.ExcludeFields,
+			ExcludeFields: spec.ExcludeFields, MaxTextBytes: spec.MaxTextBytes,
 		},
 		StartedAt: req.StartedAt, FinishedAt: now, Queries: req.Queries,
 		Files: []model.FileInfo{}, Rows: map[model.Kind]int64{},
