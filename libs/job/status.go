@@ -37,7 +37,11 @@ type Status struct {
 	Rows        map[model.Kind]int64 `json:"rows,omitempty"` // extracted so far, by kind
 	Assets      int64                `json:"assets"`         // sum of Rows
 	Errors      []string             `json:"errors,omitempty"`
-	Manifest    *ManifestRef         `json:"manifest,omitempty"`
+	// Warnings are the preflight's warnings, one line per check with what
+	// to do: a filter that matched nothing (allowed by allow_empty_match),
+	// a database skipped, lineage the source cannot give.
+	Warnings []string     `json:"warnings,omitempty"`
+	Manifest *ManifestRef `json:"manifest,omitempty"`
 }
 
 // PartitionStatus is one partition's progress.

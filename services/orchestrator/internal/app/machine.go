@@ -92,6 +92,7 @@ func (m *Machine) Planned(pf job.Preflight) bool {
 	if m.Ending() {
 		return false
 	}
+	m.st.Warnings = warnedChecks(pf.Checks)
 	if !pf.OK {
 		lines := failedChecks(pf.Checks)
 		m.st.Errors = append(m.st.Errors, lines...)
@@ -128,6 +129,23 @@ func failedChecks(checks []job.Check) []string {
 	}
 	if len(out) == 0 {
 		out = append(out, "preflight did not pass (no check says why; see the extractor's log)")
+	}
+	return out
+}
+
+// warnedChecks turns the checks that warned into one line each, with what
+// to do.
+func warnedChecks(checks []job.Check) []string {
+	var out []string
+	for _, c := range checks {
+		if c.Status != "warn" {
+			continue
+		}
+		line := "preflight check " + c.Name + ": " + c.Detail
+		if c.Remediation != "" {
+			line += " — " + c.Remediation
+		}
+		out = append(out, line)
 	}
 	return out
 }
@@ -389,6 +407,7 @@ func (m *Machine) Finish(now time.Time) {
 func (m *Machine) Status() job.Status {
 	st := m.st
 	st.Errors = append([]string(nil), m.st.Errors...)
+	st.Warnings = append([]string(nil), m.st.Warnings...)
 	st.Partitions = make([]job.PartitionStatus, 0, len(m.parts))
 	total := map[model.Kind]int64{}
 	for i := range m.parts {
