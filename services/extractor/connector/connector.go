@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -26,8 +27,11 @@ type Source struct {
 	// from Credentials.
 	DSN                 string
 	AllowInlinePassword bool
-	// Databases limits a server connector to these databases (empty: every
-	// database the user can see, except templates/system ones).
+	// Databases limits a server connector to these databases. Empty: the
+	// database the DSN names, or, when it names none, every database the
+	// user can see except templates/system ones; AllDatabases ("*") alone:
+	// every database the user can see, whatever the DSN names. See
+	// DatabaseScope.
 	Databases []string
 	// Schemas, when set, restricts the extraction to exactly these schema
 	// names (one partition's schema group) inside the selected databases,
@@ -152,6 +156,9 @@ func (s Source) Compile() (*Compiled, error) {
 	if err != nil {
 		problems = append(problems, err.Error())
 	}
+	if slices.Contains(s.Databases, AllDatabases) && len(s.Databases) > 1 {
+		problems = append(problems, fmt.Sprintf("databases lists %q with other names; use [%q] alone for every database, or list names only", AllDatabases, AllDatabases))
+	}
 	for i, name := range s.Schemas {
 		if name == "" {
 			problems = append(problems, fmt.Sprintf("schemas[%d] is empty; list schema names, or leave schemas out for every schema", i))
@@ -164,6 +171,35 @@ func (s Source) Compile() (*Compiled, error) {
 		return nil, errors.New("invalid source: " + strings.Join(problems, "; "))
 	}
 	return filters, nil
+}
+
+// AllDatabases, as the only entry of Source.Databases, selects every
+// database the user can see even when the DSN names one.
+const AllDatabases = "*"
+
+// DatabaseScope is the list of databases a server connector reads, given
+// the database its DSN names ("" for none): the source's own list, or the
+// DSN's database when the list is empty (a DSN that names a database means
+// that database, not the whole server), or nil for every database
+// (["*"], or neither names one). fromDSN says the DSN chose it, which
+// Preflight reports.
+func (s Source) DatabaseScope(dsnDatabase string) (databases []string, fromDSN bool) {
+	switch {
+	case len(s.Databases) == 1 && s.Databases[0] == AllDatabases:
+		return nil, false
+	case len(s.Databases) > 0:
+		return s.Databases, false
+	case dsnDatabase != "":
+		return []string{dsnDatabase}, true
+	default:
+		return nil, false
+	}
+}
+
+// DatabaseScopeDetail is the preflight text for a scope the DSN chose.
+func DatabaseScopeDetail(noun, name string) string {
+	return fmt.Sprintf("only %s %s is extracted: the DSN names it and the source lists no databases; "+
+		"to extract every %s the user can see, set databases: [%q] (agentctl: --database '%s')", noun, name, noun, AllDatabases, AllDatabases)
 }
 
 // OrNone returns creds, or NoCredentials when creds is nil.

@@ -3,6 +3,10 @@ package mysql
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
+	"fmt"
+	"slices"
+	"strings"
 )
 
 // counter sends statements on one pinned connection and counts them, so
@@ -22,7 +26,9 @@ func (c *counter) queryRow(ctx context.Context, q string, args ...any) *sql.Row 
 	return c.conn.QueryRowContext(ctx, q, args...)
 }
 
-// each runs q and calls scan for every row as it arrives.
+// each runs q and calls scan for every row as it arrives. When q pushes
+// filter patterns down (a regexArg among args), it then asks the server
+// whether its regex engine gave up on any row (see regexWarnings).
 func (c *counter) each(ctx context.Context, q string, args []any, scan func(*sql.Rows) error) error {
 	rows, err := c.query(ctx, q, args...)
 	if err != nil {
@@ -34,7 +40,70 @@ func (c *counter) each(ctx context.Context, q string, args []any, scan func(*sql
 			return err
 		}
 	}
-	return rows.Err()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if !slices.ContainsFunc(args, isRegexArg) {
+		return nil
+	}
+	if err := rows.Close(); err != nil { // the connection must be free for SHOW WARNINGS
+		return err
+	}
+	return c.regexWarnings(ctx, args)
+}
+
+// regexArg is a filter pattern bound as a REGEXP parameter: its type marks
+// the statements whose warnings must be read.
+type regexArg string
+
+func (r regexArg) Value() (driver.Value, error) { return string(r), nil }
+
+func isRegexArg(a any) bool { _, ok := a.(regexArg); return ok }
+
+// erRegexpError is MariaDB's ER_REGEXP_ERROR: "Regex error '...'" (PCRE's
+// match or recursion limit, a pattern PCRE refuses). MariaDB reports it as
+// a warning and lets REGEXP return 0, so a pushed-down include would drop
+// every row it gave up on, silently. MySQL 8 (ICU) fails the statement
+// instead, which needs nothing here.
+const erRegexpError = 1139
+
+// regexWarnings reads the warnings of the statement just run, on the same
+// connection, and fails on a regex error: the server may narrow what Go
+// decides, never decide alone.
+func (c *counter) regexWarnings(ctx context.Context, args []any) error {
+	rows, err := c.query(ctx, "SHOW WARNINGS")
+	if err != nil {
+		return fmt.Errorf("read the warnings of a statement with filter patterns: %w", err)
+	}
+	defer rows.Close()
+	var messages []string
+	for rows.Next() {
+		var level, message string
+		var code int
+		if err := rows.Scan(&level, &code, &message); err != nil {
+			return fmt.Errorf("read the warnings of a statement with filter patterns: %w", err)
+		}
+		if (code == erRegexpError || strings.HasPrefix(message, "Regex error")) && !slices.Contains(messages, message) {
+			messages = append(messages, message)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read the warnings of a statement with filter patterns: %w", err)
+	}
+	if len(messages) == 0 {
+		return nil
+	}
+	var patterns []string
+	for _, a := range args {
+		if r, ok := a.(regexArg); ok && !slices.Contains(patterns, string(r)) {
+			patterns = append(patterns, string(r))
+		}
+	}
+	return fmt.Errorf("the server's regular expression engine gave up on a filter pattern (%s) and treated those names as not matching, "+
+		"so the extraction stops rather than leave tables out; patterns evaluated by the server: %s; "+
+		"simplify the pattern (nested repetition such as (x+)+ makes the server backtrack without bound), "+
+		"or raise the server's regex limits (MariaDB: the PCRE match limit)",
+		strings.Join(messages, "; "), strings.Join(patterns, ", "))
 }
 
 // str returns nil for NULL and for the empty string, which information_schema

@@ -1,13 +1,13 @@
 package mysql
 
 import (
+	"errors"
 	"fmt"
-	"net/url"
-	"strings"
 	"time"
 
 	mysqldrv "github.com/go-sql-driver/mysql"
 
+	"github.com/secure-agent/secure-agent/libs/dsncheck"
 	"github.com/secure-agent/secure-agent/services/extractor/connector"
 )
 
@@ -17,12 +17,17 @@ const defaultConnectTimeout = 10 * time.Second
 // is not part of it: it is fetched from the credentials at each connect
 // (see Open), so it never sits in a DSN string or in this package's state.
 func driverConfig(src connector.Source) (*mysqldrv.Config, error) {
-	cfg, err := parseDSN(strings.TrimSpace(src.DSN))
-	if err != nil {
+	// libs/dsncheck reads the DSN for the job spec check and here alike:
+	// one rule for what carries a password.
+	switch err := dsncheck.MySQL(src.DSN); {
+	case errors.Is(err, dsncheck.ErrPassword) && !src.AllowInlinePassword:
+		return nil, connector.ErrInlinePassword
+	case err != nil && !errors.Is(err, dsncheck.ErrPassword):
 		return nil, err
 	}
-	if cfg.Passwd != "" && !src.AllowInlinePassword {
-		return nil, connector.ErrInlinePassword
+	cfg, err := dsncheck.ParseMySQL(src.DSN)
+	if err != nil {
+		return nil, err
 	}
 	if cfg.Net != "tcp" && cfg.Net != "unix" {
 		return nil, fmt.Errorf("mysql DSN: network %q is not supported; use tcp(host:port) or unix(/path/to/socket)", cfg.Net)
@@ -48,55 +53,6 @@ func driverConfig(src connector.Source) (*mysqldrv.Config, error) {
 		timeout = defaultConnectTimeout
 	}
 	cfg.Timeout = timeout
-	return cfg, nil
-}
-
-// parseDSN accepts the driver's DSN form (user@tcp(host:3306)/db?params)
-// and, for convenience, a URL (mysql://user@host:3306/db?params).
-func parseDSN(dsn string) (*mysqldrv.Config, error) {
-	const dsnHelp = "use user@tcp(host:3306)/dbname?param=value or mysql://user@host:3306/dbname"
-	if dsn == "" {
-		return nil, fmt.Errorf("mysql DSN is empty; %s", dsnHelp)
-	}
-	if scheme, _, ok := strings.Cut(dsn, "://"); ok && (scheme == "mysql" || scheme == "mariadb") {
-		return parseURL(dsn, dsnHelp)
-	}
-	if !strings.Contains(dsn, "/") {
-		// The driver's own message ("missing the slash") confuses people
-		// who wrote host:port.
-		return nil, fmt.Errorf("mysql DSN has no '/' before the database name; %s", dsnHelp)
-	}
-	cfg, err := mysqldrv.ParseDSN(dsn)
-	if err != nil {
-		// The driver's messages never echo the DSN, so no password leaks.
-		return nil, fmt.Errorf("parse mysql DSN: %v; %s", err, dsnHelp)
-	}
-	return cfg, nil
-}
-
-func parseURL(dsn, dsnHelp string) (*mysqldrv.Config, error) {
-	u, err := url.Parse(dsn)
-	if err != nil {
-		// url errors quote the whole input, password included: never wrap.
-		return nil, fmt.Errorf("parse mysql DSN: not a valid URL; %s", dsnHelp)
-	}
-	cfg, err := mysqldrv.ParseDSN("/?" + u.RawQuery)
-	if err != nil {
-		return nil, fmt.Errorf("parse mysql DSN parameters: %v; %s", err, dsnHelp)
-	}
-	if u.User != nil {
-		cfg.User = u.User.Username()
-		cfg.Passwd, _ = u.User.Password()
-	}
-	if u.Host == "" {
-		return nil, fmt.Errorf("mysql DSN URL has no host; %s", dsnHelp)
-	}
-	cfg.Net = "tcp"
-	cfg.Addr = u.Host
-	if u.Port() == "" {
-		cfg.Addr = u.Host + ":3306"
-	}
-	cfg.DBName = strings.TrimPrefix(u.Path, "/")
 	return cfg, nil
 }
 

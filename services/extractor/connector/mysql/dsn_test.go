@@ -95,6 +95,6 @@ func TestUserInputIsBound(t *testing.T) {
 	query, args := sc.tablesQuery(serverInfo{viewTableUsage: true}, vtuTable, 0)
 	require.NotContains(t, w.sql()+query, "DROP")
 	require.Equal(t, strings.Count(query, "?"), len(args))
-	require.Contains(t, args, "^(?:"+evil+")$")
+	require.Contains(t, args, regexArg("^(?:"+evil+")$"))
 	require.Contains(t, args, evil)
 }

@@ -25,6 +25,34 @@ import (
 //  8. routines: ROUTINES ∪ PARAMETERS
 const ExtractQueries = 8
 
+// ExtractWarningChecks is the number of SHOW WARNINGS statements Extract
+// adds to ExtractQueries for these filters on a server where patterns are
+// pushed into SQL (MariaDB, MySQL 8.0.4+): one after each statement that
+// binds a pattern (see counter.regexWarnings). It does not grow with the
+// catalog either.
+func ExtractWarningChecks(f connector.Filters) int {
+	n := 0
+	if hasPatterns(f) {
+		n += 5 // tables, partitions, columns, constraints, indexes
+	}
+	if len(f.IncludeSchemas)+len(f.ExcludeSchemas) > 0 {
+		n++ // routines
+	}
+	return n
+}
+
+// PlanWarningChecks is the same for Plan (PlanQueries).
+func PlanWarningChecks(f connector.Filters) int {
+	if hasPatterns(f) {
+		return 1
+	}
+	return 0
+}
+
+func hasPatterns(f connector.Filters) bool {
+	return len(f.IncludeSchemas)+len(f.ExcludeSchemas)+len(f.IncludeTables)+len(f.ExcludeTables) > 0 || f.TempTables != ""
+}
+
 // reader reads one kind with one statement, streaming into w.
 type reader struct {
 	name string

@@ -156,7 +156,7 @@ func TestFilters(t *testing.T) {
 			src := f.source()
 			src.Filters = tt.filters
 			sink, stats := extract(t, src, nil, model.WriterOptions{})
-			require.Equal(t, ExtractQueries, stats.Queries)
+			require.Equal(t, ExtractQueries+ExtractWarningChecks(tt.filters), stats.Queries)
 			require.Equal(t, tt.tables, f.names(sink, model.KindTable, "table_name"))
 			require.Equal(t, tt.schemas, f.names(sink, model.KindSchema, "schema_name"))
 			require.Equal(t, tt.routines, f.names(sink, model.KindRoutine, "routine_name"))

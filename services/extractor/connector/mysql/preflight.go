@@ -17,6 +17,7 @@ const (
 	CheckTLS               = "tls"
 	CheckCatalogPrivileges = "catalog_privileges"
 	CheckLineage           = "lineage"
+	CheckDatabases         = "databases"
 )
 
 // FilterCheckName names the check of one filter pattern.
@@ -52,6 +53,10 @@ func (c *Conn) Preflight(ctx context.Context) []connector.Check {
 
 	schemaCheck, schemaFilters := c.schemaChecks(ctx, q, info)
 	checks = append(checks, schemaCheck, lineageCheck(info))
+	if c.scope.scopedByDSN {
+		checks = append(checks, connector.Check{Name: CheckDatabases, Status: connector.Pass,
+			Detail: connector.DatabaseScopeDetail("schema", c.scope.schemas[0])})
+	}
 	checks = append(checks, schemaFilters...)
 	return append(checks, c.tableFilterChecks(ctx, q)...)
 }

@@ -36,10 +36,12 @@ func (w *where) sql() string {
 // scope is what an extraction selects: the schema list and the filters.
 type scope struct {
 	connection string
-	schemas    []string            // Source.Databases: MySQL schemas; empty = all but system
-	part       connector.SchemaSet // Source.Schemas: one partition's schema group
-	filters    *connector.Compiled
-	pushdown   bool // engine regex may be used (see version.regexPushdown)
+	schemas    []string // Source.Databases (see DatabaseScope): MySQL schemas; empty = all but system
+	// scopedByDSN: schemas is the DSN's database (Preflight says so).
+	scopedByDSN bool
+	part        connector.SchemaSet // Source.Schemas: one partition's schema group
+	filters     *connector.Compiled
+	pushdown    bool // engine regex may be used (see version.regexPushdown)
 }
 
 func (s scope) names(schema, table string) model.Names {
@@ -133,7 +135,7 @@ func (s scope) tableFilter(w *where, schemaCol, tableCol string) {
 	full := "CONCAT(" + schemaCol + ", '.', " + tableCol + ")"
 	patterns(w, matchSQL(full), s.filters.IncludeTables, s.filters.ExcludeTables)
 	if t := s.filters.TempTables; t != nil {
-		w.add("NOT ("+matchSQL(tableCol)+")", t.Anchored())
+		w.add("NOT ("+matchSQL(tableCol)+")", regexArg(t.Anchored()))
 	}
 }
 
@@ -145,11 +147,11 @@ func patterns(w *where, match string, include, exclude []connector.Pattern, pre 
 		var args []any
 		for i, p := range include {
 			ors[i] = match
-			args = append(append(args, pre...), p.Anchored())
+			args = append(append(args, pre...), regexArg(p.Anchored()))
 		}
 		w.add("("+strings.Join(ors, " OR ")+")", args...)
 	}
 	for _, p := range exclude {
-		w.add("NOT ("+match+")", append(append([]any(nil), pre...), p.Anchored())...)
+		w.add("NOT ("+match+")", append(append([]any(nil), pre...), regexArg(p.Anchored()))...)
 	}
 }

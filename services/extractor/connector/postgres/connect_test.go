@@ -134,6 +134,8 @@ func TestInlinePassword(t *testing.T) {
 		"postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable&password=hunter2",
 		"host=127.0.0.1 user=postgres password=hunter2",
 		"host=127.0.0.1 user=postgres password = 'hunter 2'",
+		"postgres://postgres@127.0.0.1:5432/postgres?passwor%64=hunter2",
+		"host=127.0.0.1 user=postgres sslpassword=hunter2",
 	} {
 		src := source()
 		src.DSN = dsn
@@ -172,7 +174,8 @@ func TestBadDSN(t *testing.T) {
 		src := source()
 		src.DSN = dsn
 		_, err := Open(context.Background(), src, nil)
-		require.ErrorContains(t, err, "PostgreSQL DSN", dsn)
+		require.ErrorContains(t, err, "PostgreSQL", dsn)
+		require.ErrorContains(t, err, "parse", dsn)
 	}
 	src := source()
 	src.DSN = "postgres://u:hunter2@127.0.0.1:notaport/postgres"

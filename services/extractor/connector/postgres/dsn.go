@@ -1,12 +1,16 @@
 package postgres
 
 import (
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/secure-agent/secure-agent/libs/dsncheck"
 	"github.com/secure-agent/secure-agent/services/extractor/connector"
 )
 
@@ -20,31 +24,48 @@ const (
 )
 
 // parseSource turns the source's DSN into a pgx configuration without a
-// password: inline passwords are refused unless allowed, TLS follows
-// sslmode (prefer by default, require when src.RequireTLS), and the
-// connect timeout bounds dialling and authentication.
-func parseSource(src connector.Source) (*pgx.ConnConfig, error) {
-	inline, err := inlinePassword(src.DSN)
-	if err != nil {
-		return nil, fmt.Errorf("cannot parse the PostgreSQL DSN: %w; use postgres://user@host:5432/db?sslmode=prefer or host=... user=... dbname=...", err)
+// password: inline passwords are refused unless allowed (libs/dsncheck
+// decides, with pgconn's own parser), TLS follows sslmode (prefer by
+// default, require when src.RequireTLS), and the connect timeout bounds
+// dialling and authentication. It also returns the database the DSN
+// itself names ("" for none; not PGDATABASE or a service file's).
+func parseSource(src connector.Source) (*pgx.ConnConfig, string, error) {
+	inline := false
+	switch err := dsncheck.PostgreSQL(src.DSN); {
+	case errors.Is(err, dsncheck.ErrPassword) && !src.AllowInlinePassword:
+		return nil, "", connector.ErrInlinePassword
+	case errors.Is(err, dsncheck.ErrPassword):
+		inline = true
+	case err != nil:
+		return nil, "", err
 	}
-	if inline != "" && !src.AllowInlinePassword {
-		return nil, connector.ErrInlinePassword
+	keys, err := dsncheck.PostgreSQLKeys(src.DSN)
+	if err != nil {
+		return nil, "", err
 	}
 	cfg, err := pgx.ParseConfig(src.DSN)
 	if err != nil {
-		return nil, fmt.Errorf("cannot parse the PostgreSQL DSN: %s", scrub(parseErrorReason(err), inline))
+		if inline {
+			// pgconn's reasons name settings, not values, but a DSN with
+			// a password gets no benefit of the doubt.
+			return nil, "", errors.New("cannot parse the PostgreSQL DSN (its text is not shown because it carries a password): check its port, sslmode and file paths")
+		}
+		return nil, "", fmt.Errorf("cannot parse the PostgreSQL DSN: %s", parseErrorReason(err))
+	}
+	dsnDatabase := ""
+	if slices.Contains(keys, "database") {
+		dsnDatabase = cfg.Database // the DSN's value wins over the environment's
 	}
 	if !src.AllowInlinePassword {
-		// Only the credentials supply the password: not PGPASSWORD, a
-		// password file, or a DSN form the check above does not know.
+		// Only the credentials supply the password: not PGPASSWORD or a
+		// password or service file.
 		cfg.Password = ""
 	}
 	if cfg.Database == "" {
 		// The first database to extract is one the user may certainly
 		// enter; "postgres" is only a guess.
 		cfg.Database = maintenanceDatabase
-		if len(src.Databases) > 0 {
+		if len(src.Databases) > 0 && src.Databases[0] != connector.AllDatabases {
 			cfg.Database = src.Databases[0]
 		}
 	}
@@ -60,10 +81,10 @@ func parseSource(src connector.Source) (*pgx.ConnConfig, error) {
 	}
 	if src.RequireTLS {
 		if err := requireTLS(&cfg.Config); err != nil {
-			return nil, err
+			return nil, "", err
 		}
 	}
-	return cfg, nil
+	return cfg, dsnDatabase, nil
 }
 
 // requireTLS drops every connection attempt without TLS (sslmode prefer

@@ -23,12 +23,14 @@ import (
 // calls: Preflight and Extract each connect (reading the password from the
 // credentials just then) and disconnect before returning.
 type Connector struct {
-	src     connector.Source
-	creds   connector.Credentials
-	cfg     *pgx.ConnConfig // without password
-	filters *connector.Compiled
-	schemas connector.SchemaSet // Source.Schemas
-	push    pushdown
+	src connector.Source // Databases resolved by DatabaseScope
+	// scopedByDSN: Databases is the one the DSN names (Preflight says so).
+	scopedByDSN bool
+	creds       connector.Credentials
+	cfg         *pgx.ConnConfig // without password
+	filters     *connector.Compiled
+	schemas     connector.SchemaSet // Source.Schemas
+	push        pushdown
 	// Expensive text the job excludes anyway is not computed.
 	wantViewDefs, wantRoutineDefs, wantExprs bool
 	lockTimeout                              string // PostgreSQL interval syntax
@@ -43,15 +45,18 @@ func Open(_ context.Context, src connector.Source, creds connector.Credentials) 
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := parseSource(src)
+	cfg, dsnDatabase, err := parseSource(src)
 	if err != nil {
 		return nil, err
 	}
+	var scopedByDSN bool
+	src.Databases, scopedByDSN = src.DatabaseScope(dsnDatabase)
 	creds = connector.OrNone(creds)
 	schemas := connector.NewSchemaSet(src.Schemas)
 	excluded := func(f string) bool { return slices.Contains(src.ExcludeFields, f) }
 	return &Connector{
 		src:             src,
+		scopedByDSN:     scopedByDSN,
 		creds:           creds,
 		cfg:             cfg,
 		filters:         filters,

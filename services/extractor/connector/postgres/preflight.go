@@ -21,6 +21,7 @@ const (
 	checkAuthentication    = "authentication"
 	checkServerVersion     = "server_version"
 	checkCatalogPrivileges = "catalog_privileges"
+	checkDatabases         = "databases"
 )
 
 // catalogObjectsSQL lists the catalog tables and functions the extraction
@@ -88,6 +89,10 @@ func (c *Connector) Preflight(ctx context.Context) []connector.Check {
 	}
 	privCheck, usable := c.privilegeCheck(ctx, main, password, dbs)
 	checks = append(checks, privCheck)
+	if c.scopedByDSN {
+		checks = append(checks, connector.Check{Name: checkDatabases, Status: connector.Pass,
+			Detail: connector.DatabaseScopeDetail("database", c.src.Databases[0])})
+	}
 	if len(filters) > 0 {
 		checks = append(checks, c.filterChecks(ctx, password, usable, filters)...)
 	}

@@ -74,7 +74,7 @@ func TestNoConnectPrivilege(t *testing.T) {
 		// two of this test so that other tests' databases do not interfere.
 		other := newDatabase(t, "CREATE TABLE public.t (id int)")
 		all := src
-		all.Databases = nil
+		all.Databases = []string{connector.AllDatabases}
 		all.Filters.IncludeSchemas = []string{regexp.QuoteMeta(db) + `\..*`, regexp.QuoteMeta(other) + `\..*`}
 		checks := open(t, all).Preflight(context.Background())
 		priv, _ := checkByName(checks, checkCatalogPrivileges)

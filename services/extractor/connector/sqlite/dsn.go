@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/secure-agent/secure-agent/libs/dsncheck"
 	"github.com/secure-agent/secure-agent/services/extractor/connector"
 )
 
@@ -21,12 +22,6 @@ type location struct {
 	nolock    bool   // nolock=1: no file locks (read-only media)
 }
 
-// keyParams carry an encryption key (SQLCipher and friends): a secret.
-var keyParams = map[string]bool{
-	"key": true, "hexkey": true, "textkey": true, "password": true, "pass": true, "pwd": true,
-	"_auth_pass": true,
-}
-
 // parseDSN accepts a plain file path or a SQLite file: URI. Anything that
 // would write, create, or open something other than one existing file is
 // refused, and so is a key (the file would be encrypted, which the bundled
@@ -36,7 +31,17 @@ func parseDSN(dsn string, allowInlineSecret bool) (location, error) {
 	if dsn == "" {
 		return location{}, errors.New("dsn is empty: set it to the path of the SQLite file")
 	}
-	if !strings.HasPrefix(dsn, "file:") {
+	// libs/dsncheck reads the DSN for the job spec check and here alike:
+	// one rule for what carries a key.
+	switch err := dsncheck.SQLite(dsn); {
+	case errors.Is(err, dsncheck.ErrPassword) && !allowInlineSecret:
+		return location{}, fmt.Errorf("the DSN carries a password or an encryption key, which the SQLite connector never uses: %w", connector.ErrInlinePassword)
+	case errors.Is(err, dsncheck.ErrPassword):
+		return location{}, errors.New("the DSN sets a password or an encryption key; the SQLite connector reads only unencrypted files: remove it")
+	case err != nil:
+		return location{}, err
+	}
+	if !dsncheck.IsSQLiteURI(dsn) {
 		if dsn == ":memory:" {
 			return location{}, errors.New("dsn :memory: is an empty in-memory database: set it to the path of a SQLite file")
 		}
@@ -48,15 +53,16 @@ func parseDSN(dsn string, allowInlineSecret bool) (location, error) {
 		return location{}, errors.New("dsn is not a valid file: URI: percent-encode special characters or give a plain path")
 	}
 	if u.User != nil {
-		if _, hasPassword := u.User.Password(); hasPassword && !allowInlineSecret {
-			return location{}, fmt.Errorf("the file: URI carries a password, which SQLite files do not use: %w", connector.ErrInlinePassword)
-		}
 		return location{}, errors.New("dsn: a SQLite file: URI takes no user name or password; remove the user@ part")
 	}
 	if u.Host != "" && u.Host != "localhost" {
 		return location{}, fmt.Errorf("dsn: file: URI names host %q; SQLite reads local files only: use file:///path/to/file.db", u.Host)
 	}
-	loc, err := uriParams(u.Query(), allowInlineSecret)
+	q, err := url.ParseQuery(u.RawQuery) // dsncheck.SQLite has refused what does not parse
+	if err != nil {
+		return location{}, errors.New("dsn: the file: URI's parameters cannot be read: percent-encode special characters")
+	}
+	loc, err := uriParams(q)
 	if err != nil {
 		return location{}, err
 	}
@@ -77,7 +83,7 @@ func parseDSN(dsn string, allowInlineSecret bool) (location, error) {
 	return loc, nil
 }
 
-func uriParams(q url.Values, allowInlineSecret bool) (location, error) {
+func uriParams(q url.Values) (location, error) {
 	var loc location
 	keys := make([]string, 0, len(q))
 	for k := range q {
@@ -87,12 +93,6 @@ func uriParams(q url.Values, allowInlineSecret bool) (location, error) {
 	for _, k := range keys {
 		v := q.Get(k)
 		switch {
-		case keyParams[strings.ToLower(k)] || (k == "_pragma" && anyKeyPragma(q[k])):
-			if !allowInlineSecret {
-				return location{}, fmt.Errorf("dsn parameter %s holds an encryption key (and the SQLite connector reads only unencrypted files): %w",
-					k, connector.ErrInlinePassword)
-			}
-			return location{}, fmt.Errorf("dsn parameter %s sets an encryption key; the SQLite connector reads only unencrypted files: remove it", k)
 		case k == "mode":
 			if v != "ro" {
 				return location{}, fmt.Errorf("dsn parameter mode=%s: the connector always opens the file read-only; remove mode or use mode=ro", v)
@@ -112,18 +112,6 @@ func uriParams(q url.Values, allowInlineSecret bool) (location, error) {
 		}
 	}
 	return loc, nil
-}
-
-func anyKeyPragma(vs []string) bool {
-	for _, v := range vs {
-		p := strings.ToLower(strings.TrimSpace(v))
-		for _, k := range []string{"key", "hexkey", "textkey", "rekey", "hexrekey", "textrekey"} {
-			if strings.HasPrefix(p, k) {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 func absLocation(path string) (location, error) {

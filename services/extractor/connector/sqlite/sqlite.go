@@ -118,17 +118,17 @@ func (c *Connector) explain(err error) error {
 	return fmt.Errorf("%s: %w", c.loc.path, err)
 }
 
-// databaseName is Source.Databases[0] if given, else the file name without
+// databaseName is Source.Databases[0] if given (not "*"), else the file name without
 // its extension.
 func databaseName(src connector.Source, path string) (string, error) {
-	switch len(src.Databases) {
-	case 0:
+	switch {
+	case len(src.Databases) == 0 || len(src.Databases) == 1 && src.Databases[0] == connector.AllDatabases:
 		base := filepath.Base(path)
 		if name := strings.TrimSuffix(base, filepath.Ext(base)); name != "" {
 			return name, nil
 		}
 		return base, nil
-	case 1:
+	case len(src.Databases) == 1:
 		if strings.TrimSpace(src.Databases[0]) == "" {
 			return "", errors.New("databases[0] is empty: give the name the file's database should have in the catalog, or leave databases out")
 		}
