@@ -30,7 +30,7 @@ func demoJob(ctx context.Context, out io.Writer, s *stack.Stack, root string) er
 	fmt.Fprintf(out, "==> running the demo job (%s)\n", spec)
 	started := time.Now()
 	err = runTool(ctx, out, filepath.Join(s.DataDir(), "destination"), filepath.Join(root, "bin", "agentctl"), "run", spec, "--wait",
-		"--orchestrator", s.AppURL("orchestrator"))
+		"--orchestrator", s.AppURL("orchestrator"), "--token-file", stack.APITokenFile(s.DataDir()))
 	if err != nil {
 		return fmt.Errorf("demo job did not succeed after %s: %w (logs: %s)", time.Since(started).Round(time.Second), err, filepath.Join(s.DataDir(), "logs"))
 	}

@@ -163,7 +163,8 @@ func printSummary(ctx context.Context, out io.Writer, s *stack.Stack, o stack.Op
 	if o.ControlPlane == stack.ControlPlaneLocal {
 		fmt.Fprintf(out, "\nreference control plane: %s (admin: curl -s %s/jobs)", s.ControlPlaneURL(), s.ControlPlaneAdminURL())
 	}
-	fmt.Fprintf(out, "\nstatus:  curl -s %s/v1/status\n", s.AppURL("health"))
+	fmt.Fprintf(out, "\nstatus:  curl -s -H \"Authorization: Bearer $(cat %s)\" %s/v1/status\n", stack.APITokenFile(s.DataDir()), s.AppURL("health"))
+	fmt.Fprintf(out, "jobs:    bin/agentctl list   (the job API token is %s; agentctl reads it from there)\n", stack.APITokenFile(s.DataDir()))
 	fmt.Fprintf(out, "logs:    %s/logs/<process>.log\n", s.DataDir())
 	fmt.Fprintln(out, "Press Ctrl-C to stop.")
 }

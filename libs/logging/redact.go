@@ -1,7 +1,11 @@
 package logging
 
 import (
+	"encoding/base64"
+	"encoding/hex"
+	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -317,4 +321,87 @@ func tokenEnd(s string) int {
 		i += size
 	}
 	return len(s)
+}
+
+// minEncodedForm is the shortest encoded form RedactSecret cuts: shorter
+// ones (the hex of a one-letter secret) would cut unrelated text.
+const minEncodedForm = 4
+
+// SecretForms are the ways a server may echo a secret back in an error:
+// the secret itself, its base64 (standard and URL alphabets, padded and
+// raw), the base64 runs it leaves inside a longer encoded text at each
+// alignment (an echoed "user:password" basic-auth value), its URL-encoded
+// forms (query and path escaping, upper- and lower-case escapes) and its
+// hex (lower and upper case). Longest first, so a form that contains
+// another is cut whole.
+func SecretForms(secret string) []string {
+	if secret == "" {
+		return nil
+	}
+	forms := []string{secret}
+	add := func(f string) {
+		if len(f) >= minEncodedForm && !slices.Contains(forms, f) {
+			forms = append(forms, f)
+		}
+	}
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.URLEncoding, base64.RawStdEncoding, base64.RawURLEncoding} {
+		add(enc.EncodeToString([]byte(secret)))
+		for _, f := range base64Runs(enc, secret) {
+			add(f)
+		}
+	}
+	for _, esc := range []string{url.QueryEscape(secret), url.PathEscape(secret), strings.ReplaceAll(url.QueryEscape(secret), "+", "%20")} {
+		add(esc)
+		add(lowerEscapes(esc))
+	}
+	add(hex.EncodeToString([]byte(secret)))
+	add(strings.ToUpper(hex.EncodeToString([]byte(secret))))
+	slices.SortStableFunc(forms, func(a, b string) int { return len(b) - len(a) })
+	return forms
+}
+
+// base64Runs are the characters of secret's encoding that do not depend on
+// what comes before or after it, for the secret starting at each of the
+// three byte offsets of a base64 group.
+func base64Runs(enc *base64.Encoding, secret string) []string {
+	var out []string
+	for off := 1; off <= 2; off++ {
+		pad := strings.Repeat("\x00", off)
+		full := enc.Strict().WithPadding(base64.NoPadding).EncodeToString([]byte(pad + secret))
+		// The first group mixes the prefix in: skip the characters that
+		// hold prefix bits; the last partial group may mix in the suffix.
+		start := (off*8 + 5) / 6
+		end := (off + len(secret)) * 8 / 6
+		if end-start >= minEncodedForm {
+			out = append(out, full[start:end])
+		}
+	}
+	// Offset 0, without the trailing characters a suffix would change.
+	full := enc.WithPadding(base64.NoPadding).EncodeToString([]byte(secret))
+	if n := len(secret) * 8 / 6; n >= minEncodedForm && n < len(full) {
+		out = append(out, full[:n])
+	}
+	return out
+}
+
+// lowerEscapes writes %XX escapes with lower-case hex digits.
+func lowerEscapes(s string) string {
+	b := []byte(s)
+	for i := 0; i+2 < len(b); i++ {
+		if b[i] == '%' {
+			b[i+1] = byte(unicode.ToLower(rune(b[i+1])))
+			b[i+2] = byte(unicode.ToLower(rune(b[i+2])))
+			i += 2
+		}
+	}
+	return string(b)
+}
+
+// RedactSecret replaces every form of secret (SecretForms) in s with
+// Redacted.
+func RedactSecret(s, secret string) string {
+	for _, f := range SecretForms(secret) {
+		s = strings.ReplaceAll(s, f, Redacted)
+	}
+	return s
 }

@@ -27,6 +27,10 @@ const maxAnswerBytes = 64 << 20
 type orchestrator struct {
 	base string // scheme://host[:port][/path], no trailing slash
 	http *http.Client
+	// token is the job API's bearer token ("" sends none); tokenFrom says
+	// where it came from, or where agentctl looked, for a 401's message.
+	token     string
+	tokenFrom string
 }
 
 func newOrchestrator(base string) *orchestrator {
@@ -126,6 +130,9 @@ func (o *orchestrator) do(ctx context.Context, method, path string, body []byte,
 		req.Header.Set("Content-Type", ctype)
 	}
 	req.Header.Set("Accept", "application/json")
+	if o.token != "" {
+		req.Header.Set("Authorization", "Bearer "+o.token)
+	}
 	resp, err := o.http.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -152,7 +159,11 @@ func (o *orchestrator) do(ctx context.Context, method, path string, body []byte,
 			return nil
 		}
 	}
-	return decodeAPIError(resp, data)
+	e := decodeAPIError(resp, data)
+	if resp.StatusCode == http.StatusUnauthorized && o.tokenFrom != "" {
+		e.Message += " (agentctl " + o.tokenFrom + ")"
+	}
+	return e
 }
 
 func decodeAPIError(resp *http.Response, data []byte) *apiError {

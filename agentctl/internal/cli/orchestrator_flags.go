@@ -1,10 +1,14 @@
 package cli
 
 import (
+	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 )
 
@@ -14,9 +18,18 @@ const defaultOrchestrator = "http://127.0.0.1:17100"
 // orchestratorEnv names the environment variable that replaces the default.
 const orchestratorEnv = "SA_ORCHESTRATOR_URL"
 
-// orchestratorFlags is the --orchestrator flag every job command has.
+// tokenEnv holds the job API token; it beats the data dir's token file.
+const tokenEnv = "SA_API_TOKEN"
+
+// tokenFileName is the job API token file the launcher keeps in the data
+// dir (deploy/local/stack.APITokenFile).
+const tokenFileName = "api-token"
+
+// orchestratorFlags are the --orchestrator and --token-file flags every
+// job command has.
 type orchestratorFlags struct {
-	raw string
+	raw       string
+	tokenFile string
 
 	// Set by validate.
 	client *orchestrator
@@ -29,6 +42,8 @@ type orchestratorFlags struct {
 
 func (o *orchestratorFlags) define(fs *flag.FlagSet) {
 	fs.StringVar(&o.raw, "orchestrator", "", "orchestrator API `URL` (default $"+orchestratorEnv+", else "+defaultOrchestrator+", the local stack)")
+	fs.StringVar(&o.tokenFile, "token-file", "", "`FILE` holding the job API token (default $"+tokenEnv+
+		", else DATA_DIR/"+tokenFileName+" of the local stack: $SA_DATA_DIR, $DATA_DIR or ./data)")
 }
 
 func (o *orchestratorFlags) validate(env *Env) []string {
@@ -50,6 +65,11 @@ func (o *orchestratorFlags) validate(env *Env) []string {
 		return []string{fmt.Sprintf("%s %q: give the base URL without ?query or #fragment", from, v)}
 	}
 	o.client = newOrchestrator(strings.TrimRight(u.Scheme+"://"+u.Host+u.Path, "/"))
+	var problem string
+	o.client.token, o.client.tokenFrom, problem = o.findToken(env)
+	if problem != "" {
+		return []string{problem}
+	}
 	o.local = isLoopbackHost(u.Hostname())
 	o.destDir = localDestinationDir
 	if d, ok := env.LookupEnv("SA_DESTINATION_DIR"); ok && strings.TrimSpace(d) != "" {
@@ -82,4 +102,58 @@ func (a *jobIDArg) setArgs(args []string) []string {
 	}
 	a.id = args[0]
 	return nil
+}
+
+// findToken returns the job API token and where it came from: --token-file,
+// else $SA_API_TOKEN, else the local stack's DATA_DIR/api-token. Without
+// any, agentctl sends no token and says where it looked if refused.
+func (o *orchestratorFlags) findToken(env *Env) (token, from, problem string) {
+	if o.tokenFile != "" {
+		tok, err := readTokenFile(o.tokenFile)
+		if err != nil {
+			return "", "", fmt.Sprintf("--token-file %s: %v", o.tokenFile, err)
+		}
+		return tok, "sent the token from --token-file " + o.tokenFile, ""
+	}
+	if v, ok := env.LookupEnv(tokenEnv); ok && strings.TrimSpace(v) != "" {
+		return strings.TrimSpace(v), "sent the token from " + tokenEnv, ""
+	}
+	dir, dirFrom := "data", "./data, the local stack's default data dir; set SA_DATA_DIR for another"
+	for _, name := range []string{"SA_DATA_DIR", "DATA_DIR"} {
+		if v, ok := env.LookupEnv(name); ok && strings.TrimSpace(v) != "" {
+			dir, dirFrom = strings.TrimSpace(v), "the data dir from $"+name
+			break
+		}
+	}
+	file := filepath.Join(dir, tokenFileName)
+	tok, err := readTokenFile(file)
+	if err != nil {
+		return "", fmt.Sprintf("sent no token: %s %v (%s); pass --token-file FILE or set %s", file, err, dirFrom, tokenEnv), ""
+	}
+	return tok, "sent the token from " + file, ""
+}
+
+// readTokenFile reads a one-line token; errors never contain the content.
+func readTokenFile(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return "", errors.New("does not exist")
+	case err != nil:
+		return "", fmt.Errorf("cannot be read (%v)", rootPathError(err))
+	}
+	tok := strings.TrimSpace(string(b))
+	if tok == "" || strings.ContainsAny(tok, " \t\r\n") {
+		return "", errors.New("does not hold a token (one line without spaces)")
+	}
+	return tok, nil
+}
+
+// rootPathError drops the path os.PathError repeats.
+func rootPathError(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }

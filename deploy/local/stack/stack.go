@@ -63,6 +63,7 @@ type Stack struct {
 	procs   []*process // start order
 	anchors []byte
 	http    *http.Client
+	tokens  Tokens
 }
 
 // Profiles are the component sets under components/.
@@ -128,6 +129,9 @@ func prepare(opts Options) (*Stack, error) {
 		return nil, err
 	}
 	if err := s.prepareDataDir(); err != nil {
+		return nil, err
+	}
+	if err := s.prepareTokens(); err != nil {
 		return nil, err
 	}
 	comps, err := validateComponents(componentsDir(root, opts.Profile), s.componentEnv())
@@ -383,7 +387,7 @@ func (s *Stack) startApp(name string) error {
 	s.progress("starting %s (app :%d, sidecar HTTP :%d gRPC :%d)", name, ap.App, ap.DaprHTTP, ap.DaprGRPC)
 	// DAPR_HOST_IP is the address each sidecar registers for invocation:
 	// its internal gRPC port listens on loopback only.
-	env := []string{"DAPR_TRUST_ANCHORS=" + string(s.anchors), "NAMESPACE=default", "DAPR_HOST_IP=" + lo}
+	env := append([]string{"DAPR_TRUST_ANCHORS=" + string(s.anchors), "NAMESPACE=default", "DAPR_HOST_IP=" + lo}, s.sidecarTokenEnv(name)...)
 	for k, v := range s.componentEnv() {
 		env = append(env, k+"="+v)
 	}
@@ -414,7 +418,7 @@ func (s *Stack) startApp(name string) error {
 		"APP_ID=" + app, "APP_HOST=" + lo, "APP_PORT=" + strconv.Itoa(ap.App),
 		"DAPR_HTTP_PORT=" + strconv.Itoa(ap.DaprHTTP), "DAPR_GRPC_PORT=" + strconv.Itoa(ap.DaprGRPC),
 		"LOG_FORMAT=console", "LOG_LEVEL=" + s.opts.LogLevel,
-	}, append(s.controlPlaneEnv(), s.opts.AppEnv...)...))
+	}, append(append(s.controlPlaneEnv(), s.opts.AppEnv...), s.appTokenEnv(name)...)...))
 	return err
 }
 
@@ -621,7 +625,7 @@ func (s *Stack) Health(ctx context.Context, app string) (AppHealth, error) {
 	if err := s.httpOK(ctx, s.SidecarURL(app)+"/v1.0/healthz"); err != nil {
 		return h, fmt.Errorf("sidecar: %w", err)
 	}
-	md, err := daprclient.FetchMetadata(ctx, s.http, s.SidecarURL(app), "")
+	md, err := daprclient.FetchMetadata(ctx, s.http, s.SidecarURL(app), s.SidecarToken(app))
 	if err != nil {
 		return h, err
 	}

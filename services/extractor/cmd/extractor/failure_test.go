@@ -15,7 +15,7 @@ import (
 func TestFailedRunsArePublished(t *testing.T) {
 	t.Parallel()
 	const canary = "canary-pw-5f1e2d3c4b"
-	s := startStack(t, stackOptions{secrets: map[string]string{"pg-password": canary}})
+	s := startStack(t, stackOptions{secrets: map[string]string{"pg-password": canary, "pg-password:allowed_hosts": "127.0.0.1:1"}})
 	pgDown := job.Source{Kind: "postgres", DSN: "postgres://postgres@127.0.0.1:1/postgres", Databases: []string{"sales"},
 		Password: &job.SecretRef{Store: "secrets", Key: "pg-password"}, ConnectTimeout: job.Duration(3 * time.Second)}
 	tests := []struct {

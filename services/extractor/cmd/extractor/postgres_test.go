@@ -47,7 +47,7 @@ func (s *stack) preflight(t *testing.T, spec any) (int, []byte) {
 // events.
 func TestPostgresPartitionsPreflightAndExtract(t *testing.T) {
 	t.Parallel()
-	s := startStack(t, stackOptions{secrets: map[string]string{"pg-password": "unused-with-trust-auth"}})
+	s := startStack(t, stackOptions{secrets: map[string]string{"pg-password": "unused-with-trust-auth", "pg-password:allowed_hosts": "127.0.0.1:5432"}})
 	db := pgDatabase(t, schemasScript)
 	spec := pgSpec(db, 3)
 
@@ -126,7 +126,7 @@ func stringColumn(t *testing.T, path, field string) []string {
 func TestPreflightProblems(t *testing.T) {
 	t.Parallel()
 	const canary = "canary-pw-0a9b8c7d"
-	s := startStack(t, stackOptions{secrets: map[string]string{"pg-password": canary}})
+	s := startStack(t, stackOptions{secrets: map[string]string{"pg-password": canary, "pg-password:allowed_hosts": "127.0.0.1:1 127.0.0.1:5432"}})
 
 	status, body := s.preflight(t, map[string]any{"version": 2, "source": map[string]any{"kind": "oracle"},
 		"partitioning": map[string]any{"tables_per_partition": -1}})

@@ -37,7 +37,7 @@ func Open(_ context.Context, src connector.Source, creds connector.Credentials) 
 	}
 	creds = connector.OrNone(creds)
 	err = cfg.Apply(mysqldrv.BeforeConnect(func(ctx context.Context, c *mysqldrv.Config) error {
-		pw, err := creds.Password(ctx)
+		pw, err := connector.PasswordFor(ctx, creds, []connector.Target{dialTarget(c)})
 		if err != nil {
 			return &credentialsError{err: err}
 		}

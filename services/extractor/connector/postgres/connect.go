@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/secure-agent/secure-agent/libs/errkind"
+	"github.com/secure-agent/secure-agent/services/extractor/connector"
 )
 
 // SQLSTATEs the connector explains.
@@ -26,7 +27,7 @@ const (
 // password reads the source password just in time; it lives only in the
 // pgx configuration of the connections made with it.
 func (c *Connector) password(ctx context.Context) (string, error) {
-	pw, err := c.creds.Password(ctx)
+	pw, err := connector.PasswordFor(ctx, c.creds, dialTargets(&c.cfg.Config))
 	if err != nil {
 		return "", fmt.Errorf("read the PostgreSQL password for %s from the secret store: %w", c.server(), err)
 	}

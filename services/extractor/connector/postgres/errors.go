@@ -5,12 +5,12 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/secure-agent/secure-agent/libs/errkind"
+	"github.com/secure-agent/secure-agent/libs/logging"
 )
 
 // actionError is a problem with the action that fixes it; Preflight shows
@@ -49,12 +49,10 @@ type scrubbedError struct {
 func (e scrubbedError) Error() string { return scrub(e.err.Error(), e.secret) }
 func (e scrubbedError) Unwrap() error { return e.err }
 
-// scrub removes a known secret from a message built by a library.
+// scrub removes a known secret from a message built by a library, in
+// every form a server may echo it (logging.SecretForms).
 func scrub(msg, secret string) string {
-	if secret == "" {
-		return msg
-	}
-	return strings.ReplaceAll(msg, secret, "[redacted]")
+	return logging.RedactSecret(msg, secret)
 }
 
 // readError wraps a failed catalog read with the database and, where the

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/secure-agent/secure-agent/libs/errkind"
+	"github.com/secure-agent/secure-agent/services/extractor/connector"
 )
 
 // SecretRef names a secret in a Dapr secret store: never its value. Field
@@ -43,7 +44,8 @@ type SecretGetter interface {
 }
 
 // SecretCredentials reads a source password from the Dapr secret store each
-// time a connection is made; the value is returned, never kept.
+// time a connection is made, and hands it out only for the hosts the secret
+// is bound to (binding_daprsecret.go); the value is returned, never kept.
 type SecretCredentials struct {
 	getter SecretGetter
 	ref    SecretRef
@@ -60,21 +62,25 @@ func NewSecretCredentials(getter SecretGetter, ref SecretRef) (*SecretCredential
 	return &SecretCredentials{getter: getter, ref: ref}, nil
 }
 
-// Password implements connector.Credentials. Errors name the store, key and
-// field, never a value.
-func (c *SecretCredentials) Password(ctx context.Context) (string, error) {
-	data, err := c.getter.GetSecret(ctx, c.ref.Store, c.ref.Key, nil)
+// Password refuses: a source secret is handed out only for a known
+// destination (PasswordFor), so a connector that does not say where it will
+// send the password gets none.
+func (c *SecretCredentials) Password(context.Context) (string, error) {
+	return "", errkind.New(errkind.Internal, fmt.Sprintf("secret %q in store %q is bound to hosts and is handed out only "+
+		"for a connection whose address is known (connector.PasswordFor); this connector did not give one", c.ref.Key, c.ref.Store))
+}
+
+// PasswordFor implements connector.BoundCredentials: it reads the secret
+// and its host binding and returns the password only if every target is in
+// the binding. Errors name the store, key, binding and targets, never a
+// value.
+func (c *SecretCredentials) PasswordFor(ctx context.Context, to []connector.Target) (string, error) {
+	if len(to) == 0 {
+		return "", errkind.New(errkind.Internal, fmt.Sprintf("secret %q: no destination given for the password", c.ref.Key))
+	}
+	data, err := c.get(ctx, c.ref.Key)
 	if err != nil {
-		kind := errkind.Transient
-		msg := err.Error()
-		switch {
-		case strings.Contains(msg, "PermissionDenied"), strings.Contains(msg, "access denied"):
-			kind = errkind.Unauthorized
-		case strings.Contains(msg, "NotFound"), strings.Contains(msg, "not found"), strings.Contains(msg, "failed finding"):
-			kind = errkind.NotFound
-		}
-		return "", errkind.Wrap(kind, err, fmt.Sprintf("read secret %q from secret store %q "+
-			"(is the store's component loaded by the extractor, does the key exist, and do the extractor's secret scopes allow it?)", c.ref.Key, c.ref.Store))
+		return "", err
 	}
 	field := c.ref.Field
 	if field == "" {
@@ -88,9 +94,37 @@ func (c *SecretCredentials) Password(ctx context.Context) (string, error) {
 	if v == "" {
 		return "", errkind.New(errkind.Invalid, fmt.Sprintf("secret %q in store %q is empty", c.ref.Key, c.ref.Store))
 	}
+	b, err := c.binding(ctx, data, to)
+	if err != nil {
+		return "", err
+	}
+	if err := b.permit(to); err != nil {
+		return "", err
+	}
 	return v, nil
 }
 
+// get reads one secret; errors name the store and key only.
+func (c *SecretCredentials) get(ctx context.Context, key string) (map[string]string, error) {
+	data, err := c.getter.GetSecret(ctx, c.ref.Store, key, nil)
+	if err != nil {
+		kind := errkind.Transient
+		msg := err.Error()
+		switch {
+		case strings.Contains(msg, "PermissionDenied"), strings.Contains(msg, "access denied"):
+			kind = errkind.Unauthorized
+		case isNotFound(msg):
+			kind = errkind.NotFound
+		}
+		return nil, errkind.Wrap(kind, err, fmt.Sprintf("read secret %q from secret store %q "+
+			"(is the store's component loaded by the extractor, does the key exist, and do the extractor's secret scopes allow it?)", key, c.ref.Store))
+	}
+	return data, nil
+}
+
+func isNotFound(msg string) bool {
+	return strings.Contains(msg, "NotFound") || strings.Contains(msg, "not found") || strings.Contains(msg, "failed finding")
+}
 func fieldNames(m map[string]string) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {

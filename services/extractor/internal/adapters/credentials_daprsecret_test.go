@@ -17,6 +17,7 @@ import (
 
 	"github.com/secure-agent/secure-agent/libs/daprtest"
 	"github.com/secure-agent/secure-agent/libs/errkind"
+	"github.com/secure-agent/secure-agent/services/extractor/connector"
 )
 
 // A real daprd with a local-file secret store; the extractor's credentials
@@ -31,8 +32,8 @@ func TestSecretCredentialsThroughARealSidecar(t *testing.T) {
 	// The extractor's real secret scopes: everything but the control-plane keys.
 	config, err := os.ReadFile(filepath.Join(repoRoot(t), "components", "config", "extractor.yaml"))
 	require.NoError(t, err)
-	raw, _ = json.Marshal(map[string]any{"sales-db-password": pw, "multi": map[string]string{"user": "u", "password": pw}, "empty": "",
-		"controlplane-client-secret": pw})
+	raw, _ = json.Marshal(map[string]any{"sales-db-password": pw, "multi": map[string]string{"user": "u", "password": pw, "allowed_hosts": "db:5432"},
+		"empty": "", "controlplane-client-secret": pw, "sales-db-password:allowed_hosts": "db:5432", "empty:allowed_hosts": "db:5432"})
 	require.NoError(t, os.WriteFile(file, raw, 0o600))
 	sc := daprtest.Start(t, daprtest.Options{AppID: "extractor", Config: string(config), Resources: map[string]string{
 		"secrets.yaml": daprtest.LocalFileSecretStore("secrets", file),
@@ -45,14 +46,15 @@ func TestSecretCredentialsThroughARealSidecar(t *testing.T) {
 
 	creds, err := NewSecretCredentials(client, SecretRef{Store: "secrets", Key: "sales-db-password"})
 	require.NoError(t, err)
-	got, err := creds.Password(ctx)
+	db := []connector.Target{connector.TCPTarget("db:5432")}
+	got, err := creds.PasswordFor(ctx, db)
 	require.NoError(t, err)
 	require.Equal(t, pw, got)
 
 	// The file store flattens nested objects into "parent:child" keys.
 	nested, err := NewSecretCredentials(client, SecretRef{Store: "secrets", Key: "multi:password"})
 	require.NoError(t, err)
-	got, err = nested.Password(ctx)
+	got, err = nested.PasswordFor(ctx, db)
 	require.NoError(t, err)
 	require.Equal(t, pw, got)
 
@@ -70,7 +72,7 @@ func TestSecretCredentialsThroughARealSidecar(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			creds, err := NewSecretCredentials(client, c.ref)
 			require.NoError(t, err)
-			_, err = creds.Password(ctx)
+			_, err = creds.PasswordFor(ctx, db)
 			require.Error(t, err)
 			require.Contains(t, err.Error(), c.says)
 			require.Equal(t, c.kind, errkind.Of(err), "%v", err)

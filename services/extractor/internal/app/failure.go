@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
 
 	"github.com/secure-agent/secure-agent/libs/errkind"
 	"github.com/secure-agent/secure-agent/libs/job"
+	"github.com/secure-agent/secure-agent/libs/logging"
 	"github.com/secure-agent/secure-agent/services/extractor/connector"
 )
 
@@ -67,7 +69,8 @@ func failureMessage(req job.ExtractRequest, err error, timedOut bool) string {
 
 // scrubbingCredentials remembers the passwords it hands out during one
 // run, only so that they can be cut out of the run's error text; it is
-// dropped with the run.
+// dropped with the run. It passes the connector's destinations on, so the
+// secret's host binding is checked as if it were not there.
 type scrubbingCredentials struct {
 	inner connector.Credentials
 
@@ -75,22 +78,38 @@ type scrubbingCredentials struct {
 	seen []string
 }
 
+var _ connector.BoundCredentials = (*scrubbingCredentials)(nil)
+
 func (c *scrubbingCredentials) Password(ctx context.Context) (string, error) {
 	pw, err := c.inner.Password(ctx)
-	if pw != "" {
-		c.mu.Lock()
-		c.seen = append(c.seen, pw)
-		c.mu.Unlock()
-	}
+	c.remember(pw)
 	return pw, err
 }
 
-// scrub replaces every password handed out in s.
+func (c *scrubbingCredentials) PasswordFor(ctx context.Context, to []connector.Target) (string, error) {
+	pw, err := connector.PasswordFor(ctx, c.inner, to)
+	c.remember(pw)
+	return pw, err
+}
+
+func (c *scrubbingCredentials) remember(pw string) {
+	if pw == "" {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !slices.Contains(c.seen, pw) {
+		c.seen = append(c.seen, pw)
+	}
+}
+
+// scrub cuts every password handed out from s, in every form a server may
+// echo it (base64, URL-encoded, hex: logging.SecretForms).
 func (c *scrubbingCredentials) scrub(s string) string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, pw := range c.seen {
-		s = strings.ReplaceAll(s, pw, "[redacted]")
+		s = logging.RedactSecret(s, pw)
 	}
 	return s
 }

@@ -75,6 +75,8 @@ func Spec() bootstrap.Spec {
 		// Health uploads the job logs; its own lines with a job id are
 		// warnings about those uploads and must not loop back into them.
 		KeepsJobLogs: true,
+		// Operators and agentctl call these directly, with the job API token.
+		ClientRoutes: []string{"/v1/status", "/v1/diag", "/v1/deadletters"},
 		Settings:     s.register,
 		Wire: func(ctx context.Context, d bootstrap.Deps) (func(context.Context) error, error) {
 			return wire(ctx, d, &s)

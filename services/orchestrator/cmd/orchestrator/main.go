@@ -14,7 +14,9 @@ func main() {
 		Name:           "orchestrator",
 		DefaultAppPort: 6001,
 		AnswerProbes:   true,
-		Settings:       service.Settings(&cfg),
+		// agentctl calls the job API directly, with the job API token.
+		ClientRoutes: []string{"/v1/jobs"},
+		Settings:     service.Settings(&cfg),
 		Wire: func(ctx context.Context, d bootstrap.Deps) (func(context.Context) error, error) {
 			return service.Wire(ctx, d, cfg, service.Collaborators{})
 		},
