@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/secure-agent/secure-agent/libs/model"
@@ -21,10 +22,12 @@ import (
 // extractCmd runs a connector in-process and writes Arrow files plus
 // manifest.json to a local directory: no stack, no Dapr.
 type extractCmd struct {
-	src       sourceFlags
-	out       string
-	batchRows positiveInt
-	jobID     string
+	src          sourceFlags
+	out          string
+	batchRows    positiveInt
+	jobID        string
+	maxTextBytes positiveInt
+	allowEmpty   bool
 }
 
 func (c *extractCmd) name() string { return "extract" }
@@ -38,6 +41,9 @@ func (c *extractCmd) define(fs *flag.FlagSet) {
 	c.batchRows = 8192
 	fs.Var(&c.batchRows, "batch-rows", "`rows` per Arrow record batch")
 	fs.StringVar(&c.jobID, "job-id", "", "job `id` stamped on every row (default: random)")
+	c.maxTextBytes = model.DefaultMaxTextBytes
+	fs.Var(&c.maxTextBytes, "max-text-bytes", "cut comments, definitions and expressions longer than this many `bytes` (marked in truncated_fields)")
+	fs.BoolVar(&c.allowEmpty, "allow-empty", false, "succeed even when an --include pattern matches nothing or no table is selected")
 }
 
 var jobIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
@@ -50,8 +56,14 @@ func (c *extractCmd) validate(env *Env) []string {
 	if p := outDirProblem(c.out); p != "" {
 		problems = append(problems, p)
 	}
+	if err := model.ValidateMaxTextBytes(int(c.maxTextBytes)); err != nil {
+		problems = append(problems, "--max-text-bytes: "+err.Error())
+	}
 	return problems
 }
+
+// allowEmptyHint is how extract allows a selection that matches nothing.
+const allowEmptyHint = "pass --allow-empty"
 
 // outDirProblem refuses a directory that already holds files, so the
 // output of two runs can never mix and nothing is overwritten.
@@ -88,6 +100,10 @@ type summary struct {
 	PeakRSSBytes int64                `json:"peak_rss_bytes"`
 	Queries      int                  `json:"queries"`
 	Out          string               `json:"out"`
+	// Truncated counts, per kind, the text values cut at --max-text-bytes.
+	Truncated map[model.Kind]int64 `json:"truncated"`
+	// Warnings are the filter checks that warned (printed on stderr too).
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 func (c *extractCmd) run(ctx context.Context, env *Env) error {
@@ -108,6 +124,12 @@ func (c *extractCmd) run(ctx context.Context, env *Env) error {
 	}
 	defer conn.Close()
 
+	empty := connector.EmptyMatch{Allow: c.allowEmpty, AllowHint: allowEmptyHint}
+	warnings, err := c.checkFilters(ctx, env, conn, empty)
+	if err != nil {
+		return err
+	}
+
 	fileSink, err := model.NewFileSink(out)
 	if err != nil {
 		return fmt.Errorf("write to --out %s: %w", out, err)
@@ -115,6 +137,7 @@ func (c *extractCmd) run(ctx context.Context, env *Env) error {
 	sink := &progressSink{next: fileSink, p: &progress{}}
 	w, err := model.NewWriter(sink, model.WriterOptions{
 		JobID: jobID, ExtractedAt: start, MaxRows: int(c.batchRows), ExcludeFields: src.ExcludeFields,
+		MaxTextBytes: int(c.maxTextBytes),
 	})
 	if err != nil {
 		return errors.Join(err, fileSink.Abort())
@@ -134,6 +157,12 @@ func (c *extractCmd) run(ctx context.Context, env *Env) error {
 	if err := w.Close(); err != nil {
 		return errors.Join(fmt.Errorf("finish the last batches: %w (nothing was kept in %s)", err, out), fileSink.Abort())
 	}
+	// The filters together may keep nothing although each matched alone.
+	if sel := empty.Tables(int(w.Counts()[model.KindTable])); sel.Status == connector.Fail {
+		return errors.Join(fmt.Errorf("%s (nothing was kept in %s)", checkText(sel), out), fileSink.Abort())
+	} else if sel.Status == connector.Warn {
+		warnings = append(warnings, warn(env, sel))
+	}
 	files, err := fileSink.Close()
 	if err != nil {
 		return err
@@ -145,7 +174,7 @@ func (c *extractCmd) run(ctx context.Context, env *Env) error {
 		JobID: jobID,
 		Source: model.ManifestSource{
 			Kind: src.Kind, Connection: src.Connection, Databases: src.Databases,
-			Filters: src.Filters, ExcludeFields: src.ExcludeFields,
+			Filters: src.Filters, ExcludeFields: src.ExcludeFields, MaxTextBytes: w.MaxTextBytes(),
 		},
 		StartedAt:  start.UTC(),
 		FinishedAt: finished.UTC(),
@@ -157,13 +186,57 @@ func (c *extractCmd) run(ctx context.Context, env *Env) error {
 		return fmt.Errorf("write manifest.json to %s: %w", out, err)
 	}
 
-	s := summary{Counts: counts, Files: len(files), Out: out, Queries: stats.Queries}
+	s := summary{Counts: counts, Files: len(files), Out: out, Queries: stats.Queries, Truncated: w.Truncated(), Warnings: warnings}
 	for _, f := range files {
 		s.Bytes += f.Bytes
 	}
 	s.ElapsedMS = time.Since(start).Milliseconds()
 	s.PeakRSSBytes = peakRSS()
 	return writeJSONLine(env.Stdout, s)
+}
+
+// checkFilters runs the source's preflight when filters are set and judges
+// each pattern's check: an include pattern that matched nothing fails the
+// run unless --allow-empty; the warnings are printed and returned. Only
+// filter checks are judged here: a source that cannot be read fails in
+// Extract with its own error.
+func (c *extractCmd) checkFilters(ctx context.Context, env *Env, conn connector.Connector, empty connector.EmptyMatch) ([]string, error) {
+	if !hasPatterns(c.src.source.Filters) {
+		return nil, nil
+	}
+	var warnings, failures []string
+	for _, ck := range empty.Filters(conn.Preflight(ctx)) {
+		switch {
+		case ck.Filter == "":
+		case ck.Status == connector.Fail:
+			failures = append(failures, checkText(ck))
+		case ck.Status == connector.Warn:
+			warnings = append(warnings, warn(env, ck))
+		}
+	}
+	if len(failures) > 0 {
+		return warnings, fmt.Errorf("nothing was extracted: %s", strings.Join(failures, "; "))
+	}
+	return warnings, nil
+}
+
+func hasPatterns(f connector.Filters) bool {
+	return len(f.IncludeSchemas)+len(f.ExcludeSchemas)+len(f.IncludeTables)+len(f.ExcludeTables) > 0 || f.TempTables != ""
+}
+
+// checkText is a check as one line: what was found and what to do.
+func checkText(ck connector.Check) string {
+	if ck.Remediation == "" {
+		return ck.Detail
+	}
+	return ck.Detail + " — " + ck.Remediation
+}
+
+// warn prints a warning line on stderr and returns its text.
+func warn(env *Env, ck connector.Check) string {
+	text := checkText(ck)
+	fmt.Fprintln(env.Stderr, "warning: "+oneLine(text))
+	return text
 }
 
 // extractWithProgress runs extract while a ticker prints progress lines to

@@ -27,6 +27,8 @@ import (
 //	fail  pending → preflight → extract → failed (a partition's error)
 //	long  pending → extract, for ever, until cancelled
 //	many  like ok but with 12 partitions
+//	nomatch  pending → preflight → failed: an include filter matched nothing (with a warning)
+//	warned   like ok, with preflight warnings
 type fakeOrchestrator struct {
 	t   *testing.T
 	srv *httptest.Server
@@ -246,6 +248,22 @@ func script(id string, spec job.Spec, submitted time.Time) []job.Status {
 	rows1 := map[model.Kind]int64{model.KindTable: 200, model.KindColumn: 1000}
 	rows2 := map[model.Kind]int64{model.KindDatabase: 1, model.KindSchema: 3, model.KindTable: 210, model.KindColumn: 1020}
 	switch spec.Name {
+	case "nomatch":
+		failed := st(job.Failed, "")
+		failed.Errors = []string{`preflight check filter include_tables ^(?:main\.nosuch)$ failed: filter include_tables "main\\.nosuch" matches no tables in /data/demo.db — check the pattern; or, if an empty match is expected, set allow_empty_match: true in the job spec`}
+		failed.Warnings = []string{`preflight check filter exclude_tables ^(?:main\.nope)$: filter exclude_tables "main\\.nope" matches no tables in /data/demo.db — remove the filter`}
+		failed.FinishedAt = ptr(started.Add(time.Second))
+		return []job.Status{st(job.Pending, ""), st(job.Running, "preflight"), failed}
+	case "warned":
+		spec.Name = "ok"
+		out := script(id, spec, submitted)
+		for i := range out {
+			out[i].Name = "warned"
+			if out[i].Phase != "preflight" && out[i].State != job.Pending {
+				out[i].Warnings = []string{`preflight check filter include_tables ^(?:main\.nosuch)$: filter include_tables "main\\.nosuch" matches no tables — check the pattern`}
+			}
+		}
+		return out
 	case "fail":
 		extract := st(job.Running, "extract")
 		extract.Partitions = parts(job.Extracting, job.Pending)

@@ -89,6 +89,15 @@ func jobErrors(st job.Status) []string {
 	return out
 }
 
+// warningLines are the job's preflight warnings, one printed line each.
+func warningLines(st job.Status) []string {
+	out := make([]string, 0, len(st.Warnings))
+	for _, w := range st.Warnings {
+		out = append(out, "warning: "+oneLine(w))
+	}
+	return out
+}
+
 // manifestLines say where a finished job's output is.
 func manifestLines(m *job.ManifestRef, local bool, destDir string) []string {
 	if m == nil {

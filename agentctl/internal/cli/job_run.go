@@ -109,6 +109,9 @@ func (c *runCmd) report(env *Env, st job.Status) error {
 		}
 		out = env.Stderr // the verdict stays readable, stdout stays JSON
 	}
+	for _, l := range warningLines(st) {
+		fmt.Fprintln(out, l)
+	}
 	switch st.State {
 	case job.Succeeded:
 		for _, l := range manifestLines(st.Manifest, c.orch.local, c.orch.destDir) {

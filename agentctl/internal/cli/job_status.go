@@ -113,6 +113,12 @@ func printStatus(w io.Writer, st job.Status, now time.Time, local bool, destDir 
 			return err
 		}
 	}
+	if len(st.Warnings) > 0 {
+		fmt.Fprintln(w, "\nwarnings:")
+		for _, warning := range st.Warnings {
+			fmt.Fprintf(w, "  - %s\n", oneLine(warning))
+		}
+	}
 	if errs := st.Errors; len(errs) > 0 {
 		fmt.Fprintln(w, "\nerrors:")
 		for _, e := range errs {
