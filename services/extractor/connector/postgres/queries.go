@@ -48,25 +48,33 @@ const defaultLockTimeout = "10s"
 //	$3 include_schemas $4 exclude_schemas
 //	$5 include_tables  $6 exclude_tables    $7 temp_tables
 //
-// Exclusions are applied in SQL only to names without a newline: Go's '.'
-// does not match '\n' but PostgreSQL's does, so PostgreSQL could exclude a
-// name the Go pattern keeps. Every row is re-checked in Go anyway.
+// The server may narrow, never decide: every row is re-checked in Go, so
+// SQL must never drop a name a Go pattern keeps. Hence exclusions are
+// applied in SQL only to names without a newline (Go's '.' does not match
+// '\n' but PostgreSQL's does, so PostgreSQL could exclude a name the Go
+// pattern keeps), and no pattern is applied in SQL in a SQL_ASCII
+// database: there PostgreSQL's regex reads bytes where Go reads UTF-8
+// characters ('.' matches one byte of "é"), which would drop names either
+// way (see byteRegexSQL).
 const (
 	userSchemaSQL = `n.nspname NOT LIKE 'pg\_%' AND n.nspname <> 'information_schema'`
 
+	// byteRegexSQL is true in a database whose regex reads bytes.
+	byteRegexSQL = `getdatabaseencoding() = 'SQL_ASCII'`
+
 	schemaFilterSQL = userSchemaSQL + `
   AND ($2::text[] IS NULL OR n.nspname::text = ANY ($2::text[]))
-  AND ($3::text[] IS NULL OR ($1::text || '.' || n.nspname) ~ ANY ($3::text[]))
-  AND ($4::text[] IS NULL OR NOT (($1::text || '.' || n.nspname) ~ ANY ($4::text[]))
+  AND ($3::text[] IS NULL OR ` + byteRegexSQL + ` OR ($1::text || '.' || n.nspname) ~ ANY ($3::text[]))
+  AND ($4::text[] IS NULL OR ` + byteRegexSQL + ` OR NOT (($1::text || '.' || n.nspname) ~ ANY ($4::text[]))
        OR strpos($1::text || '.' || n.nspname, E'\n') > 0)`
 
 	// tableOnlyFilterSQL is the table part of tableFilterSQL (the plan
 	// joins tables to schemas with it).
 	tableOnlyFilterSQL = `
-  AND ($5::text[] IS NULL OR (n.nspname || '.' || c.relname) ~ ANY ($5::text[]))
-  AND ($6::text[] IS NULL OR NOT ((n.nspname || '.' || c.relname) ~ ANY ($6::text[]))
+  AND ($5::text[] IS NULL OR ` + byteRegexSQL + ` OR (n.nspname || '.' || c.relname) ~ ANY ($5::text[]))
+  AND ($6::text[] IS NULL OR ` + byteRegexSQL + ` OR NOT ((n.nspname || '.' || c.relname) ~ ANY ($6::text[]))
        OR strpos(n.nspname || '.' || c.relname, E'\n') > 0)
-  AND ($7::text[] IS NULL OR NOT (c.relname ~ ANY ($7::text[])) OR strpos(c.relname, E'\n') > 0)`
+  AND ($7::text[] IS NULL OR ` + byteRegexSQL + ` OR NOT (c.relname ~ ANY ($7::text[])) OR strpos(c.relname, E'\n') > 0)`
 
 	tableFilterSQL = schemaFilterSQL + tableOnlyFilterSQL
 
