@@ -47,7 +47,9 @@ type Spec struct {
 type Source struct {
 	Kind string `json:"kind" yaml:"kind"` // postgres, mysql (MySQL and MariaDB) or sqlite
 	DSN  string `json:"dsn" yaml:"dsn"`
-	// Databases limits a server source to these databases (empty: all).
+	// Databases limits a server source to these databases. Empty: the
+	// database the DSN names, or every database when it names none; ["*"]:
+	// every database the user can see (see docs/jobs.md).
 	Databases      []string   `json:"databases,omitempty" yaml:"databases,omitempty"`
 	Password       *SecretRef `json:"password,omitempty" yaml:"password,omitempty"`
 	RequireTLS     bool       `json:"require_tls,omitempty" yaml:"require_tls,omitempty"`

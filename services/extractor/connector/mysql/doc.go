@@ -18,10 +18,12 @@
 // qualified name is what identifies the server. Schema filters therefore
 // match "default.<schema>", and Source.Databases lists MySQL schemas.
 //
-// Source.Databases empty means every schema the user can see except
-// information_schema, mysql, performance_schema and sys; naming one of those
-// in Source.Databases includes it. The DSN's database name is only the
-// session's default schema and does not limit what is read.
+// Source.Databases empty means the schema the DSN names
+// (user@tcp(host:3306)/sales reads sales only, as a PostgreSQL DSN naming a
+// database does) or, when the DSN names none, every schema the user can see
+// except information_schema, mysql, performance_schema and sys; ["*"] means
+// every schema whatever the DSN names. Naming a system schema in
+// Source.Databases includes it.
 //
 // Other mapping decisions:
 //   - A partitioned table has table_kind "partitioned"; each partition is a
@@ -61,7 +63,10 @@
 // case-sensitive utf8mb4_bin copy of the name where the engine's regex is
 // character-aware (MariaDB's PCRE, MySQL 8's ICU); MySQL 5.7's
 // byte-oriented REGEXP gets no pushdown. Every row is re-checked with the
-// Go patterns either way.
+// Go patterns either way. The server may narrow, never decide: MariaDB's
+// PCRE gives up on a backtracking pattern with a warning and answers "no
+// match", so every statement that binds a pattern is followed by SHOW
+// WARNINGS and a regex error fails the extraction (ExtractWarningChecks).
 //
 // # Partitions
 //
