@@ -53,6 +53,7 @@ func Open(_ context.Context, src connector.Source, creds connector.Credentials) 
 	if err != nil {
 		return nil, fmt.Errorf("mysql DSN: %v; check the tls and other parameters", err)
 	}
+	databases, scopedByDSN := src.DatabaseScope(cfg.DBName)
 	db := sql.OpenDB(dc)
 	// One connection: a catalog read is sequential, and one session keeps
 	// the load on the source predictable.
@@ -63,7 +64,7 @@ func Open(_ context.Context, src connector.Source, creds connector.Credentials) 
 		addr:    cfg.Addr,
 		user:    cfg.User,
 		timeout: cfg.Timeout,
-		scope: scope{connection: src.Connection, schemas: dedupe(src.Databases),
+		scope: scope{connection: src.Connection, schemas: dedupe(databases), scopedByDSN: scopedByDSN,
 			part: connector.NewSchemaSet(src.Schemas), filters: filters},
 	}, nil
 }
