@@ -14,7 +14,7 @@ export GOFLAGS := -buildvcs=false
 MODULES  := libs agentctl services/orchestrator services/extractor services/publisher services/health deploy/local e2e
 SERVICES := orchestrator extractor publisher health
 RUNTIME  := daprd placement scheduler sentry nats-server
-RUNTIME_SRC := deploy/dapr-runtime/go.mod deploy/dapr-runtime/go.sum deploy/dapr-runtime/cmd/daprd/main.go deploy/dapr-runtime/build.sh $(wildcard deploy/dapr-runtime/patches/*)
+RUNTIME_SRC := deploy/dapr-runtime/go.mod deploy/dapr-runtime/go.sum deploy/dapr-runtime/cmd/daprd/main.go deploy/dapr-runtime/build.sh $(wildcard deploy/dapr-runtime/patches/* deploy/dapr-runtime/internal/*/*)
 
 .PHONY: help tools build run test test-unit test-integration bench services lint fmt clean
 

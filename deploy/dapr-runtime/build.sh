@@ -12,7 +12,7 @@ mkdir -p "$out"
 out=$(cd "$out" && pwd)
 bins=(daprd placement scheduler sentry nats-server)
 
-key=$( (cat "$here/go.mod" "$here/go.sum" "$here/cmd/daprd/main.go" "$here/build.sh" "$here"/patches/*; go version) | sha256sum | cut -c1-16)
+key=$( (cat "$here/go.mod" "$here/go.sum" "$here/cmd/daprd/main.go" "$here/build.sh" "$here"/patches/* "$here"/internal/*/*; go version) | sha256sum | cut -c1-16)
 cache=${SA_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/secure-agent/dapr-runtime}/$key
 
 dapr_version() { (cd "$here" && GOWORK=off go list -m -f '{{.Version}}' github.com/dapr/dapr | sed 's/^v//'); }
@@ -29,7 +29,7 @@ prepare_sources() { # workdir → prints the tools-module copy to build in
   local work=$1 src
   # On a fresh machine the modules are not in the cache yet and `go list -m`
   # answers an empty Dir: download them first.
-  (cd "$here" && GOWORK=off go mod download github.com/dapr/dapr github.com/dapr/durabletask-go github.com/dapr/components-contrib) || exit 1
+  (cd "$here" && GOWORK=off go mod download github.com/dapr/dapr github.com/dapr/durabletask-go github.com/dapr/components-contrib modernc.org/sqlite) || exit 1
   src=$(cd "$here" && GOWORK=off go list -m -f '{{.Dir}}' github.com/dapr/dapr)
   [ -n "$src" ] && [ -d "$src" ] || { echo "build.sh: the github.com/dapr/dapr module is not in the module cache" >&2; exit 1; }
   mkdir -p "$work"
@@ -64,9 +64,22 @@ prepare_sources() { # workdir → prints the tools-module copy to build in
   cp -r "$cc" "$work/components-contrib" && chmod -R u+w "$work/components-contrib"
   replace_checked "$work/components-contrib" nameresolution/sqlite/sqlite.go \
     e8ecb067abd28447e9172159414d3f3847afbf6087a553745ad45585eef3f937 nameresolution-sqlite.go.txt
-  mkdir -p "$work/tools" && cp -r "$here/go.mod" "$here/go.sum" "$here/cmd" "$work/tools/"
+  # modernc.org/sqlite v1.34.5 (name resolver and state.sqlite) leaks a
+  # statement stepped to its first row when the query's context ends at that
+  # moment, and the pooled connection then reads an old snapshot for good
+  # (internal/sqlitecheck shows it). Upstream later closes the rows there;
+  # so do we, on the one line, in the exact file checked by its sha256.
+  local mc
+  mc=$(cd "$here" && GOWORK=off go list -m -f '{{.Dir}}' modernc.org/sqlite)
+  [ -n "$mc" ] && [ -d "$mc" ] || { echo "build.sh: the modernc.org/sqlite module is not in the module cache" >&2; exit 1; }
+  cp -r "$mc" "$work/sqlite" && chmod -R u+w "$work/sqlite"
+  echo "8a154ee7a9d9d3736ac1389111ccad207e89b55bbef00736a4c567a7644c64e8  $work/sqlite/sqlite.go" | sha256sum -c --quiet - \
+    || { echo "build.sh: modernc.org/sqlite sqlite.go is not the v1.34.5 file the patch was made for ($mc); check whether the new version closes the rows itself" >&2; exit 1; }
+  sed -i '640s|^\t\t\tr, err = nil, ctx.Err()$|\t\t\tif r != nil { _ = r.Close() }; r, err = nil, ctx.Err() // secure-agent patch: close the stepped statement|' "$work/sqlite/sqlite.go"
+  grep -q 'if r != nil { _ = r.Close() }; r, err = nil, ctx.Err()' "$work/sqlite/sqlite.go" || { echo "build.sh: the modernc.org/sqlite patch did not apply" >&2; exit 1; }
+  mkdir -p "$work/tools" && cp -r "$here/go.mod" "$here/go.sum" "$here/cmd" "$here/internal" "$work/tools/"
   (cd "$work/tools" && GOWORK=off go mod edit -replace "github.com/dapr/dapr=$work/dapr" -replace "github.com/dapr/durabletask-go=$work/durabletask-go" \
-    -replace "github.com/dapr/components-contrib=$work/components-contrib")
+    -replace "github.com/dapr/components-contrib=$work/components-contrib" -replace "modernc.org/sqlite=$work/sqlite")
   echo "$work/tools"
 }
 
@@ -95,6 +108,7 @@ if ! have_all "$cache"; then
   # prepare_sources runs in a subshell: its exit only ends that, so check.
   srcdir=$(prepare_sources "$tmp/src") && [ -d "$srcdir" ] || { echo "build.sh: preparing the patched sources failed; see above" >&2; exit 1; }
   cd "$srcdir"
+  go test -count=1 -tags runtimecheck ./internal/... || { echo "build.sh: the patched sources fail their checks (internal/); see above" >&2; exit 1; }
   go build -tags stablecomponents -trimpath -ldflags "$ldflags" -o "$tmp/daprd" ./cmd/daprd
   go build -trimpath -ldflags "$ldflags" -o "$tmp/" \
     github.com/dapr/dapr/cmd/placement github.com/dapr/dapr/cmd/scheduler github.com/dapr/dapr/cmd/sentry
