@@ -116,3 +116,27 @@ func TestErrInlinePasswordSaysWhatToDo(t *testing.T) {
 	require.Contains(t, ErrInlinePassword.Error(), "secret store")
 	require.Contains(t, ErrInlinePassword.Error(), "env:NAME")
 }
+
+func TestDatabaseScope(t *testing.T) {
+	for name, c := range map[string]struct {
+		listed  []string
+		dsn     string
+		want    []string
+		fromDSN bool
+	}{
+		"the DSN's database":        {nil, "sales", []string{"sales"}, true},
+		"no database anywhere: all": {nil, "", nil, false},
+		"a list wins":               {[]string{"a", "b"}, "sales", []string{"a", "b"}, false},
+		"* reads every database":    {[]string{AllDatabases}, "sales", nil, false},
+		"* without a DSN database":  {[]string{AllDatabases}, "", nil, false},
+		"an empty list is no list":  {[]string{}, "sales", []string{"sales"}, true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			got, fromDSN := Source{Databases: c.listed}.DatabaseScope(c.dsn)
+			require.Equal(t, c.want, got)
+			require.Equal(t, c.fromDSN, fromDSN)
+		})
+	}
+	src := Source{Kind: "postgres", Connection: "c", DSN: "postgres://h/db", Databases: []string{"a", AllDatabases}}
+	require.ErrorContains(t, src.Validate(), `use ["*"] alone`)
+}

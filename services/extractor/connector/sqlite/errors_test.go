@@ -112,6 +112,8 @@ func TestDSNForms(t *testing.T) {
 		{"file URI localhost", "file://localhost" + escapeForTest(odd) + "?mode=ro", nil, "odd ?#&%=name Ü"},
 		{"file URI immutable", "file:" + escapeForTest(odd) + "?immutable=1", nil, "odd ?#&%=name Ü"},
 		{"database name given", odd, []string{"Sales DB"}, "Sales DB"},
+		{"every database: the file's", odd, []string{connector.AllDatabases}, "odd ?#&%=name Ü"},
+		{"file URI, upper case scheme", "FILE:" + escapeForTest(odd), nil, "odd ?#&%=name Ü"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
