@@ -52,9 +52,11 @@ func writeSecrets(t *testing.T, dataDir string) string {
 	require.NoError(t, os.MkdirAll(dataDir, 0o700))
 	pw := "canary-" + randomHex(t, 12)
 	b, err := json.Marshal(map[string]string{
-		"demo-source-password":       pw,
-		"controlplane-client-id":     "test-client",
-		"controlplane-client-secret": "test-secret-" + randomHex(t, 8),
+		"demo-source-password": pw,
+		// The canary job reads MariaDB on loopback with it.
+		"demo-source-password:allowed_hosts": "127.0.0.1:3306",
+		"controlplane-client-id":             "test-client",
+		"controlplane-client-secret":         "test-secret-" + randomHex(t, 8),
 	})
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(filepath.Join(dataDir, "secrets.json"), b, 0o600))
@@ -73,10 +75,19 @@ func (a answer) JSON(t *testing.T, v any) {
 
 func do(t *testing.T, method, url string) answer {
 	t.Helper()
+	return doWith(t, method, url, nil)
+}
+
+// doWith sends hdr too: a sidecar's dapr-api-token, a client's bearer token.
+func doWith(t *testing.T, method, url string, hdr map[string]string) answer {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, method, url, nil)
 	require.NoError(t, err)
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err, "%s %s", method, url)
 	defer resp.Body.Close()

@@ -38,6 +38,11 @@ func (a agent) on(t *testing.T) agent { a.t = t; return a }
 
 func (a agent) url(path string) string { return a.s.AppURL("orchestrator") + path }
 
+// bearer is the job API's authorization header.
+func (a agent) bearer() map[string]string {
+	return map[string]string{"Authorization": "Bearer " + a.s.APIToken()}
+}
+
 // submit posts a spec and returns the job id.
 func (a agent) submit(spec string) string {
 	a.t.Helper()
@@ -46,6 +51,7 @@ func (a agent) submit(spec string) string {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.url("/v1/jobs"), strings.NewReader(spec))
 	require.NoError(a.t, err)
 	req.Header.Set("Content-Type", "application/yaml")
+	req.Header.Set("Authorization", "Bearer "+a.s.APIToken())
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(a.t, err)
 	defer resp.Body.Close()
@@ -64,6 +70,7 @@ func (a agent) status(id string) (job.Status, error) {
 	if err != nil {
 		return job.Status{}, err
 	}
+	req.Header.Set("Authorization", "Bearer "+a.s.APIToken())
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return job.Status{}, err // the orchestrator may be restarting
@@ -110,7 +117,7 @@ func (a agent) wait(id string, timeout time.Duration) job.Status {
 
 func (a agent) cancel(id string) {
 	a.t.Helper()
-	ans := do(a.t, http.MethodPost, a.url("/v1/jobs/"+id+":cancel"))
+	ans := doWith(a.t, http.MethodPost, a.url("/v1/jobs/"+id+":cancel"), a.bearer())
 	require.Equal(a.t, http.StatusAccepted, ans.Status, "cancel: %s", ans.Body)
 }
 

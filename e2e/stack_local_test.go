@@ -80,7 +80,9 @@ func TestStackLocalProfile(t *testing.T) {
 
 	layout, err := stack.NewLayout(r, "local", base)
 	require.NoError(t, err)
-	checkStack(t, layout, pw)
+	tokens, err := stack.ReadTokens(dataDir)
+	require.NoError(t, err)
+	checkStack(t, devstackEndpoints{Layout: layout, tokens: tokens}, pw)
 
 	require.NotEmpty(t, processesIn(t, dataDir), "the stack's processes run in its data dir")
 	require.NoError(t, cmd.Process.Signal(syscall.SIGINT))

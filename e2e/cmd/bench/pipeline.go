@@ -79,7 +79,7 @@ func measurePipeline(ctx context.Context, cfg config, cat catalog) (e2eResult, e
 	orch := s.AppURL("orchestrator")
 	for i := 0; i <= cfg.runs; i++ {
 		start := time.Now()
-		st, err := runJob(ctx, orch, spec)
+		st, err := runJob(ctx, orch, s.APIToken(), spec)
 		d := time.Since(start)
 		if err != nil {
 			return res, err
@@ -105,10 +105,21 @@ func measurePipeline(ctx context.Context, cfg config, cat catalog) (e2eResult, e
 }
 
 // runJob submits spec and polls until the job ends; anything but success
-// is an error.
-func runJob(ctx context.Context, orch, spec string) (job.Status, error) {
+// is an error. token is the job API's bearer token.
+func runJob(ctx context.Context, orch, token, spec string) (job.Status, error) {
 	var st job.Status
-	resp, err := http.Post(orch+"/v1/jobs", "application/yaml", strings.NewReader(spec))
+	call := func(method, url string, body io.Reader) (*http.Response, error) {
+		req, err := http.NewRequestWithContext(ctx, method, url, body)
+		if err != nil {
+			return nil, err
+		}
+		if body != nil {
+			req.Header.Set("Content-Type", "application/yaml")
+		}
+		req.Header.Set("Authorization", "Bearer "+token)
+		return http.DefaultClient.Do(req)
+	}
+	resp, err := call(http.MethodPost, orch+"/v1/jobs", strings.NewReader(spec))
 	if err != nil {
 		return st, err
 	}
@@ -127,7 +138,7 @@ func runJob(ctx context.Context, orch, spec string) (job.Status, error) {
 			return st, ctx.Err()
 		case <-time.After(50 * time.Millisecond):
 		}
-		resp, err := http.Get(orch + "/v1/jobs/" + sub.ID)
+		resp, err := call(http.MethodGet, orch+"/v1/jobs/"+sub.ID, nil)
 		if err != nil {
 			return st, err
 		}
