@@ -41,6 +41,7 @@ func run(ctx context.Context, args []string, env config.LookupEnv, out io.Writer
 	var o stack.Options
 	var quiet, demo, runOnce bool
 	var ackWait time.Duration
+	var streamMax string
 	l := config.New("devstack")
 	l.String(&o.Root, "SA_ROOT", ".", "repository root (holds components/ and bin/)")
 	l.String(&o.DataDir, "DATA_DIR", "./data", "where the stack keeps everything it writes")
@@ -54,6 +55,7 @@ func run(ctx context.Context, args []string, env config.LookupEnv, out io.Writer
 	l.Bool(&quiet, "QUIET", false, "do not echo process output (it is still written to DATA_DIR/logs)")
 	l.Int(&o.ExtractorReplicas, "EXTRACTOR_REPLICAS", 1, fmt.Sprintf("extractor replicas sharing the work (1 to %d)", stack.MaxExtractorReplicas))
 	l.Duration(&ackWait, "SA_ACK_WAIT", 60*time.Second, "how long the broker waits for a subscriber's answer before redelivering")
+	l.String(&streamMax, "SA_STREAM_MAX_BYTES", "256MiB", "size limit of each of the 8 JetStream streams (PROFILE=local), e.g. 64MiB or 1GiB; the launcher checks DATA_DIR has room for all of them before it starts")
 	l.Bool(&demo, "DEMO", true, "run the demo job on the bundled SQLite database once the stack is up")
 	l.Enum(&o.ControlPlane, "CONTROLPLANE", "", stack.ControlPlanes, "local: also run the reference control plane; the demo job is then queued there and flows through the agent and back")
 	l.Bool(&runOnce, "RUN_ONCE", false, "stop the stack after the demo job and exit 0 if it succeeded, 1 if not")
@@ -69,6 +71,10 @@ func run(ctx context.Context, args []string, env config.LookupEnv, out io.Writer
 	l.Check(ackWait >= time.Second, "SA_ACK_WAIT", fmt.Sprintf("invalid value %s: must be at least 1s", ackWait))
 	l.Check(demo || !runOnce, "RUN_ONCE", "RUN_ONCE=1 runs the demo job and exits; it needs DEMO=1")
 	o.AckWait = ackWait
+	var serr error
+	o.StreamMaxBytes, serr = stack.ParseBytes(streamMax)
+	l.Check(serr == nil, "SA_STREAM_MAX_BYTES", fmt.Sprint(serr))
+	l.Check(serr != nil || o.StreamMaxBytes >= 1<<20, "SA_STREAM_MAX_BYTES", fmt.Sprintf("invalid value %q: must be at least 1MiB", streamMax))
 	if err := l.Err(); err != nil {
 		return err
 	}

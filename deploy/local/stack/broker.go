@@ -26,8 +26,9 @@ func streamName(topic string) string {
 	return "SA_" + strings.ToUpper(strings.NewReplacer("-", "_", ".", "_").Replace(topic))
 }
 
-// ensureStreams creates or updates one stream per topic; safe to repeat.
-func ensureStreams(ctx context.Context, url string) error {
+// ensureStreams creates or updates one stream per topic, each limited to
+// maxBytes (the oldest messages go first past it); safe to repeat.
+func ensureStreams(ctx context.Context, url string, maxBytes int64) error {
 	nc, err := nats.Connect(url, nats.Name("secure-agent-launcher"), nats.Timeout(5*time.Second))
 	if err != nil {
 		return fmt.Errorf("connect to NATS at %s: %w", url, err)
@@ -44,11 +45,11 @@ func ensureStreams(ctx context.Context, url string) error {
 			Storage:   jetstream.FileStorage,
 			Retention: jetstream.LimitsPolicy,
 			MaxAge:    72 * time.Hour,
-			MaxBytes:  1 << 30,
+			MaxBytes:  maxBytes,
 			Discard:   jetstream.DiscardOld,
 		}
 		if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {
-			return fmt.Errorf("create JetStream stream %s for topic %s: %w", cfg.Name, t, err)
+			return fmt.Errorf("create JetStream stream %s for topic %s (limit %s, SA_STREAM_MAX_BYTES): %w", cfg.Name, t, formatBytes(maxBytes), err)
 		}
 	}
 	return nil

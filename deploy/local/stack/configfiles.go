@@ -75,7 +75,7 @@ func LoadConfiguration(file string) (Configuration, error) {
 	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(b, &doc); err != nil {
-		return c, fmt.Errorf("%s: not valid YAML: %v; fix the file (`git diff %s` shows what changed)", file, yamlLine(err), file)
+		return c, fmt.Errorf("%s: not valid YAML: %v; fix the file", file, yamlLine(err))
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	if err := dec.Decode(&c); err != nil {

@@ -37,6 +37,9 @@ type Options struct {
 	// AckWait is how long the broker waits for a subscriber's answer before
 	// redelivering (JetStream ackWait; default 60s).
 	AckWait time.Duration
+	// StreamMaxBytes limits each JetStream stream (local profile; default
+	// DefaultStreamMaxBytes). The free space check at start depends on it.
+	StreamMaxBytes int64
 	// Restarts bounds how often one process is restarted after it dies on its
 	// own once the stack is up (default 5 per 10 minutes); past it the stack stops.
 	Restarts int
@@ -64,6 +67,7 @@ type Stack struct {
 	anchors []byte
 	http    *http.Client
 	tokens  Tokens
+	lock    *dataDirLock // held from prepare until Stop
 }
 
 // Profiles are the component sets under components/.
@@ -125,6 +129,15 @@ func prepare(opts Options) (*Stack, error) {
 	if err := s.checkBinaries(); err != nil {
 		return nil, err
 	}
+	if err := s.claimDataDir(); err != nil {
+		return nil, err
+	}
+	prepared := false
+	defer func() {
+		if !prepared {
+			s.lock.release()
+		}
+	}()
 	if err := s.checkPortsFree(); err != nil {
 		return nil, err
 	}
@@ -144,6 +157,10 @@ func prepare(opts Options) (*Stack, error) {
 			return nil, fmt.Errorf("dapr configuration for %s: %w", a, err)
 		}
 	}
+	if err := s.checkInputs(); err != nil {
+		return nil, err
+	}
+	prepared = true
 	return s, nil
 }
 
@@ -197,10 +214,8 @@ func (s *Stack) dir(parts ...string) string {
 }
 
 func (s *Stack) prepareDataDir() error {
-	// The scheduler writes its short-lived identity by renaming a fresh
-	// directory onto this path, so a leftover from the last run must go.
-	if err := os.RemoveAll(s.dir("scheduler-identity")); err != nil {
-		return fmt.Errorf("remove stale scheduler identity: %w", err)
+	if err := s.removeSchedulerIdentities(); err != nil {
+		return err
 	}
 	for _, d := range []string{"logs", "nats", "sentry", "scheduler", "staging", "destination", "state"} {
 		if err := os.MkdirAll(s.dir(d), 0o700); err != nil {
@@ -257,7 +272,7 @@ func (s *Stack) start(ctx context.Context) error {
 		if err := s.waitTCP(ctx, "nats", s.ports.NATS); err != nil {
 			return err
 		}
-		if err := ensureStreams(ctx, s.NATSURL()); err != nil {
+		if err := ensureStreams(ctx, s.NATSURL(), s.streamMaxBytes()); err != nil {
 			return err
 		}
 	} else {
@@ -360,7 +375,7 @@ func (s *Stack) startDaprControlPlane(ctx context.Context) error {
 		"--etcd-data-dir", s.dir("scheduler"), "--etcd-client-port", strconv.Itoa(p.EtcdClient),
 		"--etcd-client-listen-address", lo,
 		"--etcd-initial-cluster", fmt.Sprintf("dapr-scheduler-server-0=http://%s:%d", lo, p.EtcdPeer),
-		"--identity-directory-write", s.dir("scheduler-identity"),
+		"--identity-directory-write", s.schedulerIdentityDir(),
 	}, tls...), nil); err != nil {
 		return err
 	}
@@ -530,6 +545,11 @@ func (s *Stack) Stop() error {
 			errs = append(errs, err)
 		}
 	}
+	// Nothing runs any more: the scheduler's key goes, and the data dir is free.
+	if err := s.removeSchedulerIdentities(); err != nil {
+		errs = append(errs, err)
+	}
+	s.lock.release()
 	return errors.Join(errs...)
 }
 
