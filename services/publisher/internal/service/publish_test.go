@@ -90,7 +90,8 @@ func TestPublishAndFinalize(t *testing.T) {
 	m, err := model.ReadManifest(filepath.Join(h.destDir, "jobs", id))
 	require.NoError(t, err)
 	require.Equal(t, id, m.JobID)
-	require.Equal(t, model.ManifestSource{Kind: "postgres", Connection: conn, Databases: []string{"shop"}, ExcludeFields: []string{"comment"}}, m.Source)
+	require.Equal(t, model.ManifestSource{Kind: "postgres", Connection: conn, Databases: []string{"shop"}, ExcludeFields: []string{"comment"},
+		MaxTextBytes: model.DefaultMaxTextBytes}, m.Source)
 	require.Equal(t, started, m.StartedAt.UTC())
 	require.WithinDuration(t, time.Now(), m.FinishedAt, time.Minute)
 	require.Equal(t, 22, m.Queries)
