@@ -3,10 +3,15 @@ package adapters
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
+	"strings"
+	"sync"
 	"time"
 
+	"github.com/secure-agent/secure-agent/libs/errkind"
 	"github.com/secure-agent/secure-agent/libs/job"
 )
 
@@ -52,6 +57,10 @@ func (c *ExtractorClient) Preflight(ctx context.Context, spec job.Spec) (job.Pre
 type PublisherClient struct {
 	inv   Invoker
 	appID string
+
+	mu     sync.Mutex // guards dest, destAt
+	dest   Destinations
+	destAt time.Time
 }
 
 func NewPublisherClient(inv Invoker, appID string) *PublisherClient {
@@ -85,4 +94,53 @@ func (c *PublisherClient) Manifest(ctx context.Context, jobID string) (json.RawM
 		return nil, err
 	}
 	return m, nil
+}
+
+// destinationsTTL is how long the publisher's list of destinations is
+// reused: bindings change only when the publisher restarts.
+const destinationsTTL = 30 * time.Second
+
+// Destinations is the publisher's answer to GET /v1/destinations.
+type Destinations struct {
+	Bindings []string `json:"bindings"`
+	Staging  string   `json:"staging"`
+}
+
+// CheckDestinations refuses a spec whose destinations the publisher cannot
+// write to: a binding its sidecar has not loaded, the staging binding (its
+// files are deleted when the job ends), or the control plane without a link.
+func (c *PublisherClient) CheckDestinations(ctx context.Context, dests []job.Destination) error {
+	d, err := c.destinations(ctx)
+	if err != nil {
+		return errkind.Wrap(errkind.Transient, err, "check the job's destinations with the publisher; try again once it runs")
+	}
+	var bad []string
+	for _, dest := range dests {
+		switch {
+		case dest.Binding == d.Staging:
+			bad = append(bad, fmt.Sprintf("%q is the staging binding, whose files are deleted when the job ends; name an output binding for the results", dest.Binding))
+		case !slices.Contains(d.Bindings, dest.Binding):
+			bad = append(bad, fmt.Sprintf("%q is not a destination of the publisher (it can write to: %s)", dest.Binding, strings.Join(d.Bindings, ", ")))
+		}
+	}
+	if len(bad) > 0 {
+		return errkind.New(errkind.Invalid, "invalid job spec:\n  - destinations: "+strings.Join(bad, "\n  - destinations: "))
+	}
+	return nil
+}
+
+func (c *PublisherClient) destinations(ctx context.Context) (Destinations, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if time.Since(c.destAt) < destinationsTTL {
+		return c.dest, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, manifestTimeout)
+	defer cancel()
+	var d Destinations
+	if err := c.inv.InvokeJSON(ctx, c.appID, http.MethodGet, "/v1/destinations", nil, &d); err != nil {
+		return d, err
+	}
+	c.dest, c.destAt = d, time.Now()
+	return d, nil
 }

@@ -2,6 +2,8 @@ package adapters
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"slices"
 
@@ -88,4 +90,34 @@ func (s *JobStore) Latest(ctx context.Context, limit int) ([]string, error) {
 		out = append(out, idx.IDs[i])
 	}
 	return out, nil
+}
+
+// submissionKey is where an idempotency key's submission is kept (hashed:
+// the key is the client's).
+func submissionKey(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return "submission/" + hex.EncodeToString(sum[:16])
+}
+
+// Claim records sub under key unless the key is taken (first write wins),
+// and answers the submission the key holds.
+func (s *JobStore) Claim(ctx context.Context, key string, sub app.Submission) (app.Submission, bool, error) {
+	for range 10 {
+		err := s.st.Save(ctx, submissionKey(key), sub, "")
+		if err == nil {
+			return sub, true, nil
+		}
+		if errkind.Of(err) != errkind.Conflict {
+			return app.Submission{}, false, err
+		}
+		var held app.Submission
+		_, found, err := s.st.Load(ctx, submissionKey(key), &held)
+		if err != nil {
+			return app.Submission{}, false, err
+		}
+		if found {
+			return held, false, nil
+		}
+	}
+	return app.Submission{}, false, errkind.New(errkind.Transient, "the idempotency key's record changed too often to read")
 }

@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
 
+	"github.com/secure-agent/secure-agent/libs/errkind"
 	"github.com/secure-agent/secure-agent/services/orchestrator/internal/app"
 )
 
@@ -19,25 +20,53 @@ import (
 // orchestrator's sidecar: it schedules, inspects and signals instances and
 // hosts the worker that executes them.
 type WorkflowEngine struct {
-	client *workflow.Client
-	log    *zap.Logger
+	client  *workflow.Client
+	timeout time.Duration
+	health  *engineHealth
+	log     *zap.Logger
 }
 
+// DefaultEngineCallTimeout bounds each call to the workflow engine: a
+// sidecar whose engine is stuck must not hold an API request (or a pub/sub
+// delivery) forever.
+const DefaultEngineCallTimeout = 15 * time.Second
+
 // NewWorkflowEngine talks to the sidecar over conn (the Dapr client's
-// gRPC connection).
-func NewWorkflowEngine(conn grpc.ClientConnInterface, log *zap.Logger) *WorkflowEngine {
+// gRPC connection); every call is bounded by timeout (0: the default).
+func NewWorkflowEngine(conn grpc.ClientConnInterface, timeout time.Duration, log *zap.Logger) *WorkflowEngine {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	return &WorkflowEngine{
-		client: workflow.NewClientWithLogger(conn, log.Named("durabletask").Sugar()),
-		log:    log,
+	if timeout <= 0 {
+		timeout = DefaultEngineCallTimeout
 	}
+	return &WorkflowEngine{
+		client:  workflow.NewClientWithLogger(conn, log.Named("durabletask").Sugar()),
+		timeout: timeout,
+		health:  &engineHealth{now: time.Now},
+		log:     log,
+	}
+}
+
+// bound limits one engine call; timedOut tells whether the engine gave no
+// answer in time.
+func (e *WorkflowEngine) bound(ctx context.Context, what string, call func(context.Context) error) (timedOut bool, err error) {
+	cctx, cancel := context.WithTimeout(ctx, e.timeout)
+	defer cancel()
+	err = call(cctx)
+	if err != nil && cctx.Err() != nil && ctx.Err() == nil {
+		return true, errkind.Wrap(errkind.Transient, err, fmt.Sprintf("%s: the workflow engine did not answer within %s", what, e.timeout))
+	}
+	return false, err
 }
 
 // Start schedules the job's workflow with the job id as instance id.
 func (e *WorkflowEngine) Start(ctx context.Context, id string, in app.WorkflowInput) error {
-	_, err := e.client.ScheduleWorkflow(ctx, app.WorkflowName, workflow.WithInstanceID(id), workflow.WithInput(in))
+	timedOut, err := e.bound(ctx, "schedule the workflow of job "+id, func(ctx context.Context) error {
+		_, err := e.client.ScheduleWorkflow(ctx, app.WorkflowName, workflow.WithInstanceID(id), workflow.WithInput(in))
+		return err
+	})
+	e.health.started(err, timedOut)
 	if err != nil {
 		return fmt.Errorf("schedule workflow %s for job %s: %w", app.WorkflowName, id, err)
 	}
@@ -46,7 +75,11 @@ func (e *WorkflowEngine) Start(ctx context.Context, id string, in app.WorkflowIn
 
 // Inspect reads the instance; an unknown id is Found false.
 func (e *WorkflowEngine) Inspect(ctx context.Context, id string) (app.Run, error) {
-	wm, err := e.client.FetchWorkflowMetadata(ctx, id, workflow.WithFetchPayloads(true))
+	var wm *workflow.WorkflowMetadata
+	_, err := e.bound(ctx, "read the workflow of job "+id, func(ctx context.Context) (err error) {
+		wm, err = e.client.FetchWorkflowMetadata(ctx, id, workflow.WithFetchPayloads(true))
+		return err
+	})
 	if errors.Is(err, api.ErrInstanceNotFound) {
 		return app.Run{}, nil
 	}
@@ -91,7 +124,10 @@ func runState(s api.OrchestrationStatus) app.RunState {
 
 // Notify raises ev as the instance's "job-event".
 func (e *WorkflowEngine) Notify(ctx context.Context, id string, ev app.Event) error {
-	if err := e.client.RaiseEvent(ctx, id, app.EventName, workflow.WithEventPayload(ev)); err != nil {
+	_, err := e.bound(ctx, "raise an event on job "+id, func(ctx context.Context) error {
+		return e.client.RaiseEvent(ctx, id, app.EventName, workflow.WithEventPayload(ev))
+	})
+	if err != nil {
 		return fmt.Errorf("raise %s event on workflow instance %s: %w", ev.Type, id, err)
 	}
 	return nil

@@ -116,3 +116,17 @@ func (r *memRuns) events(id string) []Event {
 	defer r.mu.Unlock()
 	return append([]Event(nil), r.notified[id]...)
 }
+
+// Claim implements SubmissionStore in memory.
+func (s *memJobs) Claim(_ context.Context, key string, sub Submission) (Submission, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.keys == nil {
+		s.keys = map[string]Submission{}
+	}
+	if held, ok := s.keys[key]; ok {
+		return held, false, nil
+	}
+	s.keys[key] = sub
+	return sub, true, nil
+}

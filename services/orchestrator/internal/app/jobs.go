@@ -2,6 +2,8 @@ package app
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"regexp"
@@ -46,27 +48,58 @@ type ManifestReader interface {
 	Manifest(ctx context.Context, jobID string) (json.RawMessage, error)
 }
 
+// Submission is what an idempotency key created: the job and a digest of
+// the spec it was sent with.
+type Submission struct {
+	JobID      string    `json:"job_id"`
+	SpecSHA256 string    `json:"spec_sha256"`
+	At         time.Time `json:"at"`
+}
+
+// SubmissionStore remembers which job each idempotency key created. Claim
+// records sub under key if the key is new (claimed true); otherwise it
+// answers the submission the key already holds.
+type SubmissionStore interface {
+	Claim(ctx context.Context, key string, sub Submission) (held Submission, claimed bool, err error)
+}
+
+// DestinationChecker tells whether the publisher can write to a spec's
+// destinations; an unknown binding is errkind.Invalid.
+type DestinationChecker interface {
+	CheckDestinations(ctx context.Context, dests []job.Destination) error
+}
+
 // Jobs are the operations of the orchestrator's job API.
 type Jobs struct {
-	store     JobStore
-	index     JobIndex
-	runner    JobRunner
-	manifests ManifestReader
-	listLimit int
-	now       func() time.Time
-	newID     func(time.Time) string
-	metrics   *Metrics
-	log       *zap.Logger
+	store       JobStore
+	index       JobIndex
+	runner      JobRunner
+	manifests   ManifestReader
+	submissions SubmissionStore
+	dests       DestinationChecker
+	listLimit   int
+	startGrace  time.Duration
+	now         func() time.Time
+	newID       func(time.Time) string
+	metrics     *Metrics
+	log         *zap.Logger
 }
 
 // JobsOptions configures Jobs; Now and NewID default to the clock and
-// NewJobID.
+// NewJobID. Without Submissions idempotency keys are refused; without
+// Destinations they are not checked at submission.
 type JobsOptions struct {
-	ListLimit int
-	Now       func() time.Time
-	NewID     func(time.Time) string
-	Metrics   *Metrics
-	Logger    *zap.Logger
+	ListLimit    int
+	Submissions  SubmissionStore
+	Destinations DestinationChecker
+	// StartGrace is how long a recorded job whose workflow is not found yet
+	// shows as pending (its start may still be in flight) before it shows
+	// as failed to start (default 2 minutes).
+	StartGrace time.Duration
+	Now        func() time.Time
+	NewID      func(time.Time) string
+	Metrics    *Metrics
+	Logger     *zap.Logger
 }
 
 func NewJobs(store JobStore, index JobIndex, runner JobRunner, manifests ManifestReader, o JobsOptions) *Jobs {
@@ -82,21 +115,98 @@ func NewJobs(store JobStore, index JobIndex, runner JobRunner, manifests Manifes
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()
 	}
-	return &Jobs{store: store, index: index, runner: runner, manifests: manifests,
-		listLimit: o.ListLimit, now: o.Now, newID: o.NewID, metrics: o.Metrics, log: o.Logger}
+	if o.StartGrace <= 0 {
+		o.StartGrace = 2 * time.Minute
+	}
+	return &Jobs{store: store, index: index, runner: runner, manifests: manifests, submissions: o.Submissions,
+		dests: o.Destinations, listLimit: o.ListLimit, startGrace: o.StartGrace, now: o.Now, newID: o.NewID,
+		metrics: o.Metrics, log: o.Logger}
 }
 
-// Submit validates a spec (YAML or JSON), records the job and starts its
-// workflow. The record is saved first and the job indexed last, so a
-// crash in between leaves either nothing visible or a running job that
-// GET finds (never a listed job that does not run).
-func (j *Jobs) Submit(ctx context.Context, body []byte) (job.Submitted, error) {
+// Submit validates a spec (YAML or JSON), checks its destinations with
+// the publisher, records the job, lists it and starts its workflow.
+//
+// key (may be empty) is the client's idempotency key: a submission repeated
+// with the same key and spec answers the job the first one created (and
+// starts it if its start was cut short) instead of creating another, so a
+// client may retry a submit whose answer it did not get. The same key
+// with another spec is a conflict.
+//
+// The job is listed before its workflow is started: a start that fails or
+// times out leaves a listed job (pending while the start may still be in
+// flight, then failed), never a running job nobody can see.
+func (j *Jobs) Submit(ctx context.Context, body []byte, key string) (job.Submitted, error) {
+	if len(body) > job.MaxSpecBytes {
+		return job.Submitted{}, errkind.New(errkind.Invalid, fmt.Sprintf("job spec is %d bytes; the limit is %d", len(body), job.MaxSpecBytes))
+	}
 	spec, err := job.ParseSpec(body)
 	if err != nil {
 		return job.Submitted{}, errkind.Wrap(errkind.Invalid, err, "")
 	}
+	if err := j.checkDestinations(ctx, spec); err != nil {
+		return job.Submitted{}, err
+	}
 	now := j.now().UTC()
-	return j.start(ctx, j.newID(now), spec, now, false)
+	id := j.newID(now)
+	if key != "" {
+		held, claimed, err := j.claim(ctx, key, spec, id, now)
+		if err != nil {
+			return job.Submitted{}, err
+		}
+		if !claimed {
+			return j.resume(ctx, held, spec)
+		}
+	}
+	return j.start(ctx, id, spec, now, false)
+}
+
+var keyPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{7,127}$`)
+
+// claim records that key creates job id, or answers what it created.
+func (j *Jobs) claim(ctx context.Context, key string, spec job.Spec, id string, now time.Time) (Submission, bool, error) {
+	if !keyPattern.MatchString(key) {
+		return Submission{}, false, errkind.New(errkind.Invalid, "Idempotency-Key: use 8 to 128 letters, digits, '.', '_', ':' or '-' (agentctl sends a random one)")
+	}
+	if j.submissions == nil {
+		return Submission{}, false, errkind.New(errkind.Invalid, "this orchestrator does not keep idempotency keys; submit without one")
+	}
+	held, claimed, err := j.submissions.Claim(ctx, key, Submission{JobID: id, SpecSHA256: specDigest(spec), At: now})
+	if err != nil {
+		return Submission{}, false, errkind.Wrap(errkind.Transient, err, "record the idempotency key; submit again with the same key")
+	}
+	if !claimed && held.SpecSHA256 != specDigest(spec) {
+		return Submission{}, false, errkind.New(errkind.Conflict, fmt.Sprintf(
+			"the idempotency key was already used for job %s with a different spec; use a new key for a new job", held.JobID))
+	}
+	return held, claimed, nil
+}
+
+// resume answers a repeated submission: the job its key created, started
+// now if that submission stopped before starting it.
+func (j *Jobs) resume(ctx context.Context, held Submission, spec job.Spec) (job.Submitted, error) {
+	run, err := j.runner.Inspect(ctx, held.JobID)
+	if err != nil {
+		return job.Submitted{}, errkind.Wrap(errkind.Transient, err, "read the workflow of job "+held.JobID+"; submit again with the same key")
+	}
+	if run.Found {
+		j.log.Info("repeated submission answered with the job its idempotency key created", zap.String("job_id", held.JobID))
+		return job.Submitted{ID: held.JobID, State: run.JobStatus().State}, nil
+	}
+	return j.start(ctx, held.JobID, spec, held.At, true)
+}
+
+// specDigest identifies a spec for idempotency keys.
+func specDigest(spec job.Spec) string {
+	b, _ := json.Marshal(spec)
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+func (j *Jobs) checkDestinations(ctx context.Context, spec job.Spec) error {
+	if j.dests == nil {
+		return nil
+	}
+	return j.dests.CheckDestinations(ctx, spec.Destinations)
 }
 
 // SubmitAs starts a validated spec under a chosen id (a job leased from the
@@ -113,6 +223,9 @@ func (j *Jobs) SubmitAs(ctx context.Context, id string, spec job.Spec) (started 
 	if run.Found {
 		return false, nil
 	}
+	if err := j.checkDestinations(ctx, spec); err != nil {
+		return false, err
+	}
 	// A record without a workflow is a start that crashed half-way: start it.
 	if _, err := j.start(ctx, id, spec, j.now().UTC(), true); err != nil {
 		return false, err
@@ -124,18 +237,27 @@ func (j *Jobs) start(ctx context.Context, id string, spec job.Spec, now time.Tim
 	log := j.log.With(zap.String("job_id", id))
 	err := j.store.Save(ctx, JobRecord{ID: id, Spec: spec, SubmittedAt: now})
 	if err != nil && !(recordMayExist && errkind.Of(err) == errkind.Conflict) {
-		return job.Submitted{}, fmt.Errorf("record job %s: %w", id, err)
-	}
-	if err := j.runner.Start(ctx, id, WorkflowInput{JobID: id, Spec: spec, SubmittedAt: now}); err != nil {
-		return job.Submitted{}, errkind.Wrap(errkind.Transient, err,
-			"start the workflow of job "+id+" (is the orchestrator's sidecar connected to placement and scheduler?); submit the job again")
+		return job.Submitted{}, errkind.Wrap(errkind.Transient, err, "record job "+id+"; submit again")
 	}
 	if err := j.index.Add(ctx, id); err != nil {
-		// The job runs and GET finds it; only listings miss it.
-		log.Error("job started but could not be added to the job index; it will not appear in listings", zap.Error(err))
+		return job.Submitted{}, errkind.Wrap(errkind.Transient, err, "list job "+id+"; submit again")
+	}
+	if err := j.runner.Start(ctx, id, WorkflowInput{JobID: id, Spec: spec, SubmittedAt: now}); err != nil && !j.started(ctx, id) {
+		log.Warn("the job is recorded but its workflow did not start", zap.Error(err))
+		return job.Submitted{}, errkind.Wrap(errkind.Transient, err,
+			"start the workflow of job "+id+" (is the orchestrator's sidecar connected to placement and scheduler?); "+
+				"the job is listed; submitting again with the same idempotency key (agentctl does) starts it once")
 	}
 	log.Info("job submitted", zap.String("connection", spec.Connection), zap.String("source_kind", spec.Source.Kind))
 	return job.Submitted{ID: id, State: job.Pending}, nil
+}
+
+// started tells whether a start that answered an error created the
+// workflow anyway (a timeout after the engine took it, or a concurrent
+// submission with the same idempotency key).
+func (j *Jobs) started(ctx context.Context, id string) bool {
+	run, err := j.runner.Inspect(ctx, id)
+	return err == nil && run.Found
 }
 
 var jobIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
@@ -172,9 +294,14 @@ func (j *Jobs) recordStatus(ctx context.Context, id string) (job.Status, error) 
 	if err != nil {
 		return job.Status{}, errkind.Wrap(errkind.Transient, err, "read the record of job "+id)
 	}
-	return job.Status{ID: id, Name: rec.Spec.Name, Connection: rec.Spec.Connection, SourceKind: rec.Spec.Source.Kind,
+	st := job.Status{ID: id, Name: rec.Spec.Name, Connection: rec.Spec.Connection, SourceKind: rec.Spec.Source.Kind,
 		SubmittedAt: rec.SubmittedAt, State: job.Failed,
-		Errors: []string{"the job's workflow does not exist: it failed to start or was purged; submit the job again"}}, nil
+		Errors: []string{"the job's workflow does not exist: it failed to start or was purged; submit the job again"}}
+	if j.now().Sub(rec.SubmittedAt) < j.startGrace {
+		// Its start may still be on its way through the workflow engine.
+		st.State, st.Errors = job.Pending, []string{"the job is recorded and its workflow is starting"}
+	}
+	return st, nil
 }
 
 func (j *Jobs) inspect(ctx context.Context, id string) (Run, error) {
@@ -246,10 +373,20 @@ func (j *Jobs) Cancel(ctx context.Context, id string) (job.Submitted, error) {
 	return job.Submitted{ID: id, State: st.State}, nil
 }
 
-// Manifest returns the manifest the publisher wrote for the job.
+// Manifest returns the manifest the publisher wrote for the job: an
+// unknown job is NotFound, a job that has not succeeded a Conflict naming
+// its state.
 func (j *Jobs) Manifest(ctx context.Context, id string) (json.RawMessage, error) {
-	if err := checkID(id); err != nil {
+	st, err := j.Get(ctx, id)
+	if err != nil {
 		return nil, err
 	}
-	return j.manifests.Manifest(ctx, id)
+	switch {
+	case st.State == job.Succeeded:
+		return j.manifests.Manifest(ctx, id)
+	case st.State.Terminal():
+		return nil, errkind.New(errkind.Conflict, fmt.Sprintf("job %s %s: it has no manifest", id, st.State))
+	default:
+		return nil, errkind.New(errkind.Conflict, fmt.Sprintf("job %s is %s: its manifest is written when it succeeds", id, st.State))
+	}
 }

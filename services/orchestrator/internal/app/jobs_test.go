@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -20,6 +22,7 @@ type memJobs struct {
 	recs   map[string]JobRecord
 	ids    []string
 	addErr error
+	keys   map[string]Submission
 }
 
 func newMemJobs() *memJobs { return &memJobs{recs: map[string]JobRecord{}} }
@@ -47,6 +50,9 @@ func (s *memJobs) Add(_ context.Context, id string) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if slices.Contains(s.ids, id) {
+		return nil
+	}
 	s.ids = append(s.ids, id)
 	return nil
 }
@@ -80,18 +86,23 @@ source:
 `
 
 func newTestJobs(store *memJobs, runs *memRuns) *Jobs {
+	return newTestJobsAt(store, runs, func() time.Time { return t0 })
+}
+
+func newTestJobsAt(store *memJobs, runs *memRuns, now func() time.Time) *Jobs {
 	n := 0
 	return NewJobs(store, store, runs, manifests{"j-1": json.RawMessage(`{"job_id":"j-1"}`)}, JobsOptions{
-		ListLimit: 3,
-		Now:       func() time.Time { return t0 },
-		NewID:     func(time.Time) string { n++; return fmt.Sprintf("j-%d", n) },
+		ListLimit:   3,
+		Submissions: store,
+		Now:         now,
+		NewID:       func(time.Time) string { n++; return fmt.Sprintf("j-%d", n) },
 	})
 }
 
 func TestSubmitRecordsStartsAndIndexes(t *testing.T) {
 	store, runs := newMemJobs(), newMemRuns()
 	jobs := newTestJobs(store, runs)
-	sub, err := jobs.Submit(context.Background(), []byte(validSpec))
+	sub, err := jobs.Submit(context.Background(), []byte(validSpec), "")
 	require.NoError(t, err)
 	require.Equal(t, job.Submitted{ID: "j-1", State: job.Pending}, sub)
 	require.Equal(t, "default/postgres/1", store.recs["j-1"].Spec.Connection)
@@ -110,7 +121,7 @@ func TestSubmitRecordsStartsAndIndexes(t *testing.T) {
 
 func TestSubmitReportsEveryProblemAsInvalid(t *testing.T) {
 	jobs := newTestJobs(newMemJobs(), newMemRuns())
-	_, err := jobs.Submit(context.Background(), []byte("version: 2\nsource:\n  kind: oracle\n"))
+	_, err := jobs.Submit(context.Background(), []byte("version: 2\nsource:\n  kind: oracle\n"), "")
 	require.Equal(t, errkind.Invalid, errkind.Of(err))
 	require.Contains(t, err.Error(), "version:")
 	require.Contains(t, err.Error(), "connection:")
@@ -118,19 +129,101 @@ func TestSubmitReportsEveryProblemAsInvalid(t *testing.T) {
 }
 
 func TestSubmitWhenTheEngineIsDown(t *testing.T) {
+	ctx := context.Background()
 	store, runs := newMemJobs(), newMemRuns()
 	runs.startErr = errors.New("placement not connected")
-	_, err := newTestJobs(store, runs).Submit(context.Background(), []byte(validSpec))
+	now := t0
+	jobs := newTestJobsAt(store, runs, func() time.Time { return now })
+	_, err := jobs.Submit(ctx, []byte(validSpec), "key-00000001")
 	require.Equal(t, errkind.Transient, errkind.Of(err))
-	require.Empty(t, store.ids, "a job that did not start is not listed")
+	require.Contains(t, err.Error(), "same idempotency key")
+	require.Equal(t, []string{"j-1"}, store.ids, "a job whose start failed is listed: a start that timed out may still run")
+	st, err := jobs.Get(ctx, "j-1")
+	require.NoError(t, err)
+	require.Equal(t, job.Pending, st.State, "its start may still be in flight")
+
+	// The client retries with the same key once the engine is back: the
+	// same job starts, no second one.
+	runs.startErr = nil
+	sub, err := jobs.Submit(ctx, []byte(validSpec), "key-00000001")
+	require.NoError(t, err)
+	require.Equal(t, "j-1", sub.ID)
+	require.True(t, runs.runs["j-1"].Found)
+	require.Equal(t, []string{"j-1"}, store.ids)
 }
 
-func TestSubmitSucceedsWhenOnlyIndexingFails(t *testing.T) {
+func TestAJobThatNeverStartedShowsFailedAfterTheGrace(t *testing.T) {
+	ctx := context.Background()
+	store, runs := newMemJobs(), newMemRuns()
+	runs.startErr = errors.New("placement not connected")
+	now := t0
+	jobs := newTestJobsAt(store, runs, func() time.Time { return now })
+	_, err := jobs.Submit(ctx, []byte(validSpec), "")
+	require.Error(t, err)
+	now = t0.Add(3 * time.Minute)
+	st, err := jobs.Get(ctx, "j-1")
+	require.NoError(t, err)
+	require.Equal(t, job.Failed, st.State)
+	require.Contains(t, st.Errors[0], "failed to start")
+}
+
+func TestAStartThatAnsweredAnErrorButRanIsSuccess(t *testing.T) {
+	// A start whose answer timed out after the engine took it.
+	store, runs := newMemJobs(), newMemRuns()
+	jobs := newTestJobs(store, runs)
+	runs.startErr = errors.New("deadline exceeded")
+	runs.set("j-1", Run{State: RunPending})
+	sub, err := jobs.Submit(context.Background(), []byte(validSpec), "")
+	require.NoError(t, err)
+	require.Equal(t, "j-1", sub.ID)
+}
+
+func TestSubmitFailsBeforeStartingWhenIndexingFails(t *testing.T) {
 	store, runs := newMemJobs(), newMemRuns()
 	store.addErr = errors.New("state store busy")
-	sub, err := newTestJobs(store, runs).Submit(context.Background(), []byte(validSpec))
-	require.NoError(t, err, "the job runs; only listings miss it")
-	require.True(t, runs.runs[sub.ID].Found)
+	_, err := newTestJobs(store, runs).Submit(context.Background(), []byte(validSpec), "")
+	require.Equal(t, errkind.Transient, errkind.Of(err))
+	require.False(t, runs.runs["j-1"].Found, "no job runs unlisted")
+}
+
+func TestIdempotencyKeys(t *testing.T) {
+	ctx := context.Background()
+	store, runs := newMemJobs(), newMemRuns()
+	jobs := newTestJobs(store, runs)
+	a, err := jobs.Submit(ctx, []byte(validSpec), "client-key-1")
+	require.NoError(t, err)
+	b, err := jobs.Submit(ctx, []byte(validSpec), "client-key-1")
+	require.NoError(t, err)
+	require.Equal(t, a.ID, b.ID, "a retried submit answers the same job")
+	require.Equal(t, []string{a.ID}, store.ids, "and creates no second one")
+
+	_, err = jobs.Submit(ctx, []byte(strings.Replace(validSpec, "nightly", "other", 1)), "client-key-1")
+	require.Equal(t, errkind.Conflict, errkind.Of(err))
+	require.Contains(t, err.Error(), "different spec")
+
+	c, err := jobs.Submit(ctx, []byte(validSpec), "client-key-2")
+	require.NoError(t, err)
+	require.NotEqual(t, a.ID, c.ID)
+
+	for _, bad := range []string{"short", "has space in it", "ünïcode-key"} {
+		_, err = jobs.Submit(ctx, []byte(validSpec), bad)
+		require.Equal(t, errkind.Invalid, errkind.Of(err), bad)
+	}
+}
+
+type refusingDestinations struct{}
+
+func (refusingDestinations) CheckDestinations(_ context.Context, dests []job.Destination) error {
+	return errkind.New(errkind.Invalid, "destinations: "+dests[0].Binding+" is not a destination of the publisher")
+}
+
+func TestSubmitChecksDestinationsBeforeRecording(t *testing.T) {
+	store, runs := newMemJobs(), newMemRuns()
+	jobs := NewJobs(store, store, runs, manifests{}, JobsOptions{Destinations: refusingDestinations{}})
+	_, err := jobs.Submit(context.Background(), []byte(validSpec), "")
+	require.Equal(t, errkind.Invalid, errkind.Of(err))
+	require.Contains(t, err.Error(), "destination is not a destination")
+	require.Empty(t, store.recs, "nothing is stored for a spec that is refused")
 }
 
 func TestGetAndCancel(t *testing.T) {
@@ -167,12 +260,14 @@ func TestGetAndCancel(t *testing.T) {
 func TestListNewestFirstWithinTheLimit(t *testing.T) {
 	ctx := context.Background()
 	store, runs := newMemJobs(), newMemRuns()
-	jobs := newTestJobs(store, runs)
+	now := t0
+	jobs := newTestJobsAt(store, runs, func() time.Time { return now })
 	for range 4 {
-		_, err := jobs.Submit(ctx, []byte(validSpec))
+		_, err := jobs.Submit(ctx, []byte(validSpec), "")
 		require.NoError(t, err)
 	}
 	delete(runs.runs, "j-3") // a workflow that vanished still lists, from its record
+	now = t0.Add(time.Hour)
 	list, err := jobs.List(ctx, 0)
 	require.NoError(t, err)
 	var ids []string
@@ -201,13 +296,31 @@ func TestListNewestFirstWithinTheLimit(t *testing.T) {
 	require.Len(t, list.Jobs, 3)
 }
 
-func TestManifestPassesThrough(t *testing.T) {
-	jobs := newTestJobs(newMemJobs(), newMemRuns())
-	m, err := jobs.Manifest(context.Background(), "j-1")
+func TestManifestOfSucceededJobsOnly(t *testing.T) {
+	ctx := context.Background()
+	runs := newMemRuns()
+	jobs := newTestJobs(newMemJobs(), runs)
+	done, _ := json.Marshal(job.Status{ID: "j-1", State: job.Succeeded})
+	runs.set("j-1", Run{State: RunCompleted, Output: string(done), CustomStatus: string(done)})
+	m, err := jobs.Manifest(ctx, "j-1")
 	require.NoError(t, err)
 	require.JSONEq(t, `{"job_id":"j-1"}`, string(m))
-	_, err = jobs.Manifest(context.Background(), "j-2")
+
+	_, err = jobs.Manifest(ctx, "j-404")
 	require.Equal(t, errkind.NotFound, errkind.Of(err))
+	require.Contains(t, err.Error(), "job j-404 is unknown", "not \"not finalized (yet)\"")
+
+	running, _ := json.Marshal(job.Status{ID: "j-2", State: job.Running})
+	runs.set("j-2", Run{State: RunRunning, CustomStatus: string(running)})
+	_, err = jobs.Manifest(ctx, "j-2")
+	require.Equal(t, errkind.Conflict, errkind.Of(err))
+	require.Contains(t, err.Error(), "is running")
+
+	failed, _ := json.Marshal(job.Status{ID: "j-3", State: job.Failed})
+	runs.set("j-3", Run{State: RunCompleted, Output: string(failed), CustomStatus: string(failed)})
+	_, err = jobs.Manifest(ctx, "j-3")
+	require.Equal(t, errkind.Conflict, errkind.Of(err))
+	require.Contains(t, err.Error(), "failed: it has no manifest")
 }
 
 func TestRunJobStatus(t *testing.T) {

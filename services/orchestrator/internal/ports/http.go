@@ -10,29 +10,28 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/secure-agent/secure-agent/libs/errkind"
+	"github.com/secure-agent/secure-agent/libs/job"
 	"github.com/secure-agent/secure-agent/services/orchestrator/internal/app"
 )
-
-// maxSpecBytes is the largest job spec accepted (job.ParseSpec enforces
-// the same bound; this refuses bigger bodies before parsing).
-const maxSpecBytes = 1 << 20
 
 const cancelSuffix = ":cancel"
 
 // RegisterHTTP adds the job API:
 //
-//	POST /v1/jobs                 spec (YAML or JSON) → 202 job.Submitted
+//	POST /v1/jobs                 spec (YAML or JSON) → 202 job.Submitted; an
+//	                              Idempotency-Key header makes a retried submit safe
 //	GET  /v1/jobs?limit=N         → job.List, newest first
 //	GET  /v1/jobs/{id}            → job.Status
 //	POST /v1/jobs/{id}:cancel     → 202 job.Submitted (state before cancelling)
 //	GET  /v1/jobs/{id}/manifest   → the publisher's manifest JSON
 func RegisterHTTP(f *fiber.App, jobs *app.Jobs) {
 	f.Post("/v1/jobs", func(c *fiber.Ctx) error {
+		// The size is checked before anything is parsed or copied.
 		body := c.Body()
-		if len(body) > maxSpecBytes {
-			return errkind.New(errkind.Invalid, "job spec is "+strconv.Itoa(len(body))+" bytes; the limit is "+strconv.Itoa(maxSpecBytes))
+		if len(body) > job.MaxSpecBytes {
+			return errkind.New(errkind.Invalid, "job spec is "+strconv.Itoa(len(body))+" bytes; the limit is "+strconv.Itoa(job.MaxSpecBytes))
 		}
-		sub, err := jobs.Submit(c.UserContext(), body)
+		sub, err := jobs.Submit(c.UserContext(), body, strings.Clone(c.Get("Idempotency-Key")))
 		if err != nil {
 			return err
 		}

@@ -146,8 +146,9 @@ func TestJobAPI(t *testing.T) {
 	}
 	require.Equal(t, []string{"j-1 cancel", "j-2 cancel"}, e.notified)
 
+	e.runs["j-1"] = app.Run{Found: true, State: app.RunCompleted, Output: `{"id":"j-1","state":"succeeded"}`}
 	r = call(t, f, http.MethodGet, "/v1/jobs/j-1/manifest", "")
-	require.Equal(t, http.StatusOK, r.status)
+	require.Equal(t, http.StatusOK, r.status, r.body)
 	require.Equal(t, "application/json", r.header.Get("Content-Type"))
 	require.JSONEq(t, `{"job_id":"j-1"}`, r.body)
 }
@@ -173,7 +174,8 @@ func TestJobAPIErrors(t *testing.T) {
 		{"cancel unknown", http.MethodPost, "/v1/jobs/j-nope:cancel", "", 404, "unknown"},
 		{"cancel finished", http.MethodPost, "/v1/jobs/j-done:cancel", "", 409, "already ended (failed)"},
 		{"unknown operation", http.MethodPost, "/v1/jobs/j-done:pause", "", 404, ":cancel"},
-		{"no manifest", http.MethodGet, "/v1/jobs/j-2/manifest", "", 404, "no manifest"},
+		{"manifest of an unknown job", http.MethodGet, "/v1/jobs/j-2/manifest", "", 404, "job j-2 is unknown"},
+		{"manifest of a failed job", http.MethodGet, "/v1/jobs/j-done/manifest", "", 409, "failed: it has no manifest"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -212,6 +214,6 @@ func TestSubscriptionsAnswerByErrorKind(t *testing.T) {
 
 	r := call(t, f, http.MethodGet, "/dapr/subscribe", "")
 	require.JSONEq(t, `[
-		{"pubsubname":"pubsub","topic":"partition-done","route":"/events/partition-done","deadLetterTopic":"deadletter"},
-		{"pubsubname":"pubsub","topic":"publish-done","route":"/events/publish-done","deadLetterTopic":"deadletter"}]`, r.body)
+		{"pubsubname":"pubsub","topic":"partition-done","route":"/events/partition-done"},
+		{"pubsubname":"pubsub","topic":"publish-done","route":"/events/publish-done"}]`, r.body)
 }

@@ -57,6 +57,7 @@ func freePorts(t *testing.T, n int) []int {
 // process is a child started by startProcess.
 type process struct {
 	name string
+	pid  int
 	done chan struct{}
 	out  *daprtest.Buffer
 }
@@ -71,6 +72,7 @@ func startProcess(t *testing.T, name, bin string, args ...string) *process {
 	cmd.Stdout, cmd.Stderr = p.out, p.out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	require.NoError(t, cmd.Start(), "start %s", name)
+	p.pid = cmd.Process.Pid
 	go func() { _ = cmd.Wait(); close(p.done) }()
 	t.Cleanup(func() {
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
@@ -116,7 +118,7 @@ func waitHealthy(t *testing.T, p *process, url string) error {
 // returns the daprd flags that point at them. A port taken between
 // choosing and binding it makes the process exit; then it tries again
 // with new ports.
-func controlPlane(t *testing.T) []string {
+func controlPlane(t *testing.T) ([]string, map[string]*process) {
 	t.Helper()
 	bin := filepath.Dir(daprtest.Daprd(t))
 	for _, b := range []string{"placement", "scheduler"} {
@@ -126,18 +128,18 @@ func controlPlane(t *testing.T) []string {
 	}
 	var lastErr error
 	for range 3 {
-		flags, err := tryControlPlane(t, bin)
+		flags, procs, err := tryControlPlane(t, bin)
 		if err == nil {
-			return flags
+			return flags, procs
 		}
 		lastErr = err
 		t.Logf("control plane did not start, trying new ports: %v", err)
 	}
 	t.Fatalf("control plane did not start: %v", lastErr)
-	return nil
+	return nil, nil
 }
 
-func tryControlPlane(t *testing.T, bin string) ([]string, error) {
+func tryControlPlane(t *testing.T, bin string) ([]string, map[string]*process, error) {
 	lo := "127.0.0.1"
 	ports := freePorts(t, 9)
 	pl := map[string]int{"grpc": ports[0], "raft": ports[1], "healthz": ports[2], "metrics": ports[3]}
@@ -159,15 +161,15 @@ func tryControlPlane(t *testing.T, bin string) ([]string, error) {
 		"--etcd-initial-cluster", fmt.Sprintf("dapr-scheduler-server-0=http://%s:%d", lo, sc["peer"]),
 		"--identity-directory-write", filepath.Join(dir, "identity"), "--log-level", "warn")
 	if err := waitHealthy(t, placement, fmt.Sprintf("http://%s:%d/healthz", lo, pl["healthz"])); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := waitHealthy(t, scheduler, fmt.Sprintf("http://%s:%d/healthz", lo, sc["healthz"])); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	return []string{
 		"--placement-host-address", fmt.Sprintf("%s:%d", lo, pl["grpc"]),
 		"--scheduler-host-address", fmt.Sprintf("%s:%d", lo, sc["grpc"]),
-	}, nil
+	}, map[string]*process{"placement": placement, "scheduler": scheduler}, nil
 }
 
 const components = `apiVersion: dapr.io/v1alpha1
@@ -204,6 +206,8 @@ type stack struct {
 	// appID is unique: name resolution (mDNS) is machine-wide, and other
 	// tests or a running stack must never reach this test's sidecar.
 	appID string
+	// control are the placement and scheduler processes.
+	control map[string]*process
 }
 
 type appInstance struct {
@@ -235,7 +239,8 @@ func newStack(t *testing.T, cfg Config) *stack {
 			}
 		}
 	})
-	cp := controlPlane(t)
+	cp, control := controlPlane(t)
+	s.control = control
 	// The app's port must be open before daprd starts; the app itself is
 	// wired once the sidecar is up, as bootstrap does.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -279,7 +284,7 @@ func (s *stack) startApp(ln net.Listener) *appInstance {
 	router, err := pubsub.NewRouter(srv.App(), "pubsub", log, reg)
 	require.NoError(t, err)
 	d := bootstrap.Deps{Logger: log, Registry: reg, Sidecar: sidecar, App: srv.App(), Router: router,
-		Publisher: pubsub.NewPublisher(sidecar.Client(), "pubsub")}
+		Publisher: pubsub.NewPublisher(sidecar.Client(), "pubsub"), AddReadyCheck: srv.AddReadyCheck}
 	flush, err := Wire(ctx, d, s.cfg, s.world.collaborators())
 	require.NoError(t, err)
 	served := make(chan error, 1)
@@ -331,12 +336,15 @@ type answer struct {
 	Body   []byte
 }
 
-func (s *stack) do(method, path, body string) answer {
+func (s *stack) do(method, path, body string, header ...string) answer {
 	s.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, method, s.app.url+path, strings.NewReader(body))
 	require.NoError(s.t, err)
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
 	resp, err := s.client.Do(req)
 	require.NoError(s.t, err)
 	defer resp.Body.Close()

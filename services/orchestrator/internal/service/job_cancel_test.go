@@ -43,7 +43,7 @@ func TestCancelStopsTheJobAndThePublisher(t *testing.T) {
 	require.Equal(t, job.Cancelled, s.status(id).State)
 
 	require.Equal(t, http.StatusNotFound, s.do(http.MethodPost, "/v1/jobs/j-20990101-000000-000-000000:cancel", "").Status)
-	require.Equal(t, http.StatusNotFound, s.do(http.MethodGet, "/v1/jobs/"+id+"/manifest", "").Status, "no manifest for a cancelled job")
+	require.Equal(t, http.StatusConflict, s.do(http.MethodGet, "/v1/jobs/"+id+"/manifest", "").Status, "no manifest for a cancelled job")
 }
 
 // A cancel stops an activity's retries: the job does not wait for them

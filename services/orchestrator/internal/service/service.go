@@ -14,6 +14,7 @@ import (
 	"github.com/secure-agent/secure-agent/libs/bootstrap"
 	"github.com/secure-agent/secure-agent/libs/config"
 	"github.com/secure-agent/secure-agent/libs/controlplane"
+	"github.com/secure-agent/secure-agent/libs/httpserver"
 	"github.com/secure-agent/secure-agent/services/orchestrator/internal/adapters"
 	"github.com/secure-agent/secure-agent/services/orchestrator/internal/app"
 	"github.com/secure-agent/secure-agent/services/orchestrator/internal/ports"
@@ -27,6 +28,7 @@ type Config struct {
 	ControlPlane      controlplane.Settings
 	LeasedJobs        int
 	PollWait          time.Duration
+	EngineCallTimeout time.Duration
 	// SlotRetry and ActivityRetry are not settings; tests shorten them.
 	SlotRetry     time.Duration
 	ActivityRetry workflow.RetryPolicy
@@ -40,6 +42,8 @@ func Settings(cfg *Config) func(l *config.Loader) func(*config.Loader) {
 		l.Int(&cfg.SourceConcurrency, "SOURCE_CONCURRENCY", 2, "how many jobs may run at once against one connection; more wait in phase queued")
 		l.Int(&cfg.JobListLimit, "JOB_LIST_LIMIT", 100, "most jobs GET /v1/jobs answers (its default and its maximum)")
 		l.Int(&cfg.LeasedJobs, "CONTROLPLANE_MAX_JOBS", 2, "most jobs leased from the control plane that run at once")
+		l.Duration(&cfg.EngineCallTimeout, "WORKFLOW_CALL_TIMEOUT", adapters.DefaultEngineCallTimeout,
+			"bound on each call to the sidecar's workflow engine (start, read, raise an event)")
 		l.Duration(&cfg.PollWait, "CONTROLPLANE_POLL_WAIT", 30*time.Second, "how long one long-poll for work waits (at most 60s)")
 		checkCP := controlplane.Register(l, &cfg.ControlPlane)
 		return func(l *config.Loader) {
@@ -48,6 +52,7 @@ func Settings(cfg *Config) func(l *config.Loader) func(*config.Loader) {
 			l.Check(cfg.PollWait >= time.Second && cfg.PollWait <= time.Minute, "CONTROLPLANE_POLL_WAIT", "must be from 1s to 60s")
 			l.Check(cfg.StateStore != "", "STATE_STORE", "must name the Dapr state store component (e.g. statestore)")
 			l.Check(cfg.SourceConcurrency >= 1, "SOURCE_CONCURRENCY", "must be at least 1")
+			l.Check(cfg.EngineCallTimeout >= time.Second, "WORKFLOW_CALL_TIMEOUT", "must be at least 1s")
 			l.Check(cfg.JobListLimit >= 1 && cfg.JobListLimit <= 10000, "JOB_LIST_LIMIT", "must be from 1 to 10000")
 		}
 	}
@@ -60,6 +65,9 @@ type Collaborators struct {
 	Requests    app.RequestPublisher
 	Finalizer   app.Finalizer
 	Manifests   app.ManifestReader
+	// Destinations checks a spec's destinations at submission (nil: the
+	// publisher's list).
+	Destinations app.DestinationChecker
 	// Work replaces the control-plane client (nil: built from the settings
 	// when CONTROLPLANE_URL is set).
 	Work app.WorkSource
@@ -79,7 +87,10 @@ func Wire(ctx context.Context, d bootstrap.Deps, cfg Config, c Collaborators) (f
 		return nil, err
 	}
 	client := d.Sidecar.Client()
-	engine := adapters.NewWorkflowEngine(client.GrpcClientConn(), log)
+	engine := adapters.NewWorkflowEngine(client.GrpcClientConn(), cfg.EngineCallTimeout, log)
+	if d.AddReadyCheck != nil {
+		d.AddReadyCheck(httpserver.Check{Name: "workflow_engine", Fn: engine.Ready})
+	}
 	store := adapters.NewJobStore(client, cfg.StateStore)
 	publisher := adapters.NewPublisherClient(d.Sidecar, adapters.PublisherAppID)
 	if c.Preflighter == nil {
@@ -105,8 +116,11 @@ func Wire(ctx context.Context, d bootstrap.Deps, cfg Config, c Collaborators) (f
 		return nil, fmt.Errorf("register workflows: %w", err)
 	}
 
+	if c.Destinations == nil {
+		c.Destinations = publisher
+	}
 	jobs := app.NewJobs(store, store, engine, c.Manifests, app.JobsOptions{
-		ListLimit: cfg.JobListLimit, Metrics: metrics, Logger: log,
+		ListLimit: cfg.JobListLimit, Submissions: store, Destinations: c.Destinations, Metrics: metrics, Logger: log,
 	})
 	ports.RegisterHTTP(d.App, jobs)
 	ports.RegisterSubscriptions(d.Router, app.NewForwarder(engine, metrics, log))

@@ -73,7 +73,17 @@ func newWorld(t *testing.T, sidecar *daprclient.Sidecar) *world {
 }
 
 func (w *world) collaborators() Collaborators {
-	return Collaborators{Preflighter: w, Requests: w, Finalizer: w, Manifests: w}
+	return Collaborators{Preflighter: w, Requests: w, Finalizer: w, Manifests: w, Destinations: w}
+}
+
+// CheckDestinations stands for the publisher's list: only "destination".
+func (w *world) CheckDestinations(_ context.Context, dests []job.Destination) error {
+	for _, d := range dests {
+		if d.Binding != job.DefaultDestination {
+			return errkind.New(errkind.Invalid, "destinations: "+d.Binding+" is not a destination of the publisher")
+		}
+	}
+	return nil
 }
 
 var rowsOf = map[model.Kind]int64{model.KindDatabase: 1, model.KindSchema: 2, model.KindTable: 5, model.KindColumn: 20}
