@@ -45,7 +45,9 @@ func TestBrokenConfigurationsNameFileLineAndReason(t *testing.T) {
 		{"wrong type", func(s string) string {
 			return strings.Replace(s, "        deniedSecrets: [controlplane-client-id, controlplane-client-secret]", "        deniedSecrets: {a: b}", 1)
 		}, []string{"line ", "cannot unmarshal !!map into []string"}},
-		{"bad action", func(s string) string { return strings.Replace(s, "            action: allow", "            action: permit", 1) },
+		{"bad action", func(s string) string {
+			return strings.Replace(s, "            action: allow", "            action: permit", 1)
+		},
 			[]string{`spec.accessControl.policies[0].operations[0].action must be allow or deny (got "permit")`}},
 		{"policy without namespace", func(s string) string { return strings.Replace(s, "        namespace: default\n", "", 1) },
 			[]string{"spec.accessControl.policies[0] needs appId, trustDomain and namespace"}},
