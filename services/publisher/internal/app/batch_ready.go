@@ -23,8 +23,11 @@ func (s *Service) VerifyBatch(ctx context.Context, b job.BatchReady) error {
 	if rec, done, err := s.jobRecord(ctx, b.JobID); err != nil {
 		return err
 	} else if done {
-		log.Debug("batch of a finished job ignored", zap.String("job_state", string(rec.State)))
+		// Staged after the job's staging was cleaned (an extraction still
+		// running at cancel, a redelivered request): delete it now.
+		log.Debug("batch of a finished job deleted", zap.String("job_state", string(rec.State)))
 		s.ignore(job.TopicBatchReady, "job_"+string(rec.State))
+		s.deleteStaged(ctx, log, b.Key)
 		return nil
 	}
 	if _, published, err := s.publishRecord(ctx, b.JobID, b.Partition); err != nil {

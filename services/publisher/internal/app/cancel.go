@@ -58,3 +58,22 @@ func (s *Service) cleanStaging(ctx context.Context, id string, log *zap.Logger) 
 	}
 	log.Info("staged files of the job deleted", zap.Int("deleted", len(keys)-failed), zap.Int("failed", failed))
 }
+
+// deleteStaged deletes staged files of a job that has ended. Failures are
+// logged: the staging sweep removes what is left.
+func (s *Service) deleteStaged(ctx context.Context, log *zap.Logger, keys ...string) {
+	for _, k := range keys {
+		if err := s.staging.Delete(ctx, k); err != nil {
+			log.Warn("staged file of an ended job not deleted", zap.String("key", k), zap.Error(err))
+		}
+	}
+}
+
+// runKeys are the staged files a run announced.
+func runKeys(ev job.PartitionDone) []string {
+	keys := make([]string, 0, len(ev.Files))
+	for _, f := range ev.Files {
+		keys = append(keys, f.Key)
+	}
+	return keys
+}

@@ -41,15 +41,17 @@ func (s *Service) PublishPartition(ctx context.Context, ev job.PartitionDone) er
 	stopped, leave := s.jobs.Shared(ev.JobID)
 	defer leave()
 	if stopped() {
-		log.Info("partition of a cancelled job ignored")
+		log.Info("partition of a cancelled job ignored; its staged files are deleted")
 		s.ignore(job.TopicPartitionDone, "job_cancelled")
+		s.deleteStaged(ctx, log, runKeys(ev)...)
 		return nil
 	}
 	if rec, done, err := s.jobRecord(ctx, ev.JobID); err != nil {
 		return err
 	} else if done {
-		log.Info("partition of a finished job ignored", zap.String("job_state", string(rec.State)))
+		log.Info("partition of a finished job ignored; its staged files are deleted", zap.String("job_state", string(rec.State)))
 		s.ignore(job.TopicPartitionDone, "job_"+string(rec.State))
+		s.deleteStaged(ctx, log, runKeys(ev)...)
 		return nil
 	}
 	if rec, ok, err := s.publishRecord(ctx, ev.JobID, ev.Partition); err != nil {

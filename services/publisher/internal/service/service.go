@@ -5,6 +5,8 @@ package service
 import (
 	"context"
 	"fmt"
+	"sync"
+	"time"
 
 	"github.com/secure-agent/secure-agent/libs/bootstrap"
 	"github.com/secure-agent/secure-agent/libs/config"
@@ -24,6 +26,7 @@ type Settings struct {
 	StagingBinding     string
 	StateStore         string
 	CompactTargetBytes int
+	StagingSweep       time.Duration
 	// ControlPlane is the link to the control plane's ingest API, the
 	// destination named job.DestinationControlPlane (off without a URL).
 	ControlPlane controlplane.Settings
@@ -41,17 +44,20 @@ func Spec() bootstrap.Spec {
 			l.String(&s.StateStore, "STATE_STORE", "statestore", "state store component for the publisher's records")
 			l.Int(&s.CompactTargetBytes, "COMPACT_TARGET_BYTES", app.DefaultCompactTargetBytes,
 				"an upload file is closed once its compressed size reaches this many bytes")
+			l.Duration(&s.StagingSweep, "STAGING_SWEEP_INTERVAL", 10*time.Minute,
+				"how often staged files left by ended jobs (a run killed after its job ended) are deleted")
 			checkControlPlane := controlplane.Register(l, &s.ControlPlane)
 			return func(l *config.Loader) {
 				checkControlPlane(l)
 				l.Check(s.StagingBinding != "", "STAGING_BINDING", "is empty; name the staging output binding component")
 				l.Check(s.StateStore != "", "STATE_STORE", "is empty; name the state store component")
+				l.Check(s.StagingSweep >= time.Second, "STAGING_SWEEP_INTERVAL", "must be at least 1s")
 				l.Check(s.CompactTargetBytes >= 1 && s.CompactTargetBytes <= maxCompactTargetBytes, "COMPACT_TARGET_BYTES",
 					fmt.Sprintf("is %d; use 1 to %d (upload files travel base64-encoded through the sidecar's 128 MiB messages)",
 						s.CompactTargetBytes, maxCompactTargetBytes))
 			}
 		},
-		Wire: func(_ context.Context, d bootstrap.Deps) (func(context.Context) error, error) {
+		Wire: func(ctx context.Context, d bootstrap.Deps) (func(context.Context) error, error) {
 			client := d.Sidecar.Client()
 			stores := adapters.NewBindingStores(client)
 			var cp *adapters.ControlPlaneStore
@@ -79,7 +85,10 @@ func Spec() bootstrap.Spec {
 			}
 			ports.Subscribe(d.Router, svc)
 			ports.Register(d.App, svc)
-			return nil, nil
+			ports.RegisterDestinations(d.App, d.Sidecar, s.StagingBinding, cp != nil)
+			var wg sync.WaitGroup
+			wg.Go(func() { svc.RunStagingSweep(ctx, s.StagingSweep) })
+			return func(context.Context) error { wg.Wait(); return nil }, nil
 		},
 	}
 }

@@ -1,0 +1,60 @@
+package app
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// SweepStaging deletes what is left in staging of jobs that have ended:
+// files of an extraction run that was killed after its job was cancelled,
+// failed or finalized, which no event will ever announce. Live jobs are
+// left alone. It answers how many files it deleted.
+func (s *Service) SweepStaging(ctx context.Context) (int, error) {
+	keys, err := s.staging.List(ctx, "jobs")
+	if err != nil {
+		return 0, err
+	}
+	byJob := map[string][]string{}
+	for _, k := range keys {
+		rest, ok := strings.CutPrefix(k, "jobs/")
+		if !ok {
+			continue
+		}
+		id, _, _ := strings.Cut(rest, "/")
+		byJob[id] = append(byJob[id], k)
+	}
+	deleted := 0
+	for id, files := range byJob {
+		if ValidateJobID(id) != nil {
+			continue
+		}
+		rec, done, err := s.jobRecord(ctx, id)
+		if err != nil || !done {
+			continue
+		}
+		log := s.jobLog(id, zap.String("job_state", string(rec.State)))
+		s.deleteStaged(ctx, log, files...)
+		deleted += len(files)
+		log.Info("staged files left by an ended job deleted", zap.Int("files", len(files)))
+	}
+	return deleted, nil
+}
+
+// RunStagingSweep sweeps staging now and then every interval until ctx ends.
+func (s *Service) RunStagingSweep(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if _, err := s.SweepStaging(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("staging sweep failed; it runs again later", zap.Duration("interval", interval), zap.Error(err))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
