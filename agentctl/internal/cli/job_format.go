@@ -2,16 +2,14 @@ package cli
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/secure-agent/secure-agent/libs/job"
 	"github.com/secure-agent/secure-agent/libs/model"
 )
-
-// localDestinationDir is where the local stack's "destination" binding
-// writes (bindings.localstorage rooted at $DATA_DIR/destination).
-const localDestinationDir = "data/destination"
 
 // fmtDuration rounds for people: tenths of a second under a minute,
 // whole seconds above.
@@ -104,8 +102,10 @@ func manifestLines(m *job.ManifestRef, local bool, destDir string) []string {
 		return []string{"manifest: the orchestrator reported no manifest location; `agentctl manifest ID` fetches it"}
 	}
 	out := []string{fmt.Sprintf("manifest: binding %s, key %s (%d files, %s)", m.Binding, m.Key, m.Files, fmtBytes(m.Bytes))}
-	if local && m.Binding == job.DefaultDestination {
-		out = append(out, "output:   "+strings.TrimRight(destDir, "/")+"/"+m.Key)
+	// Only a file that is there: the orchestrator may be another stack's,
+	// or the binding another folder than the one agentctl guesses.
+	if path := filepath.Join(destDir, filepath.FromSlash(m.Key)); local && m.Binding == job.DefaultDestination && fileExists(path) {
+		out = append(out, "output:   "+path)
 	}
 	return out
 }
@@ -129,4 +129,9 @@ func fmtTime(t *time.Time) string {
 		return "-"
 	}
 	return t.Local().Format("2006-01-02 15:04:05 MST")
+}
+
+func fileExists(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && st.Mode().IsRegular()
 }

@@ -85,19 +85,37 @@ func closedURL(t *testing.T) string {
 	return "http://" + addr
 }
 
+// localOutput makes a data dir holding job j-1's manifest where the local
+// stack's destination binding writes it, and answers the dir and the file.
+func localOutput(t *testing.T) (dataDir, manifest string) {
+	t.Helper()
+	dataDir = t.TempDir()
+	manifest = filepath.Join(dataDir, "destination", "jobs", "j-1", "manifest.json")
+	require.NoError(t, os.MkdirAll(filepath.Dir(manifest), 0o700))
+	require.NoError(t, os.WriteFile(manifest, []byte("{}"), 0o600))
+	return dataDir, manifest
+}
+
 func TestRunWaitSucceeded(t *testing.T) {
 	f := newFakeOrchestrator(t)
-	r := runJob(t, jobRun{env: map[string]string{orchestratorEnv: f.url()}}, "run", specFile(t, "ok"), "--wait", "--poll", "100ms")
+	dataDir, manifest := localOutput(t)
+	r := runJob(t, jobRun{env: map[string]string{orchestratorEnv: f.url(), "DATA_DIR": dataDir}}, "run", specFile(t, "ok"), "--wait", "--poll", "100ms")
 	require.Equal(t, ExitOK, r.code, r.stderr)
 
-	// stdout: the id, where the output is, and the verdict last. The fake
-	// listens on loopback, so it is taken for the local stack.
+	// stdout: the id, where the output is (in the stack's DATA_DIR, as an
+	// absolute path), and the verdict last. The fake listens on loopback,
+	// so it is taken for the local stack.
 	require.Equal(t, []string{
 		"j-1",
 		"manifest: binding destination, key jobs/j-1/manifest.json (3 files, 1.3 KiB)",
-		"output:   data/destination/jobs/j-1/manifest.json",
+		"output:   " + manifest,
 		"job j-1 succeeded: 1234 assets in 3.2s",
 	}, lines(r.stdout))
+
+	// Another data dir without that file: no made-up output path.
+	other := runJob(t, jobRun{env: map[string]string{orchestratorEnv: f.url(), "DATA_DIR": t.TempDir()}}, "status", "j-1")
+	require.Equal(t, ExitOK, other.code, other.stderr)
+	require.NotContains(t, other.stdout, "output ")
 
 	// stderr (not a terminal): one line per state or phase change, in order.
 	progress := lines(r.stderr)
@@ -337,7 +355,8 @@ func TestJobCommandLineProblems(t *testing.T) {
 
 func TestStatusListManifest(t *testing.T) {
 	f := newFakeOrchestrator(t)
-	env := map[string]string{orchestratorEnv: f.url()}
+	dataDir, manifest := localOutput(t)
+	env := map[string]string{orchestratorEnv: f.url(), "DATA_DIR": dataDir}
 	for _, name := range []string{"ok", "fail"} {
 		r := runJob(t, jobRun{env: env}, "run", specFile(t, name), "--wait", "--poll", "100ms")
 		require.NotEqual(t, ExitUnreachable, r.code, r.stderr)
@@ -357,7 +376,7 @@ func TestStatusListManifest(t *testing.T) {
 		`(?m)^duration +3.2s$`,
 		`(?m)^assets +1234$`,
 		`(?m)^manifest +binding destination, key jobs/j-1/manifest.json \(3 files, 1.3 KiB\)$`,
-		`(?m)^output +data/destination/jobs/j-1/manifest.json$`,
+		`(?m)^output +` + regexp.QuoteMeta(manifest) + `$`,
 		`(?m)^PARTITION +DATABASE +SCHEMAS +TABLES +STATE +ATTEMPTS +ASSETS +ERROR$`,
 		`(?m)^p002 +main +- +4 +succeeded +1 +0 +-$`,
 		`(?m)^KIND +ROWS$`,

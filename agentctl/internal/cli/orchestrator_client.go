@@ -47,7 +47,7 @@ type apiError struct {
 }
 
 func (e *apiError) Error() string {
-	msg := e.Message
+	msg := printable(e.Message)
 	if e.RequestID != "" {
 		msg += " (request id " + e.RequestID + ")"
 	}
@@ -156,6 +156,7 @@ func (o *orchestrator) do(ctx context.Context, method, path string, body []byte,
 			if err := json.Unmarshal(data, out); err != nil {
 				return fmt.Errorf("the orchestrator's answer to %s %s is not what agentctl expects (%v); are agentctl and the stack the same version?", method, path, err)
 			}
+			makePrintable(out)
 			return nil
 		}
 	}

@@ -36,7 +36,7 @@ type orchestratorFlags struct {
 	local  bool // the orchestrator listens on loopback: the local stack
 	// destDir is where the local stack's destination binding writes:
 	// $SA_DESTINATION_DIR (what the component reads; devstack sets it for
-	// the demo), else data/destination.
+	// the demo), else DATA_DIR/destination (localDataDir), made absolute.
 	destDir string
 }
 
@@ -71,9 +71,13 @@ func (o *orchestratorFlags) validate(env *Env) []string {
 		return []string{problem}
 	}
 	o.local = isLoopbackHost(u.Hostname())
-	o.destDir = localDestinationDir
+	dataDir, _ := localDataDir(env)
+	o.destDir = filepath.Join(dataDir, "destination")
 	if d, ok := env.LookupEnv("SA_DESTINATION_DIR"); ok && strings.TrimSpace(d) != "" {
 		o.destDir = strings.TrimSpace(d)
+	}
+	if abs, err := filepath.Abs(o.destDir); err == nil {
+		o.destDir = abs
 	}
 	return nil
 }
@@ -118,19 +122,24 @@ func (o *orchestratorFlags) findToken(env *Env) (token, from, problem string) {
 	if v, ok := env.LookupEnv(tokenEnv); ok && strings.TrimSpace(v) != "" {
 		return strings.TrimSpace(v), "sent the token from " + tokenEnv, ""
 	}
-	dir, dirFrom := "data", "./data, the local stack's default data dir; set SA_DATA_DIR for another"
-	for _, name := range []string{"SA_DATA_DIR", "DATA_DIR"} {
-		if v, ok := env.LookupEnv(name); ok && strings.TrimSpace(v) != "" {
-			dir, dirFrom = strings.TrimSpace(v), "the data dir from $"+name
-			break
-		}
-	}
+	dir, dirFrom := localDataDir(env)
 	file := filepath.Join(dir, tokenFileName)
 	tok, err := readTokenFile(file)
 	if err != nil {
 		return "", fmt.Sprintf("sent no token: %s %v (%s); pass --token-file FILE or set %s", file, err, dirFrom, tokenEnv), ""
 	}
 	return tok, "sent the token from " + file, ""
+}
+
+// localDataDir is the local stack's data dir: $SA_DATA_DIR, else $DATA_DIR
+// (what `make run` reads), else ./data; from says which, for messages.
+func localDataDir(env *Env) (dir, from string) {
+	for _, name := range []string{"SA_DATA_DIR", "DATA_DIR"} {
+		if v, ok := env.LookupEnv(name); ok && strings.TrimSpace(v) != "" {
+			return strings.TrimSpace(v), "the data dir from $" + name
+		}
+	}
+	return "data", "./data, the local stack's default data dir; set SA_DATA_DIR for another"
 }
 
 // readTokenFile reads a one-line token; errors never contain the content.

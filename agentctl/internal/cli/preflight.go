@@ -81,7 +81,7 @@ func printChecks(w io.Writer, checks []connector.Check) error {
 
 // oneLine keeps a table row on one line (details may quote server messages).
 func oneLine(s string) string {
-	s = strings.NewReplacer("\r\n", " ", "\n", " ", "\t", " ").Replace(s)
+	s = printable(strings.NewReplacer("\r\n", " ", "\n", " ", "\t", " ").Replace(s))
 	if s == "" {
 		return "-"
 	}
