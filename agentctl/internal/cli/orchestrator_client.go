@@ -3,6 +3,8 @@ package cli
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +13,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/secure-agent/secure-agent/libs/job"
@@ -80,17 +83,62 @@ func rootCause(err error) error {
 // errInterrupted is a request cut short by Ctrl-C.
 var errInterrupted = errors.New("interrupted")
 
+// submitRetryFor bounds how long a submission whose answer was lost (the
+// connection dropped, the orchestrator restarted or timed out) is retried.
+const submitRetryFor = 90 * time.Second
+
+// submit posts the spec with an idempotency key made for this submission,
+// so it can be sent again when its answer is lost: the orchestrator
+// answers the job the first attempt created instead of creating another.
+// Nothing answering at all on the first attempt fails at once (the stack
+// is not running); after that, a restarting orchestrator is waited for.
 func (o *orchestrator) submit(ctx context.Context, spec []byte) (job.Submitted, error) {
 	var out job.Submitted
 	ctype := "application/yaml"
 	if t := bytes.TrimSpace(spec); len(t) > 0 && t[0] == '{' {
 		ctype = "application/json"
 	}
-	err := o.do(ctx, http.MethodPost, "/v1/jobs", spec, ctype, &out, http.StatusAccepted, http.StatusOK, http.StatusCreated)
-	if err == nil && out.ID == "" {
-		err = errors.New("the orchestrator accepted the job but answered no job id; check its log")
+	key := newIdempotencyKey()
+	deadline := time.Now().Add(submitRetryFor)
+	wait := 500 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := o.doWith(ctx, map[string]string{"Idempotency-Key": key}, http.MethodPost, "/v1/jobs", spec, ctype, &out,
+			http.StatusAccepted, http.StatusOK, http.StatusCreated)
+		if err == nil && out.ID == "" {
+			err = errors.New("the orchestrator accepted the job but answered no job id; check its log")
+		}
+		if err == nil || !retrySubmit(err, attempt) || time.Now().Add(wait).After(deadline) {
+			return out, err
+		}
+		select {
+		case <-ctx.Done():
+			return out, errInterrupted
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 5*time.Second)
 	}
-	return out, err
+}
+
+// retrySubmit tells whether a submission may have been lost on its way
+// rather than refused: a dropped connection, a timeout, a 502/503/504, or,
+// after the first attempt, an orchestrator that is restarting.
+func retrySubmit(err error, attempt int) bool {
+	var api *apiError
+	if errors.As(err, &api) {
+		return api.Status == http.StatusServiceUnavailable || api.Status == http.StatusBadGateway || api.Status == http.StatusGatewayTimeout
+	}
+	var unreachable *unreachableError
+	if !errors.As(err, &unreachable) {
+		return false
+	}
+	return attempt > 1 || !errors.Is(unreachable.err, syscall.ECONNREFUSED)
+}
+
+// newIdempotencyKey is random: two submissions of the same spec are two jobs.
+func newIdempotencyKey() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return "agentctl-" + hex.EncodeToString(b)
 }
 
 func (o *orchestrator) status(ctx context.Context, id string) (job.Status, error) {
@@ -118,6 +166,11 @@ func (o *orchestrator) manifest(ctx context.Context, id string) (json.RawMessage
 // do sends one request and decodes an expected answer into out (nil:
 // ignored). A transport failure is an unreachableError, unless ctx ended.
 func (o *orchestrator) do(ctx context.Context, method, path string, body []byte, ctype string, out any, want ...int) error {
+	return o.doWith(ctx, nil, method, path, body, ctype, out, want...)
+}
+
+// doWith is do with extra request headers.
+func (o *orchestrator) doWith(ctx context.Context, header map[string]string, method, path string, body []byte, ctype string, out any, want ...int) error {
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
@@ -130,6 +183,9 @@ func (o *orchestrator) do(ctx context.Context, method, path string, body []byte,
 		req.Header.Set("Content-Type", ctype)
 	}
 	req.Header.Set("Accept", "application/json")
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
 	if o.token != "" {
 		req.Header.Set("Authorization", "Bearer "+o.token)
 	}
