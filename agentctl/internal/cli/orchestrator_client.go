@@ -29,7 +29,10 @@ const maxAnswerBytes = 64 << 20
 // orchestrator is the client of the orchestrator's job API.
 type orchestrator struct {
 	base string // scheme://host[:port][/path], no trailing slash
-	http *http.Client
+	// service names the API in messages: "orchestrator", or "health" when
+	// the same client talks to the health service (deadletters).
+	service string
+	http    *http.Client
 	// token is the job API's bearer token ("" sends none); tokenFrom says
 	// where it came from, or where agentctl looked, for a 401's message.
 	token     string
@@ -37,7 +40,7 @@ type orchestrator struct {
 }
 
 func newOrchestrator(base string) *orchestrator {
-	return &orchestrator{base: base, http: &http.Client{Timeout: requestTimeout}}
+	return &orchestrator{base: base, service: "orchestrator", http: &http.Client{Timeout: requestTimeout}}
 }
 
 // apiError is an answer other than the expected one, with the
@@ -59,11 +62,16 @@ func (e *apiError) Error() string {
 
 // unreachableError means nothing answered at the orchestrator's address.
 type unreachableError struct {
-	base string
-	err  error
+	base    string
+	service string // "" is the orchestrator
+	err     error
 }
 
 func (e *unreachableError) Error() string {
+	if e.service == "health" {
+		return fmt.Sprintf("cannot reach the health service at %s (%v); start the stack with `make run`, "+
+			"or point --health (or SA_HEALTH_URL) at a running health service", e.base, rootCause(e.err))
+	}
 	return fmt.Sprintf("cannot reach the orchestrator at %s (%v); start the stack with `make run`, "+
 		"or point --orchestrator (or SA_ORCHESTRATOR_URL) at a running orchestrator", e.base, rootCause(e.err))
 }
@@ -194,7 +202,7 @@ func (o *orchestrator) doWith(ctx context.Context, header map[string]string, met
 		if ctx.Err() != nil {
 			return errInterrupted
 		}
-		return &unreachableError{base: o.base, err: err}
+		return &unreachableError{base: o.base, service: o.service, err: err}
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswerBytes))
@@ -202,7 +210,7 @@ func (o *orchestrator) doWith(ctx context.Context, header map[string]string, met
 		if ctx.Err() != nil {
 			return errInterrupted
 		}
-		return &unreachableError{base: o.base, err: fmt.Errorf("reading the answer: %w", err)}
+		return &unreachableError{base: o.base, service: o.service, err: fmt.Errorf("reading the answer: %w", err)}
 	}
 	for _, w := range want {
 		if resp.StatusCode == w {
@@ -217,6 +225,9 @@ func (o *orchestrator) doWith(ctx context.Context, header map[string]string, met
 		}
 	}
 	e := decodeAPIError(resp, data)
+	if o.service != "orchestrator" {
+		e.Message = strings.Replace(e.Message, "the orchestrator answered", "the "+o.service+" service answered", 1)
+	}
 	if resp.StatusCode == http.StatusUnauthorized && o.tokenFrom != "" {
 		e.Message += " (agentctl " + o.tokenFrom + ")"
 	}
