@@ -25,7 +25,7 @@ func TestInvalidRequestsAreDroppedAndCounted(t *testing.T) {
 	}
 	require.Len(t, s.events.raw(job.TopicDeadLetter), 3, "every invalid request reaches the dead-letter topic")
 	s.requireMetric(t, "secure_agent_extractor_requests_total", `result="invalid"`, float64(3))
-	s.requireMetric(t, "secure_agent_pubsub_events_total", `result="drop",topic="extract-requests"`, float64(3))
+	s.requireMetric(t, "secure_agent_pubsub_events_total", `result="deadletter",topic="extract-requests"`, float64(3))
 	require.Empty(t, s.events.raw(job.TopicPartitionDone))
 	require.Empty(t, s.stagedFiles(t))
 }
