@@ -42,7 +42,7 @@ func TestStolenSecretGoesNowhere(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(filepath.Join(dataDir, "secrets.json"), secrets, 0o600))
 	s, err := stack.Start(context.Background(), stack.Options{
-		Root: r, DataDir: dataDir, Profile: "local", PortBase: 26000, StartTimeout: 3 * time.Minute, Progress: &testLog{t: t},
+		Root: r, DataDir: dataDir, Profile: "local", PortBase: 29000, StartTimeout: 3 * time.Minute, Progress: &testLog{t: t},
 	})
 	require.NoError(t, err)
 	supervise(t, s, dataDir)
