@@ -197,6 +197,9 @@ func TestPipeline(t *testing.T) {
 		require.ErrorIs(t, err, os.ErrNotExist, "a cancelled job has no manifest")
 	})
 
+	t.Run("an include filter that matches nothing fails the job naming it", func(t *testing.T) { testEmptyMatch(t, a, pgConn, pgDSN) })
+	t.Run("huge comments are cut, marked and counted", func(t *testing.T) { testTextCap(t, a) })
+
 	t.Run("the source password appears nowhere", func(t *testing.T) {
 		a := a.on(t)
 		mariaCatalog(t, "sa_e2e_canary", 1, 5)
