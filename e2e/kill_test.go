@@ -421,27 +421,26 @@ func submissionRefusals(t *testing.T, a agent, db string) {
 		var b strings.Builder
 		b.WriteString(base + "filters:\n  exclude_tables:\n")
 		for i := 0; b.Len() < job.MaxSpecBytes-300; i++ {
-			fmt.Fprintf(&b, "    - 'nothing_%04d_%s'\n", i, strings.Repeat("z", 100))
+			fmt.Fprintf(&b, "    - 'nothing_%04d_%s'\n", i, strings.Repeat("z", 150)) // under MaxPatterns
 		}
 		spec := b.String()
 		pid := a.s.Pids()["orchestrator"]
 		before := rssKiB(t, pid)
 		var wg sync.WaitGroup
 		ids := make([]string, 4)
+		answers := make([]answer, 4)
 		for i := range ids {
 			wg.Go(func() {
-				ans := post(strings.Replace(spec, "version: 1\n", fmt.Sprintf("version: 1\nname: big-%d\n", i), 1), nil)
-				if ans.Status == http.StatusAccepted {
-					var sub job.Submitted
-					if json.Unmarshal(ans.Body, &sub) == nil {
-						ids[i] = sub.ID
-					}
+				answers[i] = post(strings.Replace(spec, "version: 1\n", fmt.Sprintf("version: 1\nname: big-%d\n", i), 1), nil)
+				var sub job.Submitted
+				if answers[i].Status == http.StatusAccepted && json.Unmarshal(answers[i].Body, &sub) == nil {
+					ids[i] = sub.ID
 				}
 			})
 		}
 		wg.Wait()
-		for _, id := range ids {
-			require.NotEmpty(t, id, "each big spec was accepted")
+		for i, id := range ids {
+			require.NotEmpty(t, id, "each big spec was accepted: %d %s", answers[i].Status, answers[i].Body)
 			require.Equal(t, job.Succeeded, a.on(t).wait(id, 3*time.Minute).State)
 		}
 		after := rssKiB(t, pid)
