@@ -145,13 +145,16 @@ type tcpProxy struct {
 	mu     sync.Mutex
 	conns  []net.Conn
 	closed bool
+	// arrived is closed when a client's first bytes reached the target.
+	arrived chan struct{}
+	once    sync.Once
 }
 
 func newTCPProxy(t *testing.T, target string) *tcpProxy {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	p := &tcpProxy{ln: ln, target: target}
+	p := &tcpProxy{ln: ln, target: target, arrived: make(chan struct{})}
 	go p.serve()
 	t.Cleanup(p.Close)
 	return p
@@ -179,8 +182,32 @@ func (p *tcpProxy) serve() {
 		}
 		p.conns = append(p.conns, c, up)
 		p.mu.Unlock()
-		go func() { _, _ = io.Copy(up, c); up.Close() }()
+		go func() { _, _ = io.Copy(arrivalWriter{up, p}, c); up.Close() }()
 		go func() { _, _ = io.Copy(c, up); c.Close() }()
+	}
+}
+
+// arrivalWriter closes the proxy's arrived channel once it wrote bytes.
+type arrivalWriter struct {
+	io.Writer
+	p *tcpProxy
+}
+
+func (w arrivalWriter) Write(b []byte) (int, error) {
+	n, err := w.Writer.Write(b)
+	if n > 0 {
+		w.p.once.Do(func() { close(w.p.arrived) })
+	}
+	return n, err
+}
+
+// waitArrival waits until a client's request reached the target.
+func (p *tcpProxy) waitArrival(t *testing.T) {
+	t.Helper()
+	select {
+	case <-p.arrived:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no request reached " + p.target + " through the proxy")
 	}
 }
 

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -163,7 +162,8 @@ func TestKillsWithProductionTimings(t *testing.T) {
 		a := a.on(t)
 		for round := range 5 {
 			name := fmt.Sprintf("submit-kill-%d", round)
-			proxy := newArrivalProxy(t, strings.TrimPrefix(a.s.AppURL("orchestrator"), "http://"))
+			// The proxy tells when the submission reached the orchestrator.
+			proxy := newTCPProxy(t, strings.TrimPrefix(a.s.AppURL("orchestrator"), "http://"))
 			run := startAgentctl(t, a, "http://"+proxy.Addr(), "run", writeSpec(t, spec(name)))
 			proxy.waitArrival(t)
 			// Somewhere in the submission: parsing, the key, the record,
@@ -296,79 +296,6 @@ func (r *agentctlRun) wait(t *testing.T, timeout time.Duration) agentctlResult {
 	return agentctlResult{code: r.code, stdout: r.stdout.String(), stderr: r.stderr.String()}
 }
 
-// arrivalProxy forwards to target and tells when the first request bytes
-// arrived, so a kill can land while the orchestrator handles a submission.
-type arrivalProxy struct {
-	ln      net.Listener
-	target  string
-	arrived chan struct{}
-	once    sync.Once
-}
-
-func newArrivalProxy(t *testing.T, target string) *arrivalProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	p := &arrivalProxy{ln: ln, target: target, arrived: make(chan struct{})}
-	t.Cleanup(func() { _ = ln.Close() })
-	go p.serve()
-	return p
-}
-
-func (p *arrivalProxy) Addr() string { return p.ln.Addr().String() }
-
-func (p *arrivalProxy) serve() {
-	for {
-		c, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		go p.pipe(c)
-	}
-}
-
-func (p *arrivalProxy) pipe(c net.Conn) {
-	defer c.Close()
-	up, err := net.Dial("tcp", p.target)
-	if err != nil {
-		return // the orchestrator is down: the client sees the connection close
-	}
-	defer up.Close()
-	go func() { _, _ = io.Copy(c, up); _ = c.Close() }()
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := c.Read(buf)
-		if n > 0 {
-			if _, werr := up.Write(buf[:n]); werr != nil {
-				return
-			}
-			p.once.Do(func() { close(p.arrived) })
-		}
-		if err != nil {
-			return
-		}
-	}
-}
-
-func (p *arrivalProxy) waitArrival(t *testing.T) {
-	t.Helper()
-	select {
-	case <-p.arrived:
-	case <-time.After(30 * time.Second):
-		t.Fatal("agentctl's submission never reached the orchestrator")
-	}
-}
-
-func partitionsSucceeded(st job.Status) int {
-	n := 0
-	for _, p := range st.Partitions {
-		if p.State == job.Succeeded {
-			n++
-		}
-	}
-	return n
-}
-
 // submissionRefusals runs the job API's refusals on a live stack: nothing
 // a refused spec holds is stored, and a big spec stays cheap.
 func submissionRefusals(t *testing.T, a agent, db string) {
@@ -484,4 +411,14 @@ func procStatusKiB(t *testing.T, pid int, field string) int64 {
 	}
 	t.Fatalf("no %s in /proc/%d/status", field, pid)
 	return 0
+}
+
+func partitionsSucceeded(st job.Status) int {
+	n := 0
+	for _, p := range st.Partitions {
+		if p.State == job.Succeeded {
+			n++
+		}
+	}
+	return n
 }

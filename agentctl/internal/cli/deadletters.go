@@ -114,13 +114,12 @@ func (c *deadLettersCmd) validate(env *Env) []string {
 			v = defaultHealth
 		}
 	}
-	u, err := url.Parse(v)
-	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") || u.User != nil || u.RawQuery != "" {
-		return append(problems, fmt.Sprintf("%s %q is not an http(s) base URL such as %s", from, v, defaultHealth))
+	base, problem := baseURL(from, v, defaultHealth)
+	if problem != "" {
+		return append(problems, problem)
 	}
-	c.client = newOrchestrator(strings.TrimRight(u.Scheme+"://"+u.Host+u.Path, "/"))
+	c.client = newOrchestrator(base)
 	c.client.service = "health"
-	var problem string
 	c.client.token, c.client.tokenFrom, problem = (&orchestratorFlags{tokenFile: c.tokenFile}).findToken(env)
 	if problem != "" {
 		problems = append(problems, problem)

@@ -55,22 +55,18 @@ func (o *orchestratorFlags) validate(env *Env) []string {
 			v = defaultOrchestrator
 		}
 	}
-	u, err := url.Parse(v)
-	switch {
-	case err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https"):
-		return []string{fmt.Sprintf("%s %q is not an http(s) URL such as %s", from, v, defaultOrchestrator)}
-	case u.User != nil:
-		return []string{fmt.Sprintf("%s must not carry credentials in the URL", from)}
-	case u.RawQuery != "" || u.Fragment != "":
-		return []string{fmt.Sprintf("%s %q: give the base URL without ?query or #fragment", from, v)}
+	base, problem := baseURL(from, v, defaultOrchestrator)
+	if problem != "" {
+		return []string{problem}
 	}
-	o.client = newOrchestrator(strings.TrimRight(u.Scheme+"://"+u.Host+u.Path, "/"))
-	var problem string
+	o.client = newOrchestrator(base)
 	o.client.token, o.client.tokenFrom, problem = o.findToken(env)
 	if problem != "" {
 		return []string{problem}
 	}
-	o.local = isLoopbackHost(u.Hostname())
+	if u, err := url.Parse(base); err == nil {
+		o.local = isLoopbackHost(u.Hostname())
+	}
 	dataDir, _ := localDataDir(env)
 	o.destDir = filepath.Join(dataDir, "destination")
 	if d, ok := env.LookupEnv("SA_DESTINATION_DIR"); ok && strings.TrimSpace(d) != "" {
@@ -80,6 +76,21 @@ func (o *orchestratorFlags) validate(env *Env) []string {
 		o.destDir = abs
 	}
 	return nil
+}
+
+// baseURL checks an API base URL given by from (a flag or variable) and
+// answers it without a trailing slash, or the problem with it.
+func baseURL(from, v, example string) (base, problem string) {
+	u, err := url.Parse(v)
+	switch {
+	case err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https"):
+		return "", fmt.Sprintf("%s %q is not an http(s) URL such as %s", from, v, example)
+	case u.User != nil:
+		return "", fmt.Sprintf("%s must not carry credentials in the URL", from)
+	case u.RawQuery != "" || u.Fragment != "":
+		return "", fmt.Sprintf("%s %q: give the base URL without ?query or #fragment", from, v)
+	}
+	return strings.TrimRight(u.Scheme+"://"+u.Host+u.Path, "/"), ""
 }
 
 func isLoopbackHost(h string) bool {
