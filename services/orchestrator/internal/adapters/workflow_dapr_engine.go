@@ -11,6 +11,8 @@ import (
 	"github.com/dapr/durabletask-go/workflow"
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/secure-agent/secure-agent/libs/errkind"
 	"github.com/secure-agent/secure-agent/services/orchestrator/internal/app"
@@ -54,7 +56,10 @@ func (e *WorkflowEngine) bound(ctx context.Context, what string, call func(conte
 	cctx, cancel := context.WithTimeout(ctx, e.timeout)
 	defer cancel()
 	err = call(cctx)
-	if err != nil && cctx.Err() != nil && ctx.Err() == nil {
+	// The sidecar gets the deadline with the call and may answer
+	// DeadlineExceeded itself a moment before ours fires.
+	deadline := cctx.Err() != nil || status.Code(err) == codes.DeadlineExceeded
+	if err != nil && deadline && ctx.Err() == nil {
 		return true, errkind.Wrap(errkind.Transient, err, fmt.Sprintf("%s: the workflow engine did not answer within %s", what, e.timeout))
 	}
 	return false, err
