@@ -35,7 +35,7 @@ func (s *sourceFlags) define(fs *flag.FlagSet) {
 	fs.StringVar(&s.kind, "source", "", "source `kind`: postgres, mysql (MySQL/MariaDB) or sqlite")
 	fs.StringVar(&s.dsn, "dsn", "", "connection `URL` or SQLite file path; env:NAME reads it (password included) from the environment variable NAME")
 	fs.StringVar(&s.connection, "connection", "", "catalog connection qualified `name`, the prefix of every asset's name (default default/<source>/agentctl)")
-	fs.Var(&s.databases, "database", "read only this database `name` (repeatable; default every database the user can see)")
+	fs.Var(&s.databases, "database", "read only this database `name` (repeatable; default: the database the DSN names, or every database the user can see if it names none; * for every database)")
 	fs.Var(&s.include, "include", "include schemas whose \"database.schema\" matches this `regex` (repeatable)")
 	fs.Var(&s.exclude, "exclude", "exclude schemas whose \"database.schema\" matches this `regex` (repeatable)")
 	fs.Var(&s.includeTable, "include-table", "include tables whose \"schema.table\" matches this `regex` (repeatable)")
