@@ -41,6 +41,12 @@ const (
 func prodStack(t *testing.T, portBase int) agent {
 	t.Helper()
 	dataDir := t.TempDir()
+	if os.Getenv("SA_E2E_KEEP_DATA") != "" { // for a post-mortem of a failed run
+		var err error
+		dataDir, err = os.MkdirTemp("", "sa-e2e-"+t.Name()+"-")
+		require.NoError(t, err)
+		t.Logf("data dir kept: %s", dataDir)
+	}
 	writeSecrets(t, dataDir)
 	s, err := stack.Start(context.Background(), stack.Options{
 		Root: root(t), DataDir: dataDir, Profile: "local", PortBase: portBase, StartTimeout: 3 * time.Minute,
@@ -169,6 +175,7 @@ func TestKillsWithProductionTimings(t *testing.T) {
 			// Somewhere in the submission: parsing, the key, the record,
 			// the index, the workflow start.
 			time.Sleep(time.Duration(rand.IntN(150)) * time.Millisecond)
+			killed := time.Now()
 			a.kill("orchestrator")
 			out := run.wait(t, 2*time.Minute)
 			require.Equal(t, 0, out.code, "agentctl run retried the lost submission: %s", out.stderr)
@@ -181,6 +188,8 @@ func TestKillsWithProductionTimings(t *testing.T) {
 			}
 			require.Equal(t, []string{id}, named, "exactly one job was created and it is listed")
 			requireRedelivered(t, a.wait(id, prodAckWait+restartBudget+undisturbed+time.Minute))
+			t.Logf("RECOVERY orchestrator killed during submission (round %d): job ended %s after the kill (undisturbed %s)",
+				round, time.Since(killed).Round(100*time.Millisecond), undisturbed.Round(100*time.Millisecond))
 		}
 		require.Empty(t, a.deadLetters())
 		require.Empty(t, a.slotHolders(conn))

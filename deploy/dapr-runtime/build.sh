@@ -50,6 +50,11 @@ prepare_sources() { # workdir → prints the tools-module copy to build in
   echo "6f0f6fc38cac44dbee8d75dc6279cf25c2e8d1a09af45eb61e13c4afe2790dd6  $work/durabletask-go/backend/local/task.go" | sha256sum -c --quiet - \
     || { echo "build.sh: durabletask-go backend/local/task.go is not the v0.10.2 file the patch was made from ($dt)" >&2; exit 1; }
   cp "$here/patches/durabletask-local-task.go.txt" "$work/durabletask-go/backend/local/task.go"
+  # A work item waits for a connected worker forever; after the app is
+  # killed that deadlocks the workflow engine (patches/durabletask-executor.go.txt).
+  echo "856993d920036c17d9bc1fece015b4970884639bb5b2b45297612f867f10a0f1  $work/durabletask-go/backend/executor.go" | sha256sum -c --quiet - \
+    || { echo "build.sh: durabletask-go backend/executor.go is not the v0.10.2 file the patch was made from ($dt)" >&2; exit 1; }
+  cp "$here/patches/durabletask-executor.go.txt" "$work/durabletask-go/backend/executor.go"
   # Dapr 1.16.5 refuses a parent's repeated creation of a child workflow it
   # created just before crashing, which wedges the parent; v1.17.0 fixed it
   # (patches/workflow-orchestrator-create.go.txt is that fix on 1.16.5).
@@ -115,6 +120,7 @@ if ! have_all "$cache"; then
   grep -qa '127.0.0.1:%d' "$tmp/sentry" || { echo "build.sh: the built sentry lacks the loopback patch" >&2; exit 1; }
   grep -qa 'ignoring duplicate child workflow creation' "$tmp/daprd" || { echo "build.sh: the built daprd lacks the child-workflow patch" >&2; exit 1; }
   grep -qa 'last_update >= 2 \* %d' "$tmp/daprd" || { echo "build.sh: the built daprd lacks the name-resolver patch" >&2; exit 1; }
+  grep -qa 'no connected worker took the' "$tmp/daprd" || { echo "build.sh: the built daprd lacks the work-item dispatch patch" >&2; exit 1; }
   cd "$here" && rm -rf "$tmp/src"
   rm -rf "$cache" && mv "$tmp" "$cache"
   echo "==> Dapr runtime built in $(( $(date +%s) - start ))s (cached in $cache)"
