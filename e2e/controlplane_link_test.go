@@ -132,7 +132,7 @@ func startLinkedStack(t *testing.T, portBase int) *linkedStack {
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = cp.Close() })
 
-	dataDir := t.TempDir()
+	dataDir := stackDataDir(t)
 	writeSecrets(t, dataDir)
 	caFile := filepath.Join(t.TempDir(), "cp-ca.pem")
 	require.NoError(t, os.WriteFile(caFile, cp.CAPEM(), 0o600))

@@ -179,3 +179,17 @@ func dumpLogs(t *testing.T, dataDir string) {
 		t.Logf("---- last lines of %s ----\n%s", filepath.Base(f), strings.Join(lines, "\n"))
 	}
 }
+
+// stackDataDir is a stack's data dir: a test temp dir, or, with
+// SA_E2E_KEEP_DATA set, one kept after the test for a post-mortem (logs,
+// state, the name-resolution database).
+func stackDataDir(t *testing.T) string {
+	t.Helper()
+	if os.Getenv("SA_E2E_KEEP_DATA") == "" {
+		return t.TempDir()
+	}
+	dir, err := os.MkdirTemp("", "sa-e2e-"+strings.ReplaceAll(t.Name(), "/", "_")+"-")
+	require.NoError(t, err)
+	t.Logf("data dir kept: %s", dir)
+	return dir
+}

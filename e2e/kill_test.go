@@ -40,13 +40,7 @@ const (
 // extractor, the default ack wait.
 func prodStack(t *testing.T, portBase int) agent {
 	t.Helper()
-	dataDir := t.TempDir()
-	if os.Getenv("SA_E2E_KEEP_DATA") != "" { // for a post-mortem of a failed run
-		var err error
-		dataDir, err = os.MkdirTemp("", "sa-e2e-"+t.Name()+"-")
-		require.NoError(t, err)
-		t.Logf("data dir kept: %s", dataDir)
-	}
+	dataDir := stackDataDir(t)
 	writeSecrets(t, dataDir)
 	s, err := stack.Start(context.Background(), stack.Options{
 		Root: root(t), DataDir: dataDir, Profile: "local", PortBase: portBase, StartTimeout: 3 * time.Minute,

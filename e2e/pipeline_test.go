@@ -22,7 +22,7 @@ import (
 // comes back in seconds.
 func pipelineStack(t *testing.T, profile string, portBase, redisDB int) (agent, string) {
 	t.Helper()
-	dataDir := t.TempDir()
+	dataDir := stackDataDir(t)
 	pw := writeSecrets(t, dataDir)
 	s, err := stack.Start(context.Background(), stack.Options{
 		Root: root(t), DataDir: dataDir, Profile: profile, PortBase: portBase,

@@ -24,7 +24,7 @@ func TestStackLocalProfile(t *testing.T) {
 	t.Parallel()
 	r := root(t)
 	const base = 20000
-	dataDir := t.TempDir()
+	dataDir := stackDataDir(t)
 	pw := writeSecrets(t, dataDir)
 
 	cmd := exec.Command(filepath.Join(r, "bin", "devstack"))

@@ -57,7 +57,9 @@ func (c *deadLettersCmd) name() string { return "deadletters" }
 func (c *deadLettersCmd) synopsis() string {
 	return "list, show, replay or discard messages an app refused (the health service keeps them)"
 }
-func (c *deadLettersCmd) argsUsage() string { return "list | show ID | replay ID...|--all | discard ID..." }
+func (c *deadLettersCmd) argsUsage() string {
+	return "list | show ID | replay ID...|--all | discard ID..."
+}
 
 func (c *deadLettersCmd) define(fs *flag.FlagSet) {
 	fs.StringVar(&c.rawURL, "health", "", "health service `URL` (default $"+healthEnv+", else "+defaultHealth+", the local stack)")

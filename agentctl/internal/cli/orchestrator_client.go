@@ -95,6 +95,11 @@ var errInterrupted = errors.New("interrupted")
 // connection dropped, the orchestrator restarted or timed out) is retried.
 const submitRetryFor = 90 * time.Second
 
+// refusedRetryFor bounds how long a refused first connection is retried: an
+// orchestrator that is restarting refuses for a second or two; nothing
+// listening for longer is a stack that is not running.
+const refusedRetryFor = 5 * time.Second
+
 // submit posts the spec with an idempotency key made for this submission,
 // so it can be sent again when its answer is lost: the orchestrator
 // answers the job the first attempt created instead of creating another.
@@ -107,15 +112,22 @@ func (o *orchestrator) submit(ctx context.Context, spec []byte) (job.Submitted, 
 		ctype = "application/json"
 	}
 	key := newIdempotencyKey()
-	deadline := time.Now().Add(submitRetryFor)
+	start := time.Now()
+	deadline := start.Add(submitRetryFor)
 	wait := 500 * time.Millisecond
-	for attempt := 1; ; attempt++ {
+	reached := false // the orchestrator answered or took a connection once
+	for {
 		err := o.doWith(ctx, map[string]string{"Idempotency-Key": key}, http.MethodPost, "/v1/jobs", spec, ctype, &out,
 			http.StatusAccepted, http.StatusOK, http.StatusCreated)
 		if err == nil && out.ID == "" {
 			err = errors.New("the orchestrator accepted the job but answered no job id; check its log")
 		}
-		if err == nil || !retrySubmit(err, attempt) || time.Now().Add(wait).After(deadline) {
+		refused := isRefused(err)
+		reached = reached || (err != nil && !refused)
+		if !reached && refused && time.Since(start) > refusedRetryFor {
+			return out, err // nothing listens: the stack is not running
+		}
+		if err == nil || !retrySubmit(err) || time.Now().Add(wait).After(deadline) {
 			return out, err
 		}
 		select {
@@ -128,18 +140,21 @@ func (o *orchestrator) submit(ctx context.Context, spec []byte) (job.Submitted, 
 }
 
 // retrySubmit tells whether a submission may have been lost on its way
-// rather than refused: a dropped connection, a timeout, a 502/503/504, or,
-// after the first attempt, an orchestrator that is restarting.
-func retrySubmit(err error, attempt int) bool {
+// rather than refused: a dropped or refused connection (an orchestrator
+// that is restarting), a timeout, a 502/503/504.
+func retrySubmit(err error) bool {
 	var api *apiError
 	if errors.As(err, &api) {
 		return api.Status == http.StatusServiceUnavailable || api.Status == http.StatusBadGateway || api.Status == http.StatusGatewayTimeout
 	}
 	var unreachable *unreachableError
-	if !errors.As(err, &unreachable) {
-		return false
-	}
-	return attempt > 1 || !errors.Is(unreachable.err, syscall.ECONNREFUSED)
+	return errors.As(err, &unreachable)
+}
+
+// isRefused tells whether nothing listened at the orchestrator's address.
+func isRefused(err error) bool {
+	var unreachable *unreachableError
+	return errors.As(err, &unreachable) && errors.Is(unreachable.err, syscall.ECONNREFUSED)
 }
 
 // newIdempotencyKey is random: two submissions of the same spec are two jobs.

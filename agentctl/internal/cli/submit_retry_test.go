@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -49,11 +50,36 @@ func TestSubmitIsRetriedWithTheSameKey(t *testing.T) {
 	require.NotEqual(t, keys[0], keys[3])
 }
 
-// Nothing listening on the first attempt is a stack that is not running:
-// agentctl says so at once instead of retrying.
-func TestSubmitToNothingFailsAtOnce(t *testing.T) {
+// Nothing listening for longer than a restart takes is a stack that is not
+// running: agentctl says so instead of retrying for long.
+func TestSubmitToNothingFailsSoon(t *testing.T) {
 	start := time.Now()
 	r := runJob(t, jobRun{env: map[string]string{orchestratorEnv: closedURL(t), tokenEnv: "t0ken-for-the-test"}}, "run", specFile(t, "ok"))
 	require.Equal(t, ExitUnreachable, r.code, r.stderr)
-	require.Less(t, time.Since(start), 5*time.Second)
+	require.Contains(t, r.stderr, "start the stack")
+	require.Less(t, time.Since(start), refusedRetryFor+10*time.Second)
+}
+
+// An orchestrator that is restarting (refusing connections for a moment)
+// gets the submission once it listens again.
+func TestSubmitWaitsForARestartingOrchestrator(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close()) // down for now
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusAccepted)
+		_, _ = w.Write([]byte(`{"id":"j-1","state":"pending"}`))
+	})}
+	go func() {
+		time.Sleep(1500 * time.Millisecond) // the restart
+		ln, err := net.Listen("tcp", addr)
+		if err == nil {
+			_ = srv.Serve(ln)
+		}
+	}()
+	t.Cleanup(func() { _ = srv.Close() })
+	r := runJob(t, jobRun{env: map[string]string{orchestratorEnv: "http://" + addr, tokenEnv: "t0ken-for-the-test"}}, "run", specFile(t, "ok"))
+	require.Equal(t, ExitOK, r.code, r.stderr)
+	require.Equal(t, "j-1\n", r.stdout)
 }
