@@ -55,6 +55,11 @@ prepare_sources() { # workdir → prints the tools-module copy to build in
   echo "856993d920036c17d9bc1fece015b4970884639bb5b2b45297612f867f10a0f1  $work/durabletask-go/backend/executor.go" | sha256sum -c --quiet - \
     || { echo "build.sh: durabletask-go backend/executor.go is not the v0.10.2 file the patch was made from ($dt)" >&2; exit 1; }
   cp "$here/patches/durabletask-executor.go.txt" "$work/durabletask-go/backend/executor.go"
+  # Workflow actors are unregistered and halted whenever the app's stream
+  # drops, which let a killed app's workflows run twice (patches/wfengine.go.txt).
+  echo "81870abd3d4d7ca85814d8c0ff5b6ca21d668c10f247817b2850c2e764e2a58e  $work/dapr/pkg/runtime/wfengine/wfengine.go" | sha256sum -c --quiet - \
+    || { echo "build.sh: dapr pkg/runtime/wfengine/wfengine.go is not the v1.16.5 file the patch was made from ($src)" >&2; exit 1; }
+  cp "$here/patches/wfengine.go.txt" "$work/dapr/pkg/runtime/wfengine/wfengine.go"
   # Dapr 1.16.5 refuses a parent's repeated creation of a child workflow it
   # created just before crashing, which wedges the parent; v1.17.0 fixed it
   # (patches/workflow-orchestrator-create.go.txt is that fix on 1.16.5).
@@ -121,6 +126,7 @@ if ! have_all "$cache"; then
   grep -qa 'ignoring duplicate child workflow creation' "$tmp/daprd" || { echo "build.sh: the built daprd lacks the child-workflow patch" >&2; exit 1; }
   grep -qa 'last_update >= 2 \* %d' "$tmp/daprd" || { echo "build.sh: the built daprd lacks the name-resolver patch" >&2; exit 1; }
   grep -qa 'no connected worker took the' "$tmp/daprd" || { echo "build.sh: the built daprd lacks the work-item dispatch patch" >&2; exit 1; }
+  grep -qa 'workflow actors stay registered until the app reconnects' "$tmp/daprd" || { echo "build.sh: the built daprd lacks the workflow-actor registration patch" >&2; exit 1; }
   cd "$here" && rm -rf "$tmp/src"
   rm -rf "$cache" && mv "$tmp" "$cache"
   echo "==> Dapr runtime built in $(( $(date +%s) - start ))s (cached in $cache)"
