@@ -60,6 +60,11 @@ prepare_sources() { # workdir → prints the tools-module copy to build in
   echo "81870abd3d4d7ca85814d8c0ff5b6ca21d668c10f247817b2850c2e764e2a58e  $work/dapr/pkg/runtime/wfengine/wfengine.go" | sha256sum -c --quiet - \
     || { echo "build.sh: dapr pkg/runtime/wfengine/wfengine.go is not the v1.16.5 file the patch was made from ($src)" >&2; exit 1; }
   cp "$here/patches/wfengine.go.txt" "$work/dapr/pkg/runtime/wfengine/wfengine.go"
+  # A failed workflow run left its half-applied events in the actor's cached
+  # state, and the next run replayed them twice (patches/workflow-orchestrator-invoke.go.txt).
+  echo "3405a330ae4d6a850a0f01506fb81d1283e85324193572e67541aeff42484bf1  $work/dapr/pkg/actors/targets/workflow/orchestrator/invoke.go" | sha256sum -c --quiet - \
+    || { echo "build.sh: dapr pkg/actors/targets/workflow/orchestrator/invoke.go is not the v1.16.5 file the patch was made from ($src)" >&2; exit 1; }
+  cp "$here/patches/workflow-orchestrator-invoke.go.txt" "$work/dapr/pkg/actors/targets/workflow/orchestrator/invoke.go"
   # Dapr 1.16.5 refuses a parent's repeated creation of a child workflow it
   # created just before crashing, which wedges the parent; v1.17.0 fixed it
   # (patches/workflow-orchestrator-create.go.txt is that fix on 1.16.5).
@@ -127,6 +132,7 @@ if ! have_all "$cache"; then
   grep -qa 'last_update >= 2 \* %d' "$tmp/daprd" || { echo "build.sh: the built daprd lacks the name-resolver patch" >&2; exit 1; }
   grep -qa 'no connected worker took the' "$tmp/daprd" || { echo "build.sh: the built daprd lacks the work-item dispatch patch" >&2; exit 1; }
   grep -qa 'workflow actors stay registered until the app reconnects' "$tmp/daprd" || { echo "build.sh: the built daprd lacks the workflow-actor registration patch" >&2; exit 1; }
+  grep -qa 'dropping the cached workflow state after a failed run' "$tmp/daprd" || { echo "build.sh: the built daprd lacks the workflow state-cache patch" >&2; exit 1; }
   cd "$here" && rm -rf "$tmp/src"
   rm -rf "$cache" && mv "$tmp" "$cache"
   echo "==> Dapr runtime built in $(( $(date +%s) - start ))s (cached in $cache)"

@@ -82,7 +82,7 @@ func TestDaprCLIRunFileMatchesTheStack(t *testing.T) {
 	}
 	var need []string
 	for k := range (&Stack{}).componentEnv() {
-		if k != "SA_NATS_URL" && k != "SA_STATE_DB" { // local profile only
+		if k != "SA_NATS_URL" && k != "SA_STATE_DB" && k != "SA_HEALTH_STATE_DB" { // local profile only
 			need = append(need, k)
 		}
 	}

@@ -249,6 +249,7 @@ func (s *Stack) componentEnv() map[string]string {
 	return map[string]string{
 		"SA_NATS_URL":        s.Layout.NATSURL(),
 		"SA_STATE_DB":        "file:" + s.dir("state", "state.db"),
+		"SA_HEALTH_STATE_DB": "file:" + s.dir("state", "health.db"),
 		"SA_SECRETS_FILE":    s.dir("secrets.json"),
 		"SA_STAGING_DIR":     s.dir("staging"),
 		"SA_DESTINATION_DIR": s.dir("destination"),
