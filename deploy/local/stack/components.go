@@ -69,6 +69,7 @@ func validateComponents(dir string, env map[string]string) ([]Component, error) 
 	sort.Strings(files)
 	var comps []Component
 	var problems []string
+	names := map[string]string{}
 	for _, f := range files {
 		c, err := validateComponentFile(f, env)
 		if errors.Is(err, errNotComponent) {
@@ -78,36 +79,17 @@ func validateComponents(dir string, env map[string]string) ([]Component, error) 
 			problems = append(problems, err.Error())
 			continue
 		}
-		if prev, ok := clash(comps, c); ok {
-			problems = append(problems, fmt.Sprintf("%s: component name %q is already used by %s for an app that loads both; "+
-				"names must be unique for each app (give the files disjoint scopes, or another name)", f, c.Name, prev))
+		if prev, ok := names[c.Name]; ok {
+			problems = append(problems, fmt.Sprintf("%s: component name %q is already used by %s; names must be unique", f, c.Name, prev))
 			continue
 		}
+		names[c.Name] = f
 		comps = append(comps, c)
 	}
 	if len(problems) > 0 {
 		return nil, errors.New("broken component files:\n  - " + strings.Join(problems, "\n  - "))
 	}
 	return comps, nil
-}
-
-// clash finds an earlier component of c's name that some app would load
-// together with c (daprd refuses two components of one name).
-func clash(comps []Component, c Component) (string, bool) {
-	for _, prev := range comps {
-		if prev.Name != c.Name {
-			continue
-		}
-		if len(prev.Scopes) == 0 || len(c.Scopes) == 0 {
-			return prev.File, true
-		}
-		for _, app := range c.Scopes {
-			if prev.loadedBy(app) {
-				return prev.File, true
-			}
-		}
-	}
-	return "", false
 }
 
 // errNotComponent marks a valid resource of another kind (Resiliency).

@@ -33,11 +33,11 @@ func TestValidateRepositoryComponents(t *testing.T) {
 	}{
 		{"local", map[string]string{
 			"destination": "bindings.localstorage", "pubsub": "pubsub.jetstream", "secrets": "secretstores.local.file",
-			"staging": "bindings.localstorage", "statestore": "state.sqlite",
+			"staging": "bindings.localstorage", "statestore": "state.sqlite", "healthstore": "state.sqlite",
 		}},
 		{"redis", map[string]string{
 			"destination": "bindings.localstorage", "pubsub": "pubsub.redis", "secrets": "secretstores.local.file",
-			"staging": "bindings.localstorage", "statestore": "state.redis",
+			"staging": "bindings.localstorage", "statestore": "state.redis", "healthstore": "state.redis",
 		}},
 	}
 	for _, tt := range tests {
@@ -239,24 +239,4 @@ func TestComponentLoadedBy(t *testing.T) {
 			require.Equal(t, want, got)
 		})
 	}
-}
-
-func TestValidateComponentsSameNameForDisjointScopes(t *testing.T) {
-	// One name, a store per app group (health's own SQLite file): daprd
-	// loads one of them per sidecar, so that is allowed; overlapping scopes
-	// are not.
-	other := strings.Replace(validPubsub, "scopes: [orchestrator, health]", "scopes: [extractor]", 1)
-	require.NotEqual(t, validPubsub, other)
-	dir := writeFiles(t, map[string]string{"a.yaml": validPubsub, "b.yaml": other})
-	comps, err := validateComponents(dir, map[string]string{"SA_NATS_URL": "x"})
-	require.NoError(t, err)
-	require.Len(t, comps, 2)
-	l := Layout{components: comps}
-	require.Equal(t, filepath.Join(dir, "b.yaml"), l.ComponentsFor("extractor")[0].File)
-	require.Equal(t, filepath.Join(dir, "a.yaml"), l.ComponentsFor("health")[0].File)
-
-	overlap := strings.Replace(validPubsub, "scopes: [orchestrator, health]", "scopes: [health]", 1)
-	dir = writeFiles(t, map[string]string{"a.yaml": validPubsub, "b.yaml": overlap})
-	_, err = validateComponents(dir, map[string]string{"SA_NATS_URL": "x"})
-	require.ErrorContains(t, err, "for an app that loads both")
 }

@@ -40,7 +40,7 @@ type Settings struct {
 // register adds the settings to l and returns the checks run after loading.
 func (s *Settings) register(l *config.Loader) func(*config.Loader) {
 	l.String(&s.Apps, "HEALTH_APPS", "orchestrator,extractor,publisher", "comma-separated app ids whose readiness health reports")
-	l.String(&s.StateStore, "STATE_STORE", "statestore", "state store component where health keeps dead letters")
+	l.String(&s.StateStore, "STATE_STORE", "healthstore", "state store component where health keeps dead letters")
 	l.Duration(&s.ProbeTimeout, "PROBE_TIMEOUT", 10*time.Second, "how long a broker probe waits for every app's answer")
 	l.Duration(&s.StatusProbeTimeout, "STATUS_PROBE_TIMEOUT", 3*time.Second, "how long GET /v1/status waits for a new broker probe")
 	l.Duration(&s.StatusProbeMaxAge, "STATUS_PROBE_MAX_AGE", 15*time.Second, "GET /v1/status reuses a broker probe result up to this old")
