@@ -226,8 +226,9 @@ func TestRandomOrchestratorKills(t *testing.T) {
 		delay := time.Duration(rng.IntN(3000)) * time.Millisecond
 		time.Sleep(delay)
 		a.kill("orchestrator")
+		killed := time.Now()
 		out := run.wait(t, prodAckWait+2*restartBudget)
-		t.Logf("round %d: killed %s after agentctl started; agentctl exit %d", round, delay, out.code)
+		t.Logf("RECOVERY random round %d: killed %s after agentctl started; agentctl exit %d %s after the kill", round, delay, out.code, time.Since(killed).Round(10*time.Millisecond))
 		require.Equal(t, 0, out.code, "round %d: %s\n%s", round, out.stdout, out.stderr)
 		ids = append(ids, strings.SplitN(out.stdout, "\n", 2)[0])
 	}
