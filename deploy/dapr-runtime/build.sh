@@ -1,18 +1,27 @@
 #!/usr/bin/env bash
 # Builds the Dapr runtime (daprd with JetStream, placement, scheduler, sentry)
-# and nats-server from the pinned module in this folder into $1 (bin/).
+# and nats-server from the pinned module in this folder into $1 (bin/), for
+# this machine or for the GOOS/GOARCH in $2 (the images' other platforms;
+# nats-server is only built for this machine). The binaries are static
+# (CGO_ENABLED=0), carry their time zones (timetzdata) and are reproducible:
+# the patched module copies are named by relative paths, so the build info
+# does not depend on where the cache lives.
 #
 # Builds are cached outside the checkout, keyed by the module's content and
 # the Go version, so a fresh clone on a machine that built them once gets
 # them in seconds. Set SA_TOOLS_CACHE to move the cache.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-out=${1:?usage: build.sh OUTDIR}
+out=${1:?usage: build.sh OUTDIR [GOOS/GOARCH]}
+host=$(go env GOOS)/$(go env GOARCH)
+target=${2:-$host}
+case $target in linux/amd64|linux/arm64) ;; *) echo "build.sh: platform $target is not one the images are built for (linux/amd64, linux/arm64)" >&2; exit 1;; esac
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
-bins=(daprd placement scheduler sentry nats-server)
+bins=(daprd placement scheduler sentry)
+[ "$target" = "$host" ] && bins+=(nats-server)
 
-key=$( (cat "$here/go.mod" "$here/go.sum" "$here/cmd/daprd/main.go" "$here/build.sh" "$here"/patches/* "$here"/internal/*/*; go version) | sha256sum | cut -c1-16)
+key=$( (cat "$here/go.mod" "$here/go.sum" "$here/cmd/daprd/main.go" "$here/build.sh" "$here"/patches/* "$here"/internal/*/*; go version; echo "$target") | sha256sum | cut -c1-16)
 cache=${SA_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/secure-agent/dapr-runtime}/$key
 
 dapr_version() { (cd "$here" && GOWORK=off go list -m -f '{{.Version}}' github.com/dapr/dapr | sed 's/^v//'); }
@@ -93,8 +102,8 @@ prepare_sources() { # workdir → prints the tools-module copy to build in
   sed -i '640s|^\t\t\tr, err = nil, ctx.Err()$|\t\t\tif r != nil { _ = r.Close() }; r, err = nil, ctx.Err() // secure-agent patch: close the stepped statement|' "$work/sqlite/sqlite.go"
   grep -q 'if r != nil { _ = r.Close() }; r, err = nil, ctx.Err()' "$work/sqlite/sqlite.go" || { echo "build.sh: the modernc.org/sqlite patch did not apply" >&2; exit 1; }
   mkdir -p "$work/tools" && cp -r "$here/go.mod" "$here/go.sum" "$here/cmd" "$here/internal" "$work/tools/"
-  (cd "$work/tools" && GOWORK=off go mod edit -replace "github.com/dapr/dapr=$work/dapr" -replace "github.com/dapr/durabletask-go=$work/durabletask-go" \
-    -replace "github.com/dapr/components-contrib=$work/components-contrib" -replace "modernc.org/sqlite=$work/sqlite")
+  (cd "$work/tools" && GOWORK=off go mod edit -replace "github.com/dapr/dapr=../dapr" -replace "github.com/dapr/durabletask-go=../durabletask-go" \
+    -replace "github.com/dapr/components-contrib=../components-contrib" -replace "modernc.org/sqlite=../sqlite")
   echo "$work/tools"
 }
 
@@ -112,20 +121,22 @@ replace_checked() {
 have_all() { for b in "${bins[@]}"; do [ -x "$1/$b" ] || return 1; done; }
 
 if ! have_all "$cache"; then
-  echo "==> building the Dapr runtime 1.16.5 from the Go module proxy (first time on this machine: ~10 min)"
+  echo "==> building the Dapr runtime $(dapr_version) for $target from the Go module proxy (first time on this machine: ~10 min)"
   tmp="$cache.tmp.$$"
   rm -rf "$tmp" && mkdir -p "$tmp"
   cd "$here"
-  export GOWORK=off GOFLAGS=-buildvcs=false
+  export GOWORK=off GOFLAGS=-buildvcs=false CGO_ENABLED=0
   start=$(date +%s)
   ldflags="-X github.com/dapr/dapr/pkg/buildinfo.version=$(dapr_version)"
-  go build -trimpath -o "$tmp/nats-server" github.com/nats-io/nats-server/v2
+  if [ "$target" = "$host" ]; then go build -trimpath -o "$tmp/nats-server" github.com/nats-io/nats-server/v2; fi
   # prepare_sources runs in a subshell: its exit only ends that, so check.
   srcdir=$(prepare_sources "$tmp/src") && [ -d "$srcdir" ] || { echo "build.sh: preparing the patched sources failed; see above" >&2; exit 1; }
   cd "$srcdir"
+  # The checks run on this machine; they test the same sources for every platform.
   go test -count=1 -tags runtimecheck ./internal/... || { echo "build.sh: the patched sources fail their checks (internal/); see above" >&2; exit 1; }
-  go build -tags stablecomponents -trimpath -ldflags "$ldflags" -o "$tmp/daprd" ./cmd/daprd
-  go build -trimpath -ldflags "$ldflags" -o "$tmp/" \
+  export GOOS=${target%/*} GOARCH=${target#*/}
+  go build -tags stablecomponents,timetzdata -trimpath -ldflags "$ldflags" -o "$tmp/daprd" ./cmd/daprd
+  go build -tags timetzdata -trimpath -ldflags "$ldflags" -o "$tmp/" \
     github.com/dapr/dapr/cmd/placement github.com/dapr/dapr/cmd/scheduler github.com/dapr/dapr/cmd/sentry
   grep -qa '127.0.0.1:%d' "$tmp/sentry" || { echo "build.sh: the built sentry lacks the loopback patch" >&2; exit 1; }
   grep -qa 'ignoring duplicate child workflow creation' "$tmp/daprd" || { echo "build.sh: the built daprd lacks the child-workflow patch" >&2; exit 1; }
