@@ -45,9 +45,9 @@ var Images = []oci.Spec{
 var runtimePatches = map[string][]string{
 	"github.com/dapr/dapr": {"deploy/dapr-runtime/patches/wfengine.go.txt", "deploy/dapr-runtime/patches/workflow-orchestrator-create.go.txt",
 		"deploy/dapr-runtime/patches/workflow-orchestrator-invoke.go.txt", "deploy/dapr-runtime/build.sh"},
-	"github.com/dapr/durabletask-go":      {"deploy/dapr-runtime/patches/durabletask-executor.go.txt", "deploy/dapr-runtime/patches/durabletask-local-task.go.txt"},
-	"github.com/dapr/components-contrib":  {"deploy/dapr-runtime/patches/nameresolution-sqlite.go.txt"},
-	"modernc.org/sqlite":                  {"deploy/dapr-runtime/build.sh"},
+	"github.com/dapr/durabletask-go":     {"deploy/dapr-runtime/patches/durabletask-executor.go.txt", "deploy/dapr-runtime/patches/durabletask-local-task.go.txt"},
+	"github.com/dapr/components-contrib": {"deploy/dapr-runtime/patches/nameresolution-sqlite.go.txt"},
+	"modernc.org/sqlite":                 {"deploy/dapr-runtime/build.sh"},
 }
 
 type config struct {
