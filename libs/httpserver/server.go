@@ -97,6 +97,8 @@ func New(opts Options) (*Server, error) {
 		},
 	}))
 	s.app.Use(requestid.New())
+	// Before anything routes or authorises on the path (GO-2026-5242).
+	s.app.Use(canonicalPath)
 	s.app.Use(tracing(opts.TracerProvider.Tracer("github.com/secure-agent/secure-agent/libs/httpserver"), opts.Propagator))
 	if opts.Registry != nil {
 		m, err := newMetrics(opts.Registry)
