@@ -218,20 +218,36 @@ func TestRandomOrchestratorKills(t *testing.T) {
 	const rounds = 20
 	t.Run("submission refusals", func(t *testing.T) { submissionRefusals(t, a.on(t), db) })
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 20))
+	specFor := func(name string) string {
+		return writeSpec(t, fmt.Sprintf("version: 1\nname: %s\nconnection: %s\nsource:\n  kind: sqlite\n  dsn: '%s'\n", name, conn, db))
+	}
+	// An undisturbed run, submission to exit, sets the window the kills
+	// fall in: every kill lands while agentctl is submitting or waiting.
+	began := time.Now()
+	first := startAgentctl(t, a, a.s.AppURL("orchestrator"), "run", specFor("kill-window-undisturbed"), "--wait", "--poll", "200ms")
+	require.Equal(t, 0, first.wait(t, 2*time.Minute).code)
+	window := time.Since(began)
+	t.Logf("undisturbed run through agentctl: %s", window.Round(10*time.Millisecond))
 	var ids []string
+	midJob := 0
 	for round := range rounds {
 		name := fmt.Sprintf("random-kill-%02d", round)
-		spec := fmt.Sprintf("version: 1\nname: %s\nconnection: %s\nsource:\n  kind: sqlite\n  dsn: '%s'\n", name, conn, db)
-		run := startAgentctl(t, a, a.s.AppURL("orchestrator"), "run", writeSpec(t, spec), "--wait", "--poll", "200ms")
-		delay := time.Duration(rng.IntN(3000)) * time.Millisecond
+		run := startAgentctl(t, a, a.s.AppURL("orchestrator"), "run", specFor(name), "--wait", "--poll", "200ms")
+		delay := time.Duration(rng.Int64N(int64(window)))
 		time.Sleep(delay)
+		select {
+		case <-run.done:
+		default:
+			midJob++
+		}
 		a.kill("orchestrator")
 		killed := time.Now()
 		out := run.wait(t, prodAckWait+2*restartBudget)
-		t.Logf("RECOVERY random round %d: killed %s after agentctl started; agentctl exit %d %s after the kill", round, delay, out.code, time.Since(killed).Round(10*time.Millisecond))
+		t.Logf("RECOVERY random round %d: killed %s after agentctl started; agentctl exit %d %s after the kill", round, delay.Round(time.Millisecond), out.code, time.Since(killed).Round(10*time.Millisecond))
 		require.Equal(t, 0, out.code, "round %d: %s\n%s", round, out.stdout, out.stderr)
 		ids = append(ids, strings.SplitN(out.stdout, "\n", 2)[0])
 	}
+	t.Logf("random kills: %d of %d landed before agentctl saw its job end", midJob, rounds)
 	jobs := map[string]job.Status{}
 	for _, st := range a.list() {
 		if strings.HasPrefix(st.Name, "random-kill-") {
