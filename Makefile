@@ -5,12 +5,17 @@ SHELL := bash
 .DEFAULT_GOAL := help
 
 GO      ?= go
+# Go 1.27.3: the machines' Go 1.26.8 has reachable vulnerabilities fixed in
+# 1.26.9/1.26.10 (the vulnerability gate finds them), and 1.27.3 is the
+# release the Go module proxy serves here. The go command fetches it once.
+export GOTOOLCHAIN := go1.27.3
 BIN     := $(CURDIR)/bin
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/secure-agent/secure-agent/libs/bootstrap.Version=$(VERSION)
 REVISION ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
 PLATFORMS ?= linux/amd64 linux/arm64
+IMAGE_BINARIES := orchestrator extractor publisher health agentctl daprd placement scheduler sentry
 BENCH_TABLES ?= 10000
 export GOFLAGS := -buildvcs=false
 
@@ -19,7 +24,7 @@ SERVICES := orchestrator extractor publisher health
 RUNTIME  := daprd placement scheduler sentry nats-server
 RUNTIME_SRC := deploy/dapr-runtime/go.mod deploy/dapr-runtime/go.sum deploy/dapr-runtime/cmd/daprd/main.go deploy/dapr-runtime/build.sh $(wildcard deploy/dapr-runtime/patches/* deploy/dapr-runtime/internal/*/*)
 
-.PHONY: help tools build images run test test-unit test-integration bench services lint fmt clean
+.PHONY: help tools build images vulncheck run test test-unit test-integration bench services lint fmt clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -41,6 +46,12 @@ build: ## build the four services, agentctl and the local launcher into bin/
 
 images: ## OCI images (4 services, agentctl, the patched daprd) for linux/amd64 and arm64 into dist/oci; SA_SIGNING_KEY_FILE signs them, IMAGE_REGISTRY=host/prefix pushes them (docs/supply-chain.md)
 	VERSION=$(VERSION) REVISION=$(REVISION) SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) PLATFORMS='$(PLATFORMS)' deploy/images/build.sh
+
+vulncheck: images ## the vulnerability gate: govulncheck with the pinned offline database on every module and every image binary; reviewed exceptions in deploy/vulncheck/allowlist.yaml
+	@tools=$$(deploy/vulncheck/build.sh) && \
+	  (cd deploy/vulncheck && GOWORK=off $(GO) vet ./... && GOWORK=off $(GO) test -count=1 ./...) && \
+	  $$tools/vulngate -govulncheck $$tools/govulncheck -db $$tools/db -allowlist deploy/vulncheck/allowlist.yaml \
+	    $(foreach m,$(MODULES),-module $(m)) $(foreach p,$(PLATFORMS),$(foreach b,$(IMAGE_BINARIES),-binary dist/bin/$(subst /,_,$(p))/$(b)))
 
 run: tools build ## the whole stack on the embedded default plus a demo job (RUN_ONCE=1: exit after it; PROFILE=redis for Redis; CONTROLPLANE=local: through the reference control plane); Ctrl-C stops it
 	$(BIN)/devstack

@@ -11,6 +11,8 @@
 # the Go version, so a fresh clone on a machine that built them once gets
 # them in seconds. Set SA_TOOLS_CACHE to move the cache.
 set -euo pipefail
+# The Go release the Makefile uses (see GOTOOLCHAIN there) when run on its own.
+if [ "${GOTOOLCHAIN:-local}" = local ]; then export GOTOOLCHAIN=go1.27.3; fi
 here=$(cd "$(dirname "$0")" && pwd)
 out=${1:?usage: build.sh OUTDIR [GOOS/GOARCH]}
 host=$(go env GOOS)/$(go env GOARCH)

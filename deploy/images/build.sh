@@ -6,6 +6,8 @@
 # PLATFORMS, and for cmd/images SA_SIGNING_KEY_FILE / SA_SIGNING_KEY and
 # IMAGE_REGISTRY.
 set -euo pipefail
+# The Go release the Makefile uses (see GOTOOLCHAIN there) when run on its own.
+if [ "${GOTOOLCHAIN:-local}" = local ]; then export GOTOOLCHAIN=go1.27.3; fi
 root=$(cd "$(dirname "$0")/../.." && pwd)
 dist=${DIST:-$root/dist}
 : "${VERSION:?VERSION is required (the Makefile passes git describe)}"

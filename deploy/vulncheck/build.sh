@@ -5,6 +5,8 @@
 # (vulndb.version: version and go.sum hash, checked after the download).
 # Prints the cache directory: govulncheck, vulngate, db/.
 set -euo pipefail
+# The Go release the Makefile uses (see GOTOOLCHAIN there) when run on its own.
+if [ "${GOTOOLCHAIN:-local}" = local ]; then export GOTOOLCHAIN=go1.27.3; fi
 here=$(cd "$(dirname "$0")" && pwd)
 export GOWORK=off GOFLAGS=-buildvcs=false
 key=$( (cat "$here/go.mod" "$here/go.sum" "$here/build.sh" "$here/vulndb.version" "$here"/cmd/*/*.go; go version) | sha256sum | cut -c1-16)

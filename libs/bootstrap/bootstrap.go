@@ -6,6 +6,8 @@ package bootstrap
 
 import (
 	"context"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"net"
@@ -65,6 +67,10 @@ type Common struct {
 	ShipJobLogs       bool
 	JobLogBufferLines int
 	JobLogBufferBytes int
+	// CABundle is SSL_CERT_FILE, the CA certificates Go's crypto/x509 reads
+	// for outbound TLS; the images set it, and a service refuses to start
+	// when it names a missing or empty bundle.
+	CABundle string
 }
 
 // Deps is what wiring receives: everything injected, nothing global.
@@ -248,6 +254,8 @@ func loadConfig(spec Spec, args []string, env config.LookupEnv) (Common, error) 
 		"job log lines held between two publishes (SHIP_JOB_LOGS); more are dropped and counted")
 	l.Int(&c.JobLogBufferBytes, "JOB_LOG_BUFFER_BYTES", logship.DefaultMaxBytes,
 		"bytes of job log lines held between two publishes (SHIP_JOB_LOGS); more are dropped and counted")
+	l.String(&c.CABundle, "SSL_CERT_FILE", "", "CA bundle (PEM) for outbound TLS, as Go's crypto/x509 reads it; the images set "+
+		"/etc/ssl/certs/ca-certificates.crt. Set, it must hold at least one certificate")
 	var check func(*config.Loader)
 	if spec.Settings != nil {
 		check = spec.Settings(l)
@@ -262,6 +270,11 @@ func loadConfig(spec Spec, args []string, env config.LookupEnv) (Common, error) 
 	l.Check(c.AppPort != c.DaprHTTPPort && c.AppPort != c.DaprGRPCPort, "APP_PORT", "must differ from DAPR_HTTP_PORT and DAPR_GRPC_PORT")
 	l.Check(c.AppAPIToken == "" || len(c.AppAPIToken) >= minTokenLen, "APP_API_TOKEN", fmt.Sprintf("must be at least %d characters", minTokenLen))
 	l.Check(c.ClientAPIToken == "" || len(c.ClientAPIToken) >= minTokenLen, "CLIENT_API_TOKEN", fmt.Sprintf("must be at least %d characters", minTokenLen))
+	if c.CABundle != "" {
+		n, err := countCertificates(c.CABundle)
+		l.Check(err == nil && n > 0, "SSL_CERT_FILE", fmt.Sprintf("%s holds no usable CA certificate (%v): without it no outbound TLS "+
+			"connection (control plane, object stores) can be verified; the image lacks its CA bundle, or mount one there", c.CABundle, errOrEmpty(err)))
+	}
 	l.Check(c.JobLogBufferLines >= 1, "JOB_LOG_BUFFER_LINES", "must be at least 1")
 	l.Check(c.JobLogBufferBytes >= 64<<10, "JOB_LOG_BUFFER_BYTES", "must be at least 65536 (64 KiB)")
 	if check != nil {
@@ -347,4 +360,33 @@ func Main(spec Spec) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+}
+
+// countCertificates counts the PEM certificates in a CA bundle that parse.
+func countCertificates(path string) (int, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for {
+		var block *pem.Block
+		block, b = pem.Decode(b)
+		if block == nil {
+			return n, nil
+		}
+		if block.Type != "CERTIFICATE" {
+			continue
+		}
+		if _, err := x509.ParseCertificate(block.Bytes); err == nil {
+			n++
+		}
+	}
+}
+
+func errOrEmpty(err error) string {
+	if err == nil {
+		return "the file has no PEM certificate"
+	}
+	return err.Error()
 }

@@ -1,7 +1,16 @@
 package bootstrap
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
+	"math/big"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -216,4 +225,27 @@ func TestIsLoopback(t *testing.T) {
 	} {
 		require.Equal(t, want, isLoopback(host), host)
 	}
+}
+
+func TestLoadConfigChecksTheCABundle(t *testing.T) {
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty.crt")
+	require.NoError(t, os.WriteFile(empty, []byte("# no certificates\n"), 0o644))
+	for _, path := range []string{filepath.Join(dir, "missing.crt"), empty} {
+		_, err := loadConfig(testSpec, nil, envOf(map[string]string{"SSL_CERT_FILE": path}))
+		require.Error(t, err)
+		require.Contains(t, err.Error(), "SSL_CERT_FILE")
+		require.Contains(t, err.Error(), "lacks its CA bundle")
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test root"},
+		NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	require.NoError(t, err)
+	good := filepath.Join(dir, "good.crt")
+	require.NoError(t, os.WriteFile(good, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644))
+	c, err := loadConfig(testSpec, nil, envOf(map[string]string{"SSL_CERT_FILE": good}))
+	require.NoError(t, err)
+	require.Equal(t, good, c.CABundle)
 }

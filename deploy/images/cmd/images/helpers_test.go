@@ -15,7 +15,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/stretchr/testify/require"
 
-	"github.com/secure-agent/secure-agent/deploy/images/internal/oci"
 	"github.com/secure-agent/secure-agent/libs/supplychain"
 )
 
@@ -132,7 +131,7 @@ func moveProvenance(t *testing.T, dist, from, to string) {
 	require.NoError(t, err)
 	p := layoutPath(t, dist)
 	require.NoError(t, p.RemoveDescriptors(match.Digests(d)))
-	art, err := oci.Artifact(supplychain.ArtifactProvenance, env, imageIndex(t, dist, to))
+	art, err := supplychain.NewArtifact(supplychain.ArtifactProvenance, env, imageIndex(t, dist, to))
 	require.NoError(t, err)
 	require.NoError(t, p.AppendImage(art))
 }

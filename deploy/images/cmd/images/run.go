@@ -262,7 +262,7 @@ func attachments(ctx context.Context, c config, s oci.Spec, idx v1.ImageIndex, c
 		if err != nil {
 			return nil, err
 		}
-		art, err := oci.Artifact(a.kind.ArtifactType, env, idx)
+		art, err := supplychain.NewArtifact(a.kind.ArtifactType, env, idx)
 		if err != nil {
 			return nil, err
 		}

@@ -1,0 +1,157 @@
+package e2e
+
+import (
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/match"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/stretchr/testify/require"
+
+	"github.com/secure-agent/secure-agent/libs/supplychain"
+)
+
+func copyDir(t *testing.T, src string) string {
+	t.Helper()
+	dst := filepath.Join(t.TempDir(), "oci")
+	require.NoError(t, os.CopyFS(dst, os.DirFS(src)))
+	return dst
+}
+
+// flipLayerByte corrupts the binary layer of the first platform image.
+func flipLayerByte(t *testing.T, l, img string) {
+	t.Helper()
+	idx := imageIndex(t, l, img)
+	im, err := idx.IndexManifest()
+	require.NoError(t, err)
+	i, err := idx.Image(im.Manifests[0].Digest)
+	require.NoError(t, err)
+	m, err := i.Manifest()
+	require.NoError(t, err)
+	blob := filepath.Join(l, "blobs", "sha256", m.Layers[len(m.Layers)-1].Digest.Hex)
+	b, err := os.ReadFile(blob)
+	require.NoError(t, err)
+	b[len(b)/2] ^= 0x01
+	require.NoError(t, os.Chmod(blob, 0o644))
+	require.NoError(t, os.WriteFile(blob, b, 0o644))
+}
+
+// attached lists the artifacts of one type attached to an image.
+func attached(t *testing.T, l, img, artifactType string) []v1.Image {
+	t.Helper()
+	src, err := supplychain.ParseRef("oci:" + l + ":" + img)
+	require.NoError(t, err)
+	d, err := imageIndex(t, l, img).Digest()
+	require.NoError(t, err)
+	refs, err := src.Referrers(d)
+	require.NoError(t, err)
+	var out []v1.Image
+	for _, r := range refs {
+		m, err := r.Manifest()
+		require.NoError(t, err)
+		if m.Config.MediaType == types.MediaType(artifactType) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func removeArtifacts(t *testing.T, l, artifactType string) {
+	t.Helper()
+	p, err := layout.FromPath(l)
+	require.NoError(t, err)
+	var ds []v1.Hash
+	for _, img := range []string{"health", "agentctl"} {
+		for _, a := range attached(t, l, img, artifactType) {
+			d, err := a.Digest()
+			require.NoError(t, err)
+			ds = append(ds, d)
+		}
+	}
+	require.NotEmpty(t, ds)
+	require.NoError(t, p.RemoveDescriptors(match.Digests(ds...)))
+}
+
+// swapProvenance attaches from's signed provenance to to, in place of to's own.
+func swapProvenance(t *testing.T, l, from, to string) {
+	t.Helper()
+	theirs := attached(t, l, from, supplychain.ArtifactProvenance)
+	ours := attached(t, l, to, supplychain.ArtifactProvenance)
+	require.Len(t, theirs, 1)
+	require.Len(t, ours, 1)
+	layers, err := theirs[0].Layers()
+	require.NoError(t, err)
+	rc, err := layers[0].Compressed()
+	require.NoError(t, err)
+	env, err := io.ReadAll(rc)
+	require.NoError(t, err)
+	rc.Close()
+	p, err := layout.FromPath(l)
+	require.NoError(t, err)
+	d, err := ours[0].Digest()
+	require.NoError(t, err)
+	require.NoError(t, p.RemoveDescriptors(match.Digests(d)))
+	art, err := supplychain.NewArtifact(supplychain.ArtifactProvenance, env, imageIndex(t, l, to))
+	require.NoError(t, err)
+	require.NoError(t, p.AppendImage(art))
+}
+
+// startRegistry serves an OCI registry (with the referrers API) on loopback.
+func startRegistry(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	srv := &http.Server{Handler: registry.New(registry.WithReferrersSupport(true))}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return ln.Addr().String()
+}
+
+// pushLayout pushes every image of an OCI layout, and every artifact to
+// the repository of the image it is attached to, under prefix.
+func pushLayout(t *testing.T, l, prefix string) {
+	t.Helper()
+	p, err := layout.FromPath(l)
+	require.NoError(t, err)
+	root, err := p.ImageIndex()
+	require.NoError(t, err)
+	im, err := root.IndexManifest()
+	require.NoError(t, err)
+	repoOf := map[v1.Hash]name.Repository{}
+	for _, d := range im.Manifests {
+		ref := d.Annotations[supplychain.AnnotationRefName]
+		if ref == "" {
+			continue
+		}
+		imgName, tag, _ := strings.Cut(ref, ":")
+		repo, err := name.NewRepository(prefix + "/" + imgName)
+		require.NoError(t, err)
+		idx, err := root.ImageIndex(d.Digest)
+		require.NoError(t, err)
+		require.NoError(t, remote.WriteIndex(repo.Tag(tag), idx))
+		repoOf[d.Digest] = repo
+	}
+	for _, d := range im.Manifests {
+		if d.Annotations[supplychain.AnnotationRefName] != "" {
+			continue
+		}
+		art, err := root.Image(d.Digest)
+		require.NoError(t, err)
+		m, err := art.Manifest()
+		require.NoError(t, err)
+		require.NotNil(t, m.Subject)
+		repo, ok := repoOf[m.Subject.Digest]
+		require.True(t, ok)
+		require.NoError(t, remote.Write(repo.Digest(d.Digest.String()), art))
+	}
+}
