@@ -41,6 +41,7 @@ build: ## build the four services, agentctl and the local launcher into bin/
 	@for s in $(SERVICES); do echo "go build $$s"; $(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/$$s ./services/$$s/cmd/$$s; done
 	$(GO) build -ldflags '-X main.version=$(VERSION)' -o $(BIN)/agentctl ./agentctl
 	$(GO) build -o $(BIN)/devstack ./deploy/local
+	$(GO) build -o $(BIN)/sandbox ./deploy/local/cmd/sandbox
 	$(GO) build -o $(BIN)/demodb ./services/extractor/cmd/demodb
 	$(GO) build -o $(BIN)/controlplane ./e2e/controlplane/cmd/controlplane
 

@@ -58,6 +58,8 @@ func run(ctx context.Context, args []string, env config.LookupEnv, out io.Writer
 	l.String(&streamMax, "SA_STREAM_MAX_BYTES", "256MiB", "size limit of each of the 8 JetStream streams (PROFILE=local), e.g. 64MiB or 1GiB; the launcher checks DATA_DIR has room for all of them before it starts")
 	l.Bool(&demo, "DEMO", true, "run the demo job on the bundled SQLite database once the stack is up")
 	l.Enum(&o.ControlPlane, "CONTROLPLANE", "", stack.ControlPlanes, "local: also run the reference control plane; the demo job is then queued there and flows through the agent and back")
+	l.String(&o.Images, "SA_IMAGES", "", "run the Dapr runtime and the four apps from these unpacked images (one root filesystem per image), "+
+		"each confined by bin/sandbox as a hardened pod would be; needs root (the hardened-images test uses it)")
 	l.Bool(&runOnce, "RUN_ONCE", false, "stop the stack after the demo job and exit 0 if it succeeded, 1 if not")
 	l.SetOutput(out)
 	if err := l.Load(args, env); errors.Is(err, config.ErrHelp) {

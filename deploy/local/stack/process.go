@@ -34,6 +34,9 @@ type procSpec struct {
 	args []string
 	env  []string
 	dir  string
+	// cloneflags are namespaces the child starts in (the sandbox's mount
+	// and PID namespaces).
+	cloneflags uintptr
 }
 
 func startProcess(spec procSpec, console *lineWriter, logDir string) (*process, error) {
@@ -46,7 +49,7 @@ func startProcess(spec procSpec, console *lineWriter, logDir string) (*process, 
 	cmd.Env = spec.env
 	// Own process group so a stop reaches grandchildren; Pdeathsig so that
 	// even a SIGKILLed launcher leaves nothing running.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL, Cloneflags: spec.cloneflags}
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
 	p := &process{name: spec.name, spec: spec, cmd: cmd, done: make(chan struct{})}

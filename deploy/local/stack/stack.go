@@ -53,7 +53,18 @@ type Options struct {
 	// ExtraResources are more component directories every sidecar loads
 	// (a vault secret store, say) besides the profile's.
 	ExtraResources []string
-	Console        io.Writer // prefixed process output; nil discards it
+	// Images runs the Dapr runtime and the four apps from unpacked images
+	// instead of bin/: a directory with one root filesystem per image
+	// (daprd, orchestrator, extractor, publisher, health), each process
+	// confined by bin/sandbox as a hardened pod would be (uid 65532, no
+	// capabilities, no_new_privs, read-only root, own mount and PID
+	// namespaces). Needs root. NATS and the reference control plane stay
+	// on bin/: they are not ours to ship.
+	Images string
+	// ImageBinds are more host paths bound read-only into every sandboxed
+	// process (a demo database, say).
+	ImageBinds []string
+	Console    io.Writer // prefixed process output; nil discards it
 	Progress       io.Writer // start-up progress lines; nil discards them
 }
 
@@ -129,6 +140,9 @@ func prepare(opts Options) (*Stack, error) {
 	if err := s.checkBinaries(); err != nil {
 		return nil, err
 	}
+	if err := s.checkImages(); err != nil {
+		return nil, err
+	}
 	if err := s.claimDataDir(); err != nil {
 		return nil, err
 	}
@@ -158,6 +172,9 @@ func prepare(opts Options) (*Stack, error) {
 		}
 	}
 	if err := s.checkInputs(); err != nil {
+		return nil, err
+	}
+	if err := s.handDataDirToImages(); err != nil {
 		return nil, err
 	}
 	prepared = true
@@ -314,8 +331,7 @@ func (s *Stack) sentryArgs() []string {
 // createCA runs sentry once to write the stack's CA into data/sentry.
 func (s *Stack) createCA(ctx context.Context) error {
 	s.progress("creating the stack's certificate authority in %s", s.dir("sentry"))
-	first, err := startProcess(procSpec{name: "sentry", bin: s.bin("sentry"), args: s.sentryArgs(), env: os.Environ(), dir: s.opts.DataDir},
-		s.console, s.dir("logs"))
+	first, err := startProcess(s.procSpec("sentry", s.bin("sentry"), s.sentryArgs(), nil), s.console, s.dir("logs"))
 	if err != nil {
 		return err
 	}
@@ -439,8 +455,7 @@ func (s *Stack) startApp(name string) error {
 }
 
 func (s *Stack) spawn(name, bin string, args, env []string) (*process, error) {
-	p, err := startProcess(procSpec{name: name, bin: bin, args: args, env: append(os.Environ(), env...), dir: s.opts.DataDir},
-		s.console, s.dir("logs"))
+	p, err := startProcess(s.procSpec(name, bin, args, env), s.console, s.dir("logs"))
 	if err != nil {
 		return nil, err
 	}

@@ -225,5 +225,10 @@ func dropPrivileges(uid, gid int) error {
 	if err := syscall.Setresuid(uid, uid, uid); err != nil {
 		return fmt.Errorf("setresuid %d: %w", uid, err)
 	}
+	// Changing ids clears the parent-death signal the launcher set; set it
+	// again so a killed launcher still leaves nothing running.
+	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(syscall.SIGKILL), 0, 0, 0); err != nil {
+		return fmt.Errorf("parent-death signal: %w", err)
+	}
 	return nil
 }
