@@ -65,7 +65,7 @@ type Options struct {
 	// process (a demo database, say).
 	ImageBinds []string
 	Console    io.Writer // prefixed process output; nil discards it
-	Progress       io.Writer // start-up progress lines; nil discards them
+	Progress   io.Writer // start-up progress lines; nil discards them
 }
 
 // Stack is a running local stack.

@@ -64,7 +64,7 @@ func TestGateAllowsAReviewedException(t *testing.T) {
 
 func TestGateRefusesAMalformedAllowlist(t *testing.T) {
 	for _, al := range []string{
-		"allow:\n  - id: GO-2022-1059\n    expires: 2027-01-31\n",                    // no reason
+		"allow:\n  - id: GO-2022-1059\n    expires: 2027-01-31\n",                  // no reason
 		"allow:\n  - id: GO-2022-1059\n    reason: a reason that is long enough\n", // no expiry
 		"allow:\n  - id: CVE-2022-32149\n    reason: a reason that is long enough\n    expires: 2027-01-31\n",
 		"allow:\n  - id: GO-2022-1059\n    reason: a reason that is long enough\n    expires: 2027-01-31\n    until: x\n",
