@@ -60,13 +60,14 @@ run: tools build ## the whole stack on the embedded default plus a demo job (RUN
 services: ## start (or install) Redis, PostgreSQL and MariaDB on loopback
 	deploy/ci/ensure-services.sh
 
-test: services tools build test-unit test-integration ## everything that must pass (what CI runs)
+test: services tools build images test-unit vulncheck test-integration ## everything that must pass (what CI runs)
 
 test-unit: ## unit tests of every module (race detector on)
 	@for m in $(filter-out e2e,$(MODULES)); do echo "==> go test $$m"; (cd $$m && $(GO) vet ./... && $(GO) test -race -count=1 ./...); done
 
 test-integration: ## real stacks: local profile and PROFILE=redis, in parallel
-	cd e2e && SA_ROOT=$(CURDIR) $(GO) test -count=1 -timeout 25m -v ./...
+	cd e2e && SA_ROOT=$(CURDIR) VERSION=$(VERSION) REVISION=$(REVISION) SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) PLATFORMS='$(PLATFORMS)' \
+	  $(GO) test -count=1 -timeout 25m -v ./...
 
 bench: tools build ## extractor benchmark: agentctl extract vs psql on BENCH_TABLES tables (default 10000; see docs/operations.md)
 	cd e2e && SA_ROOT=$(CURDIR) BENCH_TABLES=$(BENCH_TABLES) $(GO) run ./cmd/bench

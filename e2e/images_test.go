@@ -194,12 +194,13 @@ func writeKeyPair(t *testing.T) (priv, pub string) {
 }
 
 // signedImages builds signed images from dist/bin into a new layout with
-// bin/images, as a release would with the operator's key.
+// the image builder make images left in dist/bin, as a release would with
+// the operator's key.
 func signedImages(t *testing.T, keyFile string, only string) string {
 	t.Helper()
 	dist := distDir(t)
 	out := filepath.Join(t.TempDir(), "oci")
-	cmd := exec.Command(filepath.Join(root(t), "bin", "images"), "-out", out, "-bin", filepath.Join(dist, "bin"), "-images", only,
+	cmd := exec.Command(filepath.Join(dist, "bin", "images"), "-out", out, "-bin", filepath.Join(dist, "bin"), "-images", only,
 		"-version", "v0.0.0-e2e", "-revision", "0123456789abcdef0123456789abcdef01234567", "-source-date-epoch", "1700000000", "-key", keyFile)
 	b, err := cmd.CombinedOutput()
 	require.NoError(t, err, "%s", b)

@@ -30,6 +30,6 @@ for p in $platforms; do
   done
   GOOS=${p%/*} GOARCH=${p#*/} go build -trimpath -tags timetzdata -ldflags "-s -w -X main.version=$VERSION" -o "$out/agentctl" ./agentctl
 done
-go build -o "$root/bin/images" ./deploy/images/cmd/images
-"$root/bin/images" -out "$dist/oci" -bin "$dist/bin" -platforms "$(echo $platforms | tr ' ' ',')" \
+go build -o "$dist/bin/images" ./deploy/images/cmd/images
+"$dist/bin/images" -out "$dist/oci" -bin "$dist/bin" -platforms "$(echo $platforms | tr ' ' ',')" \
   -version "$VERSION" -revision "$REVISION" -source-date-epoch "$SOURCE_DATE_EPOCH"
