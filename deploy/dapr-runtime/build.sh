@@ -40,7 +40,7 @@ prepare_sources() { # workdir → prints the tools-module copy to build in
   local work=$1 src
   # On a fresh machine the modules are not in the cache yet and `go list -m`
   # answers an empty Dir: download them first.
-  (cd "$here" && GOWORK=off go mod download github.com/dapr/dapr github.com/dapr/durabletask-go github.com/dapr/components-contrib modernc.org/sqlite) || exit 1
+  (cd "$here" && GOWORK=off go mod download github.com/dapr/dapr github.com/dapr/durabletask-go github.com/dapr/components-contrib modernc.org/sqlite go.etcd.io/etcd/server/v3) || exit 1
   src=$(cd "$here" && GOWORK=off go list -m -f '{{.Dir}}' github.com/dapr/dapr)
   [ -n "$src" ] && [ -d "$src" ] || { echo "build.sh: the github.com/dapr/dapr module is not in the module cache" >&2; exit 1; }
   mkdir -p "$work"
@@ -103,9 +103,26 @@ prepare_sources() { # workdir → prints the tools-module copy to build in
     || { echo "build.sh: modernc.org/sqlite sqlite.go is not the v1.34.5 file the patch was made for ($mc); check whether the new version closes the rows itself" >&2; exit 1; }
   sed -i '640s|^\t\t\tr, err = nil, ctx.Err()$|\t\t\tif r != nil { _ = r.Close() }; r, err = nil, ctx.Err() // secure-agent patch: close the stepped statement|' "$work/sqlite/sqlite.go"
   grep -q 'if r != nil { _ = r.Close() }; r, err = nil, ctx.Err()' "$work/sqlite/sqlite.go" || { echo "build.sh: the modernc.org/sqlite patch did not apply" >&2; exit 1; }
+  # The scheduler embeds etcd 3.5.33 (pinned for its security fixes). Its
+  # gRPC server still uses otelgrpc's interceptors, which otelgrpc v0.61.0
+  # (needed by grpc 1.83.1 and otel 1.45, pinned for theirs) removed; its
+  # replacement is the stats handler, on the one code path tracing uses
+  # (off in Dapr). Checked like the others.
+  local etcd
+  etcd=$(cd "$here" && GOWORK=off go list -m -f '{{.Dir}}' go.etcd.io/etcd/server/v3)
+  [ -n "$etcd" ] && [ -d "$etcd" ] || { echo "build.sh: the go.etcd.io/etcd/server/v3 module is not in the module cache" >&2; exit 1; }
+  cp -r "$etcd" "$work/etcd-server" && chmod -R u+w "$work/etcd-server"
+  echo "1aed30eb912538e24485e60c7bde35403e78982836be16be06547803b2d14682  $work/etcd-server/etcdserver/api/v3rpc/grpc.go" | sha256sum -c --quiet - \
+    || { echo "build.sh: etcd server etcdserver/api/v3rpc/grpc.go is not the v3.5.33 file the patch was made for ($etcd)" >&2; exit 1; }
+  sed -i -e '60s|^\t\tchainUnaryInterceptors = append(chainUnaryInterceptors, otelgrpc.UnaryServerInterceptor(s.Cfg.ExperimentalTracerOptions...))$|\t\topts = append(opts, grpc.StatsHandler(otelgrpc.NewServerHandler(s.Cfg.ExperimentalTracerOptions...))) // secure-agent patch: otelgrpc v0.61 has no interceptors|' \
+    -e '61{/otelgrpc.StreamServerInterceptor/d}' "$work/etcd-server/etcdserver/api/v3rpc/grpc.go"
+  grep -q 'secure-agent patch: otelgrpc v0.61 has no interceptors' "$work/etcd-server/etcdserver/api/v3rpc/grpc.go" \
+    && ! grep -q 'otelgrpc.StreamServerInterceptor' "$work/etcd-server/etcdserver/api/v3rpc/grpc.go" \
+    || { echo "build.sh: the etcd server patch did not apply" >&2; exit 1; }
   mkdir -p "$work/tools" && cp -r "$here/go.mod" "$here/go.sum" "$here/cmd" "$here/internal" "$work/tools/"
   (cd "$work/tools" && GOWORK=off go mod edit -replace "github.com/dapr/dapr=../dapr" -replace "github.com/dapr/durabletask-go=../durabletask-go" \
-    -replace "github.com/dapr/components-contrib=../components-contrib" -replace "modernc.org/sqlite=../sqlite")
+    -replace "github.com/dapr/components-contrib=../components-contrib" -replace "modernc.org/sqlite=../sqlite" \
+    -replace "go.etcd.io/etcd/server/v3=../etcd-server")
   echo "$work/tools"
 }
 
