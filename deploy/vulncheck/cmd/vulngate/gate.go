@@ -153,7 +153,7 @@ func gate(ctx context.Context, c gateConfig, stdout, stderr io.Writer) int {
 				failed = true
 				fmt.Fprintf(stdout, "EXPIRED    %s: %s is allowed only until %s (%s); review it again.\n", f.Target, f.ID, e.Expires, e.Reason)
 			default:
-				fmt.Fprintf(stdout, "allowed    %s: %s until %s: %s\n", f.Target, f.ID, e.Expires, e.Reason)
+				fmt.Fprintf(stdout, "allowed    %s: %s (reviewed, until %s)\n", f.Target, f.ID, e.Expires)
 			}
 		}
 	}
@@ -164,8 +164,10 @@ func gate(ctx context.Context, c gateConfig, stdout, stderr io.Writer) int {
 		}
 	}
 	for _, e := range allow {
-		if !e.used {
-			fmt.Fprintf(stdout, "unused     allowlist entry %s matched nothing reachable; remove it\n", e.ID)
+		if e.used {
+			fmt.Fprintf(stdout, "reviewed   %s until %s: %s\n", e.ID, e.Expires, strings.TrimSpace(e.Reason))
+		} else {
+			fmt.Fprintf(stdout, "unused     allowlist entry %s matched nothing reachable in these targets; remove it if no target needs it\n", e.ID)
 		}
 	}
 	fmt.Fprintf(stdout, "vulngate: %d targets, database modified %s; %d vulnerabilities present in dependencies but never called\n",

@@ -49,7 +49,7 @@ func TestGateFailsOnAReachableVulnerability(t *testing.T) {
 func TestGateAllowsAReviewedException(t *testing.T) {
 	al := "allow:\n  - id: GO-2022-1059\n    reason: the fixture calls it on purpose to prove the gate fails\n    expires: 2027-01-31\n"
 	code, out := runGate(t, al, "2026-12-01")
-	if code != exitOK || !strings.Contains(out, "allowed    ") {
+	if code != exitOK || !strings.Contains(out, "allowed    ") || !strings.Contains(out, "reviewed   GO-2022-1059") {
 		t.Fatalf("exit %d:\n%s", code, out)
 	}
 	code, out = runGate(t, al, "2027-02-01")
