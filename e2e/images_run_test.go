@@ -199,6 +199,7 @@ func TestImagesRunHardened(t *testing.T) {
 		code, out := sandboxed(t, append(args, "--out", "/out")...)
 		require.NotEqual(t, 0, code, out)
 		require.Contains(t, out, "read-only file system", out)
+		t.Logf("REFUSED as it must be: agentctl extract --out /out: %s", strings.TrimSpace(out))
 		code, out = sandboxed(t, append(args, "--out", "/tmp/out")...)
 		require.Equal(t, 0, code, out)
 	})
@@ -229,6 +230,7 @@ func TestImagesRunHardened(t *testing.T) {
 			t.Fatal("the stack started")
 		}
 		require.Empty(t, processesIn(t, dataDir), "processes left behind")
+		t.Logf("REFUSED as it must be: %v", err)
 		return err
 	}
 	t.Run("an image without its CA bundle fails", func(t *testing.T) {
