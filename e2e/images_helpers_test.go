@@ -6,15 +6,12 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/match"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/stretchr/testify/require"
 
@@ -115,43 +112,4 @@ func startRegistry(t *testing.T) string {
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { _ = srv.Close() })
 	return ln.Addr().String()
-}
-
-// pushLayout pushes every image of an OCI layout, and every artifact to
-// the repository of the image it is attached to, under prefix.
-func pushLayout(t *testing.T, l, prefix string) {
-	t.Helper()
-	p, err := layout.FromPath(l)
-	require.NoError(t, err)
-	root, err := p.ImageIndex()
-	require.NoError(t, err)
-	im, err := root.IndexManifest()
-	require.NoError(t, err)
-	repoOf := map[v1.Hash]name.Repository{}
-	for _, d := range im.Manifests {
-		ref := d.Annotations[supplychain.AnnotationRefName]
-		if ref == "" {
-			continue
-		}
-		imgName, tag, _ := strings.Cut(ref, ":")
-		repo, err := name.NewRepository(prefix + "/" + imgName)
-		require.NoError(t, err)
-		idx, err := root.ImageIndex(d.Digest)
-		require.NoError(t, err)
-		require.NoError(t, remote.WriteIndex(repo.Tag(tag), idx))
-		repoOf[d.Digest] = repo
-	}
-	for _, d := range im.Manifests {
-		if d.Annotations[supplychain.AnnotationRefName] != "" {
-			continue
-		}
-		art, err := root.Image(d.Digest)
-		require.NoError(t, err)
-		m, err := art.Manifest()
-		require.NoError(t, err)
-		require.NotNil(t, m.Subject)
-		repo, ok := repoOf[m.Subject.Digest]
-		require.True(t, ok)
-		require.NoError(t, remote.Write(repo.Digest(d.Digest.String()), art))
-	}
 }

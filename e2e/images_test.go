@@ -196,12 +196,12 @@ func writeKeyPair(t *testing.T) (priv, pub string) {
 // signedImages builds signed images from dist/bin into a new layout with
 // the image builder make images left in dist/bin, as a release would with
 // the operator's key.
-func signedImages(t *testing.T, keyFile string, only string) string {
+func signedImages(t *testing.T, keyFile string, only string, extra ...string) string {
 	t.Helper()
 	dist := distDir(t)
 	out := filepath.Join(t.TempDir(), "oci")
-	cmd := exec.Command(filepath.Join(dist, "bin", "images"), "-out", out, "-bin", filepath.Join(dist, "bin"), "-images", only,
-		"-version", "v0.0.0-e2e", "-revision", "0123456789abcdef0123456789abcdef01234567", "-source-date-epoch", "1700000000", "-key", keyFile)
+	cmd := exec.Command(filepath.Join(dist, "bin", "images"), append([]string{"-out", out, "-bin", filepath.Join(dist, "bin"), "-images", only,
+		"-version", "v0.0.0-e2e", "-revision", "0123456789abcdef0123456789abcdef01234567", "-source-date-epoch", "1700000000", "-key", keyFile}, extra...)...)
 	b, err := cmd.CombinedOutput()
 	require.NoError(t, err, "%s", b)
 	return out
@@ -266,7 +266,7 @@ func TestVerifyImage(t *testing.T) {
 	})
 	t.Run("through a registry", func(t *testing.T) {
 		reg := startRegistry(t)
-		pushLayout(t, layout, reg+"/secure-agent")
+		signedImages(t, priv, "health", "-push", reg+"/secure-agent") // what IMAGE_REGISTRY=... make images does
 		r := verifyImage(t, reg+"/secure-agent/health:v0.0.0-e2e", pub)
 		require.Equal(t, 0, r.code, "%s%s", r.stdout, r.stderr)
 		require.Contains(t, r.stdout, "provenance  ok")
