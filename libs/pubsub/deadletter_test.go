@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -51,7 +52,7 @@ func TestSubscriptionsNeverAskTheSidecarToDeadLetter(t *testing.T) {
 	r, err := pubsub.NewRouter(app, "pubsub", nil, nil)
 	require.NoError(t, err)
 	r.Subscribe("partition-done", "deadletter", func(context.Context, pubsub.Event) error { return nil })
-	req, _ := http.NewRequest(http.MethodGet, "/dapr/subscribe", nil)
+	req := httptest.NewRequest(http.MethodGet, "/dapr/subscribe", nil)
 	resp, err := app.Test(req, -1)
 	require.NoError(t, err)
 	defer resp.Body.Close()
@@ -179,7 +180,7 @@ func TestReplayRunsTheHandlerAgain(t *testing.T) {
 	require.Equal(t, pubsub.ReplayResult{Status: "SUCCESS"}, res)
 	require.Equal(t, []string{"ev-1", "ev-1", "ev-1"}, seen)
 
-	req, _ := http.NewRequest(http.MethodPost, pubsub.ReplayPath, strings.NewReader(`{"topic":"nosuch","event":{}}`))
+	req := httptest.NewRequest(http.MethodPost, pubsub.ReplayPath, strings.NewReader(`{"topic":"nosuch","event":{}}`))
 	resp, err := app.Test(req, -1)
 	require.NoError(t, err)
 	resp.Body.Close()
