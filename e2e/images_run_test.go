@@ -155,7 +155,7 @@ func TestImagesRunHardened(t *testing.T) {
 		out, err := exec.Command(filepath.Join(root(t), "bin", "demodb"), db).CombinedOutput()
 		require.NoError(t, err, "%s", out)
 		s, err := stack.Start(context.Background(), stack.Options{
-			Root: root(t), DataDir: dataDir, Profile: "local", PortBase: 33000, StartTimeout: 3 * time.Minute,
+			Root: root(t), DataDir: dataDir, Profile: "local", PortBase: 25000, StartTimeout: 3 * time.Minute,
 			Progress: &testLog{t: t}, Images: roots,
 		})
 		require.NoError(t, err)
@@ -218,6 +218,7 @@ func TestImagesRunHardened(t *testing.T) {
 		change(filepath.Join(dir, changed))
 		return dir
 	}
+	// Port bases stay below 32768, where Linux picks ephemeral ports.
 	startFails := func(t *testing.T, imgs string, portBase int) error {
 		dataDir := t.TempDir()
 		writeSecrets(t, dataDir)
@@ -237,7 +238,7 @@ func TestImagesRunHardened(t *testing.T) {
 		imgs := variant(t, "orchestrator", func(dir string) {
 			require.NoError(t, os.Remove(filepath.Join(dir, "etc", "ssl", "certs", "ca-certificates.crt")))
 		})
-		err := startFails(t, imgs, 33200)
+		err := startFails(t, imgs, 25200)
 		require.ErrorContains(t, err, "SSL_CERT_FILE")
 		require.ErrorContains(t, err, "lacks its CA bundle")
 	})
@@ -249,7 +250,7 @@ func TestImagesRunHardened(t *testing.T) {
 			require.NoError(t, os.Chmod(filepath.Join(dir, "health"), 0o755))
 			require.NoError(t, os.WriteFile(filepath.Join(dir, "health"), b, 0o755))
 		})
-		err := startFails(t, imgs, 33400)
+		err := startFails(t, imgs, 25400)
 		require.ErrorContains(t, err, "ELF interpreter")
 	})
 }
