@@ -14,6 +14,7 @@ import (
 	"sync"
 	"testing"
 
+	cdx "github.com/CycloneDX/cyclonedx-go"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/stretchr/testify/require"
 
@@ -153,6 +154,30 @@ func TestImageConfig(t *testing.T) {
 		_, err := os.Stat(filepath.Join(dist, "attestations", f))
 		require.NoError(t, err, "unsigned builds keep the SBOM and provenance beside the layout")
 	}
+	// The SBOM as CycloneDX's own decoder reads it.
+	f, err := os.Open(filepath.Join(dist, "attestations", "orchestrator.cdx.json"))
+	require.NoError(t, err)
+	defer f.Close()
+	var bom cdx.BOM
+	require.NoError(t, cdx.NewBOMDecoder(f, cdx.BOMFileFormatJSON).Decode(&bom))
+	require.Equal(t, cdx.SpecVersion1_6, bom.SpecVersion)
+	require.Equal(t, "secure-agent/orchestrator", bom.Metadata.Component.Name)
+	apps, std, ca := 0, false, false
+	for _, c := range *bom.Components {
+		switch {
+		case c.Type == cdx.ComponentTypeApplication && c.Name == "orchestrator":
+			apps++
+			require.Len(t, *c.Hashes, 1)
+			require.Equal(t, cdx.HashAlgoSHA256, (*c.Hashes)[0].Algorithm)
+		case c.Name == "std":
+			std = strings.HasPrefix(c.PackageURL, "pkg:golang/std@go")
+		case c.Type == cdx.ComponentTypeData && c.Name == "ca-certificates":
+			ca = true
+		}
+	}
+	require.Equal(t, 2, apps, "one orchestrator binary per platform")
+	require.True(t, std, "the Go standard library is listed")
+	require.True(t, ca, "the CA bundle is listed")
 }
 
 func TestVerify(t *testing.T) {
