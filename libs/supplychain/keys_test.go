@@ -61,8 +61,8 @@ func TestKeyErrorsNameTheFixNotTheKey(t *testing.T) {
 	require.NoError(t, err)
 	rsaPEM := pkcs8(t, rsaKey)
 	for in, want := range map[string]string{
-		"not pem at all":  "openssl genpkey -algorithm ed25519",
-		string(rsaPEM):    "use Ed25519 or ECDSA",
+		"not pem at all": "openssl genpkey -algorithm ed25519",
+		string(rsaPEM):   "use Ed25519 or ECDSA",
 		"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n": "not a valid PKCS#8 private key",
 	} {
 		_, err := ParsePrivateKey([]byte(in))
