@@ -12,7 +12,6 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/match"
-	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/stretchr/testify/require"
 
 	"github.com/secure-agent/secure-agent/libs/supplychain"
@@ -48,18 +47,8 @@ func attached(t *testing.T, l, img, artifactType string) []v1.Image {
 	t.Helper()
 	src, err := supplychain.ParseRef("oci:" + l + ":" + img)
 	require.NoError(t, err)
-	d, err := imageIndex(t, l, img).Digest()
+	_, out, err := supplychain.Attached(src, artifactType)
 	require.NoError(t, err)
-	refs, err := src.Referrers(d)
-	require.NoError(t, err)
-	var out []v1.Image
-	for _, r := range refs {
-		m, err := r.Manifest()
-		require.NoError(t, err)
-		if m.Config.MediaType == types.MediaType(artifactType) {
-			out = append(out, r)
-		}
-	}
 	return out
 }
 

@@ -193,3 +193,37 @@ func readEnvelope(img v1.Image) ([]byte, error) {
 	}
 	return b, nil
 }
+
+// Attached returns the image's digest and the artifacts of one type
+// attached to it (ArtifactSignature, ArtifactSBOM, ArtifactProvenance).
+func Attached(src Source, artifactType string) (v1.Hash, []v1.Image, error) {
+	idx, err := src.Index()
+	if err != nil {
+		return v1.Hash{}, nil, err
+	}
+	d, err := idx.Digest()
+	if err != nil {
+		return v1.Hash{}, nil, err
+	}
+	refs, err := src.Referrers(d)
+	if err != nil {
+		return d, nil, err
+	}
+	out, err := ofType(refs, artifactType)
+	return d, out, err
+}
+
+// ofType keeps the artifacts whose artifact type (config media type) is t.
+func ofType(refs []v1.Image, t string) ([]v1.Image, error) {
+	var out []v1.Image
+	for _, r := range refs {
+		m, err := r.Manifest()
+		if err != nil {
+			return nil, err
+		}
+		if m.Config.MediaType == types.MediaType(t) {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}

@@ -13,7 +13,6 @@ import (
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
 )
 
@@ -99,12 +98,12 @@ func Verify(ctx context.Context, src Source, key *Key) Report {
 // findAttachment returns the statement of the first referrer of the
 // artifact type that is signed by key and names digest; otherwise why none did.
 func findAttachment(ctx context.Context, refs []v1.Image, a Attachment, digest v1.Hash, key *Key) (Statement, error) {
+	candidates, err := ofType(refs, a.ArtifactType)
+	if err != nil {
+		return Statement{}, fmt.Errorf("read attached manifests: %w", err)
+	}
 	var reasons []string
-	for _, img := range refs {
-		cfg, err := img.Manifest()
-		if err != nil || cfg.Config.MediaType != types.MediaType(a.ArtifactType) {
-			continue
-		}
+	for _, img := range candidates {
 		env, err := readEnvelope(img)
 		if err != nil {
 			reasons = append(reasons, err.Error())
