@@ -7,6 +7,7 @@ import (
 	_ "github.com/dapr/dapr/pkg/apis/resiliency/v1alpha1"
 	_ "github.com/dapr/dapr/pkg/injector/patcher"
 	_ "github.com/evanphx/json-patch/v5"
+	_ "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
 	_ "github.com/stretchr/testify/require"
 	_ "helm.sh/helm/v4/pkg/action"
 	_ "helm.sh/helm/v4/pkg/chart/v2/loader"
