@@ -6,6 +6,7 @@ module github.com/secure-agent/secure-agent/deploy/k8s
 go 1.26.0
 
 require (
+	github.com/dapr/components-contrib v1.16.5
 	github.com/dapr/dapr v1.16.5
 	github.com/evanphx/json-patch/v5 v5.9.11
 	github.com/kedacore/keda/v2 v2.21.0
@@ -84,6 +85,7 @@ require (
 	github.com/mattn/go-runewidth v0.0.28 // indirect
 	github.com/mitchellh/copystructure v1.2.0 // indirect
 	github.com/mitchellh/go-wordwrap v1.0.1 // indirect
+	github.com/mitchellh/mapstructure v1.5.1-0.20220423185008-bf980b35cac4 // indirect
 	github.com/mitchellh/reflectwalk v1.0.2 // indirect
 	github.com/moby/term v0.5.2 // indirect
 	github.com/modern-go/concurrent v0.0.0-20180306012644-bacd9c7ef1dd // indirect

@@ -6,6 +6,8 @@ import (
 	_ "github.com/dapr/dapr/pkg/apis/configuration/v1alpha1"
 	_ "github.com/dapr/dapr/pkg/apis/resiliency/v1alpha1"
 	_ "github.com/dapr/dapr/pkg/injector/patcher"
+	_ "github.com/dapr/dapr/pkg/scopes"
+	_ "github.com/dapr/components-contrib/metadata"
 	_ "github.com/evanphx/json-patch/v5"
 	_ "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
 	_ "github.com/stretchr/testify/require"
