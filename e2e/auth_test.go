@@ -98,6 +98,15 @@ func TestStolenSecretGoesNowhere(t *testing.T) {
 	require.Equal(t, job.Failed, st.State)
 	require.Zero(t, fake.accepted.Load(), "the fake PostgreSQL server got a connection")
 	requireNowhere(t, dataDir, canary)
+
+	// What the chart's `helm test` runs, here directly against health with
+	// the stack's job API token: one broker round trip through every app.
+	probe := exec.Command(filepath.Join(r, "bin", "agentctl"), "probe-broker", "--health", s.AppURL("health"), "--wait", "1m")
+	probe.Dir = t.TempDir()
+	probe.Env = append(os.Environ(), "SA_DATA_DIR="+dataDir)
+	out2, err := probe.CombinedOutput()
+	require.NoError(t, err, "%s", out2)
+	require.Regexp(t, `broker round trip ok \(probe [^)]+\): extractor \d+ms, orchestrator \d+ms, publisher \d+ms`, string(out2))
 }
 
 // cleartextPostgres accepts connections and asks each for a cleartext
