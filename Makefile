@@ -60,10 +60,14 @@ run: tools build ## the whole stack on the embedded default plus a demo job (RUN
 services: ## start (or install) Redis, PostgreSQL and MariaDB on loopback
 	deploy/ci/ensure-services.sh
 
-test: services tools build images test-unit vulncheck test-integration ## everything that must pass (what CI runs)
+test: services tools build images test-unit test-chart vulncheck test-integration ## everything that must pass (what CI runs)
 
 test-unit: ## unit tests of every module (race detector on)
 	@for m in $(filter-out e2e,$(MODULES)); do echo "==> go test $$m"; (cd $$m && $(GO) vet ./... && $(GO) test -race -count=1 ./...); done
+
+.PHONY: test-chart
+test-chart: ## the Helm chart (charts/secure-agent) rendered with Helm v4 and checked with the Kubernetes, Dapr, KEDA, Pod Security and components-contrib libraries (deploy/k8s)
+	cd deploy/k8s && GOWORK=off $(GO) vet ./... && GOWORK=off $(GO) test -count=1 ./...
 
 test-integration: ## real stacks: local profile and PROFILE=redis, in parallel
 	cd e2e && SA_ROOT=$(CURDIR) VERSION=$(VERSION) REVISION=$(REVISION) SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) PLATFORMS='$(PLATFORMS)' \
