@@ -29,12 +29,16 @@ RUNTIME_SRC := deploy/dapr-runtime/go.mod deploy/dapr-runtime/go.sum deploy/dapr
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
-tools: $(BIN)/.runtime ## build the Dapr runtime (daprd, placement, scheduler, sentry) and nats-server into bin/
+tools: $(BIN)/.runtime $(BIN)/dapr ## build the Dapr runtime (daprd, placement, scheduler, sentry), nats-server and the Dapr CLI (dapr) into bin/
 
 # One stamp for the five binaries: rebuilt only when the pinned module changes.
 $(BIN)/.runtime: $(RUNTIME_SRC)
 	deploy/dapr-runtime/build.sh $(BIN)
 	@touch $@
+
+# The Dapr CLI, for deploy/local/dapr.yaml (pinned tools module outside go.work).
+$(BIN)/dapr: deploy/dapr-cli/go.mod deploy/dapr-cli/go.sum deploy/dapr-cli/build.sh
+	deploy/dapr-cli/build.sh $(BIN)
 
 build: ## build the four services, agentctl and the local launcher into bin/
 	@mkdir -p $(BIN)
@@ -64,6 +68,7 @@ test: services tools build images test-unit test-chart vulncheck test-integratio
 
 test-unit: ## unit tests of every module (race detector on)
 	@for m in $(filter-out e2e,$(MODULES)); do echo "==> go test $$m"; (cd $$m && $(GO) vet ./... && $(GO) test -race -count=1 ./...); done
+	@echo "==> go test deploy/dapr-cli"; cd deploy/dapr-cli && GOWORK=off $(GO) vet ./... && GOWORK=off $(GO) test -count=1 ./...
 
 .PHONY: test-chart
 test-chart: ## the Helm chart (charts/secure-agent) rendered with Helm v4 and checked with the Kubernetes, Dapr, KEDA, Pod Security and components-contrib libraries (deploy/k8s)
