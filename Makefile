@@ -36,6 +36,15 @@ $(BIN)/.runtime: $(RUNTIME_SRC)
 	deploy/dapr-runtime/build.sh $(BIN)
 	@touch $@
 
+# kube-apiserver and etcd for the deploy/k8s tests (pinned tools modules outside go.work, cached like the runtime).
+KUBETOOLS_SRC := $(wildcard deploy/kube-tools/*/go.mod deploy/kube-tools/*/go.sum) deploy/kube-tools/build.sh
+.PHONY: kubetools
+kubetools: $(BIN)/.kubetools ## build kube-apiserver and etcd (for the deploy/k8s tests) into bin/
+tools: $(BIN)/.kubetools
+$(BIN)/.kubetools: $(KUBETOOLS_SRC)
+	deploy/kube-tools/build.sh $(BIN)
+	@touch $@
+
 # The Dapr CLI, for deploy/local/dapr.yaml (pinned tools module outside go.work).
 $(BIN)/dapr: deploy/dapr-cli/go.mod deploy/dapr-cli/go.sum deploy/dapr-cli/build.sh
 	deploy/dapr-cli/build.sh $(BIN)
