@@ -24,12 +24,18 @@ SERVICES := orchestrator extractor publisher health
 RUNTIME  := daprd placement scheduler sentry nats-server
 RUNTIME_SRC := deploy/dapr-runtime/go.mod deploy/dapr-runtime/go.sum deploy/dapr-runtime/cmd/daprd/main.go deploy/dapr-runtime/build.sh $(wildcard deploy/dapr-runtime/patches/* deploy/dapr-runtime/internal/*/*)
 
-.PHONY: help tools build images vulncheck run test test-unit test-integration bench services lint fmt clean
+.PHONY: help runtime tools build images vulncheck run test test-unit test-integration bench services lint fmt clean generate
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
-tools: $(BIN)/.runtime $(BIN)/dapr ## build the Dapr runtime (daprd, placement, scheduler, sentry), nats-server and the Dapr CLI (dapr) into bin/
+runtime: $(BIN)/.runtime ## build the Dapr runtime (daprd, placement, scheduler, sentry) and nats-server into bin/ (all `make run` needs)
+
+# Every tool the tests need, built side by side (downloads and links overlap):
+# the runtime, the Dapr CLI and kube-apiserver/etcd. Each is cached by content
+# outside the checkout, so a machine that built them once gets them in seconds.
+tools: ## build the runtime, the Dapr CLI (bin/dapr) and kube-apiserver/etcd (bin/) for the tests, in parallel
+	@$(MAKE) --no-print-directory -j3 $(BIN)/.runtime $(BIN)/dapr $(BIN)/.kubetools
 
 # One stamp for the five binaries: rebuilt only when the pinned module changes.
 $(BIN)/.runtime: $(RUNTIME_SRC)
@@ -40,7 +46,6 @@ $(BIN)/.runtime: $(RUNTIME_SRC)
 KUBETOOLS_SRC := $(wildcard deploy/kube-tools/*/go.mod deploy/kube-tools/*/go.sum) deploy/kube-tools/build.sh
 .PHONY: kubetools
 kubetools: $(BIN)/.kubetools ## build kube-apiserver and etcd (for the deploy/k8s tests) into bin/
-tools: $(BIN)/.kubetools
 $(BIN)/.kubetools: $(KUBETOOLS_SRC)
 	deploy/kube-tools/build.sh $(BIN)
 	@touch $@
@@ -67,7 +72,7 @@ vulncheck: images ## the vulnerability gate: govulncheck with the pinned offline
 	  $$tools/vulngate -govulncheck $$tools/govulncheck -db $$tools/db -allowlist deploy/vulncheck/allowlist.yaml \
 	    $(foreach m,$(MODULES),-module $(m)) $(foreach p,$(PLATFORMS),$(foreach b,$(IMAGE_BINARIES),-binary dist/bin/$(subst /,_,$(p))/$(b)))
 
-run: tools build ## the whole stack on the embedded default plus a demo job (RUN_ONCE=1: exit after it; PROFILE=redis for Redis; CONTROLPLANE=local: through the reference control plane); Ctrl-C stops it
+run: runtime build ## the whole stack on the embedded default plus a demo job (RUN_ONCE=1: exit after it; PROFILE=redis for Redis; CONTROLPLANE=local: through the reference control plane); Ctrl-C stops it
 	$(BIN)/devstack
 
 services: ## start (or install) Redis, PostgreSQL and MariaDB on loopback
@@ -87,8 +92,11 @@ test-integration: ## real stacks: local profile and PROFILE=redis, in parallel
 	cd e2e && SA_ROOT=$(CURDIR) VERSION=$(VERSION) REVISION=$(REVISION) SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) PLATFORMS='$(PLATFORMS)' \
 	  $(GO) test -count=1 -timeout 25m -v ./...
 
-bench: tools build ## extractor benchmark: agentctl extract vs psql on BENCH_TABLES tables (default 10000; see docs/operations.md)
+bench: runtime build ## extractor benchmark: agentctl extract vs psql on BENCH_TABLES tables (default 10000; see docs/operations.md)
 	cd e2e && SA_ROOT=$(CURDIR) BENCH_TABLES=$(BENCH_TABLES) $(GO) run ./cmd/bench
+
+generate: ## rewrite the files generated from charts/secure-agent/files/policy.yaml (components/config/, the pub/sub topic scopes); make test fails when they drift
+	$(GO) run ./deploy/local/cmd/genpolicy
 
 fmt: ## gofmt everything
 	gofmt -w $(MODULES)
