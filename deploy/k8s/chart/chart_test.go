@@ -237,11 +237,13 @@ func TestBadValuesRefused(t *testing.T) {
 			[]string{"/secretStore/type", "vault"}},
 		{"vault without address", map[string]any{"secretStore": map[string]any{"type": "vault"}},
 			[]string{"secretStore.vault.address"}},
-		// (No location asserted: santhosh-tekuri/jsonschema v6.0.3, Helm's
-		// validator, reports propertyNames errors at a wrong, varying
-		// instance location; validator.go keeps vd.vloc without cloning it.)
+		// A patternProperties false schema, so the validator reports the
+		// key's own location (a propertyNames rule is reported at a wrong,
+		// varying location by santhosh-tekuri/jsonschema v6.0.3).
 		{"credential-looking env var", map[string]any{"extractor": map[string]any{"env": map[string]any{"DB_PASSWORD": "hunter2"}}},
-			[]string{"DB_PASSWORD"}},
+			[]string{"/extractor/env/DB_PASSWORD"}},
+		{"lower-case env var", map[string]any{"extractor": map[string]any{"env": map[string]any{"http_proxy": "x"}}},
+			[]string{"/extractor/env", "http_proxy"}},
 		{"password in values", map[string]any{"pubsub": map[string]any{"redis": map[string]any{"password": "hunter2"}}},
 			[]string{"/pubsub/redis", "password"}},
 		{"token in values", map[string]any{"secretStore": map[string]any{"vault": map[string]any{"token": "s.abc"}}},
