@@ -10,10 +10,18 @@ GO      ?= go
 # release the Go module proxy serves here. The go command fetches it once.
 export GOTOOLCHAIN := go1.27.3
 BIN     := $(CURDIR)/bin
-VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+# Read once when make starts (not at each use): a commit made while
+# `make test` runs must not give the e2e suite another version than the images.
+ifeq ($(origin VERSION),undefined)
+VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+endif
 LDFLAGS := -X github.com/secure-agent/secure-agent/libs/bootstrap.Version=$(VERSION)
-REVISION ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
-SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+ifeq ($(origin REVISION),undefined)
+REVISION := $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+endif
+ifeq ($(origin SOURCE_DATE_EPOCH),undefined)
+SOURCE_DATE_EPOCH := $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+endif
 PLATFORMS ?= linux/amd64 linux/arm64
 IMAGE_BINARIES := orchestrator extractor publisher health agentctl daprd placement scheduler sentry
 BENCH_TABLES ?= 10000
