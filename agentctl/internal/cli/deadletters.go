@@ -108,7 +108,15 @@ func (c *deadLettersCmd) validate(env *Env) []string {
 	case c.all && c.action != "replay":
 		problems = append(problems, "--all is for replay")
 	}
-	v, from := c.rawURL, "--health"
+	client, more := healthClient(env, c.rawURL, c.tokenFile)
+	c.client = client
+	return append(problems, more...)
+}
+
+// healthClient is a client of the health service: --health, else
+// $SA_HEALTH_URL, else the local stack's; with the job API token.
+func healthClient(env *Env, rawURL, tokenFile string) (*orchestrator, []string) {
+	v, from := rawURL, "--health"
 	if v == "" {
 		if e, ok := env.LookupEnv(healthEnv); ok && strings.TrimSpace(e) != "" {
 			v, from = strings.TrimSpace(e), healthEnv
@@ -118,15 +126,15 @@ func (c *deadLettersCmd) validate(env *Env) []string {
 	}
 	base, problem := baseURL(from, v, defaultHealth)
 	if problem != "" {
-		return append(problems, problem)
+		return nil, []string{problem}
 	}
-	c.client = newOrchestrator(base)
-	c.client.service = "health"
-	c.client.token, c.client.tokenFrom, problem = (&orchestratorFlags{tokenFile: c.tokenFile}).findToken(env)
+	client := newOrchestrator(base)
+	client.service = "health"
+	client.token, client.tokenFrom, problem = (&orchestratorFlags{tokenFile: tokenFile}).findToken(env)
 	if problem != "" {
-		problems = append(problems, problem)
+		return client, []string{problem}
 	}
-	return problems
+	return client, nil
 }
 
 func (c *deadLettersCmd) run(ctx context.Context, env *Env) error {

@@ -70,25 +70,9 @@ func (c *probeBrokerCmd) validate(env *Env) []string {
 		if c.shutdown {
 			problems = append(problems, "--shutdown-sidecar needs --via-sidecar")
 		}
-		v, from := c.rawURL, "--health"
-		if v == "" {
-			if e, ok := env.LookupEnv(healthEnv); ok && strings.TrimSpace(e) != "" {
-				v, from = strings.TrimSpace(e), healthEnv
-			} else {
-				v = defaultHealth
-			}
-		}
-		base, problem := baseURL(from, v, defaultHealth)
-		if problem != "" {
-			return append(problems, problem)
-		}
-		c.client = newOrchestrator(base)
-		c.client.service = "health"
-		c.client.token, c.client.tokenFrom, problem = (&orchestratorFlags{tokenFile: c.tokenFile}).findToken(env)
-		if problem != "" {
-			problems = append(problems, problem)
-		}
-		return problems
+		client, more := healthClient(env, c.rawURL, c.tokenFile)
+		c.client = client
+		return append(problems, more...)
 	}
 	if c.rawURL != "" || c.tokenFile != "" {
 		problems = append(problems, "--health and --token-file are for direct calls: drop them with --via-sidecar")
