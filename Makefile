@@ -26,6 +26,11 @@ PLATFORMS ?= linux/amd64 linux/arm64
 IMAGE_BINARIES := orchestrator extractor publisher health agentctl daprd placement scheduler sentry
 BENCH_TABLES ?= 10000
 export GOFLAGS := -buildvcs=false
+# How deploy/kube-tools and deploy/dapr-cli build their test-only tools
+# (with CGO_ENABLED=0): the tests of deploy/k8s and deploy/dapr-cli, which
+# import the same modules, use the same flags so they reuse the tools'
+# compiled packages (a cold `make test` compiles them once, not twice).
+TOOLS_BUILDFLAGS := -trimpath -gcflags='all=-N -l'
 
 MODULES  := libs agentctl services/orchestrator services/extractor services/publisher services/health deploy/local deploy/images e2e
 SERVICES := orchestrator extractor publisher health
@@ -90,11 +95,11 @@ test: services tools build images test-unit test-chart vulncheck test-integratio
 
 test-unit: ## unit tests of every module (race detector on)
 	@for m in $(filter-out e2e,$(MODULES)); do echo "==> go test $$m"; (cd $$m && $(GO) vet ./... && $(GO) test -race -count=1 ./...); done
-	@echo "==> go test deploy/dapr-cli"; cd deploy/dapr-cli && GOWORK=off $(GO) vet ./... && GOWORK=off $(GO) test -count=1 ./...
+	@echo "==> go test deploy/dapr-cli"; cd deploy/dapr-cli && GOWORK=off CGO_ENABLED=0 $(GO) vet $(TOOLS_BUILDFLAGS) ./... && GOWORK=off CGO_ENABLED=0 $(GO) test $(TOOLS_BUILDFLAGS) -count=1 ./...
 
 .PHONY: test-chart
 test-chart: ## the Helm chart (charts/secure-agent) rendered with Helm v4 and checked with the Kubernetes, Dapr, KEDA, Pod Security and components-contrib libraries (deploy/k8s)
-	cd deploy/k8s && GOWORK=off $(GO) vet ./... && GOWORK=off $(GO) test -count=1 ./...
+	cd deploy/k8s && GOWORK=off CGO_ENABLED=0 $(GO) vet $(TOOLS_BUILDFLAGS) ./... && GOWORK=off CGO_ENABLED=0 $(GO) test $(TOOLS_BUILDFLAGS) -count=1 ./...
 
 test-integration: ## real stacks: local profile and PROFILE=redis, in parallel
 	cd e2e && SA_ROOT=$(CURDIR) VERSION=$(VERSION) REVISION=$(REVISION) SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) PLATFORMS='$(PLATFORMS)' \

@@ -51,6 +51,15 @@ prepare_sources() { # workdir → prints the tools-module copy to build in
     "$work/dapr/pkg/metrics/exporter.go"
   grep -q 'fmt.Sprintf("127.0.0.1:%d", s.port)' "$work/dapr/pkg/healthz/server/server.go" || { echo "build.sh: healthz patch did not apply to $src" >&2; exit 1; }
   grep -q 'e.listenAddress = "127.0.0.1"' "$work/dapr/pkg/metrics/exporter.go" || { echo "build.sh: metrics patch did not apply to $src" >&2; exit 1; }
+  # daprd registers our component set (cmd/daprd/components.go), not
+  # upstream's: upstream's registrations are cmd/daprd/components/*.go,
+  # which cmd/daprd/app imports, behind build tags (stablecomponents,
+  # allcomponents) and without a tag only panics. Empty that package.
+  [ -f "$work/dapr/cmd/daprd/components/zz_notag.go" ] || { echo "build.sh: dapr cmd/daprd/components has no zz_notag.go; check how this dapr version registers components" >&2; exit 1; }
+  rm -f "$work/dapr/cmd/daprd/components/"*.go
+  printf '%s\n' '// Package components is emptied by deploy/dapr-runtime/build.sh: daprd' \
+    '// registers the component set of deploy/dapr-runtime/cmd/daprd/components.go.' 'package components' \
+    >"$work/dapr/cmd/daprd/components/components.go"
   # durabletask-go's workflow backend hands a work item to the app before it
   # registers the pending task, so a fast app's answer can be dropped and
   # the workflow hangs (patches/durabletask-local-task.go.txt says how it is
@@ -154,7 +163,8 @@ if ! have_all "$cache"; then
   # The checks run on this machine; they test the same sources for every platform.
   go test -count=1 -tags runtimecheck ./internal/... || { echo "build.sh: the patched sources fail their checks (internal/); see above" >&2; exit 1; }
   export GOOS=${target%/*} GOARCH=${target#*/}
-  go build -tags stablecomponents,timetzdata -trimpath -ldflags "$ldflags" -o "$tmp/daprd" ./cmd/daprd
+  # No stablecomponents tag: cmd/daprd/components.go registers our component set.
+  go build -tags timetzdata -trimpath -ldflags "$ldflags" -o "$tmp/daprd" ./cmd/daprd
   go build -tags timetzdata -trimpath -ldflags "$ldflags" -o "$tmp/" \
     github.com/dapr/dapr/cmd/placement github.com/dapr/dapr/cmd/scheduler github.com/dapr/dapr/cmd/sentry
   grep -qa '127.0.0.1:%d' "$tmp/sentry" || { echo "build.sh: the built sentry lacks the loopback patch" >&2; exit 1; }
@@ -163,6 +173,9 @@ if ! have_all "$cache"; then
   grep -qa 'no connected worker took the' "$tmp/daprd" || { echo "build.sh: the built daprd lacks the work-item dispatch patch" >&2; exit 1; }
   grep -qa 'workflow actors stay registered until the app reconnects' "$tmp/daprd" || { echo "build.sh: the built daprd lacks the workflow-actor registration patch" >&2; exit 1; }
   grep -qa 'dropping the cached workflow state after a failed run' "$tmp/daprd" || { echo "build.sh: the built daprd lacks the workflow state-cache patch" >&2; exit 1; }
+  # Our component set, not upstream's (the package paths are in the binary's symbol table).
+  grep -qa 'components-contrib/secretstores/aws/secretmanager' "$tmp/daprd" || { echo "build.sh: the built daprd lacks secretstores.aws.secretmanager (cmd/daprd/components.go)" >&2; exit 1; }
+  ! grep -qa 'components-contrib/pubsub/kafka' "$tmp/daprd" || { echo "build.sh: the built daprd has upstream's component set (Kafka), not cmd/daprd/components.go's" >&2; exit 1; }
   cd "$here" && rm -rf "$tmp/src"
   rm -rf "$cache" && mv "$tmp" "$cache"
   echo "==> Dapr runtime built in $(( $(date +%s) - start ))s (cached in $cache)"

@@ -96,20 +96,24 @@ type ContribMetadata struct {
 	missing     map[string]string           // "type@version" -> why there is no schema
 }
 
-// LoadContribMetadata reads the component registrations of daprd (the dapr
-// module in this module's build list: cmd/daprd/components/*.go) and the
-// metadata.yaml of each registered components-contrib package (the
-// components-contrib module in the build list, the runtime's).
-func LoadContribMetadata() (*ContribMetadata, error) {
+// LoadContribMetadata reads the component registrations of our daprd
+// (daprdDir: deploy/dapr-runtime/cmd/daprd, whose components.go lists every
+// type it is built with) and the metadata.yaml of each registered
+// components-contrib package (the components-contrib module in this
+// module's build list, the runtime's). Reading our own registrations, not
+// upstream's cmd/daprd/components, matters: upstream guards most of its
+// files with build tags, so a type registered there may not be in the
+// daprd we ship.
+func LoadContribMetadata(daprdDir string) (*ContribMetadata, error) {
 	contribDir, contribVersion, err := ModuleDir("github.com/dapr/components-contrib")
 	if err != nil {
 		return nil, err
 	}
-	daprDir, daprVersion, err := ModuleDir("github.com/dapr/dapr")
+	_, daprVersion, err := ModuleDir("github.com/dapr/dapr")
 	if err != nil {
 		return nil, err
 	}
-	regs, err := daprdRegistrations(filepath.Join(daprDir, "cmd/daprd/components"))
+	regs, err := daprdRegistrations(daprdDir)
 	if err != nil {
 		return nil, err
 	}
@@ -247,9 +251,9 @@ func (cm *ContribMetadata) Schema(componentType, version string) (*ComponentSche
 	}
 	if len(known) > 0 {
 		sort.Strings(known)
-		return nil, fmt.Errorf("daprd %s registers %s in versions %q, not %q", cm.DaprVersion, componentType, known, version)
+		return nil, fmt.Errorf("our daprd (dapr %s, deploy/dapr-runtime/cmd/daprd) registers %s in versions %q, not %q", cm.DaprVersion, componentType, known, version)
 	}
-	return nil, fmt.Errorf("daprd %s registers no component type %q", cm.DaprVersion, componentType)
+	return nil, fmt.Errorf("our daprd (dapr %s) registers no component type %q: register it in deploy/dapr-runtime/cmd/daprd/components.go or do not render it", cm.DaprVersion, componentType)
 }
 
 // Check checks a Component's type, version and metadata keys against

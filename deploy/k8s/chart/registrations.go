@@ -15,9 +15,9 @@ import (
 	daprcomponents "github.com/dapr/dapr/pkg/components"
 )
 
-// registration is one component type daprd registers in
-// cmd/daprd/components (e.g. secretstores.aws.secretmanager, implemented by
-// components-contrib/secretstores/aws/secretmanager).
+// registration is one component type our daprd registers in
+// deploy/dapr-runtime/cmd/daprd (e.g. secretstores.aws.secretmanager,
+// implemented by components-contrib/secretstores/aws/secretmanager).
 type registration struct {
 	// Category is daprd's component category, e.g. "secretstores".
 	Category string
@@ -64,9 +64,14 @@ func daprdRegistrations(dir string) ([]registration, error) {
 			continue
 		}
 		path := filepath.Join(dir, name)
-		f, err := parser.ParseFile(fset, path, nil, parser.SkipObjectResolution)
+		f, err := parser.ParseFile(fset, path, nil, parser.SkipObjectResolution|parser.ParseComments)
 		if err != nil {
 			return nil, err
+		}
+		// A registration behind a build tag may or may not be in the binary:
+		// exactly the doubt this check exists to remove.
+		if hasBuildConstraint(f) {
+			return nil, fmt.Errorf("daprd registrations: %s has a //go:build line; list the components daprd is built with in files without build tags", path)
 		}
 		imports := map[string]string{} // package name in the file -> import path
 		for _, imp := range f.Imports {
@@ -194,6 +199,20 @@ func daprdRegistrations(dir string) ([]registration, error) {
 		return out[i].Version < out[j].Version
 	})
 	return out, nil
+}
+
+func hasBuildConstraint(f *ast.File) bool {
+	for _, g := range f.Comments {
+		if g.Pos() >= f.Package {
+			break
+		}
+		for _, c := range g.List {
+			if strings.HasPrefix(c.Text, "//go:build") || strings.HasPrefix(c.Text, "// +build") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func stringLit(e ast.Expr) (string, bool) {
