@@ -26,6 +26,13 @@ PLATFORMS ?= linux/amd64 linux/arm64
 IMAGE_BINARIES := orchestrator extractor publisher health agentctl daprd placement scheduler sentry
 BENCH_TABLES ?= 10000
 export GOFLAGS := -buildvcs=false
+# How the workspace's code is compiled outside the race-detector tests: the
+# way the images build it (static, -trimpath, time zones embedded). bin/,
+# go vet and the e2e suite use it too, so a cold `make test` compiles the
+# services' dependencies for this machine once (plus once with -race for the
+# unit tests) instead of once per flag set.
+STATIC := CGO_ENABLED=0
+STATIC_FLAGS := -trimpath -tags timetzdata
 # How deploy/kube-tools and deploy/dapr-cli build their test-only tools
 # (with CGO_ENABLED=0): the tests of deploy/k8s and deploy/dapr-cli, which
 # import the same modules, use the same flags so they reuse the tools'
@@ -69,12 +76,12 @@ $(BIN)/dapr: deploy/dapr-cli/go.mod deploy/dapr-cli/go.sum deploy/dapr-cli/build
 
 build: ## build the four services, agentctl and the local launcher into bin/
 	@mkdir -p $(BIN)
-	@for s in $(SERVICES); do echo "go build $$s"; $(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/$$s ./services/$$s/cmd/$$s; done
-	$(GO) build -ldflags '-X main.version=$(VERSION)' -o $(BIN)/agentctl ./agentctl
-	$(GO) build -o $(BIN)/devstack ./deploy/local
-	$(GO) build -o $(BIN)/sandbox ./deploy/local/cmd/sandbox
-	$(GO) build -o $(BIN)/demodb ./services/extractor/cmd/demodb
-	$(GO) build -o $(BIN)/controlplane ./e2e/controlplane/cmd/controlplane
+	@for s in $(SERVICES); do echo "go build $$s"; $(STATIC) $(GO) build $(STATIC_FLAGS) -ldflags '$(LDFLAGS)' -o $(BIN)/$$s ./services/$$s/cmd/$$s; done
+	$(STATIC) $(GO) build $(STATIC_FLAGS) -ldflags '-X main.version=$(VERSION)' -o $(BIN)/agentctl ./agentctl
+	$(STATIC) $(GO) build $(STATIC_FLAGS) -o $(BIN)/devstack ./deploy/local
+	$(STATIC) $(GO) build $(STATIC_FLAGS) -o $(BIN)/sandbox ./deploy/local/cmd/sandbox
+	$(STATIC) $(GO) build $(STATIC_FLAGS) -o $(BIN)/demodb ./services/extractor/cmd/demodb
+	$(STATIC) $(GO) build $(STATIC_FLAGS) -o $(BIN)/controlplane ./e2e/controlplane/cmd/controlplane
 
 images: ## OCI images (4 services, agentctl, the patched daprd) for linux/amd64 and arm64 into dist/oci; SA_SIGNING_KEY_FILE signs them, IMAGE_REGISTRY=host/prefix pushes them (docs/supply-chain.md)
 	VERSION=$(VERSION) REVISION=$(REVISION) SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) PLATFORMS='$(PLATFORMS)' deploy/images/build.sh
@@ -94,7 +101,7 @@ services: ## start (or install) Redis, PostgreSQL and MariaDB on loopback
 test: services tools build images test-unit test-chart vulncheck test-integration ## everything that must pass (what CI runs)
 
 test-unit: ## unit tests of every module (race detector on)
-	@for m in $(filter-out e2e,$(MODULES)); do echo "==> go test $$m"; (cd $$m && $(GO) vet ./... && $(GO) test -race -count=1 ./...); done
+	@for m in $(filter-out e2e,$(MODULES)); do echo "==> go test $$m"; (cd $$m && $(STATIC) $(GO) vet $(STATIC_FLAGS) ./... && $(GO) test -race -count=1 ./...); done
 	@echo "==> go test deploy/dapr-cli"; cd deploy/dapr-cli && GOWORK=off CGO_ENABLED=0 $(GO) vet $(TOOLS_BUILDFLAGS) ./... && GOWORK=off CGO_ENABLED=0 $(GO) test $(TOOLS_BUILDFLAGS) -count=1 ./...
 
 .PHONY: test-chart
@@ -103,7 +110,7 @@ test-chart: ## the Helm chart (charts/secure-agent) rendered with Helm v4 and ch
 
 test-integration: ## real stacks: local profile and PROFILE=redis, in parallel
 	cd e2e && SA_ROOT=$(CURDIR) VERSION=$(VERSION) REVISION=$(REVISION) SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) PLATFORMS='$(PLATFORMS)' \
-	  $(GO) test -count=1 -timeout 25m -v ./...
+	  $(STATIC) $(GO) test $(STATIC_FLAGS) -count=1 -timeout 25m -v ./...
 
 bench: runtime build ## extractor benchmark: agentctl extract vs psql on BENCH_TABLES tables (default 10000; see docs/operations.md)
 	cd e2e && SA_ROOT=$(CURDIR) BENCH_TABLES=$(BENCH_TABLES) $(GO) run ./cmd/bench
