@@ -41,10 +41,10 @@ TOOLS_BUILDFLAGS := -trimpath -gcflags='all=-N -l'
 # The compiler, the linker and govulncheck spend a sixth of their time in
 # the garbage collector at the default GOGC=100; 400 saves about 13% of a
 # cold build (measured on etcd; memory is plentiful). Only the go command
-# and the scripts that build get it: `go test -exec $(NOGOGC)` runs the test
+# and the scripts that build get it: $(GOTEST) runs the test
 # binaries, and so the services the e2e suite starts, with Go's default.
 BUILD_ENV := GOGC=400
-NOGOGC := 'env -u GOGC'
+GOTEST := $(BUILD_ENV) $(GO) test -exec 'env -u GOGC'
 
 MODULES  := libs agentctl services/orchestrator services/extractor services/publisher services/health deploy/local deploy/images e2e
 SERVICES := orchestrator extractor publisher health
@@ -94,7 +94,7 @@ images: ## OCI images (4 services, agentctl, the patched daprd) for linux/amd64 
 
 vulncheck: images ## the vulnerability gate: govulncheck with the pinned offline database on every module and every image binary; reviewed exceptions in deploy/vulncheck/allowlist.yaml
 	@export $(BUILD_ENV) && tools=$$(deploy/vulncheck/build.sh) && \
-	  (cd deploy/vulncheck && GOWORK=off $(GO) vet ./... && GOWORK=off $(GO) test -exec $(NOGOGC) -count=1 ./...) && \
+	  (cd deploy/vulncheck && GOWORK=off $(GO) vet ./... && GOWORK=off $(GOTEST) -count=1 ./...) && \
 	  $$tools/vulngate -govulncheck $$tools/govulncheck -db $$tools/db -allowlist deploy/vulncheck/allowlist.yaml \
 	    $(foreach m,$(MODULES),-module $(m)) $(foreach p,$(PLATFORMS),$(foreach b,$(IMAGE_BINARIES),-binary dist/bin/$(subst /,_,$(p))/$(b)))
 
@@ -107,16 +107,16 @@ services: ## start (or install) Redis, PostgreSQL and MariaDB on loopback
 test: services tools build images test-unit test-chart vulncheck test-integration ## everything that must pass (what CI runs)
 
 test-unit: ## unit tests of every module (race detector on)
-	@for m in $(filter-out e2e,$(MODULES)); do echo "==> go test $$m"; (cd $$m && $(BUILD_ENV) $(STATIC) $(GO) vet $(STATIC_FLAGS) ./... && $(BUILD_ENV) $(GO) test -exec $(NOGOGC) -race -count=1 ./...); done
-	@echo "==> go test deploy/dapr-cli"; cd deploy/dapr-cli && export $(BUILD_ENV) GOWORK=off CGO_ENABLED=0 && $(GO) vet $(TOOLS_BUILDFLAGS) ./... && $(GO) test -exec $(NOGOGC) $(TOOLS_BUILDFLAGS) -count=1 ./...
+	@for m in $(filter-out e2e,$(MODULES)); do echo "==> go test $$m"; (cd $$m && $(BUILD_ENV) $(STATIC) $(GO) vet $(STATIC_FLAGS) ./... && $(GOTEST) -race -count=1 ./...); done
+	@echo "==> go test deploy/dapr-cli"; cd deploy/dapr-cli && export $(BUILD_ENV) GOWORK=off CGO_ENABLED=0 && $(GO) vet $(TOOLS_BUILDFLAGS) ./... && $(GOTEST) $(TOOLS_BUILDFLAGS) -count=1 ./...
 
 .PHONY: test-chart
 test-chart: ## the Helm chart (charts/secure-agent) rendered with Helm v4 and checked with the Kubernetes, Dapr, KEDA, Pod Security and components-contrib libraries (deploy/k8s)
-	cd deploy/k8s && export $(BUILD_ENV) GOWORK=off CGO_ENABLED=0 && $(GO) vet $(TOOLS_BUILDFLAGS) ./... && $(GO) test -exec $(NOGOGC) $(TOOLS_BUILDFLAGS) -count=1 ./...
+	cd deploy/k8s && export $(BUILD_ENV) GOWORK=off CGO_ENABLED=0 && $(GO) vet $(TOOLS_BUILDFLAGS) ./... && $(GOTEST) $(TOOLS_BUILDFLAGS) -count=1 ./...
 
 test-integration: ## real stacks: local profile and PROFILE=redis, in parallel
 	cd e2e && SA_ROOT=$(CURDIR) VERSION=$(VERSION) REVISION=$(REVISION) SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) PLATFORMS='$(PLATFORMS)' \
-	  $(BUILD_ENV) $(STATIC) $(GO) test -exec $(NOGOGC) $(STATIC_FLAGS) -count=1 -timeout 25m -v ./...
+	  $(STATIC) $(GOTEST) $(STATIC_FLAGS) -count=1 -timeout 25m -v ./...
 
 bench: runtime build ## extractor benchmark: agentctl extract vs psql on BENCH_TABLES tables (default 10000; see docs/operations.md)
 	cd e2e && SA_ROOT=$(CURDIR) BENCH_TABLES=$(BENCH_TABLES) $(GO) run ./cmd/bench
