@@ -27,17 +27,17 @@ IMAGE_BINARIES := orchestrator extractor publisher health agentctl daprd placeme
 BENCH_TABLES ?= 10000
 export GOFLAGS := -buildvcs=false
 # How the workspace's code is compiled outside the race-detector tests: the
-# way the images build it (static, -trimpath, time zones embedded). bin/,
+# way the images build it (static, -trimpath, time zones embedded, no DWARF). bin/,
 # go vet and the e2e suite use it too, so a cold `make test` compiles the
 # services' dependencies for this machine once (plus once with -race for the
 # unit tests) instead of once per flag set.
 STATIC := CGO_ENABLED=0
-STATIC_FLAGS := -trimpath -tags timetzdata
+STATIC_FLAGS := -trimpath -tags timetzdata -gcflags=all=-dwarf=false
 # How deploy/kube-tools and deploy/dapr-cli build their test-only tools
 # (with CGO_ENABLED=0): the tests of deploy/k8s and deploy/dapr-cli, which
 # import the same modules, use the same flags so they reuse the tools'
 # compiled packages (a cold `make test` compiles them once, not twice).
-TOOLS_BUILDFLAGS := -trimpath -gcflags='all=-N -l'
+TOOLS_BUILDFLAGS := -trimpath -gcflags='all=-N -l -dwarf=false'
 # The compiler, the linker and govulncheck spend a sixth of their time in
 # the garbage collector at the default GOGC=100; 400 saves about 13% of a
 # cold build (measured on etcd; memory is plentiful). Only the go command
@@ -78,6 +78,7 @@ $(BIN)/.kubetools: $(KUBETOOLS_SRC)
 	@touch $@
 
 # The Dapr CLI, for deploy/local/dapr.yaml (pinned tools module outside go.work).
+cli: $(BIN)/dapr ## build the Dapr CLI (for the deploy/local/dapr.yaml tests) into bin/
 $(BIN)/dapr: deploy/dapr-cli/go.mod deploy/dapr-cli/go.sum deploy/dapr-cli/build.sh
 	$(BUILD_ENV) deploy/dapr-cli/build.sh $(BIN)
 
@@ -93,6 +94,10 @@ images: ## OCI images (4 services, agentctl, the patched daprd) for linux/amd64 
 	$(BUILD_ENV) VERSION=$(VERSION) REVISION=$(REVISION) SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) PLATFORMS='$(PLATFORMS)' deploy/images/build.sh
 
 vulncheck: images ## the vulnerability gate: govulncheck with the pinned offline database on every module and every image binary; reviewed exceptions in deploy/vulncheck/allowlist.yaml
+	@$(MAKE) --no-print-directory vulngate
+
+.PHONY: vulngate cli
+vulngate: # vulncheck on the images already in dist/ (make test builds them first)
 	@export $(BUILD_ENV) && tools=$$(deploy/vulncheck/build.sh) && \
 	  (cd deploy/vulncheck && GOWORK=off $(GO) vet ./... && GOWORK=off $(GOTEST) -count=1 ./...) && \
 	  $$tools/vulngate -govulncheck $$tools/govulncheck -db $$tools/db -allowlist deploy/vulncheck/allowlist.yaml \
@@ -104,10 +109,20 @@ run: runtime build ## the whole stack on the embedded default plus a demo job (R
 services: ## start (or install) Redis, PostgreSQL and MariaDB on loopback
 	deploy/ci/ensure-services.sh
 
-test: services tools build images test-unit test-chart vulncheck test-integration ## everything that must pass (what CI runs)
+# deploy/ci/test.sh runs the suites in the foreground and the builds they
+# need later (the Dapr CLI, kube-apiserver/etcd, the images, the vulnerability
+# gate) niced in the background, in the gaps the suites leave; it prints each
+# background job's output when it joins it. VERSION and friends are passed
+# down so every step sees the values read when this make started.
+test: ## everything that must pass (what CI runs): services, tools, build, images, test-unit, test-chart, vulncheck, test-integration
+	VERSION='$(VERSION)' REVISION='$(REVISION)' SOURCE_DATE_EPOCH='$(SOURCE_DATE_EPOCH)' MAKE='$(MAKE)' deploy/ci/test.sh
 
-test-unit: ## unit tests of every module (race detector on)
+test-unit: test-unit-go test-unit-cli ## unit tests of every module (race detector on)
+
+.PHONY: test-unit-go test-unit-cli
+test-unit-go: # the workspace modules' unit tests
 	@for m in $(filter-out e2e,$(MODULES)); do echo "==> go test $$m"; (cd $$m && $(BUILD_ENV) $(STATIC) $(GO) vet $(STATIC_FLAGS) ./... && $(GOTEST) -race -count=1 ./...); done
+test-unit-cli: $(BIN)/dapr # deploy/dapr-cli's tests (they check deploy/local/dapr.yaml with the CLI's own code)
 	@echo "==> go test deploy/dapr-cli"; cd deploy/dapr-cli && export $(BUILD_ENV) GOWORK=off CGO_ENABLED=0 && $(GO) vet $(TOOLS_BUILDFLAGS) ./... && $(GOTEST) $(TOOLS_BUILDFLAGS) -count=1 ./...
 
 .PHONY: test-chart

@@ -35,7 +35,7 @@ if [ ! -x "$cache/dapr" ]; then
   # Unoptimized (about a fifth less compile time; a CLI does not need the
   # optimizer) and static; `make test-unit` tests this module with the same
   # flags, so the test reuses the packages compiled here.
-  go build -trimpath -gcflags="all=-N -l" -ldflags "-s -w -X main.version=$version -X main.apiVersion=1.0 -X github.com/dapr/cli/pkg/standalone.gitversion=v$version" \
+  go build -trimpath -gcflags="all=-N -l -dwarf=false" -ldflags "-s -w -X main.version=$version -X main.apiVersion=1.0 -X github.com/dapr/cli/pkg/standalone.gitversion=v$version" \
     -o "$tmp/dapr" github.com/dapr/cli
   # `dapr version` must name the pinned release, or the ldflags above missed.
   got=$(HOME="$tmp" DAPR_RUNTIME_PATH="$tmp" "$tmp/dapr" version) || { echo "build.sh: the built dapr does not run: $got" >&2; exit 1; }

@@ -155,8 +155,11 @@ if ! have_all "$cache"; then
   cd "$here"
   export GOWORK=off GOFLAGS=-buildvcs=false CGO_ENABLED=0
   start=$(date +%s)
-  ldflags="-X github.com/dapr/dapr/pkg/buildinfo.version=$(dapr_version)"
-  if [ "$target" = "$host" ]; then go build -trimpath -o "$tmp/nats-server" github.com/nats-io/nats-server/v2; fi
+  # Stripped and compiled without DWARF, like the services' image binaries
+  # (the symbol and line tables that stack traces and govulncheck read stay).
+  flags="-tags timetzdata -trimpath -gcflags=all=-dwarf=false"
+  ldflags="-s -w -X github.com/dapr/dapr/pkg/buildinfo.version=$(dapr_version)"
+  if [ "$target" = "$host" ]; then go build $flags -ldflags "-s -w" -o "$tmp/nats-server" github.com/nats-io/nats-server/v2; fi
   # prepare_sources runs in a subshell: its exit only ends that, so check.
   srcdir=$(prepare_sources "$tmp/src") && [ -d "$srcdir" ] || { echo "build.sh: preparing the patched sources failed; see above" >&2; exit 1; }
   cd "$srcdir"
@@ -164,8 +167,8 @@ if ! have_all "$cache"; then
   go test -count=1 -tags runtimecheck ./internal/... || { echo "build.sh: the patched sources fail their checks (internal/); see above" >&2; exit 1; }
   export GOOS=${target%/*} GOARCH=${target#*/}
   # No stablecomponents tag: cmd/daprd/components.go registers our component set.
-  go build -tags timetzdata -trimpath -ldflags "$ldflags" -o "$tmp/daprd" ./cmd/daprd
-  go build -tags timetzdata -trimpath -ldflags "$ldflags" -o "$tmp/" \
+  go build $flags -ldflags "$ldflags" -o "$tmp/daprd" ./cmd/daprd
+  go build $flags -ldflags "$ldflags" -o "$tmp/" \
     github.com/dapr/dapr/cmd/placement github.com/dapr/dapr/cmd/scheduler github.com/dapr/dapr/cmd/sentry
   grep -qa '127.0.0.1:%d' "$tmp/sentry" || { echo "build.sh: the built sentry lacks the loopback patch" >&2; exit 1; }
   grep -qa 'ignoring duplicate child workflow creation' "$tmp/daprd" || { echo "build.sh: the built daprd lacks the child-workflow patch" >&2; exit 1; }

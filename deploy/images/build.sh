@@ -25,10 +25,10 @@ for p in $platforms; do
   rm -f "$out/nats-server" # infrastructure, not shipped in an image
   echo "==> static binaries for $p"
   for s in "${services[@]}"; do
-    GOOS=${p%/*} GOARCH=${p#*/} go build -trimpath -tags timetzdata \
+    GOOS=${p%/*} GOARCH=${p#*/} go build -trimpath -tags timetzdata -gcflags=all=-dwarf=false \
       -ldflags "-s -w -X github.com/secure-agent/secure-agent/libs/bootstrap.Version=$VERSION" -o "$out/$s" "./services/$s/cmd/$s"
   done
-  GOOS=${p%/*} GOARCH=${p#*/} go build -trimpath -tags timetzdata -ldflags "-s -w -X main.version=$VERSION" -o "$out/agentctl" ./agentctl
+  GOOS=${p%/*} GOARCH=${p#*/} go build -trimpath -tags timetzdata -gcflags=all=-dwarf=false -ldflags "-s -w -X main.version=$VERSION" -o "$out/agentctl" ./agentctl
 done
 go build -o "$dist/bin/images" ./deploy/images/cmd/images
 "$dist/bin/images" -out "$dist/oci" -bin "$dist/bin" -platforms "$(echo $platforms | tr ' ' ',')" \

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# `make test`: every suite that must pass, ordered so that the CPU-bound
+# builds the tests need later run in the background while the suites that
+# mostly wait (databases, sidecars, a kube-apiserver, whole stacks) run in
+# the foreground. On a machine with empty caches most of the time goes to
+# compiling test-only tools (kube-apiserver, etcd, the Dapr CLI) and the
+# arm64 runtime; on 2 cores, running them in the gaps the tests leave saves
+# a fifth of the run. With warm caches the builds take seconds and this is
+# the plain sequence.
+#
+# Background jobs run at the lowest CPU priority (nice 19), so they never
+# slow a test that wants the CPU; each writes to dist/logs/NAME.log, which
+# is printed when the foreground joins it. A failed job fails the run at its
+# join, naming its log; on any exit the jobs still running are stopped.
+#
+#   foreground                          background (nice 19)
+#   services, runtime (amd64), build    Dapr CLI, kube-apiserver/etcd
+#   test-unit-go                        images (after the amd64 runtime)
+#   test-unit-cli    (joins the CLI)
+#   test-chart       (joins kube-tools)
+#                    (joins images)
+#   test-integration                    vulncheck
+#                    (joins vulncheck)
+#
+# Environment: MAKE (the make to call; the Makefile passes its own).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$root"
+make=${MAKE:-make}
+logs=$root/dist/logs
+mkdir -p "$logs"
+start=$(date +%s)
+
+declare -A pids=()
+stop_jobs() {
+  for name in "${!pids[@]}"; do
+    # Each job is its own process group (set -m below): stop all of it.
+    kill -TERM -- "-${pids[$name]}" 2>/dev/null || true
+  done
+}
+trap stop_jobs EXIT
+
+stamp() { echo "==> [$(( $(date +%s) - start ))s] $*"; }
+
+# bg NAME COMMAND...: starts COMMAND niced, in its own process group.
+bg() {
+  local name=$1; shift
+  stamp "$name: started in the background (log: dist/logs/$name.log)"
+  set -m
+  nice -n 19 "$@" >"$logs/$name.log" 2>&1 &
+  pids[$name]=$!
+  set +m
+}
+
+# join NAME: waits for the job, prints its log, fails if it failed.
+join() {
+  local name=$1 rc=0
+  wait "${pids[$name]}" || rc=$?
+  unset "pids[$name]"
+  stamp "$name: background job done (exit $rc); its output:"
+  sed 's/^/    /' "$logs/$name.log"
+  if [ "$rc" != 0 ]; then
+    echo "make test: $name failed (exit $rc); its output is above and in dist/logs/$name.log" >&2
+    exit "$rc"
+  fi
+}
+
+fg() { stamp "make $*"; "$make" --no-print-directory "$@"; }
+
+bg tools "$make" --no-print-directory -j2 cli kubetools
+fg services
+fg runtime build
+bg images "$make" --no-print-directory images
+fg test-unit-go
+join tools
+fg test-unit-cli test-chart
+join images
+bg vulncheck "$make" --no-print-directory vulngate
+fg test-integration
+join vulncheck
+stamp "make test: everything passed"
