@@ -3,10 +3,11 @@
 # builds the tests need later run in the background while the suites that
 # mostly wait (databases, sidecars, a kube-apiserver, whole stacks) run in
 # the foreground. On a machine with empty caches most of the time goes to
-# compiling test-only tools (kube-apiserver, etcd, the Dapr CLI) and the
-# arm64 runtime; on 2 cores, running them in the gaps the tests leave saves
-# a fifth of the run. With warm caches the builds take seconds and this is
-# the plain sequence.
+# compiling the runtime and the test-only tools (kube-apiserver, etcd, the
+# Dapr CLI); on 2 cores, running them in the gaps the tests leave keeps both
+# cores busy throughout. With warm caches the builds take seconds and this
+# is the plain sequence. The images are built, checked and scanned for
+# PLATFORMS (the Makefile passes TEST_PLATFORMS: this machine's by default).
 #
 # Background jobs run at the lowest CPU priority (nice 19), so they never
 # slow a test that wants the CPU; each writes to dist/logs/NAME.log, which
@@ -22,7 +23,7 @@
 #   test-integration                    vulncheck
 #                    (joins vulncheck)
 #
-# Environment: MAKE (the make to call; the Makefile passes its own).
+# Environment: MAKE (the make to call; the Makefile passes its own), PLATFORMS.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
