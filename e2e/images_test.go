@@ -210,7 +210,7 @@ func signedImages(t *testing.T, keyFile string, only string, extra ...string) st
 	dist := distDir(t)
 	out := filepath.Join(t.TempDir(), "oci")
 	cmd := exec.Command(filepath.Join(dist, "bin", "images"), append([]string{"-out", out, "-bin", filepath.Join(dist, "bin"), "-images", only,
-		"-version", "v0.0.0-e2e", "-revision", "0123456789abcdef0123456789abcdef01234567", "-source-date-epoch", "1700000000", "-key", keyFile}, extra...)...)
+		"-platforms", strings.Join(builtPlatforms(), ","), "-version", "v0.0.0-e2e", "-revision", "0123456789abcdef0123456789abcdef01234567", "-source-date-epoch", "1700000000", "-key", keyFile}, extra...)...)
 	b, err := cmd.CombinedOutput()
 	require.NoError(t, err, "%s", b)
 	return out
