@@ -2,6 +2,7 @@ package logging
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 )
@@ -484,4 +486,24 @@ func TestNewRedactingCoreStandalone(t *testing.T) {
 	require.NoError(t, json.Unmarshal(buf.Bytes(), &line))
 	require.Equal(t, "token=[REDACTED]", line["msg"])
 	require.Equal(t, Redacted, line["secret"])
+}
+
+func TestWithTraceAddsTheSpan(t *testing.T) {
+	var buf bytes.Buffer
+	log, err := New(Options{Output: zapcore.AddSync(&buf)})
+	require.NoError(t, err)
+	tid, _ := trace.TraceIDFromHex("0af7651916cd43dd8448eb211c80319c")
+	sid, _ := trace.SpanIDFromHex("b7ad6b7169203331")
+	ctx := trace.ContextWithSpanContext(context.Background(),
+		trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: sid, TraceFlags: trace.FlagsSampled}))
+	WithTrace(ctx, log).Info("in a span")
+	WithTrace(context.Background(), log).Info("outside")
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	require.Len(t, lines, 2)
+	var in, out map[string]any
+	require.NoError(t, json.Unmarshal([]byte(lines[0]), &in))
+	require.NoError(t, json.Unmarshal([]byte(lines[1]), &out))
+	require.Equal(t, "0af7651916cd43dd8448eb211c80319c", in[TraceIDKey])
+	require.Equal(t, "b7ad6b7169203331", in[SpanIDKey])
+	require.NotContains(t, out, TraceIDKey)
 }
