@@ -135,6 +135,10 @@ test-unit-cli: $(BIN)/dapr # deploy/dapr-cli's tests (they check deploy/local/da
 test-chart: ## the Helm chart (charts/secure-agent) rendered with Helm v4 and checked with the Kubernetes, Dapr, KEDA, Pod Security and components-contrib libraries (deploy/k8s)
 	cd deploy/k8s && export $(BUILD_ENV) GOWORK=off CGO_ENABLED=0 && $(GO) vet $(TOOLS_BUILDFLAGS) ./... && $(GOTEST) $(TOOLS_BUILDFLAGS) -count=1 ./...
 
+.PHONY: test-observability
+test-observability: $(BIN)/.promtools ## dashboards, alert rules (promtool test rules) and Datadog assets checked against the metric catalogue (deploy/observability)
+	cd deploy/observability && export $(BUILD_ENV) GOWORK=off CGO_ENABLED=0 PROMTOOL=$(CURDIR)/$(BIN)/promtool && $(GO) vet $(STATIC_FLAGS) ./... && $(GOTEST) $(STATIC_FLAGS) -count=1 ./...
+
 test-integration: ## real stacks: local profile and PROFILE=redis, in parallel
 	cd e2e && SA_ROOT=$(CURDIR) VERSION=$(VERSION) REVISION=$(REVISION) SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) PLATFORMS='$(PLATFORMS)' \
 	  $(STATIC) $(GOTEST) $(STATIC_FLAGS) -count=1 -timeout 25m -v ./...
