@@ -173,11 +173,15 @@ func Run(ctx context.Context, spec Spec, args []string, env config.LookupEnv) er
 	srv.AddReadyCheck(httpserver.Check{Name: "dapr_sidecar", Fn: sidecar.Healthy})
 	RegisterSidecarReport(srv.App(), c.AppID, sidecar, log)
 
-	router, err := pubsub.NewRouter(srv.App(), c.PubSubName, log, tel.Registry)
+	traced := pubsub.WithTracerProvider(tel.TracerProvider)
+	router, err := pubsub.NewRouter(srv.App(), c.PubSubName, log, tel.Registry, traced)
 	if err != nil {
 		return fmt.Errorf("%s: %w", spec.Name, err)
 	}
-	publisher := pubsub.NewPublisher(sidecar.Client(), c.PubSubName)
+	publisher := pubsub.NewPublisher(sidecar.Client(), c.PubSubName, traced)
+	if err := publisher.Register(tel.Registry); err != nil {
+		return fmt.Errorf("%s: %w", spec.Name, err)
+	}
 	router.DeadLetterTo(c.AppID, publisher)
 	if spec.AnswerProbes {
 		probe.RegisterResponder(router, c.AppID, publisher, time.Now)

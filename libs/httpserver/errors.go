@@ -7,6 +7,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/secure-agent/secure-agent/libs/errkind"
+	"github.com/secure-agent/secure-agent/libs/logging"
 )
 
 // ErrorBody is the one JSON shape every error response has.
@@ -35,7 +36,7 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 		status, kind = errkind.HTTPStatus(k), k.String()
 	}
 	if status >= 500 {
-		s.log.Error("request failed", zap.Error(err), zap.Int("status", status),
+		logging.WithTrace(c.UserContext(), s.log).Error("request failed", zap.Error(err), zap.Int("status", status),
 			zap.String("method", c.Method()), zap.String("path", c.Path()), zap.String("request_id", requestID(c)))
 		if status == fiber.StatusInternalServerError {
 			// Internal details stay in the log; the caller gets the request id to quote.

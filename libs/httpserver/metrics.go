@@ -10,6 +10,8 @@ import (
 	"github.com/gofiber/fiber/v2/utils"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/secure-agent/secure-agent/libs/metricdef"
 )
 
 type metrics struct {
@@ -17,15 +19,9 @@ type metrics struct {
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
-	m := &metrics{
-		requests: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "secure_agent_http_request_duration_seconds",
-			Help:    "Duration of HTTP requests served by the app, by route template, method and status code.",
-			Buckets: prometheus.DefBuckets,
-		}, []string{"route", "method", "code"}),
-	}
-	if err := reg.Register(m.requests); err != nil {
-		return nil, fmt.Errorf("register http metrics: %w", err)
+	m := &metrics{requests: metricdef.HTTPRequestDuration.HistogramVec()}
+	if err := metricdef.Register(reg, m.requests); err != nil {
+		return nil, fmt.Errorf("http server: %w", err)
 	}
 	return m, nil
 }

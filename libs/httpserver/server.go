@@ -19,6 +19,8 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
 	"go.uber.org/zap"
+
+	"github.com/secure-agent/secure-agent/libs/logging"
 )
 
 // Check is one named readiness condition; a nil error means ready.
@@ -92,7 +94,7 @@ func New(opts Options) (*Server, error) {
 	s.app.Use(recover.New(recover.Config{
 		EnableStackTrace: true,
 		StackTraceHandler: func(c *fiber.Ctx, e any) {
-			s.log.Error("panic while handling request", zap.Any("panic", e),
+			logging.WithTrace(c.UserContext(), s.log).Error("panic while handling request", zap.Any("panic", e),
 				zap.String("path", c.Path()), zap.String("request_id", requestID(c)), zap.Stack("stack"))
 		},
 	}))

@@ -101,7 +101,7 @@ func TestNewRejectsRegistryUsedTwice(t *testing.T) {
 	_, err := New(Options{Addr: "127.0.0.1:0", Registry: reg})
 	require.NoError(t, err)
 	_, err = New(Options{Addr: "127.0.0.1:0", Registry: reg})
-	require.ErrorContains(t, err, "register http metrics")
+	require.ErrorContains(t, err, "http server: register metrics")
 }
 
 func TestHealthz(t *testing.T) {

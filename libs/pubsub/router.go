@@ -13,9 +13,15 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
 	"github.com/secure-agent/secure-agent/libs/errkind"
+	"github.com/secure-agent/secure-agent/libs/logging"
+	"github.com/secure-agent/secure-agent/libs/metricdef"
 )
 
 // Event is a delivered CloudEvent with its payload left raw for the handler.
@@ -64,35 +70,35 @@ type route struct {
 
 // Router registers subscriptions on a Fiber app.
 type Router struct {
-	app         *fiber.App
-	pubsubName  string
-	log         *zap.Logger
-	events      *prometheus.CounterVec
-	subs        []subscription
-	routes      map[string]route // by topic
-	appID       string
-	deadLetters TopicPublisher
+	app          *fiber.App
+	pubsubName   string
+	log          *zap.Logger
+	events       *prometheus.CounterVec
+	deadLettered *prometheus.CounterVec
+	tracer       trace.Tracer
+	subs         []subscription
+	routes       map[string]route // by topic
+	appID        string
+	deadLetters  TopicPublisher
 }
 
 // NewRouter serves GET /dapr/subscribe and POST /v1/deadletters/replay on
 // app. reg may be nil.
-func NewRouter(app *fiber.App, pubsubName string, log *zap.Logger, reg prometheus.Registerer) (*Router, error) {
+func NewRouter(app *fiber.App, pubsubName string, log *zap.Logger, reg prometheus.Registerer, opts ...Option) (*Router, error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
+	o := buildOptions(opts)
 	r := &Router{
 		subs:   []subscription{},
 		routes: map[string]route{},
 		app:    app, pubsubName: pubsubName, log: log,
-		events: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "secure_agent_pubsub_events_total",
-			Help: "Events delivered to this app, by topic and the answer given (success, retry, drop, deadletter: refused and published to the dead-letter topic).",
-		}, []string{"topic", "result"}),
+		events:       metricdef.PubSubEvents.CounterVec(),
+		deadLettered: metricdef.DeadLettered.CounterVec(),
+		tracer:       o.tp.Tracer(tracerName),
 	}
-	if reg != nil {
-		if err := reg.Register(r.events); err != nil {
-			return nil, fmt.Errorf("register pubsub metrics: %w", err)
-		}
+	if err := metricdef.Register(reg, r.events, r.deadLettered); err != nil {
+		return nil, fmt.Errorf("pubsub router: %w", err)
 	}
 	app.Get("/dapr/subscribe", func(c *fiber.Ctx) error { return c.JSON(r.subs) })
 	app.Post(ReplayPath, r.replay)
@@ -116,6 +122,10 @@ func (r *Router) Subscribe(topic, deadLetter string, h Handler) {
 	// every failed delivery, not only refused events (see DeadLetter).
 	r.subs = append(r.subs, subscription{PubsubName: r.pubsubName, Topic: topic, Route: path})
 	r.routes[topic] = route{handler: h, deadLetter: deadLetter}
+	if deadLetter != "" {
+		// The series exists before the first refusal, so rate() works.
+		r.deadLettered.WithLabelValues(topic)
+	}
 	r.app.Post(path, func(c *fiber.Ctx) error {
 		// Fiber reuses the request buffer; the event may outlive the handler
 		// in a dead letter.
@@ -128,17 +138,32 @@ func (r *Router) Subscribe(topic, deadLetter string, h Handler) {
 
 // deliver runs topic's handler on a delivered CloudEvent and decides the
 // answer to the sidecar and the metric's result label.
-func (r *Router) deliver(ctx context.Context, topic string, body []byte) (errkind.PubSubAnswer, string) {
+func (r *Router) deliver(ctx context.Context, topic string, body []byte) (_ errkind.PubSubAnswer, result string) {
 	rt := r.routes[topic]
+	// A consumer span per delivery, child of the server span the sidecar's
+	// traceparent started; the handler and its log lines run inside it.
+	ctx, span := r.tracer.Start(ctx, "process "+topic, trace.WithSpanKind(trace.SpanKindConsumer),
+		trace.WithAttributes(messagingAttrs(r.pubsubName, topic, semconv.MessagingOperationTypeProcess, "process")...))
+	defer func() {
+		span.SetAttributes(attribute.String("secure_agent.pubsub.answer", result))
+		span.End()
+	}()
 	ev, err := decodeEvent(topic, body)
 	if err == nil {
+		span.SetAttributes(semconv.MessagingMessageID(ev.ID))
+		if link, ok := cloudEventLink(ev.TraceParent); ok && link.SpanContext.TraceID() != span.SpanContext().TraceID() {
+			// A publisher outside this trace (a replay, a foreign producer).
+			span.AddLink(link)
+		}
 		err = rt.handler(ctx, ev)
 	}
 	answer := errkind.PubSubStatus(err)
 	if err == nil {
 		return answer, strings.ToLower(string(answer))
 	}
-	log := r.log.With(zap.String("topic", topic), zap.String("event_id", ev.ID))
+	span.SetStatus(codes.Error, "event not processed")
+	span.SetAttributes(semconv.ErrorTypeKey.String(errkind.Of(err).String()))
+	log := logging.WithTrace(ctx, r.log).With(zap.String("topic", topic), zap.String("event_id", ev.ID))
 	if answer != errkind.Drop || rt.deadLetter == "" || r.deadLetters == nil {
 		log.Warn("event not processed", zap.String("answer", string(answer)), zap.Error(err))
 		return answer, strings.ToLower(string(answer))
@@ -155,6 +180,7 @@ func (r *Router) deliver(ctx context.Context, topic string, body []byte) (errkin
 			zap.String("reason", err.Error()), zap.Error(perr))
 		return errkind.Retry, strings.ToLower(string(errkind.Retry))
 	}
+	r.deadLettered.WithLabelValues(topic).Inc()
 	log.Warn("event refused and dead-lettered; see agentctl deadletters list",
 		zap.String("dead_letter_id", dl.ID), zap.String("dead_letter_topic", rt.deadLetter), zap.Error(err))
 	return errkind.Success, "deadletter"

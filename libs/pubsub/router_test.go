@@ -102,7 +102,7 @@ func TestNewRouterRegistryUsedTwice(t *testing.T) {
 	_, err := pubsub.NewRouter(fiber.New(), "pubsub", nil, reg)
 	require.NoError(t, err)
 	_, err = pubsub.NewRouter(fiber.New(), "pubsub", nil, reg)
-	require.ErrorContains(t, err, "register pubsub metrics")
+	require.ErrorContains(t, err, "pubsub router: register metrics")
 }
 
 func TestDeliveryDecodesEvent(t *testing.T) {

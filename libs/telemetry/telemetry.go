@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"math"
 	"net/url"
+	"runtime"
 	"strings"
 	"sync"
 
@@ -26,6 +27,8 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/secure-agent/secure-agent/libs/metricdef"
 )
 
 // Protocols accepted in Options.OTLPProtocol.
@@ -33,9 +36,6 @@ const (
 	ProtocolGRPC = "grpc"
 	ProtocolHTTP = "http/protobuf"
 )
-
-// BuildInfoMetric is the name of the constant gauge identifying the build.
-const BuildInfoMetric = "secure_agent_build_info"
 
 // Options configures Setup. There are no hidden defaults from environment
 // variables for the fields below; the caller (usually config loading)
@@ -171,12 +171,8 @@ func newRegistry(opts Options) (*prometheus.Registry, error) {
 		// PromQL; make the gap visible instead.
 		version = "unknown"
 	}
-	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{
-		Name:        BuildInfoMetric,
-		Help:        "Constant 1, labelled with the running service and its version.",
-		ConstLabels: prometheus.Labels{"service": opts.Service, "version": version},
-	})
-	buildInfo.Set(1)
+	buildInfo := metricdef.BuildInfo.GaugeVec()
+	buildInfo.WithLabelValues(opts.Service, version, runtime.Version()).Set(1)
 
 	reg := prometheus.NewRegistry()
 	for _, c := range []prometheus.Collector{

@@ -21,6 +21,8 @@ import (
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/secure-agent/secure-agent/libs/metricdef"
 )
 
 func setup(t *testing.T, opts Options) (*Telemetry, func(context.Context) error) {
@@ -129,7 +131,7 @@ func TestRegistry(t *testing.T) {
 
 			var found bool
 			for _, mf := range families {
-				if mf.GetName() != BuildInfoMetric {
+				if mf.GetName() != metricdef.BuildInfo.Name {
 					continue
 				}
 				found = true
@@ -139,10 +141,10 @@ func TestRegistry(t *testing.T) {
 				for _, lp := range metric.GetLabel() {
 					labels[lp.GetName()] = lp.GetValue()
 				}
-				require.Equal(t, map[string]string{"service": "orchestrator", "version": tc.wantVersion}, labels)
+				require.Equal(t, map[string]string{"service": "orchestrator", "version": tc.wantVersion, "goversion": runtime.Version()}, labels)
 				require.Equal(t, 1.0, metric.GetGauge().GetValue())
 			}
-			require.True(t, found, "%s not gathered", BuildInfoMetric)
+			require.True(t, found, "%s not gathered", metricdef.BuildInfo.Name)
 		})
 	}
 }
