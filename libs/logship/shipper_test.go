@@ -21,6 +21,7 @@ import (
 
 	"github.com/secure-agent/secure-agent/libs/job"
 	"github.com/secure-agent/secure-agent/libs/logging"
+	"github.com/secure-agent/secure-agent/libs/metricdef"
 	"github.com/secure-agent/secure-agent/libs/pubsub"
 )
 
@@ -389,12 +390,26 @@ func TestTopicIsTheJobLogsTopic(t *testing.T) {
 	require.Equal(t, job.TopicJobLogs, Topic)
 }
 
+func TestMetricsAreTheCatalogues(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	_, err := New(Options{Registerer: reg}, pubsub.NewPublisher(&broker{}, "pubsub"))
+	require.NoError(t, err)
+	mfs, err := reg.Gather()
+	require.NoError(t, err)
+	var names []string
+	for _, mf := range mfs {
+		names = append(names, mf.GetName())
+	}
+	require.ElementsMatch(t, []string{metricdef.JobLogLinesDropped.Name, metricdef.JobLogLinesPublished.Name,
+		metricdef.JobLogBuffered.Name}, names)
+}
+
 func TestNewRejectsADuplicateRegistration(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	_, err := New(Options{Registerer: reg}, pubsub.NewPublisher(&broker{}, "pubsub"))
 	require.NoError(t, err)
 	_, err = New(Options{Registerer: reg}, pubsub.NewPublisher(&broker{}, "pubsub"))
-	require.ErrorContains(t, err, "register job log shipping metrics")
+	require.ErrorContains(t, err, "job log shipping: register metrics")
 	_, err = New(Options{}, nil)
 	require.ErrorContains(t, err, "publisher is required")
 }
