@@ -34,12 +34,22 @@ func (c *Connector) password(ctx context.Context) (string, error) {
 	return pw, nil
 }
 
-// dial connects to one database within the connect timeout.
+// dial connects to one database within the connect timeout; the
+// connection's statements are observed, and the attempt counted.
 func (c *Connector) dial(ctx context.Context, password, database string) (*pgx.Conn, error) {
+	conn, err := c.connect(ctx, password, database)
+	c.obs.Connected(Kind, err)
+	return conn, err
+}
+
+func (c *Connector) connect(ctx context.Context, password, database string) (*pgx.Conn, error) {
 	cfg := c.cfg.Copy()
 	cfg.Database = database
 	if password != "" {
 		cfg.Password = password
+	}
+	if c.obs != nil {
+		cfg.Tracer = queryTracer{obs: c.obs, target: c.target(database)}
 	}
 	ctx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
 	defer cancel()

@@ -17,6 +17,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/secure-agent/secure-agent/services/extractor/connector"
+	"github.com/secure-agent/secure-agent/services/extractor/connector/dbobs"
 )
 
 // Connector extracts one PostgreSQL source. It holds no connection between
@@ -33,14 +34,20 @@ type Connector struct {
 	push        pushdown
 	// Expensive text the job excludes anyway is not computed.
 	wantViewDefs, wantRoutineDefs, wantExprs bool
-	lockTimeout                              string // PostgreSQL interval syntax
+	lockTimeout                              string          // PostgreSQL interval syntax
+	obs                                      *dbobs.Observer // nil: statements are not observed
 }
 
 var _ connector.Connector = (*Connector)(nil)
 
 // Open validates the source and prepares a connector; it does not connect,
-// so that Preflight can report a failing connection as a check.
+// so that Preflight can report a failing connection as a check. Its
+// statements are not observed (see Observed).
 func Open(_ context.Context, src connector.Source, creds connector.Credentials) (connector.Connector, error) {
+	return openObserved(src, creds, nil)
+}
+
+func openObserved(src connector.Source, creds connector.Credentials, obs *dbobs.Observer) (connector.Connector, error) {
 	filters, err := src.Compile()
 	if err != nil {
 		return nil, err
@@ -66,6 +73,7 @@ func Open(_ context.Context, src connector.Source, creds connector.Credentials) 
 		wantRoutineDefs: !excluded("definition"),
 		wantExprs:       !excluded("default_value") || !excluded("generation_expression"),
 		lockTimeout:     defaultLockTimeout,
+		obs:             obs,
 	}, nil
 }
 
