@@ -7,35 +7,41 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/secure-agent/secure-agent/services/extractor/connector/dbobs"
 )
 
 // counter sends statements on one pinned connection and counts them, so
-// Stats.Queries is what the source really received.
+// Stats.Queries is what the source really received. run is the one place
+// the connector's statements go through: each is counted and observed
+// (a span and the source metrics) there.
 type counter struct {
-	conn *sql.Conn
-	n    int
+	conn   *sql.Conn
+	n      int
+	obs    *dbobs.Observer
+	target dbobs.Target
 }
 
-func (c *counter) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+// run sends st's text q and calls scan for every row as it arrives; the
+// statement ends when its last row is read and its rows are closed.
+func (c *counter) run(ctx context.Context, st dbobs.Statement, q string, args []any, scan func(*sql.Rows) error) (err error) {
 	c.n++
-	return c.conn.QueryContext(ctx, q, args...)
-}
-
-func (c *counter) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
-	c.n++
-	return c.conn.QueryRowContext(ctx, q, args...)
-}
-
-// each runs q and calls scan for every row as it arrives. When q pushes
-// filter patterns down (a regexArg among args), it then asks the server
-// whether its regex engine gave up on any row (see regexWarnings).
-func (c *counter) each(ctx context.Context, q string, args []any, scan func(*sql.Rows) error) error {
-	rows, err := c.query(ctx, q, args...)
+	ctx, obs := c.obs.Start(ctx, c.target, st)
+	var n int64
+	defer func() {
+		obs.SetSystem(c.target.System) // the probe may have told it
+		if err == nil {
+			obs.Returned(n)
+		}
+		obs.End(err)
+	}()
+	rows, err := c.conn.QueryContext(ctx, q, args...)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
 	for rows.Next() {
+		n++
 		if err := scan(rows); err != nil {
 			return err
 		}
@@ -43,13 +49,37 @@ func (c *counter) each(ctx context.Context, q string, args []any, scan func(*sql
 	if err := rows.Err(); err != nil {
 		return err
 	}
+	return rows.Close()
+}
+
+// one runs q and scans its first row only, as QueryRow would; no row is
+// sql.ErrNoRows.
+func (c *counter) one(ctx context.Context, st dbobs.Statement, q string, args []any, scan func(*sql.Rows) error) error {
+	seen := false
+	err := c.run(ctx, st, q, args, func(rows *sql.Rows) error {
+		if seen {
+			return nil
+		}
+		seen = true
+		return scan(rows)
+	})
+	if err == nil && !seen {
+		return sql.ErrNoRows
+	}
+	return err
+}
+
+// each runs q like run. When q pushes filter patterns down (a regexArg
+// among args), it then asks the server whether its regex engine gave up
+// on any row (see regexWarnings).
+func (c *counter) each(ctx context.Context, st dbobs.Statement, q string, args []any, scan func(*sql.Rows) error) error {
+	if err := c.run(ctx, st, q, args, scan); err != nil {
+		return err
+	}
 	if !slices.ContainsFunc(args, isRegexArg) {
 		return nil
 	}
-	if err := rows.Close(); err != nil { // the connection must be free for SHOW WARNINGS
-		return err
-	}
-	return c.regexWarnings(ctx, args)
+	return c.regexWarnings(ctx, args) // run closed the rows: the connection is free for SHOW WARNINGS
 }
 
 // regexArg is a filter pattern bound as a REGEXP parameter: its type marks
@@ -71,23 +101,19 @@ const erRegexpError = 1139
 // connection, and fails on a regex error: the server may narrow what Go
 // decides, never decide alone.
 func (c *counter) regexWarnings(ctx context.Context, args []any) error {
-	rows, err := c.query(ctx, "SHOW WARNINGS")
-	if err != nil {
-		return fmt.Errorf("read the warnings of a statement with filter patterns: %w", err)
-	}
-	defer rows.Close()
 	var messages []string
-	for rows.Next() {
+	err := c.run(ctx, stWarnings, "SHOW WARNINGS", nil, func(rows *sql.Rows) error {
 		var level, message string
 		var code int
 		if err := rows.Scan(&level, &code, &message); err != nil {
-			return fmt.Errorf("read the warnings of a statement with filter patterns: %w", err)
+			return err
 		}
 		if (code == erRegexpError || strings.HasPrefix(message, "Regex error")) && !slices.Contains(messages, message) {
 			messages = append(messages, message)
 		}
-	}
-	if err := rows.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return fmt.Errorf("read the warnings of a statement with filter patterns: %w", err)
 	}
 	if len(messages) == 0 {

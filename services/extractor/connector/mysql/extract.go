@@ -67,7 +67,7 @@ func (c *Conn) Extract(ctx context.Context, w *model.Writer) (connector.Stats, e
 		return connector.Stats{Elapsed: time.Since(start)}, err
 	}
 	defer conn.Close()
-	q := &counter{conn: conn}
+	q := c.counter(conn)
 	stats := func() connector.Stats { return connector.Stats{Queries: q.n, Elapsed: time.Since(start)} }
 
 	info, err := probe(ctx, q, c.scope)

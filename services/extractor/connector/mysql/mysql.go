@@ -9,6 +9,7 @@ import (
 	mysqldrv "github.com/go-sql-driver/mysql"
 
 	"github.com/secure-agent/secure-agent/services/extractor/connector"
+	"github.com/secure-agent/secure-agent/services/extractor/connector/dbobs"
 )
 
 // Conn is a MySQL/MariaDB connector. Open does not connect: Preflight
@@ -19,14 +20,21 @@ type Conn struct {
 	user    string
 	timeout time.Duration
 	scope   scope
+	obs     *dbobs.Observer // nil: statements are not observed
+	target  dbobs.Target
 }
 
 var _ connector.Connector = (*Conn)(nil)
 
 // Open validates src and prepares a connection pool of one connection. The
 // password is read from creds each time the driver connects and handed
-// straight to the driver; it is not kept here.
+// straight to the driver; it is not kept here. Its statements are not
+// observed (see Observed).
 func Open(_ context.Context, src connector.Source, creds connector.Credentials) (connector.Connector, error) {
+	return openObserved(src, creds, nil)
+}
+
+func openObserved(src connector.Source, creds connector.Credentials, obs *dbobs.Observer) (connector.Connector, error) {
 	filters, err := src.Compile()
 	if err != nil {
 		return nil, err
@@ -66,6 +74,8 @@ func Open(_ context.Context, src connector.Source, creds connector.Credentials) 
 		timeout: cfg.Timeout,
 		scope: scope{connection: src.Connection, schemas: dedupe(databases), scopedByDSN: scopedByDSN,
 			part: connector.NewSchemaSet(src.Schemas), filters: filters},
+		obs:    obs,
+		target: target(cfg),
 	}, nil
 }
 
@@ -85,8 +95,19 @@ func dedupe(in []string) []string {
 func (c *Conn) Close() error { return c.db.Close() }
 
 // connect takes the pool's connection, dialling and logging in within the
-// connect timeout.
+// connect timeout; the attempt is counted.
 func (c *Conn) connect(ctx context.Context) (*sql.Conn, error) {
+	conn, err := c.dial(ctx)
+	c.obs.Connected(Kind, err)
+	return conn, err
+}
+
+// counter sends the statements of one Extract, Plan or Preflight on conn.
+func (c *Conn) counter(conn *sql.Conn) *counter {
+	return &counter{conn: conn, obs: c.obs, target: c.target}
+}
+
+func (c *Conn) dial(ctx context.Context) (*sql.Conn, error) {
 	cctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	conn, err := c.db.Conn(cctx)

@@ -25,7 +25,7 @@ func (c *Conn) Plan(ctx context.Context) ([]connector.DatabasePlan, error) {
 		return nil, err
 	}
 	defer conn.Close()
-	q := &counter{conn: conn}
+	q := c.counter(conn)
 	return c.plan(ctx, q)
 }
 
@@ -52,7 +52,7 @@ func (c *Conn) plan(ctx context.Context, q *counter) ([]connector.DatabasePlan, 
 		" WHERE TABLE_TYPE IN " + tableTypes + " AND " + tables.sql() +
 		" UNION ALL SELECT SCHEMA_NAME, NULL FROM information_schema.SCHEMATA WHERE " + schemas.sql()
 	counts := map[string]int{}
-	err = q.each(ctx, query, append(append([]any(nil), tables.args...), schemas.args...), func(rows *sql.Rows) error {
+	err = q.each(ctx, stPlan, query, append(append([]any(nil), tables.args...), schemas.args...), func(rows *sql.Rows) error {
 		var schema string
 		var table sql.NullString
 		if err := rows.Scan(&schema, &table); err != nil {

@@ -32,7 +32,7 @@ func (c *Conn) Preflight(ctx context.Context) []connector.Check {
 		return []connector.Check{failed(CheckAuthentication, err)}
 	}
 	defer conn.Close()
-	q := &counter{conn: conn}
+	q := c.counter(conn)
 
 	info, err := probe(ctx, q, c.scope)
 	if err != nil {
@@ -84,7 +84,10 @@ func versionCheck(v version) connector.Check {
 
 func (c *Conn) tlsCheck(ctx context.Context, q *counter) connector.Check {
 	var name, cipher string
-	if err := q.queryRow(ctx, "SHOW SESSION STATUS LIKE 'Ssl_cipher'").Scan(&name, &cipher); err != nil {
+	err := q.one(ctx, stTLSStatus, "SHOW SESSION STATUS LIKE 'Ssl_cipher'", nil, func(rows *sql.Rows) error {
+		return rows.Scan(&name, &cipher)
+	})
+	if err != nil {
 		return connector.Check{Name: CheckTLS, Status: connector.Warn, Detail: "cannot read the session's TLS status: " + err.Error(),
 			Remediation: "make sure the server offers TLS; set require_tls to refuse plaintext connections"}
 	}
@@ -119,7 +122,7 @@ func (c *Conn) schemaChecks(ctx context.Context, q *counter, info serverInfo) (c
 	visible := 0
 	var cond where
 	c.scope.schemaList(&cond, "SCHEMA_NAME")
-	err := q.each(ctx, "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE "+cond.sql(), cond.args, func(rows *sql.Rows) error {
+	err := q.each(ctx, stSchemaNames, "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE "+cond.sql(), cond.args, func(rows *sql.Rows) error {
 		var name string
 		if err := rows.Scan(&name); err != nil {
 			return err
@@ -186,7 +189,7 @@ func (c *Conn) tableFilterChecks(ctx context.Context, q *counter) []connector.Ch
 	var cond where
 	c.scope.schemaList(&cond, "TABLE_SCHEMA")
 	query := "SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES WHERE TABLE_TYPE IN " + tableTypes + " AND " + cond.sql()
-	err := q.each(ctx, query, cond.args, func(rows *sql.Rows) error {
+	err := q.each(ctx, stTableNames, query, cond.args, func(rows *sql.Rows) error {
 		var schema, table string
 		if err := rows.Scan(&schema, &table); err != nil {
 			return err

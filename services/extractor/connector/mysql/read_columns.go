@@ -34,7 +34,7 @@ func (s scope) readColumns(ctx context.Context, q *counter, info serverInfo, w *
 		" WHERE " + cond.sql()
 	args := append(append(append([]any(nil), tables.args...), keys.args...), cond.args...)
 
-	return q.each(ctx, query, args, func(rows *sql.Rows) error {
+	return q.each(ctx, stColumns, query, args, func(rows *sql.Rows) error {
 		var (
 			schema, table, name, typ, nullable string
 			ordinal                            int32

@@ -76,7 +76,7 @@ func (s scope) readConstraints(ctx context.Context, q *counter, info serverInfo,
 		cur = nil
 		return err
 	}
-	err := q.each(ctx, query, args, func(rows *sql.Rows) error {
+	err := q.each(ctx, stConstraints, query, args, func(rows *sql.Rows) error {
 		var (
 			schema, table, name, typ         string
 			pos                              int64

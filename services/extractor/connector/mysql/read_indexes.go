@@ -32,7 +32,7 @@ func (s scope) readIndexes(ctx context.Context, q *counter, info serverInfo, w *
 		cur = nil
 		return err
 	}
-	err := q.each(ctx, query, cond.args, func(rows *sql.Rows) error {
+	err := q.each(ctx, stIndexes, query, cond.args, func(rows *sql.Rows) error {
 		var (
 			schema, table, name string
 			nonUnique           int64

@@ -29,7 +29,7 @@ func (s scope) readPartitions(ctx context.Context, q *counter, _ serverInfo, w *
 		" ORDER BY CAST(TABLE_SCHEMA AS BINARY), CAST(TABLE_NAME AS BINARY), PARTITION_ORDINAL_POSITION, SUBPARTITION_ORDINAL_POSITION"
 
 	var last struct{ schema, table, partition string }
-	return q.each(ctx, query, cond.args, func(rows *sql.Rows) error {
+	return q.each(ctx, stPartitions, query, cond.args, func(rows *sql.Rows) error {
 		var (
 			schema, table, partition string
 			sub, comment             sql.NullString

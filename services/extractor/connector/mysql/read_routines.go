@@ -50,7 +50,7 @@ func (s scope) readRoutines(ctx context.Context, q *counter, _ serverInfo, w *mo
 		cur = nil
 		return w.Routine(r)
 	}
-	err := q.each(ctx, query, args, func(rows *sql.Rows) error {
+	err := q.each(ctx, stRoutines, query, args, func(rows *sql.Rows) error {
 		var (
 			schema, typ, name           string
 			pos                         int64

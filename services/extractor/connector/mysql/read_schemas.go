@@ -27,7 +27,7 @@ func (s scope) readSchemas(ctx context.Context, q *counter, info serverInfo, w *
 
 	seen := make(map[string]bool, len(s.schemas)) // bounded by the configured list
 	var first connector.FirstName
-	err := q.each(ctx, query, cond.args, func(rows *sql.Rows) error {
+	err := q.each(ctx, stSchemas, query, cond.args, func(rows *sql.Rows) error {
 		var name string
 		var comment sql.NullString
 		if err := rows.Scan(&name, &comment); err != nil {

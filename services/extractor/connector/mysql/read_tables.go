@@ -97,7 +97,7 @@ func (s scope) readTables(ctx context.Context, q *counter, info serverInfo, w *m
 func (s scope) readTablesFrom(ctx context.Context, q *counter, info serverInfo, w *model.Writer, vtu string) error {
 	query, args := s.tablesQuery(info, vtu, textChars(w))
 	var last struct{ schema, name, kind string }
-	return q.each(ctx, query, args, func(rows *sql.Rows) error {
+	return q.each(ctx, stTables, query, args, func(rows *sql.Rows) error {
 		var (
 			schema, name, typ                    string
 			options, comment, def, definer       sql.NullString

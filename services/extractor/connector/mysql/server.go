@@ -2,6 +2,7 @@ package mysql
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strconv"
 	"strings"
@@ -124,15 +125,23 @@ func probe(ctx context.Context, q *counter, sc scope) (serverInfo, error) {
 		comment, check, checkTable, vtu int
 		expr                            int
 	)
-	row := q.queryRow(ctx, query, w.args...)
-	if err := row.Scan(&raw, &info.user, &info.visibleSchemas, &comment, &check, &checkTable, &vtu, &expr); err != nil {
-		return info, err
-	}
-	v, err := parseVersion(raw)
+	// The version is read inside the statement, so that its span already
+	// names the server that answered (mysql or mariadb).
+	err := q.one(ctx, stProbe, query, w.args, func(rows *sql.Rows) error {
+		if err := rows.Scan(&raw, &info.user, &info.visibleSchemas, &comment, &check, &checkTable, &vtu, &expr); err != nil {
+			return err
+		}
+		v, err := parseVersion(raw)
+		if err != nil {
+			return err
+		}
+		info.version = v
+		q.target.System = v.system()
+		return nil
+	})
 	if err != nil {
 		return info, err
 	}
-	info.version = v
 	info.schemaComment = comment > 0
 	info.checkConstraints = check > 0
 	info.checkHasTableName = checkTable > 0
