@@ -83,6 +83,14 @@ $(BIN)/.kubetools: $(KUBETOOLS_SRC)
 	$(BUILD_ENV) deploy/kube-tools/build.sh $(BIN)
 	@touch $@
 
+# The Prometheus server and promtool, for tests that need a real Prometheus (pinned tools module outside go.work, cached like kube-tools).
+PROMTOOLS_SRC := deploy/prom-tools/go.mod deploy/prom-tools/go.sum deploy/prom-tools/build.sh
+.PHONY: promtools
+promtools: $(BIN)/.promtools ## build prometheus and promtool (for the tests that need a real Prometheus) into bin/
+$(BIN)/.promtools: $(PROMTOOLS_SRC)
+	$(BUILD_ENV) deploy/prom-tools/build.sh $(BIN)
+	@touch $@
+
 # The Dapr CLI, for deploy/local/dapr.yaml (pinned tools module outside go.work).
 cli: $(BIN)/dapr ## build the Dapr CLI (for the deploy/local/dapr.yaml tests) into bin/
 $(BIN)/dapr: deploy/dapr-cli/go.mod deploy/dapr-cli/go.sum deploy/dapr-cli/build.sh

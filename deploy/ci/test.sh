@@ -15,7 +15,7 @@
 # join, naming its log; on any exit the jobs still running are stopped.
 #
 #   foreground                          background (nice 19)
-#   services, runtime (amd64), build    Dapr CLI, kube-apiserver/etcd
+#   services, runtime (amd64), build    Dapr CLI, kube-apiserver/etcd, Prometheus
 #   test-unit-go                        images (after the amd64 runtime)
 #   test-unit-cli    (joins the CLI)
 #   test-chart       (joins kube-tools)
@@ -68,7 +68,7 @@ join() {
 
 fg() { stamp "make $*"; "$make" --no-print-directory "$@"; }
 
-bg tools "$make" --no-print-directory -j2 cli kubetools
+bg tools "$make" --no-print-directory -j2 cli kubetools promtools
 fg services
 fg runtime build
 bg images "$make" --no-print-directory images
