@@ -24,7 +24,7 @@ var _ connector.Planner = (*Connector)(nil)
 // with their number of selected tables and views.
 func (c *Connector) Plan(ctx context.Context) ([]connector.DatabasePlan, error) {
 	plan := connector.DatabasePlan{Name: c.names.Database}
-	err := eachRow(ctx, c.db, qPlan, func(rows *sql.Rows) error {
+	err := c.session(c.db).each(ctx, stPlan, qPlan, func(rows *sql.Rows) error {
 		var s connector.SchemaPlan
 		if err := rows.Scan(&s.Name, &s.Tables); err != nil {
 			return err

@@ -26,7 +26,8 @@ func (c *Connector) Preflight(ctx context.Context) []connector.Check {
 		Name: "authentication", Status: connector.Pass,
 		Detail: fmt.Sprintf("opened %s read-only (SQLite files have no authentication; the file's permissions decide)", c.loc.path),
 	}}
-	tx, err := c.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	q := c.session(c.db)
+	tx, err := q.begin(ctx)
 	if err != nil {
 		return append(checks, connector.Check{
 			Name: "catalog_privileges", Status: connector.Fail,
@@ -34,26 +35,26 @@ func (c *Connector) Preflight(ctx context.Context) []connector.Check {
 			Remediation: "make sure the file stays readable by the agent's user and is not held locked by a writer",
 		})
 	}
-	defer tx.Rollback() //nolint:errcheck // read-only
-	checks = append(checks, c.versionCheck(ctx, tx))
-	catalog := c.catalogCheck(ctx, tx)
+	defer q.rollback(ctx, tx) // read-only: nothing to commit
+	checks = append(checks, c.versionCheck(ctx, q))
+	catalog := c.catalogCheck(ctx, q)
 	checks = append(checks, catalog)
 	if catalog.Status == connector.Fail {
 		return checks
 	}
-	checks = append(checks, c.readableCheck(ctx, tx), c.statisticsCheck(ctx, tx), connector.Check{
+	checks = append(checks, c.readableCheck(ctx, q), c.statisticsCheck(ctx, q), connector.Check{
 		Name: "lineage", Status: connector.Warn,
 		Detail: "SQLite records no dependencies between views and tables, so no view lineage is extracted " +
 			"(the connector does not guess it from view SQL)",
 		Remediation: "nothing to fix: lineage is not available for SQLite sources",
 	})
-	return append(checks, c.filterChecks(ctx, tx)...)
+	return append(checks, c.filterChecks(ctx, q)...)
 }
 
-func (c *Connector) versionCheck(ctx context.Context, q querier) connector.Check {
+func (c *Connector) versionCheck(ctx context.Context, q *session) connector.Check {
 	ck := connector.Check{Name: "server_version"}
 	var lib string
-	if err := scanOne(ctx, q, `SELECT sqlite_version()`, &lib); err != nil {
+	if err := q.one(ctx, stVersion, `SELECT sqlite_version()`, &lib); err != nil {
 		ck.Status, ck.Detail = connector.Fail, fmt.Sprintf("cannot read the SQLite library version: %v", err)
 		ck.Remediation = "report this to the agent's maintainers"
 		return ck
@@ -78,10 +79,10 @@ func (c *Connector) versionCheck(ctx context.Context, q querier) connector.Check
 }
 
 // catalogCheck reads the schema table, which is all the connector needs.
-func (c *Connector) catalogCheck(ctx context.Context, q querier) connector.Check {
+func (c *Connector) catalogCheck(ctx context.Context, q *session) connector.Check {
 	ck := connector.Check{Name: "catalog_privileges"}
 	var tables, views, virtual int
-	err := scanOne(ctx, q, `SELECT
+	err := q.one(ctx, stCatalog, `SELECT
   count(*) FILTER (WHERE type IN ('table', 'shadow')),
   count(*) FILTER (WHERE type = 'view'),
   count(*) FILTER (WHERE type = 'virtual')
@@ -97,9 +98,9 @@ FROM pragma_table_list WHERE schema <> 'temp' AND name NOT LIKE 'sqlite\_%' ESCA
 }
 
 // readableCheck runs the columns statement once, as Extract will.
-func (c *Connector) readableCheck(ctx context.Context, q querier) connector.Check {
+func (c *Connector) readableCheck(ctx context.Context, q *session) connector.Check {
 	ck := connector.Check{Name: "table_definitions"}
-	err := eachRow(ctx, q, qColumns, func(*sql.Rows) error { return nil }, 1) // text cut to 1 character: only readability counts
+	err := q.each(ctx, stColumns, qColumns, func(*sql.Rows) error { return nil }, 1) // text cut to 1 character: only readability counts
 	if err == nil {
 		ck.Status, ck.Detail = connector.Pass, "the columns of every selected table and view can be read"
 		return ck
@@ -116,10 +117,10 @@ func (c *Connector) readableCheck(ctx context.Context, q querier) connector.Chec
 	return ck
 }
 
-func (c *Connector) statisticsCheck(ctx context.Context, q querier) connector.Check {
+func (c *Connector) statisticsCheck(ctx context.Context, q *session) connector.Check {
 	ck := connector.Check{Name: "statistics"}
 	var has bool
-	if err := scanOne(ctx, q, `SELECT EXISTS (SELECT 1 FROM pragma_table_list('sqlite_stat1') WHERE schema = 'main')`, &has); err != nil {
+	if err := q.one(ctx, stHasStatistics, `SELECT EXISTS (SELECT 1 FROM pragma_table_list('sqlite_stat1') WHERE schema = 'main')`, &has); err != nil {
 		ck.Status, ck.Detail = connector.Warn, fmt.Sprintf("cannot tell whether the file has statistics: %v", err)
 		ck.Remediation = "row counts may be missing from table_stats"
 		return ck
@@ -132,24 +133,6 @@ func (c *Connector) statisticsCheck(ctx context.Context, q querier) connector.Ch
 	ck.Detail = "the file has no sqlite_stat1 table, so table_stats.row_count will be null (counting rows would read every table)"
 	ck.Remediation = "run ANALYZE on the database from the application that owns it, if row counts are wanted"
 	return ck
-}
-
-func scanOne(ctx context.Context, q querier, query string, dest ...any) error {
-	rows, err := q.QueryContext(ctx, query)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	if !rows.Next() {
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		return sql.ErrNoRows
-	}
-	if err := rows.Scan(dest...); err != nil {
-		return err
-	}
-	return rows.Close()
 }
 
 // versionNumber turns "3.45.1" into 3045001 (0 when unparseable).

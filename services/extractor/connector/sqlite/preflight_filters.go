@@ -11,13 +11,13 @@ import (
 
 // filterChecks tells, for every pattern, how many schemas or tables of the
 // file it matches.
-func (c *Connector) filterChecks(ctx context.Context, q querier) []connector.Check {
+func (c *Connector) filterChecks(ctx context.Context, q *session) []connector.Check {
 	patterns := c.filters.All()
 	if len(patterns) == 0 {
 		return nil
 	}
 	counts := make([]int, len(patterns))
-	err := eachRow(ctx, q, `SELECT name, NULL FROM pragma_database_list WHERE name <> 'temp'
+	err := q.each(ctx, stFilterNames, `SELECT name, NULL FROM pragma_database_list WHERE name <> 'temp'
 UNION ALL
 SELECT schema, name FROM pragma_table_list WHERE schema <> 'temp' AND name NOT LIKE 'sqlite\_%' ESCAPE '\'`,
 		func(rows *sql.Rows) error {

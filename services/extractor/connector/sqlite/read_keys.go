@@ -11,8 +11,8 @@ import (
 
 // CHECK constraints are in no catalog SQLite exposes (only in the CREATE
 // TABLE text, which is not parsed), so none are emitted.
-func (c *Connector) readConstraints(ctx context.Context, q querier, w *model.Writer) error {
-	return eachRow(ctx, q, qConstraints, func(rows *sql.Rows) error {
+func (c *Connector) readConstraints(ctx context.Context, q *session, w *model.Writer) error {
+	return q.each(ctx, stConstraints, qConstraints, func(rows *sql.Rows) error {
 		var (
 			schema, table, typ, name, colsJSON, refColsJSON string
 			refTable, onUpdate, onDelete                    sql.NullString
@@ -46,9 +46,9 @@ func (c *Connector) readConstraints(ctx context.Context, q querier, w *model.Wri
 	})
 }
 
-func (c *Connector) readIndexes(ctx context.Context, q querier, w *model.Writer) error {
+func (c *Connector) readIndexes(ctx context.Context, q *session, w *model.Writer) error {
 	btree := "btree" // the only index structure SQLite has
-	return eachRow(ctx, q, qIndexes, func(rows *sql.Rows) error {
+	return q.each(ctx, stIndexes, qIndexes, func(rows *sql.Rows) error {
 		var (
 			schema, table, name, origin, colsJSON string
 			unique                                bool
@@ -74,12 +74,12 @@ func (c *Connector) readIndexes(ctx context.Context, q querier, w *model.Writer)
 	})
 }
 
-func (c *Connector) readStats(ctx context.Context, q querier, w *model.Writer, hasStat1 bool) error {
+func (c *Connector) readStats(ctx context.Context, q *session, w *model.Writer, hasStat1 bool) error {
 	query := qStatsNone
 	if hasStat1 {
 		query = qStatsFromStat1
 	}
-	return eachRow(ctx, q, query, func(rows *sql.Rows) error {
+	return q.each(ctx, stStatistics, query, func(rows *sql.Rows) error {
 		var schema, table string
 		var count sql.NullInt64
 		if err := rows.Scan(&schema, &table, &count); err != nil {

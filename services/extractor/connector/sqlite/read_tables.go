@@ -11,8 +11,8 @@ import (
 
 // readSchemas writes the schemas of the schema group and reports whether
 // main has sqlite_stat1 and which selected schema comes first.
-func (c *Connector) readSchemas(ctx context.Context, q querier, w *model.Writer) (hasStat1 bool, first connector.FirstName, err error) {
-	err = eachRow(ctx, q, qSchemas, func(rows *sql.Rows) error {
+func (c *Connector) readSchemas(ctx context.Context, q *session, w *model.Writer) (hasStat1 bool, first connector.FirstName, err error) {
+	err = q.each(ctx, stSchemas, qSchemas, func(rows *sql.Rows) error {
 		var name string
 		var stat1 bool
 		if err := rows.Scan(&name, &stat1); err != nil {
@@ -49,8 +49,8 @@ var tableKinds = map[string]string{
 	"virtual": model.TableKindForeign,
 }
 
-func (c *Connector) readTables(ctx context.Context, q querier, w *model.Writer) error {
-	return eachRow(ctx, q, qTables, func(rows *sql.Rows) error {
+func (c *Connector) readTables(ctx context.Context, q *session, w *model.Writer) error {
+	return q.each(ctx, stTables, qTables, func(rows *sql.Rows) error {
 		var schema, name, typ string
 		var def sql.NullString
 		if err := rows.Scan(&schema, &name, &typ, &def); err != nil {
@@ -72,8 +72,8 @@ func (c *Connector) readTables(ctx context.Context, q querier, w *model.Writer) 
 	}, textChars(w))
 }
 
-func (c *Connector) readColumns(ctx context.Context, q querier, w *model.Writer) error {
-	return eachRow(ctx, q, qColumns, func(rows *sql.Rows) error {
+func (c *Connector) readColumns(ctx context.Context, q *session, w *model.Writer) error {
+	return q.each(ctx, stColumns, qColumns, func(rows *sql.Rows) error {
 		var (
 			schema, table, name string
 			cid, pk, hidden     int32

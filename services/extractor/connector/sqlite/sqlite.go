@@ -14,6 +14,7 @@ import (
 
 	"github.com/secure-agent/secure-agent/libs/model"
 	"github.com/secure-agent/secure-agent/services/extractor/connector"
+	"github.com/secure-agent/secure-agent/services/extractor/connector/dbobs"
 )
 
 // Kind is the Source.Kind this package serves.
@@ -31,13 +32,19 @@ type Connector struct {
 	filters *connector.Compiled
 	schemas connector.SchemaSet // Source.Schemas; only "main" exists
 	timeout time.Duration       // connect timeout, also the longest wait for a writer's lock
+	obs     *dbobs.Observer     // nil: statements are not observed
 }
 
 var _ connector.Connector = (*Connector)(nil)
 
 // Open checks that src.DSN names a readable SQLite 3 file and opens it
-// read-only. creds is not used: SQLite has no authentication.
+// read-only. creds is not used: SQLite has no authentication. Its
+// statements are not observed (see Observed).
 func Open(ctx context.Context, src connector.Source, _ connector.Credentials) (connector.Connector, error) {
+	return openObserved(ctx, src, nil)
+}
+
+func openObserved(ctx context.Context, src connector.Source, obs *dbobs.Observer) (connector.Connector, error) {
 	filters, err := src.Compile()
 	if err != nil {
 		return nil, err
@@ -50,6 +57,13 @@ func Open(ctx context.Context, src connector.Source, _ connector.Credentials) (c
 	if err != nil {
 		return nil, fmt.Errorf("open SQLite source %s: %w", loc.path, err)
 	}
+	c, err := openFile(ctx, src, loc, dbName, filters, obs)
+	// Opening the file is the connection: counted once it was tried.
+	obs.Connected(Kind, err)
+	return c, err
+}
+
+func openFile(ctx context.Context, src connector.Source, loc location, dbName string, filters *connector.Compiled, obs *dbobs.Observer) (connector.Connector, error) {
 	header, err := inspectFile(loc.path)
 	if err != nil {
 		return nil, fmt.Errorf("open SQLite source: %w", err)
@@ -65,7 +79,7 @@ func Open(ctx context.Context, src connector.Source, _ connector.Credentials) (c
 	}
 	c := &Connector{
 		db: db, src: src, loc: loc, header: header, filters: filters, schemas: schemas, timeout: timeout,
-		names: model.Names{Connection: src.Connection, Database: dbName},
+		names: model.Names{Connection: src.Connection, Database: dbName}, obs: obs,
 	}
 	if err := c.verify(ctx); err != nil {
 		db.Close()
@@ -80,7 +94,7 @@ func (c *Connector) verify(parent context.Context) error {
 	ctx, cancel := context.WithTimeout(parent, c.timeout)
 	defer cancel()
 	var n int
-	err := c.db.QueryRowContext(ctx, `SELECT count(*) FROM main.sqlite_schema`).Scan(&n)
+	err := c.session(c.db).one(ctx, stOpen, `SELECT count(*) FROM main.sqlite_schema`, &n)
 	switch {
 	case err == nil:
 		return nil

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"regexp"
 	"strings"
@@ -25,18 +26,13 @@ type brokenObject struct {
 
 // findBroken lists the selected views and virtual tables SQLite cannot
 // compile, up to maxNamed, and how many there are in all.
-func findBroken(ctx context.Context, q querier) ([]brokenObject, int, error) {
-	rows, err := q.QueryContext(ctx, qUnreadableCandidates)
-	if err != nil {
-		return nil, 0, err
-	}
-	defer rows.Close()
+func findBroken(ctx context.Context, q *session) ([]brokenObject, int, error) {
 	var found []brokenObject
 	total := 0
-	for rows.Next() {
+	err := q.each(ctx, stBrokenCandidates, qUnreadableCandidates, func(rows *sql.Rows) error {
 		var schema, name string
 		if err := rows.Scan(&schema, &name); err != nil {
-			return nil, 0, err
+			return err
 		}
 		if reason := columnsError(ctx, q, schema, name); reason != "" {
 			total++
@@ -44,19 +40,17 @@ func findBroken(ctx context.Context, q querier) ([]brokenObject, int, error) {
 				found = append(found, brokenObject{name: schema + "." + name, reason: reason})
 			}
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, 0, err
 	}
-	return found, total, rows.Err()
+	return found, total, nil
 }
 
 // columnsError is SQLite's message when name's columns cannot be read.
-func columnsError(ctx context.Context, q querier, schema, name string) string {
-	rows, err := q.QueryContext(ctx, qColumnsOf, name, schema)
-	if err == nil {
-		for rows.Next() {
-		}
-		err = rows.Err()
-		rows.Close()
-	}
+func columnsError(ctx context.Context, q *session, schema, name string) string {
+	err := q.each(ctx, stBrokenColumns, qColumnsOf, func(*sql.Rows) error { return nil }, name, schema)
 	if err != nil {
 		return err.Error()
 	}
@@ -87,7 +81,7 @@ func exampleExclude(found []brokenObject) string {
 
 // explainColumns turns a failed columns statement into an error naming the
 // broken objects, when that is what failed.
-func (c *Connector) explainColumns(ctx context.Context, q querier, err error) error {
+func (c *Connector) explainColumns(ctx context.Context, q *session, err error) error {
 	if ctx.Err() != nil {
 		return err
 	}
