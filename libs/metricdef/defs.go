@@ -103,7 +103,8 @@ var (
 		Help: "Verified batches whose partition was published to every destination."}
 	PublisherBacklog = Def{Name: "secure_agent_publisher_backlog_batches", Type: Gauge, Group: GroupPipeline, Apps: []string{Publisher},
 		Help: "Batches verified since this publisher started whose partition is not yet published, failed or cancelled " +
-			"(announced but not yet published)."}
+			"(announced but not yet published); a redelivered batch counts once. Kept in memory: a restart resets it to 0 " +
+			"and batches verified before it are not counted."}
 	PublisherPartitions = Def{Name: "secure_agent_publisher_partitions_total", Type: Counter, Group: GroupPipeline, Apps: []string{Publisher},
 		Help:   "Partitions finished by the publisher, by result (published, failed).",
 		Labels: []string{"result"}}
