@@ -11,8 +11,6 @@ import (
 	"strconv"
 	"time"
 
-	"go.uber.org/zap"
-
 	"github.com/secure-agent/secure-agent/libs/errkind"
 )
 
@@ -28,6 +26,7 @@ const (
 	opHasFile    = "hasFile"
 	opIngestFile = "ingestFile"
 	opManifest   = "ingestManifest"
+	opToken      = "fetchToken" // the OAuth token endpoint, not the API
 )
 
 var sha256Pattern = regexp.MustCompile(`^[0-9a-f]{64}$`)
@@ -40,7 +39,7 @@ func (cl *Client) PollWork(ctx context.Context, agentID string, wait time.Durati
 	}
 	wait = min(max(wait, 0), maxPollWait).Truncate(time.Second)
 	q := url.Values{"agent_id": {agentID}, "wait": {strconv.Itoa(int(wait / time.Second))}}
-	resp, err := cl.do(ctx, call{op: opPoll, method: http.MethodGet, path: "/work", query: q, extraTime: wait})
+	resp, err := cl.do(ctx, call{op: opPoll, method: http.MethodGet, path: "/work", template: "/work", query: q, extraTime: wait})
 	if err != nil {
 		return nil, err
 	}
@@ -56,7 +55,8 @@ func (cl *Client) RenewLease(ctx context.Context, leaseID string) (*Lease, error
 	if leaseID == "" {
 		return nil, errkind.New(errkind.Invalid, "controlplane renewLease: lease id is required")
 	}
-	resp, err := cl.do(ctx, call{op: opRenew, method: http.MethodPost, path: "/leases/" + url.PathEscape(leaseID) + "/renew"})
+	resp, err := cl.do(ctx, call{op: opRenew, method: http.MethodPost, path: "/leases/" + url.PathEscape(leaseID) + "/renew",
+		template: "/leases/{lease_id}/renew"})
 	if err != nil {
 		return nil, err
 	}
@@ -73,7 +73,7 @@ func (cl *Client) ReleaseLease(ctx context.Context, leaseID, reason string) erro
 		return errkind.Wrap(errkind.Invalid, err, "controlplane releaseLease: encode body")
 	}
 	_, err = cl.do(ctx, call{op: opRelease, method: http.MethodPost, path: "/leases/" + url.PathEscape(leaseID) + "/release",
-		body: body, contentType: "application/json"})
+		template: "/leases/{lease_id}/release", body: body, contentType: "application/json"})
 	return err
 }
 
@@ -90,7 +90,7 @@ func (cl *Client) ReportStatus(ctx context.Context, leaseID string, r StatusRepo
 		return errkind.Wrap(errkind.Invalid, err, "controlplane reportStatus: encode body")
 	}
 	_, err = cl.do(ctx, call{op: opStatus, method: http.MethodPost, path: "/leases/" + url.PathEscape(leaseID) + "/status",
-		body: body, contentType: "application/json"})
+		template: "/leases/{lease_id}/status", body: body, contentType: "application/json"})
 	return err
 }
 
@@ -106,7 +106,7 @@ func (cl *Client) Heartbeat(ctx context.Context, hb Heartbeat) error {
 	if err != nil {
 		return errkind.Wrap(errkind.Invalid, err, "controlplane heartbeat: encode body")
 	}
-	_, err = cl.do(ctx, call{op: opHeartbeat, method: http.MethodPost, path: "/heartbeat", body: body, contentType: "application/json"})
+	_, err = cl.do(ctx, call{op: opHeartbeat, method: http.MethodPost, path: "/heartbeat", template: "/heartbeat", body: body, contentType: "application/json"})
 	return err
 }
 
@@ -128,7 +128,7 @@ func (cl *Client) UploadLogs(ctx context.Context, jobID string, seq, dropped int
 	h.Set("X-Dropped-Lines", strconv.Itoa(dropped))
 	h.Set("Content-Encoding", "gzip")
 	_, err := cl.do(ctx, call{op: opLogs, method: http.MethodPost, path: "/jobs/" + url.PathEscape(jobID) + "/logs",
-		header: h, body: ndjsonGzip, contentType: "application/x-ndjson", fields: []zap.Field{zap.String("job_id", jobID)}})
+		template: "/jobs/{job_id}/logs", header: h, body: ndjsonGzip, contentType: "application/x-ndjson", jobID: jobID})
 	return err
 }
 
@@ -139,7 +139,7 @@ func (cl *Client) HasFile(ctx context.Context, jobID, sha string) (bool, error) 
 		return false, errkind.New(errkind.Invalid, "controlplane hasFile: job id and a lower-case hex sha256 are required")
 	}
 	_, err := cl.do(ctx, call{op: opHasFile, method: http.MethodHead, path: filePath(jobID, sha),
-		fields: []zap.Field{zap.String("job_id", jobID)}})
+		template: fileTemplate, jobID: jobID})
 	switch {
 	case err == nil:
 		return true, nil
@@ -171,8 +171,8 @@ func (cl *Client) IngestFile(ctx context.Context, jobID, sha, name, kind string,
 	if body == nil {
 		body = []byte{}
 	}
-	_, err := cl.do(ctx, call{op: opIngestFile, method: http.MethodPut, path: filePath(jobID, sha),
-		header: h, body: body, contentType: "application/vnd.apache.arrow.stream", fields: []zap.Field{zap.String("job_id", jobID)}})
+	_, err := cl.do(ctx, call{op: opIngestFile, method: http.MethodPut, path: filePath(jobID, sha), template: fileTemplate,
+		header: h, body: body, contentType: "application/vnd.apache.arrow.stream", jobID: jobID})
 	return err
 }
 
@@ -186,9 +186,11 @@ func (cl *Client) IngestManifest(ctx context.Context, jobID string, manifest []b
 		return errkind.New(errkind.Invalid, "controlplane ingestManifest: the manifest is not valid JSON")
 	}
 	_, err := cl.do(ctx, call{op: opManifest, method: http.MethodPut, path: "/jobs/" + url.PathEscape(jobID) + "/manifest",
-		body: manifest, contentType: "application/json", fields: []zap.Field{zap.String("job_id", jobID)}})
+		template: "/jobs/{job_id}/manifest", body: manifest, contentType: "application/json", jobID: jobID})
 	return err
 }
+
+const fileTemplate = "/jobs/{job_id}/files/{sha256}"
 
 func filePath(jobID, sha string) string {
 	return "/jobs/" + url.PathEscape(jobID) + "/files/" + sha

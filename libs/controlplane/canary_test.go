@@ -8,16 +8,18 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/codes"
 	"go.uber.org/zap/zapcore"
 )
 
 // TestSecretNeverLeaks drives every failure path with a canary secret and
-// checks that neither errors nor log lines (at debug level) contain it or an
-// access token.
+// checks that neither errors, log lines (at debug level) nor spans contain
+// it or an access token.
 func TestSecretNeverLeaks(t *testing.T) {
 	const canary = "CANARY-7f3a9c-do-not-leak"
 	h := newHarness(t, canary)
 	h.opts.MaxRetries = 1
+	rec := h.traced()
 	c := h.client(t)
 	ctx := context.Background()
 	var errs []error
@@ -61,4 +63,18 @@ func TestSecretNeverLeaks(t *testing.T) {
 		require.NotContains(t, line, "access-token-")
 		require.False(t, strings.Contains(strings.ToLower(line), "bearer "), line)
 	}
+
+	spans := rec.Ended()
+	require.GreaterOrEqual(t, len(spans), 6, "every call and token fetch left a span")
+	var failed int
+	for _, s := range spans {
+		text := spanText(s)
+		require.NotContains(t, text, canary)
+		require.NotContains(t, text, "access-token-")
+		require.False(t, strings.Contains(strings.ToLower(text), "bearer "), text)
+		if s.Status().Code == codes.Error {
+			failed++
+		}
+	}
+	require.GreaterOrEqual(t, failed, 4, "the failures' messages were on the spans")
 }

@@ -12,10 +12,13 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 	"golang.org/x/time/rate"
 
 	"github.com/secure-agent/secure-agent/libs/errkind"
+	"github.com/secure-agent/secure-agent/libs/logging"
 )
 
 const (
@@ -26,13 +29,15 @@ const (
 
 // Client calls the control plane. It is safe for concurrent use.
 type Client struct {
-	opts    Options
-	base    *url.URL
-	http    *http.Client
-	tokens  *tokenSource
-	server  serverLimit
-	metrics *metrics
-	log     *zap.Logger
+	opts     Options
+	base     *url.URL
+	endpoint endpoint
+	http     *http.Client
+	tokens   *tokenSource
+	server   serverLimit
+	metrics  *metrics
+	tracer   trace.Tracer
+	log      *zap.Logger
 }
 
 // New validates opts and builds the client; it makes no connection.
@@ -47,6 +52,9 @@ func New(opts Options) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	o.Secrets = countReads(o.Secrets, m.secretReads)
+	tokenURL, _ := url.Parse(o.TokenURL) // validated above
+	tracer := o.TracerProvider.Tracer(tracerName)
 
 	var proxy *url.URL
 	if o.ProxyURL != "" {
@@ -82,26 +90,32 @@ func New(opts Options) (*Client, error) {
 	}
 	log := o.Logger.Named("controlplane")
 	return &Client{
-		opts:    o,
-		base:    base,
-		http:    hc,
-		tokens:  &tokenSource{opts: o, http: hc, metrics: m, log: log},
+		opts:     o,
+		base:     base,
+		endpoint: endpointOf(base),
+		http:     hc,
+		tokens: &tokenSource{opts: o, http: hc, metrics: m, log: log,
+			tracer: tracer, endpoint: endpointOf(&url.URL{Scheme: tokenURL.Scheme, Host: tokenURL.Host})},
 		metrics: m,
+		tracer:  tracer,
 		log:     log,
 	}, nil
 }
 
 // call is one API operation; body is a byte slice so every retry can send it again.
 type call struct {
-	op          string
-	method      string
-	path        string
+	op     string
+	method string
+	path   string
+	// template is path with its ids as {placeholders}: the span's
+	// url.template, so no id or secret lands in a span name.
+	template    string
 	query       url.Values
 	header      http.Header
 	body        []byte
 	contentType string
 	extraTime   time.Duration // added to the attempt timeout (long poll)
-	fields      []zap.Field   // e.g. job_id, on every log line of the call
+	jobID       string        // on every log line and the span of a job's call
 }
 
 type response struct {
@@ -113,13 +127,30 @@ type response struct {
 // do sends c with a bearer token, refreshing the token once after a 401 and
 // retrying 429, 502-504 and connection failures with backoff. It returns the
 // answer for statuses below 400 and a kinded error otherwise.
-func (cl *Client) do(ctx context.Context, c call) (*response, error) {
-	log := cl.log.With(append([]zap.Field{zap.String("operation", c.op)}, c.fields...)...)
+//
+// The call is one client span (retries are events on it, and its resend
+// count) and one observation of the request duration, retries included.
+func (cl *Client) do(ctx context.Context, c call) (_ *response, err error) {
+	var extra []attribute.KeyValue
+	fields := []zap.Field{zap.String("operation", c.op)}
+	if c.jobID != "" {
+		extra = append(extra, attrJobID.String(c.jobID))
+		fields = append(fields, zap.String("job_id", c.jobID))
+	}
+	ctx, span := startSpan(ctx, cl.tracer, cl.endpoint, c.method, c.template, c.op, extra...)
+	start := time.Now()
+	status, sent := 0, 0
+	defer func() {
+		cl.metrics.duration.WithLabelValues(c.op).Observe(time.Since(start).Seconds())
+		endSpan(span, status, max(sent-1, 0), err)
+	}()
+	log := logging.WithTrace(ctx, cl.log).With(fields...)
 	refreshed := false
 	attempt := 0
 	retry := func(reason string, wait time.Duration, fields ...zap.Field) error {
 		attempt++
 		cl.metrics.retries.WithLabelValues(c.op).Inc()
+		retryEvent(span, reason, attempt, wait)
 		log.Warn("retrying control-plane request",
 			append(fields, zap.String("reason", reason), zap.Int("attempt", attempt), zap.Duration("wait", wait))...)
 		if err := sleep(ctx, wait); err != nil {
@@ -143,8 +174,10 @@ func (cl *Client) do(ctx context.Context, c call) (*response, error) {
 		if err := cl.server.wait(ctx); err != nil {
 			return nil, errkind.Wrap(errkind.Transient, err, "controlplane "+c.op+": cancelled while waiting for the control plane's rate limit to reset")
 		}
+		sent++
 		resp, err := cl.send(ctx, c, tok.AccessToken)
 		if err != nil {
+			status = 0
 			cl.metrics.requests.WithLabelValues(c.op, "error").Inc()
 			kind, what, retryable := classifyTransport(ctx, err)
 			if retryable && attempt < cl.opts.MaxRetries {
@@ -157,6 +190,7 @@ func (cl *Client) do(ctx context.Context, c call) (*response, error) {
 		}
 		cl.metrics.requests.WithLabelValues(c.op, statusClass(resp.status)).Inc()
 		cl.server.observe(resp.header, time.Now())
+		status = resp.status
 
 		switch {
 		case resp.status == http.StatusUnauthorized && !refreshed:
@@ -173,6 +207,12 @@ func (cl *Client) do(ctx context.Context, c call) (*response, error) {
 			}
 			continue
 		case resp.status >= 400:
+			switch resp.status {
+			case http.StatusUnauthorized: // with a token fetched just now
+				cl.metrics.authFailures.WithLabelValues(authUnauthorized).Inc()
+			case http.StatusForbidden:
+				cl.metrics.authFailures.WithLabelValues(authForbidden).Inc()
+			}
 			return nil, statusError(c.op, resp.status, resp.header, resp.body)
 		}
 		return resp, nil

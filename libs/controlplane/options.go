@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 	"go.uber.org/zap"
 
 	"github.com/secure-agent/secure-agent/libs/errkind"
@@ -69,6 +71,9 @@ type Options struct {
 
 	Logger     *zap.Logger
 	Registerer prometheus.Registerer
+	// TracerProvider makes every API call and token fetch a client span;
+	// nil records none.
+	TracerProvider trace.TracerProvider
 }
 
 func (o *Options) withDefaults() Options {
@@ -84,6 +89,9 @@ func (o *Options) withDefaults() Options {
 	}
 	if out.Logger == nil {
 		out.Logger = zap.NewNop()
+	}
+	if out.TracerProvider == nil {
+		out.TracerProvider = noop.NewTracerProvider()
 	}
 	return out
 }

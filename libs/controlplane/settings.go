@@ -11,7 +11,10 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/secure-agent/secure-agent/libs/config"
 	"github.com/secure-agent/secure-agent/libs/errkind"
@@ -106,9 +109,18 @@ func (s Settings) HostsOf() []string {
 	return out
 }
 
+// Option adds to the Options NewFromSettings builds.
+type Option func(*Options)
+
+// WithTracerProvider makes every API call and token fetch a client span
+// (Options.TracerProvider).
+func WithTracerProvider(tp trace.TracerProvider) Option {
+	return func(o *Options) { o.TracerProvider = tp }
+}
+
 // NewFromSettings builds a client from loaded settings; secrets are read
 // through r each time a token is needed.
-func NewFromSettings(s Settings, r SecretReader, log *zap.Logger, reg prometheus.Registerer) (*Client, error) {
+func NewFromSettings(s Settings, r SecretReader, log *zap.Logger, reg prometheus.Registerer, opts ...Option) (*Client, error) {
 	var pool *x509.CertPool
 	if s.CAFile != "" {
 		pem, err := os.ReadFile(s.CAFile)
@@ -120,13 +132,17 @@ func NewFromSettings(s Settings, r SecretReader, log *zap.Logger, reg prometheus
 			return nil, errkind.New(errkind.Invalid, fmt.Sprintf("CONTROLPLANE_CA_FILE: %s holds no PEM certificate", s.CAFile))
 		}
 	}
-	return New(Options{
+	o := Options{
 		BaseURL: s.URL, TokenURL: s.TokenURL,
 		ClientIDRef: s.ClientIDKey, ClientSecretRef: s.ClientSecretKey, Secrets: r,
 		AllowedHosts: s.HostsOf(), PinnedSPKISHA256: splitList(s.Pins), RootCAs: pool, ProxyURL: s.ProxyURL,
 		RateLimit:  RateLimit{PerSecond: float64(s.RatePerSecond), Burst: max(s.RatePerSecond, 1)},
 		MaxRetries: s.MaxRetries, Timeout: s.Timeout, Logger: log, Registerer: reg,
-	})
+	}
+	for _, f := range opts {
+		f(&o)
+	}
+	return New(o)
 }
 
 // SecretGetter is the slice of the Dapr client DaprSecrets needs.
@@ -141,10 +157,20 @@ type DaprSecrets struct {
 	Store  string
 }
 
-// Secret implements SecretReader. Errors name the store and key, never a value.
+// Secret implements SecretReader. Errors name the store and key, never a
+// value, and carry a kind: NotFound for a missing or empty secret,
+// Unauthorized for one this app's secret scopes deny, Transient otherwise.
 func (d DaprSecrets) Secret(ctx context.Context, key string) (string, error) {
 	data, err := d.Getter.GetSecret(ctx, d.Store, key, nil)
 	if err != nil {
+		switch secretErrKind(err) {
+		case errkind.Unauthorized:
+			return "", errkind.Wrap(errkind.Unauthorized, err, fmt.Sprintf("read secret %q from secret store %q: "+
+				"this app's secret scopes do not allow it (allow the key in its Dapr Configuration)", key, d.Store))
+		case errkind.NotFound:
+			return "", errkind.Wrap(errkind.NotFound, err, fmt.Sprintf("read secret %q from secret store %q: "+
+				"the key does not exist (add it to the store)", key, d.Store))
+		}
 		return "", errkind.Wrap(errkind.Transient, err, fmt.Sprintf("read secret %q from secret store %q "+
 			"(does the key exist, and do this app's secret scopes allow it?)", key, d.Store))
 	}
@@ -158,4 +184,24 @@ func (d DaprSecrets) Secret(ctx context.Context, key string) (string, error) {
 		return "", errkind.New(errkind.NotFound, fmt.Sprintf("secret %q in store %q is missing or empty", key, d.Store))
 	}
 	return v, nil
+}
+
+// StoreName is the Dapr secret store, the store label of
+// secure_agent_secret_reads_total.
+func (d DaprSecrets) StoreName() string { return d.Store }
+
+// secretErrKind reads what the sidecar's answer means: daprd refuses a key
+// outside the app's secret scopes with PermissionDenied, and wraps a
+// store's "no such secret" (local file: "secret x not found"; Kubernetes,
+// Vault, the cloud stores: NotFound codes and messages) in ERR_SECRET_GET.
+func secretErrKind(err error) errkind.Kind {
+	msg := strings.ToLower(err.Error())
+	switch {
+	case status.Code(err) == codes.PermissionDenied || strings.Contains(msg, "access denied by policy"):
+		return errkind.Unauthorized
+	case status.Code(err) == codes.NotFound || strings.Contains(msg, "not found") || strings.Contains(msg, "notfound") ||
+		strings.Contains(msg, "does not exist"):
+		return errkind.NotFound
+	}
+	return errkind.Transient
 }

@@ -5,24 +5,29 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/secure-agent/secure-agent/libs/errkind"
+	"github.com/secure-agent/secure-agent/libs/logging"
 )
 
 // tokenSource keeps only the access token; the client id and secret are read
 // from the secret store for every fetch and forgotten after it, so a secret
 // rotated in the vault is picked up by the next fetch.
 type tokenSource struct {
-	opts    Options
-	http    *http.Client
-	metrics *metrics
-	log     *zap.Logger
+	opts     Options
+	http     *http.Client
+	metrics  *metrics
+	log      *zap.Logger
+	tracer   trace.Tracer
+	endpoint endpoint // the token endpoint's host and port
 
 	mu  sync.Mutex
 	tok *oauth2.Token
@@ -39,6 +44,10 @@ func (s *tokenSource) token(ctx context.Context) (*oauth2.Token, error) {
 	tok, err := s.fetch(ctx)
 	if err != nil {
 		s.metrics.tokens.WithLabelValues("error").Inc()
+		var te *tokenErr
+		if errors.As(err, &te) && te.rejected {
+			s.metrics.authFailures.WithLabelValues(authTokenRejected).Inc()
+		}
 		return nil, err
 	}
 	s.metrics.tokens.WithLabelValues("ok").Inc()
@@ -56,9 +65,14 @@ func (s *tokenSource) invalidate(refused string) {
 	}
 }
 
-func (s *tokenSource) fetch(ctx context.Context) (*oauth2.Token, error) {
+// fetch is one client span, the credentials' reads from the secret store
+// included; the span's path is the token URL's, never its query.
+func (s *tokenSource) fetch(ctx context.Context) (_ *oauth2.Token, err error) {
 	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
 	defer cancel()
+	ctx, span := startSpan(ctx, s.tracer, s.endpoint, http.MethodPost, s.tokenPath(), opToken)
+	status := 0
+	defer func() { endSpan(span, status, 0, err) }()
 	id, err := s.opts.Secrets.Secret(ctx, s.opts.ClientIDRef)
 	if err != nil {
 		return nil, errkind.Wrap(errkind.Transient, err, fmt.Sprintf("read client id %q from the secret store", s.opts.ClientIDRef))
@@ -79,10 +93,24 @@ func (s *tokenSource) fetch(ctx context.Context) (*oauth2.Token, error) {
 	}
 	tok, err := cfg.Token(context.WithValue(ctx, oauth2.HTTPClient, s.http))
 	if err != nil {
+		var re *oauth2.RetrieveError
+		if errors.As(err, &re) && re.Response != nil {
+			status = re.Response.StatusCode
+		}
 		return nil, tokenError(ctx, err, secret)
 	}
-	s.log.Debug("fetched control-plane access token", zap.Time("expires_at", tok.Expiry))
+	status = http.StatusOK
+	logging.WithTrace(ctx, s.log).Debug("fetched control-plane access token", zap.Time("expires_at", tok.Expiry))
 	return tok, nil
+}
+
+// tokenPath is the token URL's escaped path, the span's url.template.
+func (s *tokenSource) tokenPath() string {
+	u, err := url.Parse(s.opts.TokenURL)
+	if err != nil {
+		return ""
+	}
+	return u.EscapedPath()
 }
 
 // tokenError never uses RetrieveError.Error, which quotes the response body:
@@ -102,7 +130,8 @@ func tokenError(ctx context.Context, err error, secret string) error {
 		if status == http.StatusTooManyRequests || status >= 500 {
 			kind, hint = errkind.Transient, "try again later"
 		}
-		return &tokenErr{kind: kind, retry: kind == errkind.Transient, err: errkind.New(kind, "fetch access token: "+msg+"; "+hint)}
+		return &tokenErr{kind: kind, retry: kind == errkind.Transient, rejected: kind == errkind.Unauthorized,
+			err: errkind.New(kind, "fetch access token: "+msg+"; "+hint)}
 	}
 	kind, what, retry := classifyTransport(ctx, err)
 	msg := strings.ReplaceAll(err.Error(), secret, "[redacted]")
@@ -113,7 +142,9 @@ func tokenError(ctx context.Context, err error, secret string) error {
 type tokenErr struct {
 	kind  errkind.Kind
 	retry bool
-	err   error
+	// rejected: the token endpoint refused the client credentials.
+	rejected bool
+	err      error
 }
 
 func (e *tokenErr) Error() string { return e.err.Error() }

@@ -1,6 +1,7 @@
 // Package objectstore reads and writes whole objects through a Dapr output
 // binding (bindings.localstorage locally; S3, Azure Blob or GCS buckets in
-// a cluster). Keys are slash-separated relative paths.
+// a cluster). Keys are slash-separated relative paths. Each operation is a
+// client span and counts in the secure_agent_objectstore_* metrics.
 package objectstore
 
 import (
@@ -12,6 +13,8 @@ import (
 	"strings"
 
 	dapr "github.com/dapr/go-sdk/client"
+
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/secure-agent/secure-agent/libs/errkind"
 )
@@ -25,11 +28,18 @@ type BindingInvoker interface {
 type Store struct {
 	client  BindingInvoker
 	binding string
+	tracer  trace.Tracer
+	metrics *metrics
 }
 
-// New returns a store on the named output binding.
-func New(client BindingInvoker, binding string) *Store {
-	return &Store{client: client, binding: binding}
+// New returns a store on the named output binding. Without options it
+// records no spans and exports no metrics.
+func New(client BindingInvoker, binding string, opts ...Option) *Store {
+	var o options
+	for _, f := range opts {
+		f(&o)
+	}
+	return &Store{client: client, binding: binding, tracer: o.tracer(), metrics: newMetrics(o.reg)}
 }
 
 // Name is the binding's component name.
@@ -54,15 +64,17 @@ func keyMetadata(key string) map[string]string {
 // base64-encoded with decodeBase64 set: bindings.localstorage would
 // otherwise try to unquote and base64-decode arbitrary bytes, and S3, Azure
 // Blob and GCS decode when asked to.
-func (s *Store) Put(ctx context.Context, key string, data []byte) error {
+func (s *Store) Put(ctx context.Context, key string, data []byte) (err error) {
 	if err := CheckKey(key); err != nil {
 		return err
 	}
+	ctx, o := s.begin(ctx, opPut, key)
+	defer func() { o.end(len(data), err) }()
 	md := keyMetadata(key)
 	md["decodeBase64"] = "true"
 	enc := make([]byte, base64.StdEncoding.EncodedLen(len(data)))
 	base64.StdEncoding.Encode(enc, data)
-	_, err := s.client.InvokeBinding(ctx, &dapr.InvokeBindingRequest{
+	_, err = s.client.InvokeBinding(ctx, &dapr.InvokeBindingRequest{
 		Name: s.binding, Operation: "create", Data: enc, Metadata: md,
 	})
 	if err != nil {
@@ -72,10 +84,12 @@ func (s *Store) Put(ctx context.Context, key string, data []byte) error {
 }
 
 // Get reads the object under key. A missing object is errkind.NotFound.
-func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
+func (s *Store) Get(ctx context.Context, key string) (data []byte, err error) {
 	if err := CheckKey(key); err != nil {
 		return nil, err
 	}
+	ctx, o := s.begin(ctx, opGet, key)
+	defer func() { o.end(len(data), err) }()
 	out, err := s.client.InvokeBinding(ctx, &dapr.InvokeBindingRequest{
 		Name: s.binding, Operation: "get", Metadata: keyMetadata(key),
 	})
@@ -96,11 +110,19 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	if err := CheckKey(key); err != nil {
 		return err
 	}
+	ctx, o := s.begin(ctx, opDelete, key)
 	_, err := s.client.InvokeBinding(ctx, &dapr.InvokeBindingRequest{
 		Name: s.binding, Operation: "delete", Metadata: keyMetadata(key),
 	})
-	if err != nil && !isNotFound(err) {
-		return errkind.Wrap(errkind.Transient, err, fmt.Sprintf("delete %s from object store %s", key, s.binding))
+	switch {
+	case err == nil:
+		o.end(0, nil)
+	case isNotFound(err):
+		o.end(0, errkind.Wrap(errkind.NotFound, err, "delete"))
+	default:
+		err = errkind.Wrap(errkind.Transient, err, fmt.Sprintf("delete %s from object store %s", key, s.binding))
+		o.end(0, err)
+		return err
 	}
 	return nil
 }
@@ -108,26 +130,34 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 // List returns the objects under prefix (a folder) as keys. It understands
 // bindings.localstorage's answer (absolute paths, cut back to the key at
 // the prefix) as well as bindings that answer with keys.
-func (s *Store) List(ctx context.Context, prefix string) ([]string, error) {
+func (s *Store) List(ctx context.Context, prefix string) (keys []string, err error) {
 	if err := CheckKey(prefix); err != nil {
 		return nil, err
 	}
+	ctx, o := s.begin(ctx, opList, prefix)
 	out, err := s.client.InvokeBinding(ctx, &dapr.InvokeBindingRequest{
 		Name: s.binding, Operation: "list", Metadata: keyMetadata(prefix),
 	})
 	if err != nil {
 		if isNotFound(err) {
+			o.end(0, errkind.Wrap(errkind.NotFound, err, "list"))
 			return nil, nil
 		}
-		return nil, errkind.Wrap(errkind.Transient, err, fmt.Sprintf("list %s in object store %s", prefix, s.binding))
+		err = errkind.Wrap(errkind.Transient, err, fmt.Sprintf("list %s in object store %s", prefix, s.binding))
+		o.end(0, err)
+		return nil, err
 	}
+	defer func() {
+		o.span.SetAttributes(attrKeys.Int(len(keys)))
+		o.end(0, err)
+	}()
 	var paths []string
 	if out != nil && len(out.Data) > 0 {
 		if err := json.Unmarshal(out.Data, &paths); err != nil {
 			return nil, fmt.Errorf("list %s in object store %s: unexpected answer: %w", prefix, s.binding, err)
 		}
 	}
-	keys := make([]string, 0, len(paths))
+	keys = make([]string, 0, len(paths))
 	for _, p := range paths {
 		if i := strings.LastIndex(p, "/"+prefix+"/"); i >= 0 {
 			p = p[i+1:]
