@@ -90,7 +90,9 @@ func wire(ctx context.Context, d bootstrap.Deps, s settings) error {
 	}
 	extractor, err := app.NewExtractor(app.ExtractorOptions{
 		Connectors: connectors(), Credentials: creds,
-		Staging: objectstore.New(client, s.stagingBinding), Events: d.Publisher, Records: records,
+		Staging: objectstore.New(client, s.stagingBinding,
+			objectstore.WithTracerProvider(d.TracerProvider), objectstore.WithRegisterer(d.Registry)),
+		Events: d.Publisher, Records: records,
 		FileBytes: s.fileBytes, Concurrency: s.concurrency, Lifetime: ctx,
 		Logger: d.Logger, Metrics: metrics,
 	})
