@@ -60,6 +60,7 @@ func run(ctx context.Context, args []string, env config.LookupEnv, out io.Writer
 	l.Enum(&o.ControlPlane, "CONTROLPLANE", "", stack.ControlPlanes, "local: also run the reference control plane; the demo job is then queued there and flows through the agent and back")
 	l.String(&o.Images, "SA_IMAGES", "", "run the Dapr runtime and the four apps from these unpacked images (one root filesystem per image), "+
 		"each confined by bin/sandbox as a hardened pod would be; needs root (the hardened-images test uses it)")
+	l.String(&o.OTLPEndpoint, "OTEL_EXPORTER_OTLP_ENDPOINT", "", "host:port of an OTLP gRPC receiver (no TLS) for the spans of every app and sidecar; empty exports none")
 	l.Bool(&runOnce, "RUN_ONCE", false, "stop the stack after the demo job and exit 0 if it succeeded, 1 if not")
 	l.SetOutput(out)
 	if err := l.Load(args, env); errors.Is(err, config.ErrHelp) {
@@ -151,7 +152,7 @@ func run(ctx context.Context, args []string, env config.LookupEnv, out io.Writer
 func printSummary(ctx context.Context, out io.Writer, s *stack.Stack, o stack.Options, took time.Duration) {
 	fmt.Fprintf(out, "\nsecure-agent stack is up in %s (profile %s, data in %s)\n\n", took.Round(100*time.Millisecond), o.Profile, s.DataDir())
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "APP\tAPP PORT\tSIDECAR HTTP\tSIDECAR gRPC\tSTATUS\tCOMPONENTS")
+	fmt.Fprintln(tw, "APP\tAPP PORT\tSIDECAR HTTP\tSIDECAR gRPC\tSIDECAR METRICS\tSTATUS\tCOMPONENTS")
 	for _, a := range stack.Apps {
 		ap := s.Ports().App[a]
 		status := "healthy"
@@ -160,7 +161,7 @@ func printSummary(ctx context.Context, out io.Writer, s *stack.Stack, o stack.Op
 			status = "NOT HEALTHY: " + err.Error()
 		}
 		sort.Strings(h.Components)
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%s\n", a, ap.App, ap.DaprHTTP, ap.DaprGRPC, status, strings.Join(h.Components, ","))
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%s\t%s\n", a, ap.App, ap.DaprHTTP, ap.DaprGRPC, ap.DaprMetrics, status, strings.Join(h.Components, ","))
 	}
 	_ = tw.Flush()
 	p := s.Ports()
@@ -174,5 +175,24 @@ func printSummary(ctx context.Context, out io.Writer, s *stack.Stack, o stack.Op
 	fmt.Fprintf(out, "\nstatus:  curl -s -H \"Authorization: Bearer $(cat %s)\" %s/v1/status\n", stack.APITokenFile(s.DataDir()), s.AppURL("health"))
 	fmt.Fprintf(out, "jobs:    bin/agentctl list   (the job API token is %s; agentctl reads it from there)\n", stack.APITokenFile(s.DataDir()))
 	fmt.Fprintf(out, "logs:    %s/logs/<process>.log\n", s.DataDir())
+	printMetrics(out, s, o)
 	fmt.Fprintln(out, "Press Ctrl-C to stop.")
+}
+
+// printMetrics says where every process's metrics are and how to point a
+// Prometheus (or an OpenTelemetry Collector) at them.
+func printMetrics(out io.Writer, s *stack.Stack, o stack.Options) {
+	fmt.Fprintln(out, "metrics: every process serves Prometheus text on /metrics (no token):")
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	for _, t := range s.MetricsTargets(s.Instances()) {
+		fmt.Fprintf(tw, "           %s\t%s\t%s\n", t.Process, t.Container, t.URL)
+	}
+	_ = tw.Flush()
+	fmt.Fprintf(out, "         scrape them all: prometheus --config.file=%s   (dashboards and alert rules: deploy/observability, docs/observability.md)\n",
+		s.PrometheusConfigFile())
+	if o.OTLPEndpoint != "" {
+		fmt.Fprintf(out, "traces:  every app and sidecar sends spans to %s (OTLP gRPC)\n", o.OTLPEndpoint)
+	} else {
+		fmt.Fprintln(out, "traces:  not exported; set OTEL_EXPORTER_OTLP_ENDPOINT=host:port (an OTLP gRPC receiver, e.g. a Jaeger or an OpenTelemetry Collector) to send every app's and sidecar's spans there")
+	}
 }

@@ -50,6 +50,9 @@ type Options struct {
 	// AppEnv is extra environment for the four apps (not their sidecars),
 	// e.g. CONTROLPLANE_* settings of a control plane run elsewhere.
 	AppEnv []string
+	// OTLPEndpoint (host:port, OTLP over gRPC without TLS) receives the
+	// spans of every app and sidecar; empty exports none.
+	OTLPEndpoint string
 	// ExtraResources are more component directories every sidecar loads
 	// (a vault secret store, say) besides the profile's.
 	ExtraResources []string
@@ -161,12 +164,20 @@ func prepare(opts Options) (*Stack, error) {
 	if err := s.prepareTokens(); err != nil {
 		return nil, err
 	}
+	if _, err := s.writePrometheusConfig(); err != nil {
+		return nil, err
+	}
 	comps, err := validateComponents(componentsDir(root, opts.Profile), s.componentEnv())
 	if err != nil {
 		return nil, err
 	}
 	s.components = comps
 	for _, a := range Apps {
+		if s.opts.OTLPEndpoint != "" {
+			if _, err := s.tracedConfigFile(a); err != nil {
+				return nil, err
+			}
+		}
 		if _, err := os.Stat(s.configFile(a)); err != nil {
 			return nil, fmt.Errorf("dapr configuration for %s: %w", a, err)
 		}
@@ -258,6 +269,9 @@ func (s *Stack) componentsDir() string { return componentsDir(s.opts.Root, s.opt
 func componentsDir(root, profile string) string { return filepath.Join(root, "components", profile) }
 
 func (s *Stack) configFile(app string) string {
+	if s.opts.OTLPEndpoint != "" && app != "sentry" {
+		return s.dir("config", app+".yaml")
+	}
 	return filepath.Join(s.opts.Root, "components", "config", app+".yaml")
 }
 
@@ -446,12 +460,25 @@ func (s *Stack) startApp(name string) error {
 	if _, err := s.spawn(name+"-dapr", s.bin("daprd"), args, env); err != nil {
 		return err
 	}
-	_, err := s.spawn(name, s.bin(app), nil, append([]string{
+	appEnv := []string{
 		"APP_ID=" + app, "APP_HOST=" + lo, "APP_PORT=" + strconv.Itoa(ap.App),
 		"DAPR_HTTP_PORT=" + strconv.Itoa(ap.DaprHTTP), "DAPR_GRPC_PORT=" + strconv.Itoa(ap.DaprGRPC),
 		"LOG_FORMAT=console", "LOG_LEVEL=" + s.opts.LogLevel,
-	}, append(append(s.controlPlaneEnv(), s.opts.AppEnv...), s.appTokenEnv(name)...)...))
+	}
+	appEnv = append(appEnv, s.otlpEnv()...)
+	appEnv = append(appEnv, s.controlPlaneEnv()...)
+	appEnv = append(appEnv, s.opts.AppEnv...)
+	appEnv = append(appEnv, s.appTokenEnv(name)...)
+	_, err := s.spawn(name, s.bin(app), nil, appEnv)
 	return err
+}
+
+// otlpEnv points an app's exporter at OTLPEndpoint.
+func (s *Stack) otlpEnv() []string {
+	if s.opts.OTLPEndpoint == "" {
+		return nil
+	}
+	return []string{"OTEL_EXPORTER_OTLP_ENDPOINT=" + s.opts.OTLPEndpoint, "OTEL_EXPORTER_OTLP_PROTOCOL=grpc", "OTLP_INSECURE=true"}
 }
 
 func (s *Stack) spawn(name, bin string, args, env []string) (*process, error) {

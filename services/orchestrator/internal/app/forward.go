@@ -67,7 +67,7 @@ func checkEvent(jobID, partition string) error {
 }
 
 func (f *Forwarder) forward(ctx context.Context, jobID string, ev Event, fields ...zap.Field) error {
-	log := f.log.With(append(fields, zap.String("job_id", jobID), zap.String("type", string(ev.Type)))...)
+	log := logFor(ctx, f.log).With(append(fields, zap.String("job_id", jobID), zap.String("type", string(ev.Type)))...)
 	run, err := f.runs.Inspect(ctx, jobID)
 	if err != nil {
 		return errkind.Wrap(errkind.Transient, err, "read the workflow of job "+jobID)

@@ -22,6 +22,9 @@ type JobRecord struct {
 	ID          string    `json:"id"`
 	Spec        job.Spec  `json:"spec"`
 	SubmittedAt time.Time `json:"submitted_at"`
+	// TraceParent is the span that submitted the job: its workflow's
+	// activities join that trace.
+	TraceParent string `json:"traceparent,omitempty"`
 }
 
 // JobStore keeps job records. Get answers errkind.NotFound for an unknown id.
@@ -189,7 +192,7 @@ func (j *Jobs) resume(ctx context.Context, held Submission, spec job.Spec) (job.
 		return job.Submitted{}, errkind.Wrap(errkind.Transient, err, "read the workflow of job "+held.JobID+"; submit again with the same key")
 	}
 	if run.Found {
-		j.log.Info("repeated submission answered with the job its idempotency key created", zap.String("job_id", held.JobID))
+		logFor(ctx, j.log).Info("repeated submission answered with the job its idempotency key created", zap.String("job_id", held.JobID))
 		return job.Submitted{ID: held.JobID, State: run.JobStatus().State}, nil
 	}
 	return j.start(ctx, held.JobID, spec, held.At, true)
@@ -234,20 +237,22 @@ func (j *Jobs) SubmitAs(ctx context.Context, id string, spec job.Spec) (started 
 }
 
 func (j *Jobs) start(ctx context.Context, id string, spec job.Spec, now time.Time, recordMayExist bool) (job.Submitted, error) {
-	log := j.log.With(zap.String("job_id", id))
-	err := j.store.Save(ctx, JobRecord{ID: id, Spec: spec, SubmittedAt: now})
+	log := logFor(ctx, j.log).With(zap.String("job_id", id))
+	tp := TraceParent(ctx)
+	err := j.store.Save(ctx, JobRecord{ID: id, Spec: spec, SubmittedAt: now, TraceParent: tp})
 	if err != nil && !(recordMayExist && errkind.Of(err) == errkind.Conflict) {
 		return job.Submitted{}, errkind.Wrap(errkind.Transient, err, "record job "+id+"; submit again")
 	}
 	if err := j.index.Add(ctx, id); err != nil {
 		return job.Submitted{}, errkind.Wrap(errkind.Transient, err, "list job "+id+"; submit again")
 	}
-	if err := j.runner.Start(ctx, id, WorkflowInput{JobID: id, Spec: spec, SubmittedAt: now}); err != nil && !j.started(ctx, id) {
+	if err := j.runner.Start(ctx, id, WorkflowInput{JobID: id, Spec: spec, SubmittedAt: now, TraceParent: tp}); err != nil && !j.started(ctx, id) {
 		log.Warn("the job is recorded but its workflow did not start", zap.Error(err))
 		return job.Submitted{}, errkind.Wrap(errkind.Transient, err,
 			"start the workflow of job "+id+" (is the orchestrator's sidecar connected to placement and scheduler?); "+
 				"the job is listed; submitting again with the same idempotency key (agentctl does) starts it once")
 	}
+	j.metrics.jobStarted(spec.Source.Kind)
 	log.Info("job submitted", zap.String("connection", spec.Connection), zap.String("source_kind", spec.Source.Kind))
 	return job.Submitted{ID: id, State: job.Pending}, nil
 }
@@ -369,7 +374,7 @@ func (j *Jobs) Cancel(ctx context.Context, id string) (job.Submitted, error) {
 		return job.Submitted{}, errkind.Wrap(errkind.Transient, err, "send the cancel request to job "+id+"; try again")
 	}
 	j.metrics.eventRaised(EventCancel)
-	j.log.Info("job cancel requested", zap.String("job_id", id))
+	logFor(ctx, j.log).Info("job cancel requested", zap.String("job_id", id))
 	return job.Submitted{ID: id, State: st.State}, nil
 }
 

@@ -7,6 +7,10 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 	"go.uber.org/zap"
 
 	"github.com/secure-agent/secure-agent/libs/controlplane"
@@ -55,6 +59,11 @@ type PollerOptions struct {
 	// RetryWait is the pause after a failed poll (default 5s).
 	RetryWait time.Duration
 	Logger    *zap.Logger
+	// TracerProvider and Jobs put each lease in a span that becomes its
+	// job's trace, and each report and renewal in that trace.
+	TracerProvider trace.TracerProvider
+	Jobs           JobTraces
+	Metrics        *Metrics
 }
 
 // Poller leases work from the control plane, runs each leased job as an
@@ -62,11 +71,12 @@ type PollerOptions struct {
 // transition. A lost lease cancels the job: the control plane gives it to
 // someone else, so it must not also run here.
 type Poller struct {
-	src   WorkSource
-	jobs  LeasedJobs
-	store LeaseStore
-	o     PollerOptions
-	log   *zap.Logger
+	src    WorkSource
+	jobs   LeasedJobs
+	store  LeaseStore
+	o      PollerOptions
+	log    *zap.Logger
+	tracer trace.Tracer
 
 	mu     sync.Mutex
 	leases map[string]LeaseRecord // by control-plane job id
@@ -91,7 +101,10 @@ func NewPoller(src WorkSource, jobs LeasedJobs, store LeaseStore, o PollerOption
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()
 	}
-	return &Poller{src: src, jobs: jobs, store: store, o: o, log: o.Logger,
+	if o.TracerProvider == nil {
+		o.TracerProvider = noop.NewTracerProvider()
+	}
+	return &Poller{tracer: o.TracerProvider.Tracer("github.com/secure-agent/secure-agent/services/orchestrator"), src: src, jobs: jobs, store: store, o: o, log: o.Logger,
 		leases: map[string]LeaseRecord{}, swap: map[string]chan LeaseRecord{}, slots: make(chan struct{}, o.MaxJobs)}
 }
 
@@ -155,7 +168,13 @@ func (p *Poller) restore(ctx context.Context) {
 // accept starts (or adopts) the job of a new lease and reports it
 // accepted; false means no keeper took the slot.
 func (p *Poller) accept(ctx context.Context, l controlplane.Lease) bool {
-	log := p.log.With(zap.String("cp_job_id", l.JobID), zap.String("lease_id", l.LeaseID))
+	// The lease starts the job's trace, as POST /v1/jobs does for a job
+	// submitted here: SubmitAs records this span with the job.
+	ctx, span := p.tracer.Start(ctx, "accept lease", trace.WithNewRoot(), trace.WithSpanKind(trace.SpanKindInternal),
+		trace.WithAttributes(attribute.String("secure_agent.controlplane.job_id", l.JobID)))
+	defer span.End()
+	p.o.Metrics.lease(LeaseAcquired)
+	log := logFor(ctx, p.log).With(zap.String("cp_job_id", l.JobID), zap.String("lease_id", l.LeaseID))
 	rec := LeaseRecord{LeaseID: l.LeaseID, CPJobID: l.JobID, ExpiresAt: l.ExpiresAt, Duration: l.DurationSeconds}
 
 	p.mu.Lock()
@@ -184,6 +203,7 @@ func (p *Poller) accept(ctx context.Context, l controlplane.Lease) bool {
 		return false
 	}
 	rec.JobID = id
+	span.SetAttributes(attribute.String("secure_agent.job_id", id))
 	log = log.With(zap.String("job_id", id))
 	if existing.State.Terminal() {
 		// Finished here while unleased (the orchestrator was down): report
@@ -203,6 +223,8 @@ func (p *Poller) accept(ctx context.Context, l controlplane.Lease) bool {
 		log.Warn("leased job could not be started; the lease is released", zap.Error(err))
 		if rerr := p.src.ReleaseLease(ctx, rec.LeaseID, "the agent could not start the job: "+err.Error()); rerr != nil {
 			log.Warn("releasing the lease failed; it will expire", zap.Error(rerr))
+		} else {
+			p.o.Metrics.lease(LeaseReleased)
 		}
 		sleep(ctx, p.o.RetryWait)
 		return false
@@ -335,7 +357,7 @@ func (p *Poller) keeper(ctx context.Context, rec LeaseRecord, swap <-chan LeaseR
 		case <-check.C:
 		}
 		if time.Now().After(nextRenew) {
-			l, err := p.src.RenewLease(ctx, rec.LeaseID)
+			l, err := p.renew(ctx, rec)
 			switch {
 			case err == nil:
 				rec.ExpiresAt = l.ExpiresAt
@@ -388,6 +410,9 @@ const reportedLost = "lease-lost"
 
 // lose stops the job of a lost lease; its result is never reported.
 func (p *Poller) lose(ctx context.Context, rec LeaseRecord, cause error, log *zap.Logger) {
+	p.o.Metrics.lease(LeaseLost)
+	ctx = p.inJobTrace(ctx, rec.JobID)
+	log = logFor(ctx, log)
 	log.Warn("the lease of a job was lost; the job is cancelled here and left to the control plane", zap.Error(cause))
 	if _, err := p.jobs.Cancel(ctx, rec.JobID); err != nil && errkind.Of(err) != errkind.Conflict {
 		log.Error("cancelling the job of a lost lease failed", zap.Error(err))
@@ -413,6 +438,10 @@ const lostJobStopWait = 5 * time.Minute
 // false means it was not recorded, and rec.Reported is reportedLost when
 // the control plane answered that the lease is lost.
 func (p *Poller) report(ctx context.Context, rec *LeaseRecord, r controlplane.StatusReport, log *zap.Logger) bool {
+	ctx, span := p.tracer.Start(p.inJobTrace(ctx, rec.JobID), "report "+string(r.State),
+		trace.WithAttributes(attribute.String("secure_agent.job_id", rec.JobID), attribute.String("secure_agent.report.state", string(r.State))))
+	defer span.End()
+	log = logFor(ctx, log)
 	err := p.src.ReportStatus(ctx, rec.LeaseID, r)
 	switch {
 	case err == nil:
@@ -473,4 +502,39 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	case <-ctx.Done():
 		return false
 	}
+}
+
+// Events of secure_agent_controlplane_leases_total.
+const (
+	LeaseAcquired = "acquired"
+	LeaseLost     = "lost"
+	LeaseReleased = "released"
+)
+
+// inJobTrace is ctx inside the trace of job id (the span that accepted its
+// lease), when one is recorded; ctx otherwise.
+func (p *Poller) inJobTrace(ctx context.Context, jobID string) context.Context {
+	if p.o.Jobs == nil || jobID == "" {
+		return ctx
+	}
+	tp, err := p.o.Jobs.TraceParent(ctx, jobID)
+	if err != nil {
+		return ctx
+	}
+	if sc := spanContextOf(tp); sc.IsValid() {
+		return trace.ContextWithRemoteSpanContext(ctx, sc)
+	}
+	return ctx
+}
+
+// renew renews rec's lease in a span of the job's trace.
+func (p *Poller) renew(ctx context.Context, rec LeaseRecord) (*controlplane.Lease, error) {
+	ctx, span := p.tracer.Start(p.inJobTrace(ctx, rec.JobID), "renew lease",
+		trace.WithAttributes(attribute.String("secure_agent.job_id", rec.JobID)))
+	defer span.End()
+	l, err := p.src.RenewLease(ctx, rec.LeaseID)
+	if err != nil {
+		span.SetStatus(codes.Error, "renewal failed")
+	}
+	return l, err
 }

@@ -25,6 +25,8 @@ type WorkflowInput struct {
 	JobID       string    `json:"job_id"`
 	Spec        job.Spec  `json:"spec"`
 	SubmittedAt time.Time `json:"submitted_at"`
+	// TraceParent is the span that submitted the job (W3C traceparent).
+	TraceParent string `json:"traceparent,omitempty"`
 }
 
 // Launch is one extract request the workflow must publish.
@@ -193,6 +195,18 @@ func (m *Machine) AllSucceeded() bool {
 		}
 	}
 	return true
+}
+
+// InFlight counts the partitions requested and not yet published or given
+// up: extracting, or extracted and waiting for the publisher.
+func (m *Machine) InFlight() int {
+	n := 0
+	for i := range m.parts {
+		if st := m.parts[i].State; st == job.Extracting || st == job.Extracted {
+			n++
+		}
+	}
+	return n
 }
 
 // Launch picks the partitions to request now, in plan order, keeping at

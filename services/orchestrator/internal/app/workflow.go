@@ -8,6 +8,7 @@ import (
 
 	"github.com/dapr/durabletask-go/task"
 	"github.com/dapr/durabletask-go/workflow"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
 	"github.com/secure-agent/secure-agent/libs/job"
@@ -75,18 +76,31 @@ func NewJobWorkflow(o WorkflowOptions) *JobWorkflow {
 	return &JobWorkflow{opts: o}
 }
 
-// Register adds the workflows and activities to r.
-func Register(r *workflow.Registry, wf *JobWorkflow, a *Activities) error {
+// Tracing puts a job's activities in the job's trace (see tracing.go).
+// Zero: no spans.
+type Tracing struct {
+	Provider trace.TracerProvider
+	Jobs     JobTraces
+	Logger   *zap.Logger
+}
+
+// Register adds the workflows and activities to r, each activity in a span
+// of its job's trace.
+func Register(r *workflow.Registry, wf *JobWorkflow, a *Activities, tr Tracing) error {
+	if tr.Logger == nil {
+		tr.Logger = zap.NewNop()
+	}
+	t := newActivityTracer(tr.Provider, tr.Jobs, tr.Logger)
 	return errors.Join(
 		r.AddWorkflowN(WorkflowName, wf.Run),
 		r.AddWorkflowN(DeadlineWorkflowName, wf.Deadline),
-		r.AddActivityN(ActPreflight, a.Preflight),
-		r.AddActivityN(ActAcquireSlot, a.AcquireSlot),
-		r.AddActivityN(ActReleaseSlot, a.ReleaseSlot),
-		r.AddActivityN(ActPublishExtract, a.PublishExtract),
-		r.AddActivityN(ActFinalize, a.Finalize),
-		r.AddActivityN(ActCancelPublisher, a.CancelPublisher),
-		r.AddActivityN(ActRaiseAlarm, a.RaiseAlarm),
+		r.AddActivityN(ActPreflight, t.wrap(ActPreflight, a.Preflight)),
+		r.AddActivityN(ActAcquireSlot, t.wrap(ActAcquireSlot, a.AcquireSlot)),
+		r.AddActivityN(ActReleaseSlot, t.wrap(ActReleaseSlot, a.ReleaseSlot)),
+		r.AddActivityN(ActPublishExtract, t.wrap(ActPublishExtract, a.PublishExtract)),
+		r.AddActivityN(ActFinalize, t.wrap(ActFinalize, a.Finalize)),
+		r.AddActivityN(ActCancelPublisher, t.wrap(ActCancelPublisher, a.CancelPublisher)),
+		r.AddActivityN(ActRaiseAlarm, t.wrap(ActRaiseAlarm, a.RaiseAlarm)),
 	)
 }
 
@@ -148,6 +162,20 @@ type jobRun struct {
 }
 
 func (r *jobRun) now() time.Time { return r.ctx.CurrentTimeUTC() }
+
+// metrics are the orchestrator's metrics when this step is new, nil while
+// the workflow replays steps it has recorded already.
+func (r *jobRun) metrics() *Metrics {
+	if r.ctx.IsReplaying() {
+		return nil
+	}
+	return r.w.opts.Metrics
+}
+
+// phase records how long a phase that began at start took.
+func (r *jobRun) phase(name string, start time.Time) {
+	r.metrics().phase(name, r.now().Sub(start))
+}
 
 // info logs once, not on every replay.
 func (r *jobRun) info(msg string, fields ...zap.Field) {
@@ -213,7 +241,9 @@ func (r *jobRun) execute() job.Status {
 func (r *jobRun) preflight() bool {
 	r.info("preflight", zap.String("connection", r.in.Spec.Connection))
 	var res PreflightResult
-	if err := r.call(ActPreflight, PreflightInput{JobID: r.in.JobID, Spec: r.in.Spec}, &res); err != nil {
+	err := r.call(ActPreflight, PreflightInput{JobID: r.in.JobID, Spec: r.in.Spec}, &res)
+	r.phase(MetricPhasePreflight, r.m.StartedAt())
+	if err != nil {
 		r.m.Fail("preflight: " + activityError(err))
 		return false
 	}
@@ -232,6 +262,7 @@ func (r *jobRun) preflight() bool {
 // durable timer while the connection is busy.
 func (r *jobRun) acquireSlot() bool {
 	r.m.SetPhase(PhaseQueued)
+	start := r.now()
 	shown := false
 	for {
 		r.slotAsked = true
@@ -241,6 +272,7 @@ func (r *jobRun) acquireSlot() bool {
 			return false
 		}
 		if res.Acquired {
+			r.phase(MetricPhaseQueued, start)
 			return true
 		}
 		if !shown {
@@ -261,6 +293,7 @@ func (r *jobRun) acquireSlot() bool {
 func (r *jobRun) extract() {
 	r.m.SetPhase(PhaseExtract)
 	r.info("extracting", zap.Int("partitions", len(r.m.parts)))
+	start := r.now()
 	for !r.m.Done() {
 		r.request(r.m.Launch(r.now()))
 		r.armAlarms()
@@ -269,6 +302,10 @@ func (r *jobRun) extract() {
 		}
 		r.await()
 		r.drain()
+	}
+	r.metrics().inFlightOf(r.in.JobID, 0)
+	if r.m.AllSucceeded() {
+		r.phase(MetricPhaseExtract, start)
 	}
 }
 
@@ -288,7 +325,9 @@ func (r *jobRun) request(launches []Launch) {
 			continue
 		}
 		r.info("extract requested", zap.String("partition", l.Partition.ID), zap.Int("attempt", l.Attempt))
+		r.metrics().partitionsRequested(1)
 	}
+	r.metrics().inFlightOf(r.in.JobID, r.m.InFlight())
 }
 
 // await handles the next event, waiting as long as it takes: deadlines
@@ -324,9 +363,14 @@ func (r *jobRun) handle(ev Event) {
 	if effect == Ignored {
 		return
 	}
-	if effect == Retried && !r.ctx.IsReplaying() {
-		r.w.opts.Metrics.partitionRetried()
+	if effect == Retried {
+		reason := RetryFailed
+		if ev.Type == EventDeadline {
+			reason = RetryDeadline
+		}
+		r.metrics().partitionRetried(reason)
 	}
+	r.metrics().inFlightOf(r.in.JobID, r.m.InFlight())
 	r.info("job event", zap.String("type", string(ev.Type)), zap.String("effect", effect.String()))
 }
 
@@ -344,7 +388,10 @@ func (r *jobRun) armAlarms() {
 func (r *jobRun) finalize() {
 	r.m.SetPhase(PhaseFinalize)
 	var res FinalizeResult
-	if err := r.call(ActFinalize, r.m.FinalizeRequest(), &res); err != nil {
+	start := r.now()
+	err := r.call(ActFinalize, r.m.FinalizeRequest(), &res)
+	r.phase(MetricPhaseFinalize, start)
+	if err != nil {
 		r.m.Fail("finalize: " + activityError(err))
 		return
 	}
@@ -375,7 +422,7 @@ func (r *jobRun) finish() job.Status {
 	r.m.Finish(r.now())
 	st := r.m.Status()
 	if !r.ctx.IsReplaying() {
-		r.w.opts.Metrics.jobFinished(st.State)
+		r.w.opts.Metrics.jobFinished(st, r.now().Sub(r.m.StartedAt()))
 		r.log.Info("job finished", zap.String("state", string(st.State)), zap.Int64("assets", st.Assets),
 			zap.Strings("errors", st.Errors))
 	}

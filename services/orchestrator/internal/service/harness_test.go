@@ -20,6 +20,9 @@ import (
 	"github.com/dapr/durabletask-go/workflow"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/propagation"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
@@ -208,6 +211,10 @@ type stack struct {
 	appID string
 	// control are the placement and scheduler processes.
 	control map[string]*process
+	// spans records every span the app ends; reg is the app's registry.
+	spans *tracetest.SpanRecorder
+	tp    *sdktrace.TracerProvider
+	reg   *prometheus.Registry
 }
 
 type appInstance struct {
@@ -229,7 +236,9 @@ func newStack(t *testing.T, cfg Config) *stack {
 	if cfg.ActivityRetry.MaxAttempts == 0 {
 		cfg.ActivityRetry = workflow.RetryPolicy{MaxAttempts: 3, InitialRetryInterval: 500 * time.Millisecond, BackoffCoefficient: 2}
 	}
+	spans := tracetest.NewSpanRecorder()
 	s := &stack{t: t, cfg: cfg, log: &daprtest.Buffer{}, client: &http.Client{Transport: &http.Transport{}},
+		spans: spans, tp: sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans)),
 		appID: fmt.Sprintf("orch-test-%d", time.Now().UnixNano())}
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -274,17 +283,21 @@ func (s *stack) startApp(ln net.Listener) *appInstance {
 	t := s.t
 	log := zap.New(zapcore.NewCore(zapcore.NewConsoleEncoder(zap.NewDevelopmentEncoderConfig()), s.log, zap.DebugLevel))
 	reg := prometheus.NewRegistry()
+	s.reg = reg
+	prop := propagation.TraceContext{}
 	srv, err := httpserver.New(httpserver.Options{Name: "orchestrator", Addr: ln.Addr().String(), Logger: log, Registry: reg,
-		ShutdownTimeout: 2 * time.Second})
+		ShutdownTimeout: 2 * time.Second, TracerProvider: s.tp, Propagator: prop})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	sidecar, err := daprclient.Connect(ctx, daprclient.Options{AppID: s.appID, HTTPPort: s.sidecar.HTTPPort,
-		GRPCPort: s.sidecar.GRPCPort, WaitTimeout: 30 * time.Second, Logger: log})
+		GRPCPort: s.sidecar.GRPCPort, WaitTimeout: 30 * time.Second, Logger: log, TracerProvider: s.tp, Propagator: prop})
 	require.NoError(t, err)
-	router, err := pubsub.NewRouter(srv.App(), "pubsub", log, reg)
+	traced := pubsub.WithTracerProvider(s.tp)
+	router, err := pubsub.NewRouter(srv.App(), "pubsub", log, reg, traced)
 	require.NoError(t, err)
 	d := bootstrap.Deps{Logger: log, Registry: reg, Sidecar: sidecar, App: srv.App(), Router: router,
-		Publisher: pubsub.NewPublisher(sidecar.Client(), "pubsub"), AddReadyCheck: srv.AddReadyCheck}
+		Publisher: pubsub.NewPublisher(sidecar.Client(), "pubsub", traced), AddReadyCheck: srv.AddReadyCheck,
+		TracerProvider: s.tp, Propagator: prop}
 	flush, err := Wire(ctx, d, s.cfg, s.world.collaborators())
 	require.NoError(t, err)
 	served := make(chan error, 1)

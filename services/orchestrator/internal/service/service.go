@@ -112,7 +112,8 @@ func Wire(ctx context.Context, d bootstrap.Deps, cfg Config, c Collaborators) (f
 		SlotRetry: cfg.SlotRetry, ActivityRetry: cfg.ActivityRetry, Metrics: metrics, Logger: log,
 	})
 	registry := workflow.NewRegistry()
-	if err := app.Register(registry, wf, acts); err != nil {
+	tracing := app.Tracing{Provider: d.TracerProvider, Jobs: app.NewRecordTraces(store), Logger: log}
+	if err := app.Register(registry, wf, acts, tracing); err != nil {
 		return nil, fmt.Errorf("register workflows: %w", err)
 	}
 
@@ -126,10 +127,14 @@ func Wire(ctx context.Context, d bootstrap.Deps, cfg Config, c Collaborators) (f
 	ports.RegisterSubscriptions(d.Router, app.NewForwarder(engine, metrics, log))
 
 	var wg sync.WaitGroup
-	wg.Add(1)
+	wg.Add(2)
 	go func() {
 		defer wg.Done()
 		_ = engine.RunWorker(ctx, registry)
+	}()
+	go func() {
+		defer wg.Done()
+		app.RestoreLastSuccess(ctx, store, engine, metrics, cfg.JobListLimit, log)
 	}()
 
 	if c.Work == nil && cfg.ControlPlane.Enabled() {
@@ -143,6 +148,7 @@ func Wire(ctx context.Context, d bootstrap.Deps, cfg Config, c Collaborators) (f
 	if c.Work != nil {
 		poller := app.NewPoller(c.Work, jobs, adapters.NewLeaseStore(client, cfg.StateStore), app.PollerOptions{
 			AgentID: cfg.ControlPlane.AgentID, MaxJobs: cfg.LeasedJobs, Wait: cfg.PollWait, Logger: log.Named("leases"),
+			TracerProvider: d.TracerProvider, Jobs: tracing.Jobs, Metrics: metrics,
 		})
 		wg.Add(1)
 		go func() {
