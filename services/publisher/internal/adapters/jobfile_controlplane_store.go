@@ -8,6 +8,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/secure-agent/secure-agent/libs/errkind"
+	"github.com/secure-agent/secure-agent/libs/logging"
+	"github.com/secure-agent/secure-agent/libs/metricdef"
 	"github.com/secure-agent/secure-agent/libs/model"
 )
 
@@ -35,17 +37,12 @@ func NewControlPlaneStore(client IngestClient, log *zap.Logger, reg prometheus.R
 	if log == nil {
 		log = zap.NewNop()
 	}
-	files := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "secure_agent_publisher_controlplane_files_total",
-		Help: "Upload files offered to the control plane's ingest API, by result (ingested; skipped: it already had the file).",
-	}, []string{"result"})
+	files := metricdef.PublisherControlPlaneFiles.CounterVec()
 	for _, r := range []string{"ingested", "skipped"} {
 		files.WithLabelValues(r)
 	}
-	if reg != nil {
-		if err := reg.Register(files); err != nil {
-			return nil, fmt.Errorf("register publisher control-plane metrics: %w", err)
-		}
+	if err := metricdef.Register(reg, files); err != nil {
+		return nil, fmt.Errorf("publisher control-plane destination: %w", err)
 	}
 	return &ControlPlaneStore{client: client, log: log, files: files}, nil
 }
@@ -58,7 +55,7 @@ func (c *ControlPlaneStore) PutJobFile(ctx context.Context, jobID string, info m
 	}
 	if has {
 		c.files.WithLabelValues("skipped").Inc()
-		c.log.Debug("control plane already has the file; not sent again",
+		logging.WithTrace(ctx, c.log).Debug("control plane already has the file; not sent again",
 			zap.String("job_id", jobID), zap.String("file", info.Name), zap.String("sha256", info.SHA256))
 		return nil
 	}

@@ -10,12 +10,15 @@ import (
 // one per binding, shared by every caller.
 type BindingStores struct {
 	client objectstore.BindingInvoker
+	opts   []objectstore.Option
 	mu     sync.Mutex
 	stores map[string]*objectstore.Store
 }
 
-func NewBindingStores(client objectstore.BindingInvoker) *BindingStores {
-	return &BindingStores{client: client, stores: map[string]*objectstore.Store{}}
+// NewBindingStores opens every store with opts (the process's tracer
+// provider and registry).
+func NewBindingStores(client objectstore.BindingInvoker, opts ...objectstore.Option) *BindingStores {
+	return &BindingStores{client: client, opts: opts, stores: map[string]*objectstore.Store{}}
 }
 
 // Store returns the object store of binding.
@@ -24,7 +27,7 @@ func (b *BindingStores) Store(binding string) *objectstore.Store {
 	defer b.mu.Unlock()
 	s, ok := b.stores[binding]
 	if !ok {
-		s = objectstore.New(b.client, binding)
+		s = objectstore.New(b.client, binding, b.opts...)
 		b.stores[binding] = s
 	}
 	return s

@@ -13,13 +13,16 @@ import (
 // records the outcome, so partition-done need not fetch it again. A
 // missing or different object is recorded, not retried: partition-done
 // checks again and decides. Batches of cancelled or finalized jobs, and of
-// partitions already published, are acknowledged and ignored.
-func (s *Service) VerifyBatch(ctx context.Context, b job.BatchReady) error {
+// partitions already published, are acknowledged and ignored. The check is
+// the span "publisher verify batch".
+func (s *Service) VerifyBatch(ctx context.Context, b job.BatchReady) (err error) {
 	if err := validateBatch(b); err != nil {
 		return err
 	}
-	log := s.jobLog(b.JobID, zap.String("partition", b.Partition), zap.String("run", b.Run),
-		zap.String("kind", string(b.Kind)), zap.Int("seq", b.Seq))
+	ctx, span, log := s.step(ctx, "verify batch", s.jobLog(ctx, b.JobID, zap.String("partition", b.Partition),
+		zap.String("run", b.Run), zap.String("kind", string(b.Kind)), zap.Int("seq", b.Seq)),
+		append(jobAttrs(b.JobID, b.Partition, b.Run), attrKind.String(string(b.Kind)), attrBytes.Int64(b.Bytes))...)
+	defer func() { endStep(span, err) }()
 	if rec, done, err := s.jobRecord(ctx, b.JobID); err != nil {
 		return err
 	} else if done {
@@ -27,6 +30,7 @@ func (s *Service) VerifyBatch(ctx context.Context, b job.BatchReady) error {
 		// running at cancel, a redelivered request): delete it now.
 		log.Debug("batch of a finished job deleted", zap.String("job_state", string(rec.State)))
 		s.ignore(job.TopicBatchReady, "job_"+string(rec.State))
+		span.SetAttributes(attrResult.String("job_" + string(rec.State)))
 		s.deleteStaged(ctx, log, b.Key)
 		return nil
 	}
@@ -35,6 +39,7 @@ func (s *Service) VerifyBatch(ctx context.Context, b job.BatchReady) error {
 	} else if published {
 		log.Debug("batch of a published partition ignored")
 		s.ignore(job.TopicBatchReady, "partition_published")
+		span.SetAttributes(attrResult.String("partition_published"))
 		return nil
 	}
 	c, err := s.checkStaged(ctx, b)
@@ -45,7 +50,11 @@ func (s *Service) VerifyBatch(ctx context.Context, b job.BatchReady) error {
 	if err := s.records.Save(ctx, batchKey(b), rec); err != nil {
 		return fmt.Errorf("record the check of staged file %s: %w", b.Key, err)
 	}
+	if c.problem == "" {
+		s.backlog.add(b)
+	}
 	s.m.batches.WithLabelValues(c.result()).Inc()
+	span.SetAttributes(attrResult.String(c.result()))
 	if c.problem != "" {
 		log.Warn("staged batch does not match its announcement", zap.String("problem", c.problem))
 	} else {

@@ -20,7 +20,7 @@ func (s *Service) Cancel(ctx context.Context, id string) error {
 	}
 	leave := s.jobs.Exclusive(id, true)
 	defer leave()
-	log := s.jobLog(id)
+	log := s.jobLog(ctx, id)
 	rec, done, err := s.jobRecord(ctx, id)
 	if err != nil {
 		return err
@@ -34,14 +34,18 @@ func (s *Service) Cancel(ctx context.Context, id string) error {
 		}
 		log.Info("job cancelled: nothing more is uploaded for it")
 	}
+	s.backlog.jobEnded(id)
 	s.cleanStaging(ctx, id, log)
 	return nil
 }
 
 // cleanStaging deletes the job's staged files (every run, announced or
-// not). Failures are logged, not returned: the job's outcome does not
-// depend on them, and the next cancel or an operator can clean up.
+// not): the span "publisher clean staging". Failures are logged, not
+// returned: the job's outcome does not depend on them, and the next cancel
+// or an operator can clean up.
 func (s *Service) cleanStaging(ctx context.Context, id string, log *zap.Logger) {
+	ctx, span, log := s.step(ctx, "clean staging", log, attrJobID.String(id))
+	defer span.End()
 	prefix := job.StagingPrefix(id)
 	keys, err := s.staging.List(ctx, prefix)
 	if err != nil {

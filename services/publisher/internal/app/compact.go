@@ -6,8 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/apache/arrow/go/v17/arrow"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 	"go.uber.org/zap"
 
 	"github.com/secure-agent/secure-agent/libs/job"
@@ -18,26 +21,32 @@ import (
 // seq order, into upload files and uploads each to every destination as
 // soon as it is full. It holds one staged file and one upload file at a
 // time. Each staged file is hashed again as it is read, so what is
-// uploaded is what was verified.
-func (s *Service) compact(ctx context.Context, ev job.PartitionDone, dests []openDest, stopped func() bool, log *zap.Logger) ([]model.FileInfo, map[model.Kind]int64, []string, error) {
+// uploaded is what was verified. It is the span "publisher compact
+// partition", each upload to a destination a "publisher upload file" in it.
+func (s *Service) compact(ctx context.Context, ev job.PartitionDone, dests []openDest, stopped func() bool, log *zap.Logger) (
+	files []model.FileInfo, rows map[model.Kind]int64, problems []string, err error) {
+	ctx, span, log := s.step(ctx, "compact partition", log, append(jobAttrs(ev.JobID, ev.Partition, ev.Run), attrFiles.Int(len(ev.Files)))...)
+	defer func() {
+		span.SetAttributes(attribute.Int("secure_agent.upload_files", len(files)))
+		if err == nil && len(problems) > 0 {
+			span.SetStatus(codes.Error, strings.Join(problems, "; "))
+		}
+		endStep(span, err)
+	}()
 	byKind := map[model.Kind][]job.BatchReady{}
 	for _, f := range ev.Files {
 		byKind[f.Kind] = append(byKind[f.Kind], f)
 	}
-	var files []model.FileInfo
-	rows := map[model.Kind]int64{}
+	rows = map[model.Kind]int64{}
 	upload := func(info model.FileInfo, data []byte) error {
 		if stopped() {
 			return errStopped
 		}
 		for _, d := range dests {
-			if err := d.putFile(ctx, ev.JobID, info, data); err != nil {
-				return &uploadError{fmt.Errorf("upload %s to destination %s: %w", info.Name, d.Binding, err)}
+			if err := s.uploadFile(ctx, ev, d, info, data, log); err != nil {
+				return err
 			}
-			s.m.files.Inc()
-			s.m.bytes.Add(float64(len(data)))
 		}
-		log.Debug("upload file written", zap.String("file", info.Name), zap.Int64("rows", info.Rows), zap.Int64("bytes", info.Bytes))
 		files = append(files, info)
 		return nil
 	}
@@ -64,6 +73,24 @@ func (s *Service) compact(ctx context.Context, ev job.PartitionDone, dests []ope
 		rows[kind] = u.total
 	}
 	return files, rows, nil, nil
+}
+
+// uploadFile writes one upload file to one destination: the span
+// "publisher upload file" and the destination's upload metrics.
+func (s *Service) uploadFile(ctx context.Context, ev job.PartitionDone, d openDest, info model.FileInfo, data []byte, log *zap.Logger) (err error) {
+	ctx, span, log := s.step(ctx, "upload file", log, append(jobAttrs(ev.JobID, ev.Partition, ev.Run),
+		attrDestination.String(d.Binding), attrKind.String(string(info.Kind)), attrFile.String(info.Name),
+		attrBytes.Int(len(data)), attrRows.Int64(info.Rows))...)
+	defer func() { endStep(span, err) }()
+	if err := d.putFile(ctx, ev.JobID, info, data); err != nil {
+		s.m.uploadFailures.WithLabelValues(d.Binding).Inc()
+		return &uploadError{fmt.Errorf("upload %s to destination %s: %w", info.Name, d.Binding, err)}
+	}
+	s.m.files.WithLabelValues(d.Binding).Inc()
+	s.m.bytes.WithLabelValues(d.Binding).Add(float64(len(data)))
+	log.Debug("upload file written", zap.String("destination", d.Binding), zap.String("file", info.Name),
+		zap.Int64("rows", info.Rows), zap.Int64("bytes", info.Bytes))
+	return nil
 }
 
 // uploadError marks a destination's refusal of an upload file, so a

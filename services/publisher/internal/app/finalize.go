@@ -34,7 +34,7 @@ func (s *Service) Finalize(ctx context.Context, id string, req job.FinalizeReque
 	}
 	leave := s.jobs.Exclusive(id, false)
 	defer leave()
-	log := s.jobLog(id)
+	log := s.jobLog(ctx, id)
 
 	if rec, done, err := s.jobRecord(ctx, id); err != nil {
 		return job.Finalized{}, err
@@ -91,20 +91,34 @@ func (s *Service) Finalize(ctx context.Context, id string, req job.FinalizeReque
 		out.Rows = map[model.Kind]int64{}
 	}
 	for _, d := range opened {
-		key, err := d.putManifest(ctx, id, data)
+		key, err := s.writeManifest(ctx, id, d, data, log)
 		if err != nil {
-			return job.Finalized{}, fmt.Errorf("write the manifest of job %s to destination %s: %w", id, d.Binding, err)
+			return job.Finalized{}, err
 		}
-		s.m.manifests.Inc()
 		out.Manifests = append(out.Manifests, job.ManifestRef{Binding: d.Binding, Key: key, Files: len(m.Files), Bytes: int64(len(data)), SHA256: manifestSHA})
 	}
 	if err := s.records.Save(ctx, jobKey(id), JobRecord{State: JobFinalized, Finalized: &out, At: s.now().UTC()}); err != nil {
 		return job.Finalized{}, fmt.Errorf("record job %s finalized: %w", id, err)
 	}
+	s.backlog.jobEnded(id)
 	log.Info("job finalized: manifest written", zap.Int("files", len(m.Files)), zap.Int64("rows", sum(out.Rows)),
 		zap.Int("destinations", len(dests)), zap.Int("partitions", len(parts)))
 	s.cleanStaging(ctx, id, log)
 	return out, nil
+}
+
+// writeManifest writes the job's manifest to one destination: the span
+// "publisher write manifest".
+func (s *Service) writeManifest(ctx context.Context, id string, d openDest, data []byte, log *zap.Logger) (key string, err error) {
+	ctx, span, _ := s.step(ctx, "write manifest", log, attrJobID.String(id), attrDestination.String(d.Binding), attrBytes.Int(len(data)))
+	defer func() { endStep(span, err) }()
+	key, err = d.putManifest(ctx, id, data)
+	if err != nil {
+		s.m.uploadFailures.WithLabelValues(d.Binding).Inc()
+		return "", fmt.Errorf("write the manifest of job %s to destination %s: %w", id, d.Binding, err)
+	}
+	s.m.manifests.Inc()
+	return key, nil
 }
 
 func checkPartitionList(ids []string) error {

@@ -7,7 +7,9 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
+	"go.opentelemetry.io/otel/codes"
 	"go.uber.org/zap"
 
 	"github.com/secure-agent/secure-agent/libs/errkind"
@@ -30,12 +32,13 @@ var errStopped = errors.New("the job was cancelled")
 func (s *Service) PublishPartition(ctx context.Context, ev job.PartitionDone) error {
 	if !ev.OK {
 		s.ignore(job.TopicPartitionDone, "run_failed")
+		s.backlog.runFailed(ev.JobID, ev.Partition, ev.Run)
 		return nil
 	}
 	if err := validatePartitionDone(ev); err != nil {
 		return err
 	}
-	log := s.jobLog(ev.JobID, zap.String("partition", ev.Partition), zap.String("run", ev.Run))
+	log := s.jobLog(ctx, ev.JobID, zap.String("partition", ev.Partition), zap.String("run", ev.Run))
 	unlock := s.parts.Lock(ev.JobID + "/" + ev.Partition)
 	defer unlock()
 	stopped, leave := s.jobs.Shared(ev.JobID)
@@ -43,6 +46,7 @@ func (s *Service) PublishPartition(ctx context.Context, ev job.PartitionDone) er
 	if stopped() {
 		log.Info("partition of a cancelled job ignored; its staged files are deleted")
 		s.ignore(job.TopicPartitionDone, "job_cancelled")
+		s.backlog.partitionEnded(ev.JobID, ev.Partition)
 		s.deleteStaged(ctx, log, runKeys(ev)...)
 		return nil
 	}
@@ -51,6 +55,7 @@ func (s *Service) PublishPartition(ctx context.Context, ev job.PartitionDone) er
 	} else if done {
 		log.Info("partition of a finished job ignored; its staged files are deleted", zap.String("job_state", string(rec.State)))
 		s.ignore(job.TopicPartitionDone, "job_"+string(rec.State))
+		s.backlog.partitionEnded(ev.JobID, ev.Partition)
 		s.deleteStaged(ctx, log, runKeys(ev)...)
 		return nil
 	}
@@ -58,23 +63,25 @@ func (s *Service) PublishPartition(ctx context.Context, ev job.PartitionDone) er
 		return err
 	} else if ok {
 		log.Info("partition already published; its publish-done is sent again", zap.String("published_run", rec.Run))
+		s.backlog.partitionEnded(ev.JobID, ev.Partition)
 		return s.publish(ctx, rec.publishDone(ev.JobID, ev.Partition))
 	}
 
+	start := time.Now()
 	dests := destinations(ev.Destinations)
 	opened, err := s.openDestinations(dests)
 	if errkind.Of(err) == errkind.Invalid {
-		return s.fail(ctx, log, ev, []string{err.Error()}, false)
+		return s.fail(ctx, log, ev, start, []string{err.Error()}, false)
 	}
 	if err != nil {
 		return err
 	}
-	problems, err := s.verifyRun(ctx, ev)
+	problems, err := s.verifyRun(ctx, ev, log)
 	if err != nil {
 		return err
 	}
 	if len(problems) > 0 {
-		return s.fail(ctx, log, ev, problems, false)
+		return s.fail(ctx, log, ev, start, problems, false)
 	}
 	files, rows, problems, err := s.compact(ctx, ev, opened, stopped, log)
 	var refused *uploadError
@@ -82,16 +89,17 @@ func (s *Service) PublishPartition(ctx context.Context, ev job.PartitionDone) er
 	case errors.Is(err, errStopped):
 		log.Info("publish of the partition stopped: the job was cancelled")
 		s.ignore(job.TopicPartitionDone, "job_cancelled")
+		s.backlog.partitionEnded(ev.JobID, ev.Partition)
 		return nil
 	case errors.As(err, &refused) && errkind.PubSubStatus(err) == errkind.Drop:
 		// Redelivery would be refused the same way: the job fails now
 		// with the reason rather than when the partition times out.
-		return s.fail(ctx, log, ev, []string{err.Error()}, len(files) > 0)
+		return s.fail(ctx, log, ev, start, []string{err.Error()}, len(files) > 0)
 	case err != nil:
 		return err
 	}
 	if len(problems) > 0 {
-		return s.fail(ctx, log, ev, problems, len(files) > 0)
+		return s.fail(ctx, log, ev, start, problems, len(files) > 0)
 	}
 	rec := PublishRecord{
 		Run: ev.Run, Database: ev.Database, Schemas: ev.Schemas, Destinations: dests,
@@ -100,16 +108,26 @@ func (s *Service) PublishPartition(ctx context.Context, ev job.PartitionDone) er
 	if err := s.records.Save(ctx, publishKey(ev.JobID, ev.Partition), rec); err != nil {
 		return fmt.Errorf("record published partition %s of job %s: %w", ev.Partition, ev.JobID, err)
 	}
-	s.m.partitions.WithLabelValues("published").Inc()
+	s.m.partitions.WithLabelValues(resultPublished).Inc()
+	s.m.duration.WithLabelValues(resultPublished).Observe(time.Since(start).Seconds())
+	s.m.batchesPublished.Add(float64(len(ev.Files)))
+	s.backlog.partitionEnded(ev.JobID, ev.Partition)
 	log.Info("partition published", zap.Int("files", len(files)), zap.Int64("rows", sum(rows)), zap.Int("destinations", len(dests)))
 	return s.publish(ctx, rec.publishDone(ev.JobID, ev.Partition))
 }
 
 // verifyRun checks every file of the run before anything is uploaded: a
 // file verified when its batch event arrived (same announced sha256) is
-// not fetched again. It also checks the run's row counts add up.
-func (s *Service) verifyRun(ctx context.Context, ev job.PartitionDone) ([]string, error) {
-	var problems []string
+// not fetched again. It also checks the run's row counts add up. It is the
+// span "publisher verify run".
+func (s *Service) verifyRun(ctx context.Context, ev job.PartitionDone, log *zap.Logger) (problems []string, err error) {
+	ctx, span, _ := s.step(ctx, "verify run", log, append(jobAttrs(ev.JobID, ev.Partition, ev.Run), attrFiles.Int(len(ev.Files)))...)
+	defer func() {
+		if err == nil && len(problems) > 0 {
+			span.SetStatus(codes.Error, fmt.Sprintf("%d problem(s) with the run's files", len(problems)))
+		}
+		endStep(span, err)
+	}()
 	filesRows := map[model.Kind]int64{}
 	for _, f := range ev.Files {
 		filesRows[f.Kind] += f.Rows
@@ -147,14 +165,16 @@ func (s *Service) verifyRun(ctx context.Context, ev job.PartitionDone) ([]string
 }
 
 // fail answers PublishDone{ok:false} with what is wrong and what to do.
-func (s *Service) fail(ctx context.Context, log *zap.Logger, ev job.PartitionDone, problems []string, uploaded bool) error {
+func (s *Service) fail(ctx context.Context, log *zap.Logger, ev job.PartitionDone, start time.Time, problems []string, uploaded bool) error {
 	outcome := "nothing of the partition was uploaded"
 	if uploaded {
 		outcome = "the partition is not recorded and no manifest will list the files already uploaded for it"
 	}
 	msg := fmt.Sprintf("partition %s run %s cannot be published: %s; %s: re-run the job",
 		ev.Partition, ev.Run, strings.Join(problems, "; "), outcome)
-	s.m.partitions.WithLabelValues("failed").Inc()
+	s.m.partitions.WithLabelValues(resultFailed).Inc()
+	s.m.duration.WithLabelValues(resultFailed).Observe(time.Since(start).Seconds())
+	s.backlog.partitionEnded(ev.JobID, ev.Partition)
 	log.Warn("partition not published", zap.String("reason", msg))
 	return s.publish(ctx, job.PublishDone{JobID: ev.JobID, Partition: ev.Partition, Run: ev.Run, OK: false, Error: msg})
 }

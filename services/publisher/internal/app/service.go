@@ -7,7 +7,10 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
+
+	"github.com/secure-agent/secure-agent/libs/logging"
 )
 
 // DefaultCompactTargetBytes is the size at which an upload file is closed.
@@ -24,7 +27,9 @@ type Options struct {
 	CompactTargetBytes int64
 	Logger             *zap.Logger
 	Registerer         prometheus.Registerer
-	Now                func() time.Time
+	// TracerProvider gives every step of a handler a span; nil records none.
+	TracerProvider trace.TracerProvider
+	Now            func() time.Time
 }
 
 // Service is the publisher.
@@ -36,6 +41,8 @@ type Service struct {
 	target  int64
 	log     *zap.Logger
 	m       *metrics
+	backlog *backlog
+	tracer  trace.Tracer
 	now     func() time.Time
 
 	parts *keyedMutex
@@ -65,7 +72,7 @@ func New(o Options) (*Service, error) {
 	}
 	return &Service{
 		staging: o.Staging, dest: o.Destinations, records: o.Records, events: o.Events,
-		target: o.CompactTargetBytes, log: o.Logger, m: m, now: o.Now,
+		target: o.CompactTargetBytes, log: o.Logger, m: m, backlog: newBacklog(m.backlog), tracer: tracerOf(o.TracerProvider), now: o.Now,
 		parts: newKeyedMutex(), jobs: newJobGate(),
 	}, nil
 }
@@ -97,6 +104,8 @@ func (s *Service) publishRecord(ctx context.Context, jobID, partition string) (P
 	return r, ok, nil
 }
 
-func (s *Service) jobLog(jobID string, fields ...zap.Field) *zap.Logger {
-	return s.log.With(append([]zap.Field{zap.String("job_id", jobID)}, fields...)...)
+// jobLog is the logger of a job's handler: its lines carry the job id and
+// the trace and span of ctx.
+func (s *Service) jobLog(ctx context.Context, jobID string, fields ...zap.Field) *zap.Logger {
+	return logging.WithTrace(ctx, s.log).With(append([]zap.Field{zap.String("job_id", jobID)}, fields...)...)
 }

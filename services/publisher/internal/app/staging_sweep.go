@@ -5,7 +5,11 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
+
+	"github.com/secure-agent/secure-agent/libs/logging"
 )
 
 // SweepStaging deletes what is left in staging of jobs that have ended:
@@ -35,7 +39,7 @@ func (s *Service) SweepStaging(ctx context.Context) (int, error) {
 		if err != nil || !done {
 			continue
 		}
-		log := s.jobLog(id, zap.String("job_state", string(rec.State)))
+		log := s.jobLog(ctx, id, zap.String("job_state", string(rec.State)))
 		s.deleteStaged(ctx, log, files...)
 		deleted += len(files)
 		log.Info("staged files left by an ended job deleted", zap.Int("files", len(files)))
@@ -43,18 +47,27 @@ func (s *Service) SweepStaging(ctx context.Context) (int, error) {
 	return deleted, nil
 }
 
-// RunStagingSweep sweeps staging now and then every interval until ctx ends.
+// RunStagingSweep sweeps staging now and then every interval until ctx
+// ends, each sweep the root span of its own trace.
 func (s *Service) RunStagingSweep(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
-		if _, err := s.SweepStaging(ctx); err != nil && ctx.Err() == nil {
-			s.log.Warn("staging sweep failed; it runs again later", zap.Duration("interval", interval), zap.Error(err))
-		}
+		s.sweepOnce(ctx, interval)
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
 	}
+}
+
+func (s *Service) sweepOnce(ctx context.Context, interval time.Duration) {
+	ctx, span := s.tracer.Start(ctx, "publisher staging sweep", trace.WithNewRoot())
+	n, err := s.SweepStaging(ctx)
+	span.SetAttributes(attribute.Int("secure_agent.files_deleted", n))
+	if err != nil && ctx.Err() == nil {
+		logging.WithTrace(ctx, s.log).Warn("staging sweep failed; it runs again later", zap.Duration("interval", interval), zap.Error(err))
+	}
+	endStep(span, err)
 }

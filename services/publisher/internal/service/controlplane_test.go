@@ -215,6 +215,15 @@ func TestControlPlaneDestination(t *testing.T) {
 	}
 	require.GreaterOrEqual(t, h.metric("secure_agent_publisher_controlplane_files_total", "result", "skipped"), 1.0,
 		"the file stored before the outage was not sent again")
+	require.Equal(t, 1.0, h.metric("secure_agent_publisher_upload_failures_total", "destination", job.DestinationControlPlane))
+	require.Zero(t, h.metric("secure_agent_publisher_upload_failures_total", "destination", "destination"))
+	for _, d := range []string{job.DestinationControlPlane, "destination"} {
+		require.Equal(t, float64(len(done.Files)+1), h.metric("secure_agent_publisher_upload_files_total", "destination", d),
+			"%s: the first file before the outage, then every file of the redelivery", d)
+	}
+	require.GreaterOrEqual(t, h.metric("secure_agent_secret_reads_total", "store", "cpsecrets", "result", "ok"), 2.0,
+		"the client id and secret were read from the store")
+	require.Zero(t, h.metric("secure_agent_controlplane_auth_failures_total", "reason", "token_rejected"))
 
 	out, err := h.finalize(job.FinalizeRequest{JobID: id, Spec: spec(dests...), Partitions: []string{"p000"}, StartedAt: time.Now()})
 	require.NoError(t, err)
@@ -233,6 +242,30 @@ func TestControlPlaneDestination(t *testing.T) {
 	r := h.invoke("GET", "v1/jobs/"+id+"/manifest")
 	require.Equal(t, http.StatusOK, r.Status, string(r.Body))
 	require.JSONEq(t, string(manifests[cpJob]), string(r.Body), "served from the binding")
+
+	// The control-plane calls are client spans inside the uploads; none
+	// carries the client secret or an access token.
+	ingests := h.spansNamed("PUT " + cpAPI + "/jobs/{job_id}/files/{sha256}")
+	require.NotEmpty(t, ingests)
+	for _, s := range ingests {
+		require.Equal(t, cpJob, spanAttr(s, "secure_agent.job.id"))
+	}
+	require.NotEmpty(t, h.spansNamed("PUT "+cpAPI+"/jobs/{job_id}/manifest"))
+	for _, s := range h.spans.Ended() {
+		text := s.Name() + " " + s.Status().Description
+		for _, a := range s.Attributes() {
+			text += " " + string(a.Key) + "=" + a.Value.Emit()
+		}
+		for _, e := range s.Events() {
+			text += " " + e.Name
+			for _, a := range e.Attributes {
+				text += " " + string(a.Key) + "=" + a.Value.Emit()
+			}
+		}
+		require.NotContains(t, text, cpSecret)
+		require.NotContains(t, text, "token-7")
+		require.NotContains(t, strings.ToLower(text), "bearer")
+	}
 }
 
 // Without the link, a partition for the control plane fails at once with

@@ -21,6 +21,11 @@ import (
 	dapr "github.com/dapr/go-sdk/client"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/secure-agent/secure-agent/libs/bootstrap"
 	"github.com/secure-agent/secure-agent/libs/daprclient"
@@ -47,6 +52,9 @@ type harness struct {
 	staging                        *objectstore.Store
 	events                         *pubsub.Publisher
 	reg                            *prometheus.Registry
+	// spans and logs record what the app's handlers trace and log.
+	spans *tracetest.SpanRecorder
+	logs  *observer.ObservedLogs
 
 	mu   sync.Mutex
 	done []job.PublishDone
@@ -112,12 +120,20 @@ func startWith(t *testing.T, env, extra map[string]string) *harness {
 	spec := service.Spec()
 	wire := spec.Wire
 	h.reg = prometheus.NewRegistry()
+	h.spans = tracetest.NewSpanRecorder()
+	observed, logs := observer.New(zap.DebugLevel)
+	h.logs = logs
 	spec.Wire = func(ctx context.Context, d bootstrap.Deps) (func(context.Context) error, error) {
 		// The service's metrics go to a registry the test reads in-process:
 		// scraping /metrics while daprd calls the app trips the race
 		// detector in libs/httpserver (request labels alias fasthttp's
 		// buffers).
 		d.Registry = h.reg
+		// The service's own spans and log lines are recorded too; the
+		// server and consumer spans around its handlers stay bootstrap's.
+		d.TracerProvider = sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample()),
+			sdktrace.WithSpanProcessor(h.spans))
+		d.Logger = zap.New(zapcore.NewTee(d.Logger.Core(), observed))
 		flush, err := wire(ctx, d)
 		d.Router.Subscribe(job.TopicPublishDone, "", func(_ context.Context, ev pubsub.Event) error {
 			var pd job.PublishDone
@@ -241,8 +257,9 @@ func (h *harness) deadLetters() []json.RawMessage {
 	return slices.Clone(h.dead)
 }
 
-// metric reads a counter of the publisher's own metrics; labels are
-// name, value pairs. A sample not yet created reads 0.
+// metric reads a counter or gauge of the publisher's own metrics, or a
+// histogram's count of observations; labels are name, value pairs. A
+// sample not yet created reads 0.
 func (h *harness) metric(name string, labels ...string) float64 {
 	h.t.Helper()
 	mfs, err := h.reg.Gather()
@@ -261,6 +278,12 @@ func (h *harness) metric(name string, labels ...string) float64 {
 				if got[labels[i]] != labels[i+1] {
 					continue samples
 				}
+			}
+			switch {
+			case m.Gauge != nil:
+				return m.GetGauge().GetValue()
+			case m.Histogram != nil:
+				return float64(m.GetHistogram().GetSampleCount())
 			}
 			return m.GetCounter().GetValue()
 		}

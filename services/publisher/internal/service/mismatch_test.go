@@ -40,6 +40,7 @@ func TestShaMismatchUploadsNothing(t *testing.T) {
 	}
 	h.waitMetric(1, "secure_agent_publisher_batches_total", "result", "mismatched")
 	h.waitMetric(float64(len(staged)-1), "secure_agent_publisher_batches_total", "result", "verified")
+	require.Equal(t, float64(len(staged)-1), h.metric("secure_agent_publisher_backlog_batches"), "only verified batches wait")
 
 	h.publish(job.TopicPartitionDone, partitionDone(staged))
 	done := h.waitPublishDone(id, "p000", 1)
@@ -52,6 +53,9 @@ func TestShaMismatchUploadsNothing(t *testing.T) {
 	require.Contains(t, done.Error, "re-run the job")
 	require.Empty(t, filesUnder(t, filepath.Join(h.destDir, "jobs", id)), "nothing of the partition was uploaded")
 	require.Equal(t, 1.0, h.metric("secure_agent_publisher_partitions_total", "result", "failed"))
+	require.Equal(t, 1.0, h.metric("secure_agent_publisher_partition_duration_seconds", "result", "failed"))
+	require.Zero(t, h.metric("secure_agent_publisher_backlog_batches"), "a failed partition waits no more")
+	require.Zero(t, h.metric("secure_agent_publisher_batches_published_total"))
 
 	// The partition has no publish record, so the job cannot be finalized.
 	_, err = h.finalize(job.FinalizeRequest{JobID: id, Spec: spec(), Partitions: []string{"p000"}, StartedAt: time.Now()})

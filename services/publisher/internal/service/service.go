@@ -11,6 +11,7 @@ import (
 	"github.com/secure-agent/secure-agent/libs/bootstrap"
 	"github.com/secure-agent/secure-agent/libs/config"
 	"github.com/secure-agent/secure-agent/libs/controlplane"
+	"github.com/secure-agent/secure-agent/libs/objectstore"
 	"github.com/secure-agent/secure-agent/services/publisher/internal/adapters"
 	"github.com/secure-agent/secure-agent/services/publisher/internal/app"
 	"github.com/secure-agent/secure-agent/services/publisher/internal/ports"
@@ -59,11 +60,13 @@ func Spec() bootstrap.Spec {
 		},
 		Wire: func(ctx context.Context, d bootstrap.Deps) (func(context.Context) error, error) {
 			client := d.Sidecar.Client()
-			stores := adapters.NewBindingStores(client)
+			stores := adapters.NewBindingStores(client,
+				objectstore.WithTracerProvider(d.TracerProvider), objectstore.WithRegisterer(d.Registry))
 			var cp *adapters.ControlPlaneStore
 			if s.ControlPlane.Enabled() {
 				cpClient, err := controlplane.NewFromSettings(s.ControlPlane,
-					controlplane.DaprSecrets{Getter: client, Store: s.ControlPlane.SecretStore}, d.Logger, d.Registry)
+					controlplane.DaprSecrets{Getter: client, Store: s.ControlPlane.SecretStore}, d.Logger, d.Registry,
+					controlplane.WithTracerProvider(d.TracerProvider))
 				if err != nil {
 					return nil, fmt.Errorf("control-plane link: %w", err)
 				}
@@ -79,6 +82,7 @@ func Spec() bootstrap.Spec {
 				CompactTargetBytes: int64(s.CompactTargetBytes),
 				Logger:             d.Logger,
 				Registerer:         d.Registry,
+				TracerProvider:     d.TracerProvider,
 			})
 			if err != nil {
 				return nil, err
