@@ -8,8 +8,6 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
-
-	"github.com/secure-agent/secure-agent/libs/logging"
 )
 
 // StatementKey is our attribute naming the statement: its stable name, as
@@ -39,14 +37,12 @@ type Target struct {
 	Namespace string // db.namespace: the database ("" when none is selected)
 	Address   string // server.address: host name, IP or socket path ("" for a file)
 	Port      int    // server.port (0 for none)
-	// StatusCode is the database's status code in err (SQLSTATE, MySQL
-	// error number, SQLite result code), "" when it holds none; nil for
-	// none ever.
-	StatusCode func(error) string
+	// Classify returns the database's status code in err (SQLSTATE, MySQL
+	// error number, SQLite result code; "" when it holds none) and what
+	// it means in the connector's own words ("" when it has none). nil:
+	// no classification.
+	Classify func(error) (code, meaning string)
 }
-
-// maxStatusMessage bounds the error text a span keeps.
-const maxStatusMessage = 512
 
 // Run is one statement being observed, from sending it to reading its
 // last row. A nil *Run (from a nil Observer) does nothing.
@@ -107,8 +103,10 @@ func (r *Run) Returned(rows int64) {
 }
 
 // End finishes the run: err nil for success, else why the statement
-// failed. The span keeps the error's redacted text, its error.type and
-// the database's status code; the metrics its result and duration.
+// failed. A failed span gets error.type, the database's status code and a
+// status message of the connector's own words, never the server's text: a
+// hostile server could echo the password it was sent in an error message.
+// The metrics get the result and the duration.
 func (r *Run) End(err error) {
 	if r == nil {
 		return
@@ -117,29 +115,34 @@ func (r *Run) End(err error) {
 	r.o.durations.WithLabelValues(r.t.Connector, r.st.Name).Observe(took.Seconds())
 	r.o.statements.WithLabelValues(r.t.Connector, r.st.Name, result(err)).Inc()
 	if err != nil {
-		code := ""
-		if r.t.StatusCode != nil {
-			code = r.t.StatusCode(err)
+		code, meaning := "", ""
+		if r.t.Classify != nil {
+			code, meaning = r.t.Classify(err)
 		}
+		typ := errorType(err, code)
 		if code != "" {
 			r.span.SetAttributes(semconv.DBResponseStatusCode(code))
 		}
-		r.span.SetAttributes(semconv.ErrorTypeKey.String(errorType(err, code)))
-		r.span.SetStatus(codes.Error, SafeMessage(err))
+		r.span.SetAttributes(semconv.ErrorTypeKey.String(typ))
+		r.span.SetStatus(codes.Error, statusMessage(r.st, typ, meaning))
 	}
 	r.span.End()
 }
 
-// SafeMessage is err's text as a span may keep it: without anything that
-// looks like a secret (logging.RedactString) and bounded in length.
-func SafeMessage(err error) string {
-	msg := logging.RedactString(err.Error())
-	if len(msg) > maxStatusMessage {
-		cut := maxStatusMessage
-		for cut > 0 && msg[cut]&0xC0 == 0x80 { // not inside a UTF-8 sequence
-			cut--
-		}
-		msg = msg[:cut] + "…"
+// statusMessage says which statement failed and why, from fixed texts.
+func statusMessage(st Statement, typ, meaning string) string {
+	if meaning == "" {
+		meaning = genericMeaning[typ]
 	}
-	return msg
+	if meaning == "" {
+		meaning = "error " + typ
+	}
+	return "statement " + st.Name + " failed: " + meaning
+}
+
+var genericMeaning = map[string]string{
+	"timeout":  "no answer in time",
+	"canceled": "canceled",
+	"network":  "the connection to the database broke",
+	"_OTHER":   "the statement or the reading of its rows failed",
 }

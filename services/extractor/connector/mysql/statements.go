@@ -68,7 +68,7 @@ func (v version) system() string {
 // target is what the spans of cfg's connections carry: the address the
 // driver dials and the session's default schema, never the DSN.
 func target(cfg *mysqldrv.Config) dbobs.Target {
-	t := dbobs.Target{Connector: Kind, System: systemMySQL, Namespace: cfg.DBName, StatusCode: statusCode}
+	t := dbobs.Target{Connector: Kind, System: systemMySQL, Namespace: cfg.DBName, Classify: classify}
 	if cfg.Net == "unix" {
 		t.Address = cfg.Addr
 		return t
@@ -83,11 +83,29 @@ func target(cfg *mysqldrv.Config) dbobs.Target {
 	return t
 }
 
-// statusCode is the server's error number.
-func statusCode(err error) string {
+// classify is the server's error number and what it means, in the words
+// of the connector's connect and filter messages where it has them.
+func classify(err error) (code, meaning string) {
 	var myErr *mysqldrv.MySQLError
-	if errors.As(err, &myErr) {
-		return strconv.Itoa(int(myErr.Number))
+	if !errors.As(err, &myErr) {
+		return "", ""
 	}
-	return ""
+	code = strconv.Itoa(int(myErr.Number))
+	switch myErr.Number {
+	case 1044, 1142, 1143, 1227:
+		meaning = "access denied"
+	case erRegexpError:
+		meaning = "the server's regular expression engine refused a filter pattern"
+	case 1040, 1053, 1205, 1213:
+		meaning = "the server cannot serve the statement now (error " + code + ")"
+	case 1226:
+		meaning = "the account exceeded a resource limit"
+	case 1104:
+		meaning = "the statement would examine more rows than max_join_size allows"
+	case 1969, 3024:
+		meaning = "the statement ran longer than the server's statement time limit"
+	default:
+		meaning = "server error " + code
+	}
+	return code, meaning
 }

@@ -150,7 +150,9 @@ func TestFailedStatementSpan(t *testing.T) {
 	require.Equal(t, names[len(names)-2], conntest.Attr(f, "secure_agent.statement").AsString(), "the statement before the rollback failed")
 	require.Equal(t, codeLockNotAvailable, conntest.Attr(f, semconv.ErrorTypeKey).AsString())
 	require.Equal(t, codeLockNotAvailable, conntest.Attr(f, semconv.DBResponseStatusCodeKey).AsString())
-	require.Contains(t, f.Status().Description, "lock timeout")
+	require.Equal(t, "statement "+conntest.Attr(f, "secure_agent.statement").AsString()+
+		" failed: waited too long for a relation another session holds exclusively (lock_timeout)", f.Status().Description,
+		"the connector's words, not the server's message")
 	stmt := conntest.Attr(f, "secure_agent.statement").AsString()
 	require.Equal(t, 1.0, tel.Metric(t, metricdef.SourceStatements.Name, "connector=postgres", "statement="+stmt, "result=error"))
 	require.Equal(t, 0.0, tel.Metric(t, metricdef.SourceStatements.Name, "connector=postgres", "statement="+stmt, "result=ok"))

@@ -80,13 +80,29 @@ func statementFor(sql string) dbobs.Statement {
 	return stOther
 }
 
-// statusCode is the SQLSTATE of a server error.
-func statusCode(err error) string {
+// classify is the SQLSTATE of a server error and, for the codes the
+// connector explains (errors.go), what it means.
+func classify(err error) (code, meaning string) {
 	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
-		return pgErr.Code
+	if !errors.As(err, &pgErr) {
+		if isConnectionLost(err) {
+			return "", "the connection to the server broke"
+		}
+		return "", ""
 	}
-	return ""
+	switch code = pgErr.Code; {
+	case code == codeLockNotAvailable:
+		meaning = "waited too long for a relation another session holds exclusively (lock_timeout)"
+	case code == codeOutOfMemory:
+		meaning = "the server ran out of lock table space or memory"
+	case code == codeInsufficientPrivilege:
+		meaning = "permission denied on a catalog object"
+	case transientCode(code):
+		meaning = "the server cannot serve the statement now (SQLSTATE " + code + ")"
+	default:
+		meaning = "SQLSTATE " + code
+	}
+	return code, meaning
 }
 
 // Observed returns an Opener whose connectors report every statement and
@@ -126,6 +142,6 @@ func (t queryTracer) TraceQueryEnd(ctx context.Context, _ *pgx.Conn, d pgx.Trace
 func (c *Connector) target(database string) dbobs.Target {
 	return dbobs.Target{
 		Connector: Kind, System: "postgresql", Namespace: database,
-		Address: c.cfg.Host, Port: int(c.cfg.Port), StatusCode: statusCode,
+		Address: c.cfg.Host, Port: int(c.cfg.Port), Classify: classify,
 	}
 }

@@ -100,7 +100,8 @@ func TestFailedStatementSpan(t *testing.T) {
 	require.Equal(t, codes.Error, columns.Status().Code)
 	require.Equal(t, "1", conntest.Attr(columns, semconv.ErrorTypeKey).AsString(), "SQLITE_ERROR")
 	require.Equal(t, "1", conntest.Attr(columns, semconv.DBResponseStatusCodeKey).AsString())
-	require.Contains(t, columns.Status().Description, "no such")
+	require.Equal(t, "statement columns failed: SQLite refused the statement (a broken view or a missing module)",
+		columns.Status().Description)
 	require.Equal(t, 1.0, tel.Metric(t, metricdef.SourceStatements.Name, "connector=sqlite", "statement=columns", "result=error"))
 	require.Equal(t, 0.0, tel.Metric(t, metricdef.SourceStatements.Name, "connector=sqlite", "statement=columns", "result=ok"))
 	require.Equal(t, 2.0, tel.Metric(t, metricdef.SourceStatements.Name, "connector=sqlite", "statement=broken_columns", "result=error"),

@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/secure-agent/secure-agent/services/extractor/connector"
 	"github.com/secure-agent/secure-agent/services/extractor/connector/dbobs"
@@ -155,14 +156,29 @@ func (s *session) rollback(ctx context.Context, tx *sql.Tx) {
 // target is what every span of the file carries: its database name,
 // never its path.
 func (c *Connector) target() dbobs.Target {
-	return dbobs.Target{Connector: Kind, System: "sqlite", Namespace: c.names.Database, StatusCode: statusCode}
+	return dbobs.Target{Connector: Kind, System: "sqlite", Namespace: c.names.Database, Classify: classify}
 }
 
-// statusCode is SQLite's primary result code.
-func statusCode(err error) string {
+// classify is SQLite's primary result code and, for those explain knows,
+// what it means.
+func classify(err error) (code, meaning string) {
 	var se *sqlite.Error
-	if errors.As(err, &se) {
-		return strconv.Itoa(se.Code() & 0xff)
+	if !errors.As(err, &se) {
+		return "", ""
 	}
-	return ""
+	primary := se.Code() & 0xff
+	code = strconv.Itoa(primary)
+	switch primary {
+	case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
+		meaning = "the database stayed locked by another process"
+	case sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT:
+		meaning = "the file is not a readable SQLite database"
+	case sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_READONLY:
+		meaning = "SQLite cannot open the file read-only"
+	case sqlite3.SQLITE_ERROR:
+		meaning = "SQLite refused the statement (a broken view or a missing module)"
+	default:
+		meaning = "SQLite result code " + code
+	}
+	return code, meaning
 }
