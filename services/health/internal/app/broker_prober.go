@@ -9,6 +9,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/secure-agent/secure-agent/libs/logging"
 	"github.com/secure-agent/secure-agent/libs/probe"
 	"github.com/secure-agent/secure-agent/libs/pubsub"
 )
@@ -130,7 +131,7 @@ func (b *BrokerProber) probe(ctx context.Context, timeout time.Duration) ProbeRe
 			}
 		case <-ctx.Done():
 			rep.Error = "not every app answered within " + timeout.String() + "; check the broker and the apps' logs"
-			b.log.Warn("broker probe incomplete", zap.String("probe_id", id), zap.Any("apps", rep.Apps))
+			logging.WithTrace(ctx, b.log).Warn("broker probe incomplete", zap.String("probe_id", id), zap.Any("apps", rep.Apps))
 			return rep
 		}
 	}

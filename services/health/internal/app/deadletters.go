@@ -10,6 +10,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/secure-agent/secure-agent/libs/errkind"
+	"github.com/secure-agent/secure-agent/libs/logging"
+	"github.com/secure-agent/secure-agent/libs/metricdef"
 	"github.com/secure-agent/secure-agent/libs/pubsub"
 )
 
@@ -61,21 +63,11 @@ func NewDeadLetters(store DeadLetterStore, apps Invoker, log *zap.Logger, reg pr
 		log = zap.NewNop()
 	}
 	d := &DeadLetters{store: store, apps: apps, log: log,
-		pending: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "secure_agent_deadletters_pending",
-			Help: "Dead-lettered messages kept by health, waiting to be replayed or discarded (agentctl deadletters).",
-		}),
-		events: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "secure_agent_deadletters_total",
-			Help: "Dead-letter events by topic of the refused event and what happened: received, replayed, refused (a replay the app refused again), discarded.",
-		}, []string{"topic", "event"}),
+		pending: metricdef.DeadLettersPending.Gauge(),
+		events:  metricdef.DeadLetters.CounterVec(),
 	}
-	if reg != nil {
-		for _, c := range []prometheus.Collector{d.pending, d.events} {
-			if err := reg.Register(c); err != nil {
-				return nil, fmt.Errorf("register dead-letter metrics: %w", err)
-			}
-		}
+	if err := metricdef.Register(reg, d.pending, d.events); err != nil {
+		return nil, fmt.Errorf("dead letters: %w", err)
 	}
 	return d, nil
 }
@@ -91,7 +83,7 @@ func (d *DeadLetters) Receive(ctx context.Context, dl pubsub.DeadLetter) error {
 		return errkind.Wrap(errkind.Transient, err, "keep dead letter "+dl.ID)
 	}
 	d.events.WithLabelValues(dl.Topic, "received").Inc()
-	d.log.Warn("a message was dead-lettered; list with `agentctl deadletters list`, then replay or discard it",
+	logging.WithTrace(ctx, d.log).Warn("a message was dead-lettered; list with `agentctl deadletters list`, then replay or discard it",
 		zap.String("dead_letter_id", dl.ID), zap.String("topic", dl.Topic), zap.String("subscriber", dl.Subscriber),
 		zap.String("event_id", dl.EventID), zap.String("reason", dl.Reason), zap.Int("received", rec.Received))
 	d.refresh(ctx)
@@ -144,7 +136,7 @@ func (d *DeadLetters) Replay(ctx context.Context, id string) (ReplayOutcome, err
 			return out, errkind.Wrap(errkind.Transient, err, "the event was replayed, but its dead letter "+id+" could not be deleted; discard it")
 		}
 		d.events.WithLabelValues(rec.Topic, "replayed").Inc()
-		d.log.Info("dead letter replayed", zap.String("dead_letter_id", id), zap.String("topic", rec.Topic),
+		logging.WithTrace(ctx, d.log).Info("dead letter replayed", zap.String("dead_letter_id", id), zap.String("topic", rec.Topic),
 			zap.String("subscriber", rec.Subscriber))
 		d.refresh(ctx)
 		return out, nil
@@ -154,7 +146,7 @@ func (d *DeadLetters) Replay(ctx context.Context, id string) (ReplayOutcome, err
 	rec.LastReplay = &now
 	rec.LastResult = res.Status + ": " + res.Error
 	if err := d.store.Update(ctx, rec); err != nil {
-		d.log.Warn("could not record a refused replay", zap.String("dead_letter_id", id), zap.Error(err))
+		logging.WithTrace(ctx, d.log).Warn("could not record a refused replay", zap.String("dead_letter_id", id), zap.Error(err))
 	}
 	d.events.WithLabelValues(rec.Topic, "refused").Inc()
 	return out, nil
@@ -170,7 +162,7 @@ func (d *DeadLetters) Discard(ctx context.Context, id string) error {
 		return errkind.Wrap(errkind.Transient, err, "discard dead letter "+id)
 	}
 	d.events.WithLabelValues(rec.Topic, "discarded").Inc()
-	d.log.Info("dead letter discarded", zap.String("dead_letter_id", id), zap.String("topic", rec.Topic),
+	logging.WithTrace(ctx, d.log).Info("dead letter discarded", zap.String("dead_letter_id", id), zap.String("topic", rec.Topic),
 		zap.String("subscriber", rec.Subscriber), zap.String("event_id", rec.EventID))
 	d.refresh(ctx)
 	return nil

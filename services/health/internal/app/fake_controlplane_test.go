@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
 	"github.com/secure-agent/secure-agent/libs/controlplane"
@@ -81,6 +82,12 @@ func (s staticSecrets) Secret(_ context.Context, key string) (string, error) { r
 // client is the real control-plane client, with fast retries.
 func (f *fakeControlPlane) client(t *testing.T, retries int) *controlplane.Client {
 	t.Helper()
+	return f.tracedClient(t, retries, nil)
+}
+
+// tracedClient is client recording its spans with tp.
+func (f *fakeControlPlane) tracedClient(t *testing.T, retries int, tp trace.TracerProvider) *controlplane.Client {
+	t.Helper()
 	pool := x509.NewCertPool()
 	pool.AddCert(f.srv.Certificate())
 	cl, err := controlplane.New(controlplane.Options{
@@ -88,7 +95,7 @@ func (f *fakeControlPlane) client(t *testing.T, retries int) *controlplane.Clien
 		ClientIDRef: "id", ClientSecretRef: "secret", Secrets: staticSecrets{"id": fakeClientID, "secret": fakeSecret},
 		AllowedHosts: []string{"127.0.0.1"}, RootCAs: pool,
 		MaxRetries: retries, BackoffBase: time.Millisecond, BackoffMax: 5 * time.Millisecond, Timeout: 10 * time.Second,
-		Logger: zap.NewNop(),
+		Logger: zap.NewNop(), TracerProvider: tp,
 	})
 	require.NoError(t, err)
 	return cl

@@ -8,11 +8,13 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
 	"github.com/secure-agent/secure-agent/libs/controlplane"
 	"github.com/secure-agent/secure-agent/libs/job"
 	"github.com/secure-agent/secure-agent/libs/logging"
+	"github.com/secure-agent/secure-agent/libs/metricdef"
 )
 
 // StatusChecker is the status collector a heartbeat reports from.
@@ -30,8 +32,8 @@ type HeartbeatSender interface {
 	Heartbeat(ctx context.Context, hb controlplane.Heartbeat) error
 }
 
-// HeartbeatOptions configure Heartbeats; every field but Logger and
-// Registerer is required.
+// HeartbeatOptions configure Heartbeats; every field but Logger,
+// Registerer and TracerProvider is required.
 type HeartbeatOptions struct {
 	AgentID  string
 	Version  string
@@ -43,18 +45,22 @@ type HeartbeatOptions struct {
 	Sender       HeartbeatSender
 	Logger       *zap.Logger
 	Registerer   prometheus.Registerer
+	// TracerProvider makes every beat of Run the root span of its own
+	// trace; nil records none.
+	TracerProvider trace.TracerProvider
 }
 
 // Heartbeats tells the control plane, every interval, that the agent is
 // alive, how healthy each app is and what jobs run. The agent calls out;
 // nothing calls in.
 type Heartbeats struct {
-	opts HeartbeatOptions
-	log  *zap.Logger
-	sent *prometheus.CounterVec
-	warn throttle // failed heartbeats
-	list throttle // failed job listings
-	now  func() time.Time
+	opts   HeartbeatOptions
+	log    *zap.Logger
+	tracer trace.Tracer
+	sent   *prometheus.CounterVec
+	warn   throttle // failed heartbeats
+	list   throttle // failed job listings
+	now    func() time.Time
 }
 
 // NewHeartbeats checks the options and registers the heartbeat counter.
@@ -66,18 +72,13 @@ func NewHeartbeats(o HeartbeatOptions) (*Heartbeats, error) {
 		o.Logger = zap.NewNop()
 	}
 	h := &Heartbeats{
-		opts: o, log: o.Logger, warn: throttle{period: time.Minute}, list: throttle{period: time.Minute}, now: time.Now,
-		sent: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "secure_agent_heartbeats_total",
-			Help: "Heartbeats sent to the control plane, by result (ok, error).",
-		}, []string{"result"}),
+		opts: o, log: o.Logger, tracer: tracerOf(o.TracerProvider), warn: throttle{period: time.Minute},
+		list: throttle{period: time.Minute}, now: time.Now, sent: metricdef.Heartbeats.CounterVec(),
 	}
 	h.sent.WithLabelValues("ok")
 	h.sent.WithLabelValues("error")
-	if o.Registerer != nil {
-		if err := o.Registerer.Register(h.sent); err != nil {
-			return nil, fmt.Errorf("register heartbeat metrics: %w", err)
-		}
+	if err := metricdef.Register(o.Registerer, h.sent); err != nil {
+		return nil, fmt.Errorf("heartbeats: %w", err)
 	}
 	return h, nil
 }
@@ -91,7 +92,8 @@ func (h *Heartbeats) Run(ctx context.Context) {
 	defer t.Stop()
 	for {
 		bctx, cancel := context.WithTimeout(ctx, bound)
-		_ = h.Beat(bctx)
+		bctx, span := h.tracer.Start(bctx, "health heartbeat", trace.WithNewRoot())
+		endSpan(span, h.Beat(bctx))
 		cancel()
 		select {
 		case <-ctx.Done():
@@ -102,8 +104,10 @@ func (h *Heartbeats) Run(ctx context.Context) {
 }
 
 // Beat builds and sends one heartbeat. A failure is counted and logged
-// (spaced out while it repeats) and returned; it is never fatal.
+// (spaced out while it repeats) and returned; it is never fatal. Its lines
+// carry the trace of ctx's span (Run's beat).
 func (h *Heartbeats) Beat(ctx context.Context) error {
+	log := logging.WithTrace(ctx, h.log)
 	hb := h.Build(ctx)
 	err := h.opts.Sender.Heartbeat(ctx, hb)
 	if err != nil && errors.Is(ctx.Err(), context.Canceled) {
@@ -111,15 +115,15 @@ func (h *Heartbeats) Beat(ctx context.Context) error {
 	}
 	if err != nil {
 		h.sent.WithLabelValues("error").Inc()
-		if log, held := h.warn.fail(h.now()); log {
-			h.log.Warn("heartbeat to the control plane failed; the agent keeps running and tries again every interval",
+		if show, held := h.warn.fail(h.now()); show {
+			log.Warn("heartbeat to the control plane failed; the agent keeps running and tries again every interval",
 				zap.Duration("interval", h.opts.Interval), zap.Int("failures_not_logged", held), zap.Error(err))
 		}
 		return err
 	}
 	h.sent.WithLabelValues("ok").Inc()
 	if h.warn.ok() {
-		h.log.Info("heartbeats reach the control plane again")
+		log.Info("heartbeats reach the control plane again")
 	}
 	return nil
 }
@@ -156,7 +160,7 @@ func (h *Heartbeats) Build(ctx context.Context) controlplane.Heartbeat {
 	}
 	if listErr != nil {
 		if log, held := h.list.fail(h.now()); log {
-			h.log.Warn("heartbeat sent without job counts: listing the orchestrator's jobs failed",
+			logging.WithTrace(ctx, h.log).Warn("heartbeat sent without job counts: listing the orchestrator's jobs failed",
 				zap.Int("failures_not_logged", held), zap.Error(listErr))
 		}
 		if hb.Status == controlplane.AgentOK {

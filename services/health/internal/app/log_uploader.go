@@ -12,11 +12,16 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
 	"github.com/secure-agent/secure-agent/libs/controlplane"
 	"github.com/secure-agent/secure-agent/libs/errkind"
+	"github.com/secure-agent/secure-agent/libs/logging"
 	"github.com/secure-agent/secure-agent/libs/logship"
+	"github.com/secure-agent/secure-agent/libs/metricdef"
 )
 
 // LogSink uploads one batch of a job's log lines: gzip-compressed NDJSON of
@@ -64,6 +69,9 @@ type LogUploaderOptions struct {
 	Start      time.Time
 	Logger     *zap.Logger
 	Registerer prometheus.Registerer
+	// TracerProvider makes every round that uploads something the root
+	// span of its own trace; nil records none.
+	TracerProvider trace.TracerProvider
 }
 
 // LogUploader takes job log batches from the job-logs topic into a bounded
@@ -73,6 +81,7 @@ type LogUploaderOptions struct {
 type LogUploader struct {
 	opts    LogUploaderOptions
 	log     *zap.Logger
+	tracer  trace.Tracer
 	metrics *uploadMetrics
 	warn    throttle
 	now     func() time.Time
@@ -125,7 +134,7 @@ func NewLogUploader(o LogUploaderOptions) (*LogUploader, error) {
 		o.Logger = zap.NewNop()
 	}
 	u := &LogUploader{
-		opts: o, log: o.Logger, warn: throttle{period: time.Minute}, now: time.Now,
+		opts: o, log: o.Logger, tracer: tracerOf(o.TracerProvider), warn: throttle{period: time.Minute}, now: time.Now,
 		round: make(chan struct{}, 1), jobs: map[string]*jobLog{}, seq: int(o.Start.UnixMilli() * 1000),
 	}
 	m, err := newUploadMetrics(o.Registerer, u.held)
@@ -290,8 +299,10 @@ func (u *LogUploader) Flush(ctx context.Context) error {
 // Round uploads what is buffered, job by job, oldest batch first. It stops
 // at the first upload that fails after the client's retries (the control
 // plane is unavailable) and reports false; that batch is tried first next
-// time, as long as the buffer has room for it.
-func (u *LogUploader) Round(ctx context.Context) (bool, error) {
+// time, as long as the buffer has room for it. A round that uploads
+// anything is the root span "health log upload", its uploads the client's
+// spans inside it; an idle round (every second) records nothing.
+func (u *LogUploader) Round(ctx context.Context) (ok bool, _ error) {
 	select {
 	case u.round <- struct{}{}:
 	case <-ctx.Done():
@@ -299,6 +310,20 @@ func (u *LogUploader) Round(ctx context.Context) (bool, error) {
 	}
 	defer func() { <-u.round }()
 	defer u.gc()
+	var (
+		span           trace.Span
+		batches, lines int
+	)
+	defer func() {
+		if span == nil {
+			return
+		}
+		span.SetAttributes(attribute.Int("secure_agent.log_batches", batches), attribute.Int("secure_agent.log_lines", lines))
+		if !ok {
+			span.SetStatus(codes.Error, "an upload failed; the batch is tried again in a later round")
+		}
+		span.End()
+	}()
 	for _, id := range u.jobIDs() {
 		u.seal(id)
 		for {
@@ -306,6 +331,11 @@ func (u *LogUploader) Round(ctx context.Context) (bool, error) {
 			if b == nil {
 				break
 			}
+			if span == nil {
+				ctx, span = u.tracer.Start(ctx, "health log upload", trace.WithNewRoot())
+			}
+			batches++
+			lines += b.lines
 			err := u.opts.Sink.UploadLogs(ctx, id, b.seq, b.dropped, b.body)
 			if !u.done(ctx, id, b, err) {
 				return false, nil
@@ -415,6 +445,7 @@ func (u *LogUploader) next(id string) *logBatch {
 
 // done records an upload's outcome and says whether the round goes on.
 func (u *LogUploader) done(ctx context.Context, id string, b *logBatch, err error) bool {
+	log := logging.WithTrace(ctx, u.log)
 	u.mu.Lock()
 	j := u.jobs[id]
 	b.inflight = false
@@ -425,7 +456,7 @@ func (u *LogUploader) done(ctx context.Context, id string, b *logBatch, err erro
 		u.metrics.uploaded.Add(float64(b.lines))
 		u.metrics.batches.WithLabelValues("ok").Inc()
 		if u.warn.ok() {
-			u.log.Info("job logs reach the control plane again")
+			log.Info("job logs reach the control plane again")
 		}
 		return true
 	case ctx.Err() != nil:
@@ -449,7 +480,7 @@ func (u *LogUploader) done(ctx context.Context, id string, b *logBatch, err erro
 		u.mu.Unlock()
 		u.metrics.drop(DropRejected, lost)
 		u.metrics.batches.WithLabelValues("rejected").Inc()
-		u.log.Warn("the control plane does not know this job; its log lines are dropped for a while",
+		log.Warn("the control plane does not know this job; its log lines are dropped for a while",
 			zap.String("job_id", id), zap.Int("lines_dropped", lost), zap.Duration("for", refuseFor), zap.Error(err))
 		return true
 	case errkind.Of(err) == errkind.Invalid || errkind.Of(err) == errkind.Conflict:
@@ -457,7 +488,7 @@ func (u *LogUploader) done(ctx context.Context, id string, b *logBatch, err erro
 		u.mu.Unlock()
 		u.metrics.drop(DropRejected, b.lines)
 		u.metrics.batches.WithLabelValues("rejected").Inc()
-		u.log.Warn("the control plane refused a job log batch; it is dropped",
+		log.Warn("the control plane refused a job log batch; it is dropped",
 			zap.String("job_id", id), zap.Int("sequence", b.seq), zap.Int("lines_dropped", b.lines), zap.Error(err))
 		return true
 	default:
@@ -465,8 +496,8 @@ func (u *LogUploader) done(ctx context.Context, id string, b *logBatch, err erro
 		u.failed++
 		u.mu.Unlock()
 		u.metrics.batches.WithLabelValues("error").Inc()
-		if log, held := u.warn.fail(u.now()); log {
-			u.log.Warn("uploading job logs to the control plane failed; the batch is kept while the buffer has room",
+		if show, held := u.warn.fail(u.now()); show {
+			log.Warn("uploading job logs to the control plane failed; the batch is kept while the buffer has room",
 				zap.Int("failures_not_logged", held), zap.Error(err))
 		}
 		return false
@@ -493,19 +524,9 @@ type uploadMetrics struct {
 
 func newUploadMetrics(reg prometheus.Registerer, held func() (int, int)) (*uploadMetrics, error) {
 	m := &uploadMetrics{
-		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "secure_agent_log_upload_lines_dropped_total",
-			Help: "Job log lines health dropped instead of uploading them to the control plane, by reason " +
-				"(buffer_full, upload_failed, rejected, too_large).",
-		}, []string{"reason"}),
-		uploaded: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "secure_agent_log_upload_lines_total",
-			Help: "Job log lines uploaded to the control plane.",
-		}),
-		batches: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "secure_agent_log_upload_batches_total",
-			Help: "Job log batch uploads, by result (ok, error: kept for a later try, rejected: dropped).",
-		}, []string{"result"}),
+		dropped:  metricdef.LogUploadDropped.CounterVec(),
+		uploaded: metricdef.LogUploadLines.Counter(),
+		batches:  metricdef.LogUploadBatches.CounterVec(),
 	}
 	for _, r := range []string{DropBufferFull, DropUploadFailed, DropRejected, DropTooLarge} {
 		m.dropped.WithLabelValues(r)
@@ -513,17 +534,9 @@ func newUploadMetrics(reg prometheus.Registerer, held func() (int, int)) (*uploa
 	for _, r := range []string{"ok", "error", "rejected"} {
 		m.batches.WithLabelValues(r)
 	}
-	if reg == nil {
-		return m, nil
-	}
-	buffered := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "secure_agent_log_upload_buffered_lines",
-		Help: "Job log lines health holds for upload to the control plane.",
-	}, func() float64 { n, _ := held(); return float64(n) })
-	for _, c := range []prometheus.Collector{m.dropped, m.uploaded, m.batches, buffered} {
-		if err := reg.Register(c); err != nil {
-			return nil, fmt.Errorf("register log upload metrics: %w", err)
-		}
+	buffered := metricdef.LogUploadBuffered.GaugeFunc(func() float64 { n, _ := held(); return float64(n) })
+	if err := metricdef.Register(reg, m.dropped, m.uploaded, m.batches, buffered); err != nil {
+		return nil, fmt.Errorf("log uploader: %w", err)
 	}
 	return m, nil
 }

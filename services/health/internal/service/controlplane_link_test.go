@@ -20,6 +20,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
@@ -148,8 +150,11 @@ func TestControlPlaneLink(t *testing.T) {
 	}
 	spec := service.Spec()
 	wire := spec.Wire
+	reg := prometheus.NewRegistry()
+	spans := tracetest.NewSpanRecorder()
 	spec.Wire = func(ctx context.Context, d bootstrap.Deps) (func(context.Context) error, error) {
-		d.Registry = prometheus.NewRegistry() // not scraped over HTTP (see the publisher's harness)
+		d.Registry = reg // not scraped over HTTP (see the publisher's harness)
+		d.TracerProvider = sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample()), sdktrace.WithSpanProcessor(spans))
 		return wire(ctx, d)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -228,6 +233,67 @@ func TestControlPlaneLink(t *testing.T) {
 	require.NotEmpty(t, hb.Apps[orchID].Error)
 	require.True(t, hb.Apps[healthID].Ready, "health's own sidecar")
 	require.Zero(t, hb.JobsRunning)
+
+	// Metrics and spans of the link: beats and uploads are root spans of
+	// their own traces with the control-plane calls inside, and none holds
+	// the client secret, the token or a canary of the job's log.
+	require.GreaterOrEqual(t, gathered(t, reg, "secure_agent_heartbeats_total", "result", "ok"), 2.0)
+	require.GreaterOrEqual(t, gathered(t, reg, "secure_agent_secret_reads_total", "store", "secrets", "result", "ok"), 2.0)
+	require.Equal(t, 1.0, gathered(t, reg, "secure_agent_log_upload_lines_total"))
+	byID := map[string]sdktrace.ReadOnlySpan{}
+	for _, s := range spans.Ended() {
+		byID[s.SpanContext().SpanID().String()] = s
+	}
+	parentOf := func(name string) []string {
+		var out []string
+		for _, s := range spans.Ended() {
+			if s.Name() == name {
+				p, ok := byID[s.Parent().SpanID().String()]
+				require.True(t, ok, "%s has a recorded parent", name)
+				require.False(t, p.Parent().IsValid(), "%s is a root span", p.Name())
+				out = append(out, p.Name())
+			}
+		}
+		return out
+	}
+	require.Contains(t, parentOf("POST /api/agent/v1/heartbeat"), "health heartbeat")
+	require.Equal(t, []string{"health log upload"}, parentOf("POST /api/agent/v1/jobs/{job_id}/logs"))
+	for _, s := range spans.Ended() {
+		text := s.Name() + " " + s.Status().Description
+		for _, a := range s.Attributes() {
+			text += " " + string(a.Key) + "=" + a.Value.Emit()
+		}
+		require.NotContains(t, text, "agent-secret")
+		require.NotContains(t, text, canary)
+		require.NotContains(t, strings.ToLower(text), "bearer")
+	}
+}
+
+// gathered reads one sample of reg (a counter's value); labels are name,
+// value pairs.
+func gathered(t *testing.T, reg *prometheus.Registry, name string, labels ...string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	require.NoError(t, err)
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+	samples:
+		for _, m := range mf.GetMetric() {
+			got := map[string]string{}
+			for _, l := range m.GetLabel() {
+				got[l.GetName()] = l.GetValue()
+			}
+			for i := 0; i+1 < len(labels); i += 2 {
+				if got[labels[i]] != labels[i+1] {
+					continue samples
+				}
+			}
+			return m.GetCounter().GetValue()
+		}
+	}
+	return 0
 }
 
 func eventually(t *testing.T, sc *daprtest.Sidecar, what string, cond func() bool) {

@@ -110,21 +110,22 @@ func wire(ctx context.Context, d bootstrap.Deps, s *Settings) (func(context.Cont
 // func makes the last upload on shutdown.
 func wireControlPlane(ctx context.Context, d bootstrap.Deps, s *Settings, status *app.Status) (func(context.Context) error, error) {
 	cp := s.ControlPlane
-	client, err := controlplane.NewFromSettings(cp, controlplane.DaprSecrets{Getter: d.Sidecar.Client(), Store: cp.SecretStore}, d.Logger, d.Registry)
+	client, err := controlplane.NewFromSettings(cp, controlplane.DaprSecrets{Getter: d.Sidecar.Client(), Store: cp.SecretStore},
+		d.Logger, d.Registry, controlplane.WithTracerProvider(d.TracerProvider))
 	if err != nil {
 		return nil, fmt.Errorf("control plane client: %w", err)
 	}
 	beats, err := app.NewHeartbeats(app.HeartbeatOptions{
 		AgentID: cp.AgentID, Version: bootstrap.Version, Interval: s.HeartbeatInterval, CheckTimeout: statusRequestTimeout,
 		Status: status, Jobs: adapters.NewOrchestratorJobs(d.Sidecar, s.OrchestratorAppID), Sender: client,
-		Logger: d.Logger, Registerer: d.Registry,
+		Logger: d.Logger, Registerer: d.Registry, TracerProvider: d.TracerProvider,
 	})
 	if err != nil {
 		return nil, err
 	}
 	uploader, err := app.NewLogUploader(app.LogUploaderOptions{
 		Sink: client, MaxLines: s.LogUploadLines, MaxBytes: s.LogUploadBytes, Start: time.Now(),
-		Logger: d.Logger, Registerer: d.Registry,
+		Logger: d.Logger, Registerer: d.Registry, TracerProvider: d.TracerProvider,
 	})
 	if err != nil {
 		return nil, err
