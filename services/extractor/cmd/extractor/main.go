@@ -11,6 +11,7 @@ import (
 	"github.com/secure-agent/secure-agent/libs/config"
 	"github.com/secure-agent/secure-agent/libs/objectstore"
 	"github.com/secure-agent/secure-agent/services/extractor/connector"
+	"github.com/secure-agent/secure-agent/services/extractor/connector/dbobs"
 	"github.com/secure-agent/secure-agent/services/extractor/connector/mysql"
 	"github.com/secure-agent/secure-agent/services/extractor/connector/postgres"
 	"github.com/secure-agent/secure-agent/services/extractor/connector/sqlite"
@@ -61,18 +62,23 @@ func service() bootstrap.Spec {
 	}
 }
 
-// connectors is every source kind the extractor reads.
-func connectors() connector.Registry {
+// connectors is every source kind the extractor reads, each statement
+// and connection observed by obs.
+func connectors(obs *dbobs.Observer) connector.Registry {
 	return connector.Registry{
-		"postgres": postgres.Open,
-		"mysql":    mysql.Open,
-		"sqlite":   sqlite.Open,
+		postgres.Kind: postgres.Observed(obs),
+		mysql.Kind:    mysql.Observed(obs),
+		sqlite.Kind:   sqlite.Observed(obs),
 	}
 }
 
 func wire(ctx context.Context, d bootstrap.Deps, s settings) error {
 	client := d.Sidecar.Client()
-	creds, err := adapters.NewSecretSource(client)
+	reads, err := adapters.NewSecretReads(d.Registry)
+	if err != nil {
+		return err
+	}
+	creds, err := adapters.NewSecretSource(reads.Counting(client))
 	if err != nil {
 		return err
 	}
@@ -84,17 +90,22 @@ func wire(ctx context.Context, d bootstrap.Deps, s settings) error {
 	if err != nil {
 		return err
 	}
-	preflight, err := app.NewPreflighter(connectors(), creds, 0, d.Logger, metrics)
+	obs, err := dbobs.New(d.TracerProvider, d.Registry)
+	if err != nil {
+		return err
+	}
+	sources := connectors(obs)
+	preflight, err := app.NewPreflighter(sources, creds, 0, d.Logger, metrics, d.TracerProvider)
 	if err != nil {
 		return err
 	}
 	extractor, err := app.NewExtractor(app.ExtractorOptions{
-		Connectors: connectors(), Credentials: creds,
+		Connectors: sources, Credentials: creds,
 		Staging: objectstore.New(client, s.stagingBinding,
 			objectstore.WithTracerProvider(d.TracerProvider), objectstore.WithRegisterer(d.Registry)),
 		Events: d.Publisher, Records: records,
 		FileBytes: s.fileBytes, Concurrency: s.concurrency, Lifetime: ctx,
-		Logger: d.Logger, Metrics: metrics,
+		Logger: d.Logger, Metrics: metrics, TracerProvider: d.TracerProvider,
 	})
 	if err != nil {
 		return err

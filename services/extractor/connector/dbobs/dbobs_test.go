@@ -69,7 +69,9 @@ func TestFailedSpanKeepsNoServerText(t *testing.T) {
 
 type codedError string
 
-func (e codedError) Error() string { return "server said: " + string(e) + " (with whatever text it likes)" }
+func (e codedError) Error() string {
+	return "server said: " + string(e) + " (with whatever text it likes)"
+}
 
 // statementCount is secure_agent_source_statements_total of the columns
 // statement with result.

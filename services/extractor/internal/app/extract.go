@@ -9,15 +9,20 @@ import (
 	"fmt"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
 	"github.com/secure-agent/secure-agent/libs/errkind"
 	"github.com/secure-agent/secure-agent/libs/job"
+	"github.com/secure-agent/secure-agent/libs/logging"
 	"github.com/secure-agent/secure-agent/libs/model"
 )
 
-// ExtractorOptions configure an Extractor. Logger and Metrics may be nil.
+// ExtractorOptions configure an Extractor. Logger, Metrics and
+// TracerProvider may be nil.
 type ExtractorOptions struct {
 	Connectors  ConnectorOpener
 	Credentials CredentialSource
@@ -35,6 +40,8 @@ type ExtractorOptions struct {
 	Lifetime context.Context
 	Logger   *zap.Logger
 	Metrics  *Metrics
+	// TracerProvider receives the spans of the run's steps (nil: none).
+	TracerProvider trace.TracerProvider
 }
 
 // Extractor handles extraction requests (ADR 0007 "Runs").
@@ -42,6 +49,7 @@ type Extractor struct {
 	o        ExtractorOptions
 	log      *zap.Logger
 	metrics  *Metrics
+	tracer   trace.Tracer
 	slots    chan struct{}
 	inflight inflight
 }
@@ -69,7 +77,8 @@ func NewExtractor(o ExtractorOptions) (*Extractor, error) {
 		}
 		o.Metrics = m
 	}
-	return &Extractor{o: o, log: o.Logger, metrics: o.Metrics, slots: make(chan struct{}, o.Concurrency)}, nil
+	return &Extractor{o: o, log: o.Logger, metrics: o.Metrics, tracer: tracerOf(o.TracerProvider),
+		slots: make(chan struct{}, o.Concurrency)}, nil
 }
 
 // Reject counts a message that could not be decoded and returns err as
@@ -97,17 +106,17 @@ func (x *Extractor) Handle(ctx context.Context, req job.ExtractRequest) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	defer context.AfterFunc(x.o.Lifetime, cancel)()
-	log := x.log.With(zap.String("job_id", req.JobID), zap.String("partition", req.Partition.ID),
+	// base has the job's fields; each span's lines add its trace_id and
+	// span_id (logging.WithTrace), here the delivery's.
+	base := x.log.With(zap.String("job_id", req.JobID), zap.String("partition", req.Partition.ID),
 		zap.Int("attempt", req.Attempt))
-	if sc := trace.SpanContextFromContext(ctx); sc.HasTraceID() {
-		log = log.With(zap.String("trace_id", sc.TraceID().String()))
-	}
+	log := logging.WithTrace(ctx, base)
 
 	key := RecordKey(req.JobID, req.Partition.ID)
 	for {
 		c, leader := x.inflight.begin(key, req.Attempt)
 		if leader {
-			err := x.handle(ctx, req, key, log)
+			err := x.handle(ctx, req, key, base)
 			x.inflight.end(key, c, err)
 			return err
 		}
@@ -127,7 +136,13 @@ func (x *Extractor) Handle(ctx context.Context, req job.ExtractRequest) error {
 	}
 }
 
-func (x *Extractor) handle(ctx context.Context, req job.ExtractRequest, key string, log *zap.Logger) error {
+// handle runs the partition (or answers it from its record) inside the
+// "extract partition" span; base is the request's logger without a trace.
+func (x *Extractor) handle(ctx context.Context, req job.ExtractRequest, key string, base *zap.Logger) (err error) {
+	ctx, span := x.tracer.Start(ctx, spanExtract, trace.WithAttributes(requestAttrs(req)...))
+	defer func() { endSpan(span, err) }()
+	log := logging.WithTrace(ctx, base)
+
 	select {
 	case x.slots <- struct{}{}:
 	case <-ctx.Done():
@@ -135,6 +150,7 @@ func (x *Extractor) handle(ctx context.Context, req job.ExtractRequest, key stri
 		return errkind.Wrap(errkind.Transient, ctx.Err(), "wait for an extraction slot")
 	}
 	defer func() { <-x.slots }()
+	span.AddEvent("extraction slot taken")
 
 	rec, found, err := x.o.Records.LoadRecord(ctx, key)
 	if err != nil {
@@ -142,6 +158,8 @@ func (x *Extractor) handle(ctx context.Context, req job.ExtractRequest, key stri
 		return errkind.Wrap(errkind.Transient, err, "read the record of "+describePartition(req.Partition))
 	}
 	if found {
+		span.SetAttributes(attrRun.String(rec.Run))
+		span.AddEvent("finished run found: announced again")
 		return x.replay(ctx, req, rec, log.With(zap.String("run", rec.Run)))
 	}
 	run, err := newRunID()
@@ -149,17 +167,21 @@ func (x *Extractor) handle(ctx context.Context, req job.ExtractRequest, key stri
 		x.metrics.request(ResultRetry)
 		return errkind.Wrap(errkind.Transient, err, "make a run id")
 	}
+	span.SetAttributes(attrRun.String(run))
+	base = base.With(zap.String("run", run))
 	log = log.With(zap.String("run", run))
 	log.Info("extraction run started", zap.String("database", req.Partition.Database), zap.Strings("schemas", req.Partition.Schemas))
 	start := time.Now()
 
 	runCtx, cancelRun := context.WithTimeout(ctx, req.Spec.Partitioning.Timeout.D())
-	rec, runErr := x.run(runCtx, req, run, start, log)
+	rec, runErr := x.run(runCtx, req, run, start, base, log)
 	timedOut := runErr != nil && errors.Is(runCtx.Err(), context.DeadlineExceeded) && ctx.Err() == nil
 	cancelRun()
 	if runErr == nil {
 		if err := x.o.Records.SaveRecord(ctx, key, rec); err != nil {
 			runErr = errkind.Wrap(errkind.Transient, err, "save the record of the run")
+		} else {
+			span.AddEvent("run recorded")
 		}
 	}
 	if runErr != nil && ctx.Err() != nil {
@@ -176,6 +198,11 @@ func (x *Extractor) handle(ctx context.Context, req job.ExtractRequest, key stri
 			Error: failureMessage(req, runErr, timedOut), Retryable: timedOut || Retryable(runErr),
 			Elapsed: job.Duration(time.Since(start)),
 		}
+		// The message is answered (the failure is reported), but the run
+		// failed: the span says so, with the message the user sees.
+		span.SetAttributes(semconv.ErrorTypeKey.String(errkind.Of(runErr).String()),
+			attrResult.String(ResultFailed), attrRetryable.Bool(done.Retryable))
+		span.SetStatus(codes.Error, logging.RedactString(done.Error))
 		if err := x.o.Events.Publish(ctx, job.TopicPartitionDone, done); err != nil {
 			x.metrics.request(ResultRetry)
 			return err
@@ -190,6 +217,7 @@ func (x *Extractor) handle(ctx context.Context, req job.ExtractRequest, key stri
 		x.metrics.request(ResultRetry)
 		return err
 	}
+	span.SetAttributes(attrResult.String(ResultExtracted))
 	x.metrics.run(true, time.Since(start), rec.Rows)
 	x.metrics.request(ResultExtracted)
 	log.Info("extraction run finished", zap.Int("files", len(rec.Files)), zap.Any("rows", rec.Rows),
@@ -200,7 +228,7 @@ func (x *Extractor) handle(ctx context.Context, req job.ExtractRequest, key stri
 // replay announces a finished run again: its files, then its PartitionDone.
 func (x *Extractor) replay(ctx context.Context, req job.ExtractRequest, rec Record, log *zap.Logger) error {
 	for _, f := range rec.Files {
-		if err := x.o.Events.Publish(ctx, job.TopicBatchReady, f); err != nil {
+		if err := x.announce(ctx, f); err != nil {
 			x.metrics.request(ResultRetry)
 			return err
 		}
@@ -209,14 +237,35 @@ func (x *Extractor) replay(ctx context.Context, req job.ExtractRequest, rec Reco
 		x.metrics.request(ResultRetry)
 		return err
 	}
+	trace.SpanFromContext(ctx).SetAttributes(attrResult.String(ResultReplayed))
 	x.metrics.request(ResultReplayed)
 	log.Info("partition already extracted; its run was announced again", zap.Int("files", len(rec.Files)))
 	return nil
 }
 
+// announce publishes one staged file on batch-ready, in its own span.
+func (x *Extractor) announce(ctx context.Context, br job.BatchReady) (err error) {
+	ctx, span := x.tracer.Start(ctx, spanAnnounce, trace.WithAttributes(batchAttrs(br)...))
+	defer func() { endSpan(span, err) }()
+	if err := x.o.Events.Publish(ctx, job.TopicBatchReady, br); err != nil {
+		return err
+	}
+	x.metrics.batchAnnounced()
+	return nil
+}
+
+func batchAttrs(br job.BatchReady) []attribute.KeyValue {
+	return []attribute.KeyValue{
+		attrJobID.String(br.JobID), attrPartition.String(br.Partition), attrRun.String(br.Run),
+		attrKind.String(string(br.Kind)), attrSeq.Int(br.Seq), attrBytes.Int64(br.Bytes), attrRows.Int64(br.Rows),
+	}
+}
+
 // run extracts the partition into staged files and returns the record of
 // the run. Its error text never holds the source password.
-func (x *Extractor) run(ctx context.Context, req job.ExtractRequest, run string, start time.Time, log *zap.Logger) (Record, error) {
+// base is the run's logger without a trace (its steps add their own),
+// log the same inside the run's span.
+func (x *Extractor) run(ctx context.Context, req job.ExtractRequest, run string, start time.Time, base, log *zap.Logger) (Record, error) {
 	spec := req.Spec
 	inner, err := x.o.Credentials.For(spec.Source.Password)
 	if err != nil {
@@ -233,7 +282,7 @@ func (x *Extractor) run(ctx context.Context, req job.ExtractRequest, run string,
 		}
 	}()
 
-	st := &stager{x: x, ctx: ctx, req: req, run: run, log: log}
+	st := &stager{x: x, ctx: ctx, req: req, run: run, log: base}
 	sink := NewStagingSink(x.o.FileBytes, st.stage)
 	w, err := model.NewWriter(sink, model.WriterOptions{JobID: req.JobID, ExtractedAt: req.ExtractedAt, ExcludeFields: spec.ExcludeFields,
 		MaxTextBytes: spec.MaxTextBytes})
@@ -281,10 +330,10 @@ func sameRows(a, b map[model.Kind]int64) bool {
 // stager puts each finished file into the staging store and announces it.
 type stager struct {
 	x     *Extractor
-	ctx   context.Context
+	ctx   context.Context // the run's, inside its span
 	req   job.ExtractRequest
 	run   string
-	log   *zap.Logger
+	log   *zap.Logger // without a trace
 	files []job.BatchReady
 }
 
@@ -295,15 +344,25 @@ func (s *stager) stage(kind model.Kind, seq int, data []byte, rows int64) error 
 		Key:    job.StagingKey(s.req.JobID, s.req.Partition.ID, s.run, kind, seq),
 		SHA256: hex.EncodeToString(sum[:]), Bytes: int64(len(data)), Rows: rows,
 	}
-	if err := s.x.o.Staging.Put(s.ctx, br.Key, data); err != nil {
-		return fmt.Errorf("stage %s file %d: %w", kind, seq, err)
+	if err := s.put(br, data); err != nil {
+		return err
 	}
-	if err := s.x.o.Events.Publish(s.ctx, job.TopicBatchReady, br); err != nil {
+	if err := s.x.announce(s.ctx, br); err != nil {
 		return fmt.Errorf("announce staged %s file %d: %w", kind, seq, err)
 	}
 	s.files = append(s.files, br)
-	s.x.metrics.staged(kind, len(data))
-	s.log.Debug("staged file", zap.String("key", br.Key), zap.Int64("rows", rows), zap.Int64("bytes", br.Bytes))
+	return nil
+}
+
+// put writes one file to the staging store, in its own span.
+func (s *stager) put(br job.BatchReady, data []byte) (err error) {
+	ctx, span := s.x.tracer.Start(s.ctx, spanStage, trace.WithAttributes(append(batchAttrs(br), attrKey.String(br.Key))...))
+	defer func() { endSpan(span, err) }()
+	if err := s.x.o.Staging.Put(ctx, br.Key, data); err != nil {
+		return fmt.Errorf("stage %s file %d: %w", br.Kind, br.Seq, err)
+	}
+	s.x.metrics.staged(br.Kind, len(data))
+	logging.WithTrace(ctx, s.log).Debug("staged file", zap.String("key", br.Key), zap.Int64("rows", br.Rows), zap.Int64("bytes", br.Bytes))
 	return nil
 }
 

@@ -1,11 +1,11 @@
 package app
 
 import (
-	"fmt"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/secure-agent/secure-agent/libs/metricdef"
 	"github.com/secure-agent/secure-agent/libs/model"
 )
 
@@ -19,7 +19,16 @@ const (
 	ResultRetry     = "retry"     // interrupted or a dependency failed: redelivered later
 )
 
-// Metrics of the extractor's use cases.
+// Results of a preflight and of a run.
+const (
+	preflightOK      = "ok"
+	preflightFailed  = "failed"
+	preflightInvalid = "invalid"
+	runOK            = "ok"
+	runFailed        = "failed"
+)
+
+// Metrics of the extractor's use cases, built from libs/metricdef.
 type Metrics struct {
 	requests  *prometheus.CounterVec
 	rows      *prometheus.CounterVec
@@ -27,59 +36,58 @@ type Metrics struct {
 	bytes     *prometheus.CounterVec
 	runs      *prometheus.HistogramVec
 	preflight *prometheus.CounterVec
+	announced prometheus.Counter
 }
 
-// NewMetrics builds the metrics and registers them on reg (nil: not
-// registered).
+// NewMetrics builds the metrics, with every known label value at zero so
+// rate() works before the first event, and registers them on reg (nil:
+// not registered).
 func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	m := &Metrics{
-		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "secure_agent_extractor_requests_total",
-			Help: "Extraction requests handled, by result (extracted, failed, replayed, joined, invalid, retry).",
-		}, []string{"result"}),
-		rows: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "secure_agent_extractor_rows_total",
-			Help: "Rows staged by finished extraction runs, by asset kind.",
-		}, []string{"kind"}),
-		files: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "secure_agent_extractor_staged_files_total",
-			Help: "Arrow files written to the staging object store, by asset kind.",
-		}, []string{"kind"}),
-		bytes: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "secure_agent_extractor_staged_bytes_total",
-			Help: "Bytes of Arrow files written to the staging object store, by asset kind.",
-		}, []string{"kind"}),
-		runs: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "secure_agent_extractor_run_duration_seconds",
-			Help:    "Duration of extraction runs, by result (ok, failed).",
-			Buckets: prometheus.ExponentialBuckets(0.1, 2.5, 12), // 0.1 s to about 6 h
-		}, []string{"result"}),
-		preflight: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "secure_agent_extractor_preflights_total",
-			Help: "Preflights answered, by outcome (ok, failed, invalid).",
-		}, []string{"result"}),
+		requests:  metricdef.ExtractorRequests.CounterVec(),
+		rows:      metricdef.AssetsExtracted.CounterVec(),
+		files:     metricdef.StagedFiles.CounterVec(),
+		bytes:     metricdef.StagedBytes.CounterVec(),
+		runs:      metricdef.ExtractorRunDuration.HistogramVec(),
+		preflight: metricdef.ExtractorPreflights.CounterVec(),
+		announced: metricdef.BatchesAnnounced.Counter(),
 	}
-	if reg != nil {
-		for _, c := range []prometheus.Collector{m.requests, m.rows, m.files, m.bytes, m.runs, m.preflight} {
-			if err := reg.Register(c); err != nil {
-				return nil, fmt.Errorf("register extractor metrics: %w", err)
-			}
-		}
+	for _, r := range []string{ResultExtracted, ResultFailed, ResultReplayed, ResultJoined, ResultInvalid, ResultRetry} {
+		m.requests.WithLabelValues(r)
+	}
+	for _, r := range []string{preflightOK, preflightFailed, preflightInvalid} {
+		m.preflight.WithLabelValues(r)
+	}
+	for _, r := range []string{runOK, runFailed} {
+		m.runs.WithLabelValues(r)
+	}
+	for _, k := range model.Kinds {
+		m.rows.WithLabelValues(string(k))
+		m.files.WithLabelValues(string(k))
+		m.bytes.WithLabelValues(string(k))
+	}
+	if err := metricdef.Register(reg, m.requests, m.rows, m.files, m.bytes, m.runs, m.preflight, m.announced); err != nil {
+		return nil, err
 	}
 	return m, nil
 }
 
 func (m *Metrics) request(result string) { m.requests.WithLabelValues(result).Inc() }
 
+func (m *Metrics) preflighted(result string) { m.preflight.WithLabelValues(result).Inc() }
+
 func (m *Metrics) staged(kind model.Kind, bytes int) {
 	m.files.WithLabelValues(string(kind)).Inc()
 	m.bytes.WithLabelValues(string(kind)).Add(float64(bytes))
 }
 
+// batchAnnounced counts a batch-ready event published, replays included.
+func (m *Metrics) batchAnnounced() { m.announced.Inc() }
+
 func (m *Metrics) run(ok bool, took time.Duration, rows map[model.Kind]int64) {
-	result := "ok"
+	result := runOK
 	if !ok {
-		result = "failed"
+		result = runFailed
 	}
 	m.runs.WithLabelValues(result).Observe(took.Seconds())
 	for k, n := range rows {

@@ -6,10 +6,14 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
 	"github.com/secure-agent/secure-agent/libs/errkind"
 	"github.com/secure-agent/secure-agent/libs/job"
+	"github.com/secure-agent/secure-agent/libs/logging"
 	"github.com/secure-agent/secure-agent/services/extractor/connector"
 )
 
@@ -29,11 +33,14 @@ type Preflighter struct {
 	timeout    time.Duration
 	log        *zap.Logger
 	metrics    *Metrics
+	tracer     trace.Tracer
 }
 
 // NewPreflighter returns a preflighter; timeout 0 means
-// DefaultPreflightTimeout, log and metrics may be nil.
-func NewPreflighter(connectors ConnectorOpener, creds CredentialSource, timeout time.Duration, log *zap.Logger, metrics *Metrics) (*Preflighter, error) {
+// DefaultPreflightTimeout, log, metrics and tp (the spans of its steps)
+// may be nil.
+func NewPreflighter(connectors ConnectorOpener, creds CredentialSource, timeout time.Duration, log *zap.Logger, metrics *Metrics,
+	tp trace.TracerProvider) (*Preflighter, error) {
 	if connectors == nil || creds == nil {
 		return nil, fmt.Errorf("preflighter: connectors and credentials are required")
 	}
@@ -50,7 +57,7 @@ func NewPreflighter(connectors ConnectorOpener, creds CredentialSource, timeout 
 		}
 		metrics = m
 	}
-	return &Preflighter{connectors: connectors, creds: creds, timeout: timeout, log: log, metrics: metrics}, nil
+	return &Preflighter{connectors: connectors, creds: creds, timeout: timeout, log: log, metrics: metrics, tracer: tracerOf(tp)}, nil
 }
 
 // Preflight validates spec (every problem at once, errkind.Invalid),
@@ -60,19 +67,24 @@ func NewPreflighter(connectors ConnectorOpener, creds CredentialSource, timeout 
 func (p *Preflighter) Preflight(ctx context.Context, spec job.Spec) (job.Preflight, error) {
 	spec.Normalize()
 	if err := spec.Validate(); err != nil {
-		p.metrics.preflight.WithLabelValues("invalid").Inc()
+		p.metrics.preflighted(preflightInvalid)
 		return job.Preflight{}, errkind.Wrap(errkind.Invalid, err, "")
 	}
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
+	ctx, span := p.tracer.Start(ctx, spanPreflight, trace.WithAttributes(attrSourceKind.String(spec.Source.Kind),
+		attrConnection.String(spec.Connection)))
+	defer span.End()
 	out := p.preflight(ctx, spec)
-	result := "ok"
+	result := preflightOK
 	if !out.OK {
-		result = "failed"
+		result = preflightFailed
+		span.SetStatus(codes.Error, "a preflight check failed")
 	}
-	p.metrics.preflight.WithLabelValues(result).Inc()
-	p.log.Info("preflight answered", zap.String("source_kind", spec.Source.Kind), zap.String("connection", spec.Connection),
-		zap.Bool("ok", out.OK), zap.Int("partitions", len(out.Partitions)))
+	span.SetAttributes(attrResult.String(result))
+	p.metrics.preflighted(result)
+	logging.WithTrace(ctx, p.log).Info("preflight answered", zap.String("source_kind", spec.Source.Kind),
+		zap.String("connection", spec.Connection), zap.Bool("ok", out.OK), zap.Int("partitions", len(out.Partitions)))
 	return out, nil
 }
 
@@ -93,12 +105,7 @@ func (p *Preflighter) preflight(ctx context.Context, spec job.Spec) job.Prefligh
 	defer conn.Close()
 
 	empty := connector.EmptyMatch{Allow: spec.AllowEmptyMatch, AllowHint: AllowEmptyHint}
-	var checks []job.Check
-	failed := false
-	for _, c := range empty.Filters(conn.Preflight(ctx)) {
-		checks = append(checks, wireCheck(c, creds))
-		failed = failed || c.Status == connector.Fail
-	}
+	checks, failed := p.checks(ctx, conn, empty, creds)
 	if failed {
 		return job.Preflight{Checks: checks}
 	}
@@ -106,8 +113,8 @@ func (p *Preflighter) preflight(ctx context.Context, spec job.Spec) job.Prefligh
 	var plan []connector.DatabasePlan
 	planner, planned := conn.(connector.Planner)
 	if planned {
-		if plan, err = planner.Plan(ctx); err != nil {
-			return fail(checks, CheckPartitions, "plan the partitions: "+creds.wrap(err).Error(),
+		if plan, err = p.plan(ctx, planner, creds); err != nil {
+			return fail(checks, CheckPartitions, "plan the partitions: "+err.Error(),
 				"fix what the detail names, then run the preflight again")
 		}
 	}
@@ -134,6 +141,37 @@ func (p *Preflighter) preflight(ctx context.Context, spec job.Spec) job.Prefligh
 		}
 	}
 	return job.Preflight{OK: true, Checks: checks, Partitions: parts}
+}
+
+// checks runs the connector's checks in their own span; failed: one of
+// them failed.
+func (p *Preflighter) checks(ctx context.Context, conn connector.Connector, empty connector.EmptyMatch,
+	creds *scrubbingCredentials) (checks []job.Check, failed bool) {
+	ctx, span := p.tracer.Start(ctx, spanChecks)
+	defer span.End()
+	for _, c := range empty.Filters(conn.Preflight(ctx)) {
+		checks = append(checks, wireCheck(c, creds))
+		if c.Status == connector.Fail {
+			failed = true
+			span.AddEvent("check failed", trace.WithAttributes(attribute.String("secure_agent.check", c.Name)))
+		}
+	}
+	if failed {
+		span.SetStatus(codes.Error, "a preflight check failed")
+	}
+	return checks, failed
+}
+
+// plan sizes the source in its own span; its error never holds the
+// source password.
+func (p *Preflighter) plan(ctx context.Context, planner connector.Planner, creds *scrubbingCredentials) (_ []connector.DatabasePlan, err error) {
+	ctx, span := p.tracer.Start(ctx, spanPlan)
+	defer func() { endSpan(span, err) }()
+	plan, err := planner.Plan(ctx)
+	if err != nil {
+		return nil, creds.wrap(err)
+	}
+	return plan, nil
 }
 
 // AllowEmptyHint is how a job allows a selection that matches nothing.

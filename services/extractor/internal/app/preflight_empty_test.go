@@ -30,7 +30,7 @@ func sqliteShop(t *testing.T) string {
 // together keep no table, fail the preflight naming the pattern and the
 // spec field that allows it; with allow_empty_match they are warnings.
 func TestPreflightFailsSelectionsThatMatchNothing(t *testing.T) {
-	p, err := NewPreflighter(connector.Registry{sqlite.Kind: sqlite.Open}, noCreds{}, 0, nil, nil)
+	p, err := NewPreflighter(connector.Registry{sqlite.Kind: sqlite.Open}, noCreds{}, 0, nil, nil, nil)
 	require.NoError(t, err)
 	path := sqliteShop(t)
 	run := func(f connector.Filters, allow bool) job.Preflight {

@@ -13,7 +13,7 @@ import (
 
 func newPreflighter(t *testing.T, o *fakeOpener) *Preflighter {
 	t.Helper()
-	p, err := NewPreflighter(o, noCreds{}, 0, nil, nil)
+	p, err := NewPreflighter(o, noCreds{}, 0, nil, nil, nil)
 	require.NoError(t, err)
 	return p
 }
