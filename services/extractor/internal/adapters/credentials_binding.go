@@ -63,7 +63,7 @@ func (c *SecretCredentials) binding(ctx context.Context, data map[string]string,
 			"so it is not sent to %s (nothing was sent): %s", c.ref.Key, c.ref.Store, targetList(to), c.howToBind(to)))
 	}
 	if err != nil {
-		return hostBinding{}, errkind.Wrap(kindOfGetError(err), err, fmt.Sprintf("read the host binding %q of secret %q from secret store %q "+
+		return hostBinding{}, errkind.Wrap(getErrorKind(err), err, fmt.Sprintf("read the host binding %q of secret %q from secret store %q "+
 			"(the extractor's secret scopes must allow it like the secret itself)", key, c.ref.Key, c.ref.Store))
 	}
 	raw, ok := sib[key]
@@ -72,14 +72,6 @@ func (c *SecretCredentials) binding(ctx context.Context, data map[string]string,
 			"its fields are: %s", key, c.ref.Key, c.ref.Store, key, strings.Join(fieldNames(sib), ", ")))
 	}
 	return parseBinding(c.ref, raw, fmt.Sprintf("key %q", key))
-}
-
-func kindOfGetError(err error) errkind.Kind {
-	msg := err.Error()
-	if strings.Contains(msg, "PermissionDenied") || strings.Contains(msg, "access denied") {
-		return errkind.Unauthorized
-	}
-	return errkind.Transient
 }
 
 // howToBind says how to bind the secret to the targets.

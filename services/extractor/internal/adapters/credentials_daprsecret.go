@@ -104,27 +104,17 @@ func (c *SecretCredentials) PasswordFor(ctx context.Context, to []connector.Targ
 	return v, nil
 }
 
-// get reads one secret; errors name the store and key only.
+// get reads one secret; errors name the store and key only. The getter
+// is the sidecar's client, counted (SecretReads.Counting) in the service.
 func (c *SecretCredentials) get(ctx context.Context, key string) (map[string]string, error) {
 	data, err := c.getter.GetSecret(ctx, c.ref.Store, key, nil)
 	if err != nil {
-		kind := errkind.Transient
-		msg := err.Error()
-		switch {
-		case strings.Contains(msg, "PermissionDenied"), strings.Contains(msg, "access denied"):
-			kind = errkind.Unauthorized
-		case isNotFound(msg):
-			kind = errkind.NotFound
-		}
-		return nil, errkind.Wrap(kind, err, fmt.Sprintf("read secret %q from secret store %q "+
+		return nil, errkind.Wrap(getErrorKind(err), err, fmt.Sprintf("read secret %q from secret store %q "+
 			"(is the store's component loaded by the extractor, does the key exist, and do the extractor's secret scopes allow it?)", key, c.ref.Store))
 	}
 	return data, nil
 }
 
-func isNotFound(msg string) bool {
-	return strings.Contains(msg, "NotFound") || strings.Contains(msg, "not found") || strings.Contains(msg, "failed finding")
-}
 func fieldNames(m map[string]string) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {
