@@ -139,7 +139,7 @@ func (cl *Client) HasFile(ctx context.Context, jobID, sha string) (bool, error) 
 		return false, errkind.New(errkind.Invalid, "controlplane hasFile: job id and a lower-case hex sha256 are required")
 	}
 	_, err := cl.do(ctx, call{op: opHasFile, method: http.MethodHead, path: filePath(jobID, sha),
-		template: fileTemplate, jobID: jobID})
+		template: fileTemplate, jobID: jobID, absentOK: true})
 	switch {
 	case err == nil:
 		return true, nil

@@ -116,6 +116,9 @@ type call struct {
 	contentType string
 	extraTime   time.Duration // added to the attempt timeout (long poll)
 	jobID       string        // on every log line and the span of a job's call
+	// absentOK: a 404 answers the question (hasFile), so its span is no
+	// failure; the caller still gets the NotFound error to read.
+	absentOK bool
 }
 
 type response struct {
@@ -142,7 +145,11 @@ func (cl *Client) do(ctx context.Context, c call) (_ *response, err error) {
 	status, sent := 0, 0
 	defer func() {
 		cl.metrics.duration.WithLabelValues(c.op).Observe(time.Since(start).Seconds())
-		endSpan(span, status, max(sent-1, 0), err)
+		spanErr := err
+		if c.absentOK && status == http.StatusNotFound {
+			spanErr = nil
+		}
+		endSpan(span, status, max(sent-1, 0), spanErr)
 	}()
 	log := logging.WithTrace(ctx, cl.log).With(fields...)
 	refreshed := false

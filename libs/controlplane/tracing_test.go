@@ -73,6 +73,13 @@ func TestCallsAreClientSpans(t *testing.T) {
 	sum := sha256.Sum256(body)
 	sha := hex.EncodeToString(sum[:])
 	require.NoError(t, c.IngestFile(ctx, "job-7", sha, "p000/table-000.arrows", "table", 1, body))
+	has, err := c.HasFile(ctx, "job-7", sha)
+	require.NoError(t, err)
+	require.True(t, has)
+	missing := sha256.Sum256([]byte("other"))
+	has, err = c.HasFile(ctx, "job-7", hex.EncodeToString(missing[:]))
+	require.NoError(t, err)
+	require.False(t, has)
 	root.End()
 
 	_, port, err := net.SplitHostPort(h.cp.srv.Listener.Addr().String())
@@ -108,9 +115,16 @@ func TestCallsAreClientSpans(t *testing.T) {
 	require.Equal(t, api.SpanContext().SpanID(), spansNamed(rec, "POST /token")[0].Parent().SpanID(),
 		"the token was fetched for the first call")
 	require.Equal(t, "job-7", attrs(spansNamed(rec, want[3].name)[0])["secure_agent.job.id"])
-	require.Equal(t, 3, testutil.CollectAndCount(c.metrics.duration), "one duration series per operation called")
+	heads := spansNamed(rec, "HEAD /api/agent/v1/jobs/{job_id}/files/{sha256}")
+	require.Len(t, heads, 2)
+	var codesSeen []string
+	for _, s := range heads {
+		require.NotEqual(t, codes.Error, s.Status().Code, "a missing file answers hasFile; it is no failure")
+		codesSeen = append(codesSeen, attrs(s)["http.response.status_code"])
+	}
+	require.ElementsMatch(t, []string{"200", "404"}, codesSeen)
+	require.Equal(t, 4, testutil.CollectAndCount(c.metrics.duration), "one duration series per operation called")
 }
-
 
 func TestRetriesAreEventsOnOneSpan(t *testing.T) {
 	h := newHarness(t, "secret-x")
