@@ -59,7 +59,7 @@ type promConfig struct {
 		ScrapeInterval     string `yaml:"scrape_interval"`
 		EvaluationInterval string `yaml:"evaluation_interval"`
 	} `yaml:"global"`
-	RuleFiles     []string          `yaml:"rule_files,omitempty"`
+	RuleFiles     []string           `yaml:"rule_files,omitempty"`
 	ScrapeConfigs []promScrapeConfig `yaml:"scrape_configs"`
 }
 
