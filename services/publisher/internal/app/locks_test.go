@@ -13,8 +13,9 @@ func TestJobGateCancelStopsPublishesInFlight(t *testing.T) {
 	otherStopped, leaveOther := g.Shared("j2")
 	require.False(t, stopped())
 
-	cancelled := make(chan struct{})
+	cancelled, released := make(chan struct{}), make(chan struct{})
 	go func() {
+		defer close(released)
 		release := g.Exclusive("j1", true)
 		close(cancelled)
 		release()
@@ -29,6 +30,7 @@ func TestJobGateCancelStopsPublishesInFlight(t *testing.T) {
 	leave()
 	<-cancelled
 	leaveOther()
+	<-released // the cancel's release writes the map the check reads
 	require.Empty(t, g.entries, "entries are dropped once unused")
 
 	stopped, leave = g.Shared("j1")
@@ -40,8 +42,9 @@ func TestKeyedMutexSerialisesOneKey(t *testing.T) {
 	k := newKeyedMutex()
 	unlock := k.Lock("j1/p000")
 	unlockOther := k.Lock("j1/p001") // another key does not wait
-	got := make(chan struct{})
+	got, released := make(chan struct{}), make(chan struct{})
 	go func() {
+		defer close(released)
 		u := k.Lock("j1/p000")
 		close(got)
 		u()
@@ -54,5 +57,6 @@ func TestKeyedMutexSerialisesOneKey(t *testing.T) {
 	unlock()
 	<-got
 	unlockOther()
+	<-released // the second holder's unlock writes the map the check reads
 	require.Empty(t, k.entries)
 }
