@@ -83,12 +83,12 @@ func NewExtractor(o ExtractorOptions) (*Extractor, error) {
 
 // Reject counts a message that could not be decoded and returns err as
 // errkind.Invalid, so the router drops it to the dead-letter topic.
-func (x *Extractor) Reject(err error) error { return x.reject(err, "") }
+func (x *Extractor) Reject(ctx context.Context, err error) error { return x.reject(ctx, err, "") }
 
-func (x *Extractor) reject(err error, jobID string) error {
+func (x *Extractor) reject(ctx context.Context, err error, jobID string) error {
 	x.metrics.request(ResultInvalid)
 	// The router logs the dropped message with its error; this adds the job.
-	x.log.Debug("extract request rejected; it goes to the dead-letter topic", zap.String("job_id", jobID))
+	logging.WithTrace(ctx, x.log).Debug("extract request rejected; it goes to the dead-letter topic", zap.String("job_id", jobID))
 	if errkind.Of(err) != errkind.Invalid {
 		err = errkind.Wrap(errkind.Invalid, err, "extract request")
 	}
@@ -101,7 +101,7 @@ func (x *Extractor) reject(err error, jobID string) error {
 // Invalid error drops it to the dead letter.
 func (x *Extractor) Handle(ctx context.Context, req job.ExtractRequest) error {
 	if err := CheckRequest(&req); err != nil {
-		return x.reject(err, req.JobID)
+		return x.reject(ctx, err, req.JobID)
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -262,9 +262,9 @@ func batchAttrs(br job.BatchReady) []attribute.KeyValue {
 }
 
 // run extracts the partition into staged files and returns the record of
-// the run. Its error text never holds the source password.
-// base is the run's logger without a trace (its steps add their own),
-// log the same inside the run's span.
+// the run. Its error text never holds the source password. base is the
+// run's logger without a trace (its steps add their own), log the same
+// inside the run's span.
 func (x *Extractor) run(ctx context.Context, req job.ExtractRequest, run string, start time.Time, base, log *zap.Logger) (Record, error) {
 	spec := req.Spec
 	inner, err := x.o.Credentials.For(spec.Source.Password)

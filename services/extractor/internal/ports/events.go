@@ -15,7 +15,7 @@ type Subscriber interface {
 // RequestHandler is the extraction use case.
 type RequestHandler interface {
 	Handle(ctx context.Context, req job.ExtractRequest) error
-	Reject(err error) error
+	Reject(ctx context.Context, err error) error
 }
 
 // RegisterEvents subscribes to extraction requests; undecodable or invalid
@@ -24,7 +24,7 @@ func RegisterEvents(s Subscriber, h RequestHandler) {
 	s.Subscribe(job.TopicExtractRequests, job.TopicDeadLetter, func(ctx context.Context, ev pubsub.Event) error {
 		var req job.ExtractRequest
 		if err := ev.Decode(&req); err != nil {
-			return h.Reject(err)
+			return h.Reject(ctx, err)
 		}
 		return h.Handle(ctx, req)
 	})
