@@ -61,4 +61,10 @@ func TestExtractSQLite(t *testing.T) {
 	require.Equal(t, done.Run, rec.Run)
 	require.Equal(t, sortedFiles(done.Files), sortedFiles(rec.Files))
 	s.requireMetric(t, "secure_agent_extractor_requests_total", `result="extracted"`, float64(1))
+	s.requireMetric(t, "secure_agent_extractor_batches_announced_total", "", float64(len(done.Files)))
+	// The connector's statements are observed by the running service.
+	s.requireMetric(t, "secure_agent_source_connections_total", `connector="sqlite",result="ok"`, 1)
+	for _, st := range []string{"open", "begin", "columns", "commit"} {
+		s.requireMetric(t, "secure_agent_source_statements_total", `connector="sqlite",result="ok",statement="`+st+`"`, 1)
+	}
 }

@@ -62,4 +62,10 @@ func TestFailedRunsArePublished(t *testing.T) {
 	}
 	require.Empty(t, s.stagedFiles(t))
 	s.requireMetric(t, "secure_agent_extractor_requests_total", `result="failed"`, float64(len(tests)))
+	// The server down: its password and host binding were read, the
+	// connection failed; the missing secret: one read, not found.
+	s.requireMetric(t, "secure_agent_secret_reads_total", `result="ok",store="secrets"`, 2)
+	s.requireMetric(t, "secure_agent_secret_reads_total", `result="not_found",store="secrets"`, 1)
+	s.requireMetric(t, "secure_agent_source_connections_total", `connector="postgres",result="error"`, 1)
+	s.requireMetric(t, "secure_agent_source_connections_total", `connector="sqlite",result="error"`, 1)
 }

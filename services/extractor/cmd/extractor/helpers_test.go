@@ -217,6 +217,9 @@ func (s *stack) metric(t *testing.T, name, labels string) float64 {
 	status, body := httpDo(t, http.MethodGet, s.appURL+"/metrics", nil)
 	require.Equal(t, http.StatusOK, status)
 	prefix := name + "{" + labels + "} "
+	if labels == "" {
+		prefix = name + " "
+	}
 	for _, line := range strings.Split(string(body), "\n") {
 		if strings.HasPrefix(line, prefix) {
 			v, err := strconv.ParseFloat(strings.TrimPrefix(line, prefix), 64)
