@@ -101,6 +101,9 @@ type jobLog struct {
 	dropped      int         // lines lost since the job's last sealed batch
 	batches      []*logBatch // sealed, in sequence order
 	refusedUntil time.Time
+	// written is the span that wrote the job's first traced line: its
+	// uploads join the job's trace as that span's children.
+	written trace.SpanContext
 }
 
 // logBatch is a sealed batch: its sequence number and body stay the same
@@ -154,7 +157,11 @@ func (u *LogUploader) Accept(b logship.Batch) error {
 	now := u.now()
 	enc := make([]json.RawMessage, 0, len(b.Lines))
 	tooLarge := 0
+	var written trace.SpanContext
 	for _, l := range b.Lines {
+		if !written.IsValid() {
+			written = lineSpan(l)
+		}
 		raw, err := encodeLogLine(b.Service, l, now)
 		if err != nil || len(raw) > maxUploadLine {
 			tooLarge++
@@ -166,6 +173,9 @@ func (u *LogUploader) Accept(b logship.Batch) error {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	j := u.jobLocked(b.JobID)
+	if !j.written.IsValid() {
+		j.written = written
+	}
 	if now.Before(j.refusedUntil) {
 		u.metrics.drop(DropRejected, len(b.Lines))
 		return nil
@@ -336,8 +346,7 @@ func (u *LogUploader) Round(ctx context.Context) (ok bool, _ error) {
 			}
 			batches++
 			lines += b.lines
-			err := u.opts.Sink.UploadLogs(ctx, id, b.seq, b.dropped, b.body)
-			if !u.done(ctx, id, b, err) {
+			if !u.upload(ctx, span, id, b) {
 				return false, nil
 			}
 		}
@@ -545,4 +554,47 @@ func (m *uploadMetrics) drop(reason string, n int) {
 	if n > 0 {
 		m.dropped.WithLabelValues(reason).Add(float64(n))
 	}
+}
+
+// upload sends one batch of job id in a span of the job's own trace (a
+// child of the span that wrote its first traced line, linked to the
+// round), so the job's trace shows its logs reaching the control plane.
+func (u *LogUploader) upload(ctx context.Context, round trace.Span, id string, b *logBatch) bool {
+	u.mu.Lock()
+	var written trace.SpanContext
+	if j := u.jobs[id]; j != nil {
+		written = j.written
+	}
+	u.mu.Unlock()
+	opts := []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindInternal),
+		trace.WithLinks(trace.Link{SpanContext: round.SpanContext()}),
+		trace.WithAttributes(attribute.String("secure_agent.job_id", id), attribute.Int("secure_agent.log_lines", b.lines),
+			attribute.Int("secure_agent.log_batch_seq", b.seq))}
+	parent := ctx
+	if written.IsValid() {
+		parent = trace.ContextWithRemoteSpanContext(ctx, written)
+	}
+	ctx, span := u.tracer.Start(parent, "health upload job logs", opts...)
+	defer span.End()
+	err := u.opts.Sink.UploadLogs(ctx, id, b.seq, b.dropped, b.body)
+	if err != nil {
+		span.SetStatus(codes.Error, "upload failed")
+	}
+	return u.done(ctx, id, b, err)
+}
+
+// lineSpan is the span a shipped log line was written in (its trace_id and
+// span_id fields, logging.WithTrace); invalid when it has none.
+func lineSpan(l controlplane.LogLine) trace.SpanContext {
+	tid, _ := l.Fields[logging.TraceIDKey].(string)
+	sid, _ := l.Fields[logging.SpanIDKey].(string)
+	traceID, err := trace.TraceIDFromHex(tid)
+	if err != nil {
+		return trace.SpanContext{}
+	}
+	spanID, err := trace.SpanIDFromHex(sid)
+	if err != nil {
+		return trace.SpanContext{}
+	}
+	return trace.NewSpanContext(trace.SpanContextConfig{TraceID: traceID, SpanID: spanID, TraceFlags: trace.FlagsSampled, Remote: true})
 }

@@ -120,9 +120,12 @@ func TestUploadRoundIsARootSpan(t *testing.T) {
 	rounds := named(rec, "health log upload")
 	require.Len(t, rounds, 1)
 	require.False(t, rounds[0].Parent().IsValid(), "a round starts its own trace")
+	jobs := named(rec, "health upload job logs")
+	require.Len(t, jobs, 1)
+	require.Equal(t, rounds[0].SpanContext().SpanID(), jobs[0].Parent().SpanID(), "lines without a trace: the job's upload is in the round")
 	uploads := named(rec, "POST "+fakeAPI+"/jobs/{job_id}/logs")
 	require.Len(t, uploads, 1)
-	require.Equal(t, rounds[0].SpanContext().SpanID(), uploads[0].Parent().SpanID())
+	require.Equal(t, jobs[0].SpanContext().SpanID(), uploads[0].Parent().SpanID())
 	attrs := map[string]string{}
 	for _, a := range uploads[0].Attributes() {
 		attrs[string(a.Key)] = a.Value.Emit()
@@ -144,4 +147,26 @@ func TestUploadRoundIsARootSpan(t *testing.T) {
 	for _, s := range rec.Ended() {
 		require.NotContains(t, spanText(s), fakeSecret)
 	}
+}
+
+// A job's logs written inside a span are uploaded in that span's trace:
+// the job's trace shows them reaching the control plane.
+func TestJobLogUploadJoinsTheJobTrace(t *testing.T) {
+	cp := newFakeControlPlane(t, "job-a")
+	rec, tp := recorder()
+	u := newUploader(t, cp.tracedClient(t, 0, tp), LogUploaderOptions{TracerProvider: tp})
+	b := batchOf("job-a", "extractor", 0, "one", "two")
+	for i := range b.Lines {
+		b.Lines[i].Fields = map[string]any{logging.TraceIDKey: "4bf92f3577b34da6a3ce929d0e0e4736", logging.SpanIDKey: "00f067aa0ba902b7"}
+	}
+	require.NoError(t, u.Accept(b))
+	require.True(t, round(t, u))
+	jobs := named(rec, "health upload job logs")
+	require.Len(t, jobs, 1)
+	require.Equal(t, "4bf92f3577b34da6a3ce929d0e0e4736", jobs[0].SpanContext().TraceID().String())
+	require.Equal(t, "00f067aa0ba902b7", jobs[0].Parent().SpanID().String())
+	rounds := named(rec, "health log upload")
+	require.Len(t, rounds, 1)
+	require.Len(t, jobs[0].Links(), 1)
+	require.Equal(t, rounds[0].SpanContext().SpanID(), jobs[0].Links()[0].SpanContext.SpanID())
 }
