@@ -332,7 +332,9 @@ type phaseReport struct {
 	lines []string
 }
 
-func (r *phaseReport) add(format string, args ...any) { r.lines = append(r.lines, fmt.Sprintf(format, args...)) }
+func (r *phaseReport) add(format string, args ...any) {
+	r.lines = append(r.lines, fmt.Sprintf(format, args...))
+}
 
 func (r *phaseReport) log(t *testing.T) {
 	sort.Strings(r.lines)
