@@ -3,6 +3,6 @@
 // Go code, and its tests check them: strict decoding into the Grafana and
 // Datadog types, every metric they query is one libs/metricdef lists (or a
 // Dapr metric a live daprd exports), and `promtool test rules` on every
-// alert. `go run ./cmd/generate` rewrites the files; the tests fail when a
-// committed file differs from what the code generates.
+// alert. `GOWORK=off go test ./... -update` rewrites the files; the tests
+// fail when a committed file differs from what the code generates.
 package observability
