@@ -152,6 +152,9 @@ func (cl *Client) do(ctx context.Context, c call) (_ *response, err error) {
 		endSpan(span, status, max(sent-1, 0), spanErr)
 	}()
 	log := logging.WithTrace(ctx, cl.log).With(fields...)
+	// The operation's retry series exists from its first call, so a retry
+	// rate reads 0 rather than nothing.
+	cl.metrics.retries.WithLabelValues(c.op)
 	refreshed := false
 	attempt := 0
 	retry := func(reason string, wait time.Duration, fields ...zap.Field) error {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/secure-agent/secure-agent/libs/errkind"
 	"github.com/secure-agent/secure-agent/libs/logging"
+	"github.com/secure-agent/secure-agent/libs/job"
 	"github.com/secure-agent/secure-agent/libs/metricdef"
 	"github.com/secure-agent/secure-agent/libs/pubsub"
 )
@@ -65,6 +66,13 @@ func NewDeadLetters(store DeadLetterStore, apps Invoker, log *zap.Logger, reg pr
 	d := &DeadLetters{store: store, apps: apps, log: log,
 		pending: metricdef.DeadLettersPending.Gauge(),
 		events:  metricdef.DeadLetters.CounterVec(),
+	}
+	// The pipeline's topics are the ones whose events get dead-lettered;
+	// their series exist from the start.
+	for _, topic := range []string{job.TopicExtractRequests, job.TopicBatchReady, job.TopicPartitionDone, job.TopicPublishDone} {
+		for _, event := range []string{"received", "replayed", "refused", "discarded"} {
+			d.events.WithLabelValues(topic, event)
+		}
 	}
 	if err := metricdef.Register(reg, d.pending, d.events); err != nil {
 		return nil, fmt.Errorf("dead letters: %w", err)

@@ -24,6 +24,10 @@ func (s *Service) openDestinations(dests []job.Destination) ([]openDest, error) 
 		if err != nil {
 			return nil, fmt.Errorf("destination %s: %w", d.Binding, err)
 		}
+		// The destination's series exist from its first use, failures too.
+		s.m.files.WithLabelValues(d.Binding)
+		s.m.bytes.WithLabelValues(d.Binding)
+		s.m.uploadFailures.WithLabelValues(d.Binding)
 		out = append(out, openDest{Destination: d, store: store})
 	}
 	return out, nil
