@@ -1,6 +1,7 @@
 package prometheus
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -25,6 +26,9 @@ func promtool(t *testing.T) string {
 		t.Fatal("PROMTOOL is not set: run `make test-observability` from the repository root, which builds " +
 			"bin/promtool (deploy/prom-tools) and passes PROMTOOL=bin/promtool; or set PROMTOOL to a promtool binary")
 	}
+	if fi, err := os.Stat(p); err != nil || fi.IsDir() {
+		t.Fatalf("PROMTOOL=%s is not a promtool binary (%v): run `make promtools`, or point PROMTOOL at one", p, err)
+	}
 	return p
 }
 
@@ -32,6 +36,10 @@ func runPromtool(t *testing.T, args ...string) (string, error) {
 	t.Helper()
 	cmd := exec.Command(promtool(t), args...)
 	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	if err != nil && !errors.As(err, &exit) {
+		t.Fatalf("run %s: %v", cmd, err)
+	}
 	return string(out), err
 }
 
