@@ -54,6 +54,16 @@ func overview() boardSpec {
 					targets: []target{{expr: "time() - max by (connection) (" + sel(m.LastSuccess.Name) + ")",
 						legend: "{{connection}}", when: Always}}},
 			}},
+			{title: "HTTP API", panels: []panelSpec{
+				{kind: timeseriesPanel, title: "HTTP requests", unit: units.RequestsPerSecond, width: 12,
+					description: "Requests each app served per second (its sidecar's calls, the job API, health's status), by status code.",
+					targets: []target{{expr: sumBy("app, code", rate(m.HTTPRequestDuration.Name+"_count")),
+						legend: "{{app}} {{code}}", when: Always}}},
+				{kind: timeseriesPanel, title: "HTTP latency", unit: units.Seconds, width: 12,
+					description: "95th percentile of the time each app took to answer, by route template.",
+					targets: []target{{expr: quantile("0.95", m.HTTPRequestDuration.Name, "app, route"),
+						legend: "{{app}} {{route}} p95", when: Always}}},
+			}},
 			{title: "Backlog", panels: []panelSpec{
 				{kind: timeseriesPanel, title: "Partitions in flight", unit: units.Short,
 					description: "Partitions requested from the extractors and not yet published or given up.",

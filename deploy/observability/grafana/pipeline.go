@@ -96,7 +96,7 @@ func pipeline() boardSpec {
 					targets: []target{{expr: quantile("0.95", m.ObjectStoreDuration.Name, "binding, operation"),
 						legend: "{{binding}} {{operation}} p95", when: Always}}},
 			}},
-			{title: "Dead letters", panels: []panelSpec{
+			{title: "Pub/sub and dead letters", panels: []panelSpec{
 				{kind: timeseriesPanel, title: "Events dead-lettered", unit: units.Short,
 					description: "Events each app refused and published to the dead-letter topic in each interval, by topic of the refused event.",
 					targets: []target{{expr: sumBy("app, topic", increase(m.DeadLettered.Name)),
@@ -108,6 +108,10 @@ func pipeline() boardSpec {
 					description: "What health did with dead letters in each interval: received, replayed, refused (a replay the app refused again), discarded.",
 					targets: []target{{expr: sumBy("event", increase(m.DeadLetters.Name)),
 						legend: "{{event}}", when: Always}}},
+				{kind: timeseriesPanel, title: "Events published", unit: units.OpsPerSecond,
+					description: "Events each app published per second, by topic and result (ok, error).",
+					targets: []target{{expr: sumBy("app, topic, result", rate(m.PubSubPublished.Name)),
+						legend: "{{app}} {{topic}} {{result}}", when: Always}}},
 				{kind: timeseriesPanel, title: "Pub/sub deliveries", unit: units.OpsPerSecond,
 					description: "Events delivered to each app per second, by the answer given (success, retry, drop, deadletter).",
 					targets: []target{{expr: sumBy("app, result", rate(m.PubSubEvents.Name)),
