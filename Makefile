@@ -145,7 +145,7 @@ test-chart: ## the Helm chart (charts/secure-agent) rendered with Helm v4 and ch
 
 .PHONY: test-observability
 test-observability: $(BIN)/.promtools ## dashboards, alert rules (promtool test rules) and Datadog assets checked against the metric catalogue (deploy/observability)
-	cd deploy/observability && export $(BUILD_ENV) GOWORK=off CGO_ENABLED=0 PROMTOOL=$(CURDIR)/$(BIN)/promtool && $(GO) vet $(STATIC_FLAGS) ./... && $(GOTEST) $(STATIC_FLAGS) -count=1 ./...
+	cd deploy/observability && export $(BUILD_ENV) GOWORK=off CGO_ENABLED=0 PROMTOOL=$(BIN)/promtool && $(GO) vet $(STATIC_FLAGS) ./... && $(GOTEST) $(STATIC_FLAGS) -count=1 ./...
 
 test-integration: ## real stacks: local profile and PROFILE=redis, in parallel
 	cd e2e && SA_ROOT=$(CURDIR) VERSION=$(VERSION) REVISION=$(REVISION) SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) PLATFORMS='$(PLATFORMS)' \

@@ -19,6 +19,7 @@
 #   test-unit-go                        images (after the amd64 runtime)
 #   test-unit-cli    (joins the CLI)
 #   test-chart       (joins kube-tools)
+#   test-observability (dashboards, alert rules with promtool, Datadog assets)
 #                    (joins images)
 #   test-integration                    vulncheck
 #                    (joins vulncheck)
@@ -74,7 +75,7 @@ fg runtime build
 bg images "$make" --no-print-directory images
 fg test-unit-go
 join tools
-fg test-unit-cli test-chart
+fg test-unit-cli test-chart test-observability
 join images
 bg vulncheck "$make" --no-print-directory vulngate
 fg test-integration

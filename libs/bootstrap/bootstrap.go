@@ -60,8 +60,11 @@ type Common struct {
 	OTLPProtocol     string
 	OTLPInsecure     bool
 	TraceSampleRatio float64
-	ShutdownTimeout  time.Duration
-	PubSubName       string
+	// MetricsAddr, when set, serves /metrics (only) on its own listener
+	// for scrapers outside the pod; /metrics stays on the app port too.
+	MetricsAddr     string
+	ShutdownTimeout time.Duration
+	PubSubName      string
 	// ShipJobLogs publishes the lines logged with a job_id on the job-logs
 	// topic, bounded by JobLogBufferLines and JobLogBufferBytes.
 	ShipJobLogs       bool
@@ -137,6 +140,18 @@ func Run(ctx context.Context, spec Spec, args []string, env config.LookupEnv) er
 			log.Warn("telemetry shutdown", zap.Error(err))
 		}
 	}()
+
+	if c.MetricsAddr != "" {
+		ml, err := listenMetrics(c.MetricsAddr, tel.Registry, log)
+		if err != nil {
+			return fmt.Errorf("%s: %w", spec.Name, err)
+		}
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), c.ShutdownTimeout)
+			defer cancel()
+			_ = ml.close(sctx)
+		}()
+	}
 
 	warnOpenAPI(log, spec, c)
 	if !isLoopback(c.AppHost) {
@@ -251,6 +266,8 @@ func loadConfig(spec Spec, args []string, env config.LookupEnv) (Common, error) 
 	var ratio string
 	l.String(&ratio, "TRACE_SAMPLE_RATIO", "1", "fraction of new traces sampled, 0 to 1")
 	l.String(&c.PubSubName, "PUBSUB_NAME", "pubsub", "name of the Dapr pub/sub component")
+	l.HostPort(&c.MetricsAddr, "METRICS_ADDR", "", "host:port of a listener that serves only /metrics, for a Prometheus or "+
+		"Datadog agent outside the pod (the app port listens on loopback); e.g. :9464. Empty: /metrics on the app port only")
 	l.Duration(&c.ShutdownTimeout, "SHUTDOWN_TIMEOUT", 10*time.Second, "bound on graceful shutdown")
 	l.Bool(&c.ShipJobLogs, "SHIP_JOB_LOGS", false, "publish the log lines of each job on the job-logs topic; "+
 		"the health service uploads them to the control plane")

@@ -17,7 +17,10 @@ import (
 
 	dapr "github.com/dapr/go-sdk/client"
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
 	"go.uber.org/zap"
@@ -54,6 +57,8 @@ type Sidecar struct {
 	token      string
 	appID      string
 	timeout    time.Duration
+	tracer     trace.Tracer
+	propagator propagation.TextMapPropagator
 }
 
 // Connect waits until the sidecar reports its outbound side healthy
@@ -82,6 +87,8 @@ func Connect(ctx context.Context, opts Options) (*Sidecar, error) {
 		token:      opts.APIToken,
 		appID:      opts.AppID,
 		timeout:    opts.WaitTimeout,
+		tracer:     opts.TracerProvider.Tracer("github.com/secure-agent/secure-agent/libs/daprclient"),
+		propagator: opts.Propagator,
 	}
 	if err := s.wait(ctx, opts.Logger); err != nil {
 		return nil, err
@@ -271,7 +278,9 @@ type InvokeResult struct {
 // body (nil: none) and decodes a 2xx answer into out (nil: ignored). A
 // non-2xx answer becomes an error of the matching errkind carrying the
 // callee's message, so callers can tell "invalid" from "try again".
-func (s *Sidecar) InvokeJSON(ctx context.Context, appID, verb, method string, in, out any) error {
+func (s *Sidecar) InvokeJSON(ctx context.Context, appID, verb, method string, in, out any) (err error) {
+	ctx, span := s.startInvoke(ctx, appID, verb, method)
+	defer func() { endInvoke(span, err) }()
 	var body io.Reader
 	if in != nil {
 		b, err := json.Marshal(in)
@@ -287,6 +296,7 @@ func (s *Sidecar) InvokeJSON(ctx context.Context, appID, verb, method string, in
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	s.propagator.Inject(ctx, propagation.HeaderCarrier(req.Header))
 	if s.token != "" {
 		req.Header.Set(APITokenHeader, s.token)
 	}
@@ -328,11 +338,14 @@ func (s *Sidecar) InvokeJSON(ctx context.Context, appID, verb, method string, in
 
 // Invoke calls method on appID through this sidecar's HTTP API, so the
 // answer's status (including a 403 from an access-control policy) is kept.
-func (s *Sidecar) Invoke(ctx context.Context, appID, verb, method string) (*InvokeResult, error) {
+func (s *Sidecar) Invoke(ctx context.Context, appID, verb, method string) (_ *InvokeResult, err error) {
+	ctx, span := s.startInvoke(ctx, appID, verb, method)
+	defer func() { endInvoke(span, err) }()
 	req, err := http.NewRequestWithContext(ctx, verb, s.base+"/v1.0/invoke/"+appID+"/method/"+strings.TrimPrefix(method, "/"), nil)
 	if err != nil {
 		return nil, err
 	}
+	s.propagator.Inject(ctx, propagation.HeaderCarrier(req.Header))
 	if s.token != "" {
 		req.Header.Set(APITokenHeader, s.token)
 	}
@@ -346,4 +359,23 @@ func (s *Sidecar) Invoke(ctx context.Context, appID, verb, method string) (*Invo
 		return nil, fmt.Errorf("read answer of %s %s on %s: %w", verb, method, appID, err)
 	}
 	return &InvokeResult{Status: resp.StatusCode, Body: body}, nil
+}
+
+// startInvoke starts the client span of a service invocation; its context
+// goes to the sidecar as traceparent, which daprd continues to the callee.
+// The Dapr HTTP API is called directly here, so nothing else carries it
+// (dapr/go-sdk#355).
+func (s *Sidecar) startInvoke(ctx context.Context, appID, verb, method string) (context.Context, trace.Span) {
+	method = "/" + strings.TrimPrefix(method, "/")
+	return s.tracer.Start(ctx, "invoke "+appID+" "+verb+" "+method, trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(semconv.RPCSystemNameKey.String("dapr"), semconv.RPCMethod(verb+" "+method),
+			attribute.String("dapr.app_id", appID), semconv.HTTPRequestMethodKey.String(verb)))
+}
+
+func endInvoke(span trace.Span, err error) {
+	if err != nil {
+		span.SetStatus(codes.Error, "invocation failed")
+		span.SetAttributes(semconv.ErrorTypeKey.String(errkind.Of(err).String()))
+	}
+	span.End()
 }
