@@ -84,6 +84,9 @@ func TestObservabilityLive(t *testing.T) {
 	t.Run("the job is one trace across the four apps and their sidecars", func(t *testing.T) {
 		requireJobTrace(t, recv, id, int(statements))
 	})
+	t.Run("every log line of the job names its trace and span", func(t *testing.T) {
+		requireJobLinesTraced(t, dataDir, id, jobTraceID(t, recv, id))
+	})
 	t.Run("no span holds a secret", func(t *testing.T) {
 		secrets := map[string]string{"the source password": pw, "the job API token": s.APIToken()}
 		for inst, tok := range s.Tokens().Sidecar {

@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -33,6 +35,19 @@ func requireJobTrace(t *testing.T, recv *otlpReceiver, id string, statements int
 		byService[s.Service]++
 	}
 	t.Logf("trace of job %s: %d spans by service %v", id, len(spans), byService)
+	if len(problems) > 0 && len(spans) > 0 {
+		// Where the missing database spans went: every one outside the trace.
+		in := map[string]bool{}
+		for _, s := range spans {
+			in[s.SpanID()] = true
+		}
+		for _, s := range recv.all() {
+			if s.Attr("db.system.name") != "" && !in[s.SpanID()] {
+				t.Logf("database span outside the job's trace: %s %q (trace %s, parent %s, statement %s)",
+					s.Service, s.Span.GetName(), s.TraceID(), s.ParentID(), s.Attr("secure_agent.statement"))
+			}
+		}
+	}
 	require.Empty(t, problems, "the job's trace:\n%s", strings.Join(problems, "\n"))
 }
 
@@ -92,4 +107,46 @@ func requireNoSecretInSpans(t *testing.T, spans []receivedSpan, secrets map[stri
 		}
 	}
 	t.Logf("%d spans searched for %d secrets", len(spans), len(secrets))
+}
+
+// jobTraceID is the trace of job id: the one its lease was accepted in.
+func jobTraceID(t *testing.T, recv *otlpReceiver, id string) string {
+	t.Helper()
+	for _, s := range recv.all() {
+		if s.Span.GetName() == "accept lease" && s.Attr("secure_agent.job_id") == id {
+			return s.TraceID()
+		}
+	}
+	t.Fatalf("no span accepted the lease of job %s", id)
+	return ""
+}
+
+// requireJobLinesTraced reads the apps' logs: every line about job id
+// carries a trace_id and a span_id, and the job's own lines name its
+// trace (a few background lines, such as the staging sweep's, name
+// theirs).
+func requireJobLinesTraced(t *testing.T, dataDir, id, traceID string) {
+	t.Helper()
+	total, inJob := 0, 0
+	for _, app := range []string{"orchestrator", "extractor", "publisher", "health"} {
+		b, err := os.ReadFile(filepath.Join(dataDir, "logs", app+".log"))
+		require.NoError(t, err)
+		for _, line := range strings.Split(string(b), "\n") {
+			if !strings.Contains(line, id) {
+				continue
+			}
+			total++
+			hasTrace := strings.Contains(line, `"trace_id": "`) || strings.Contains(line, `"trace_id":"`)
+			hasSpan := strings.Contains(line, `"span_id": "`) || strings.Contains(line, `"span_id":"`)
+			if !hasTrace || !hasSpan {
+				t.Errorf("%s logged a line about job %s without its trace and span: %s", app, id, line)
+			}
+			if strings.Contains(line, traceID) {
+				inJob++
+			}
+		}
+	}
+	require.Positive(t, total, "no log line mentions job %s", id)
+	t.Logf("%d log lines about job %s, %d of them in its trace %s", total, id, inJob, traceID)
+	require.Greater(t, inJob*10, total*9, "most of the job's lines are in its trace")
 }

@@ -153,7 +153,7 @@ func (p *Poller) restore(ctx context.Context) {
 		held, err := p.store.Load(ctx)
 		if err == nil {
 			for _, rec := range held {
-				p.log.Info("resuming a lease held before the restart", zap.String("job_id", rec.JobID), zap.String("lease_id", rec.LeaseID))
+				logFor(p.inJobTrace(ctx, rec.JobID), p.log).Info("resuming a lease held before the restart", zap.String("job_id", rec.JobID), zap.String("lease_id", rec.LeaseID))
 				p.keep(ctx, rec, false)
 			}
 			return
@@ -341,7 +341,7 @@ func (p *Poller) drop(ctx context.Context, rec LeaseRecord) {
 // keeper renews the lease and reports the job's transitions until the job
 // ends (its result reported) or the lease is lost (the job cancelled).
 func (p *Poller) keeper(ctx context.Context, rec LeaseRecord, swap <-chan LeaseRecord) {
-	log := p.log.With(zap.String("job_id", rec.JobID), zap.String("lease_id", rec.LeaseID))
+	log := logFor(p.inJobTrace(ctx, rec.JobID), p.log).With(zap.String("job_id", rec.JobID), zap.String("lease_id", rec.LeaseID))
 	check := time.NewTicker(p.o.Check)
 	defer check.Stop()
 	nextRenew := time.Now().Add(renewEvery(rec))
@@ -351,7 +351,7 @@ func (p *Poller) keeper(ctx context.Context, rec LeaseRecord, swap <-chan LeaseR
 			return
 		case n := <-swap:
 			rec.LeaseID, rec.ExpiresAt, rec.Duration, rec.Reported = n.LeaseID, n.ExpiresAt, n.Duration, ""
-			log = p.log.With(zap.String("job_id", rec.JobID), zap.String("lease_id", rec.LeaseID))
+			log = logFor(p.inJobTrace(ctx, rec.JobID), p.log).With(zap.String("job_id", rec.JobID), zap.String("lease_id", rec.LeaseID))
 			p.update(ctx, rec)
 			nextRenew = time.Now().Add(renewEvery(rec))
 		case <-check.C:

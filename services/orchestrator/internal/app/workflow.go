@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -113,6 +114,11 @@ func (w *JobWorkflow) Run(ctx *workflow.WorkflowContext) (out any, err error) {
 	}
 	r := &jobRun{w: w, ctx: ctx, in: in, m: NewMachine(in, ctx.CurrentTimeUTC()),
 		log: w.opts.Logger.With(zap.String("job_id", in.JobID))}
+	// Workflow code runs in no span of its own (a replay would repeat
+	// it); its lines name the job's trace and the span that submitted it.
+	if sc := spanContextOf(in.TraceParent); sc.IsValid() {
+		r.log = logFor(trace.ContextWithRemoteSpanContext(context.Background(), sc), r.log)
+	}
 	// The custom status is set once per execution, whether it ends by
 	// blocking (the engine unwinds the stack with a panic) or by
 	// returning: the engine keeps only the last value anyway, and encoding
