@@ -113,7 +113,16 @@ func PrometheusConfig(targets []MetricsTarget, o PrometheusOptions) ([]byte, err
 // writePrometheusConfig writes the stack's scrape configuration to the
 // data dir and returns its path.
 func (s *Stack) writePrometheusConfig() (string, error) {
-	b, err := PrometheusConfig(s.MetricsTargets(s.Instances()), PrometheusOptions{})
+	// The alert rules the chart ships, so a laptop Prometheus alerts too.
+	rules, err := filepath.Abs(filepath.Join(s.opts.Root, "deploy", "observability", "prometheus", "secure-agent.rules.yaml"))
+	if err != nil {
+		return "", fmt.Errorf("alert rules: %w", err)
+	}
+	o := PrometheusOptions{}
+	if _, err := os.Stat(rules); err == nil {
+		o.RuleFiles = []string{rules}
+	}
+	b, err := PrometheusConfig(s.MetricsTargets(s.Instances()), o)
 	if err != nil {
 		return "", err
 	}
