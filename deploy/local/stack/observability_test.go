@@ -41,4 +41,3 @@ func TestPrometheusConfigCoversEveryProcess(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
-
