@@ -41,6 +41,7 @@ import (
 //
 // Every query, alert and the phase it answered in is logged (-v).
 func TestObservabilityLive(t *testing.T) {
+	t.Parallel()
 	const portBase, promPort = 32000, 32200
 	recv := startOTLPReceiver(t)
 	dataDir := stackDataDir(t)
