@@ -1,0 +1,260 @@
+package chart
+
+import (
+	"bytes"
+	"encoding/json"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	injectorconsts "github.com/dapr/dapr/pkg/injector/consts"
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+)
+
+// The OpenMetrics check configuration deploy/observability/datadog
+// generates (the dashboard and monitors there query the metrics these
+// checks submit) and the chart's copy, which its Deployment template reads.
+const (
+	generatedChecks = "../../observability/datadog/checks.json"
+	chartChecks     = "files/datadog/checks.json"
+	adPrefix        = "ad.datadoghq.com/"
+)
+
+// ddInstance is an instance of the Datadog Agent's OpenMetrics (v2) check
+// with the options the chart sets; decoding into it is strict, so a
+// misspelt or unexpected option fails.
+type ddInstance struct {
+	OpenMetricsEndpoint              string   `json:"openmetrics_endpoint"`
+	Namespace                        string   `json:"namespace"`
+	RawMetricPrefix                  string   `json:"raw_metric_prefix"`
+	Metrics                          []any    `json:"metrics"`
+	HistogramBucketsAsDistributions  bool     `json:"histogram_buckets_as_distributions"`
+	CollectCountersWithDistributions bool     `json:"collect_counters_with_distributions"`
+	Tags                             []string `json:"tags"`
+}
+
+// ddChecks is the value of an ad.datadoghq.com/<container>.checks
+// annotation (Autodiscovery v2): integration name → init_config, instances.
+type ddChecks struct {
+	OpenMetrics *struct {
+		InitConfig map[string]any `json:"init_config"`
+		Instances  []ddInstance   `json:"instances"`
+	} `json:"openmetrics"`
+}
+
+func decodeStrictJSON(data string, v any) error {
+	dec := json.NewDecoder(strings.NewReader(data))
+	dec.DisallowUnknownFields()
+	return dec.Decode(v)
+}
+
+func renderWithDatadog(t *testing.T, over map[string]any) ([]Object, error) {
+	t.Helper()
+	base, err := ReadValuesFile(filepath.Join(profilesDir, "default.yaml"))
+	require.NoError(t, err)
+	return Render(chartDir, merge(base, over), kedaCaps)
+}
+
+// adAnnotations returns a pod's Datadog Autodiscovery annotations.
+func adAnnotations(meta map[string]string) map[string]string {
+	out := map[string]string{}
+	for k, v := range meta {
+		if strings.HasPrefix(k, adPrefix) {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// The generated daprd check, as a generic value, without what the chart
+// fills in per pod.
+func generatedDaprdCheck(t *testing.T) map[string]any {
+	t.Helper()
+	raw, err := os.ReadFile(generatedChecks)
+	require.NoError(t, err)
+	chartCopy, err := os.ReadFile(filepath.Join(chartDir, chartChecks))
+	require.NoError(t, err)
+	require.True(t, bytes.Equal(raw, chartCopy), "the chart's %s is not the generated one (deploy/observability: go test ./datadog -update)", chartChecks)
+	var checks map[string]map[string]any
+	require.NoError(t, json.Unmarshal(raw, &checks))
+	require.Contains(t, checks, "daprd")
+	return checks["daprd"]
+}
+
+// With datadog.enabled every app pod carries one OpenMetrics check, for its
+// injected daprd container, whose endpoint is daprd's metrics port at the
+// pod's address, tagged with the app and the container, and otherwise the
+// generated configuration.
+func TestDatadogAnnotations(t *testing.T) {
+	want := generatedDaprdCheck(t)
+	for _, port := range []int{9090, 9191} {
+		t.Run(strconv.Itoa(port), func(t *testing.T) {
+			objs, err := renderWithDatadog(t, map[string]any{
+				"datadog": map[string]any{"enabled": true, "tags": []any{"env:prod", "team:data"}},
+				"dapr":    map[string]any{"metricsPort": port},
+			})
+			require.NoError(t, err)
+			_, err = DecodeAll(objs)
+			require.NoError(t, err)
+			pods, err := PodTemplates(objs)
+			require.NoError(t, err)
+			seen := map[string]bool{}
+			for _, p := range pods {
+				if p.Object.Kind != "Deployment" {
+					continue
+				}
+				app := p.Meta.Labels["app.kubernetes.io/component"]
+				seen[app] = true
+				ads := adAnnotations(p.Meta.Annotations)
+				require.Len(t, ads, 1, "%s: one Autodiscovery annotation, for daprd (%v)", p.Object, ads)
+				value, ok := ads[adPrefix+injectorconsts.SidecarContainerName+".checks"]
+				require.True(t, ok, "%s: annotations %v", p.Object, ads)
+
+				var checks ddChecks
+				require.NoError(t, decodeStrictJSON(value, &checks), "%s: %s", p.Object, value)
+				require.NotNil(t, checks.OpenMetrics, "%s: no openmetrics check", p.Object)
+				require.NotNil(t, checks.OpenMetrics.InitConfig, "%s: init_config is required", p.Object)
+				require.Len(t, checks.OpenMetrics.Instances, 1)
+				inst := checks.OpenMetrics.Instances[0]
+
+				// The endpoint is the injected daprd's metrics port.
+				pod, err := DefaultInjector(true).Inject(Namespace, p.Meta, p.Spec)
+				require.NoError(t, err)
+				metricsPort := containerPort(t, pod, injectorconsts.SidecarContainerName, injectorconsts.SidecarMetricsPortName)
+				require.EqualValues(t, port, metricsPort)
+				// Autodiscovery replaces %%host%% with the pod's IP.
+				require.Contains(t, inst.OpenMetricsEndpoint, "%%host%%")
+				u, err := url.Parse(strings.ReplaceAll(inst.OpenMetricsEndpoint, "%%host%%", "10.1.2.3"))
+				require.NoError(t, err, inst.OpenMetricsEndpoint)
+				require.Equal(t, "http", u.Scheme)
+				require.Equal(t, "/metrics", u.Path)
+				require.Equal(t, "10.1.2.3:"+strconv.Itoa(int(metricsPort)), u.Host, "the pod's address and daprd's metrics port")
+
+				require.Equal(t, p.Meta.Annotations["dapr.io/app-id"], app)
+				require.Equal(t, []string{"app:" + app, "container:daprd", "env:prod", "team:data"}, inst.Tags)
+
+				// The rest is the generated configuration.
+				var generic struct {
+					OpenMetrics struct {
+						Instances []map[string]any `json:"instances"`
+					} `json:"openmetrics"`
+				}
+				require.NoError(t, json.Unmarshal([]byte(value), &generic))
+				got := generic.OpenMetrics.Instances[0]
+				delete(got, "openmetrics_endpoint")
+				delete(got, "tags")
+				require.Equal(t, want, got, "%s: the check is not the generated daprd check", p.Object)
+				require.Equal(t, "dapr", inst.Namespace)
+				require.True(t, inst.HistogramBucketsAsDistributions)
+			}
+			require.Len(t, seen, len(apps), "every app's Deployment: %v", seen)
+
+			// The NetworkPolicy lets the Agent's namespace reach that port.
+			requireIngressPort(t, objs, port)
+		})
+	}
+}
+
+func containerPort(t *testing.T, pod *corev1.Pod, container, name string) int32 {
+	t.Helper()
+	for _, c := range pod.Spec.Containers {
+		if c.Name != container {
+			continue
+		}
+		for _, p := range c.Ports {
+			if p.Name == name {
+				return p.ContainerPort
+			}
+		}
+	}
+	t.Fatalf("no port %s on container %s after injection", name, container)
+	return 0
+}
+
+func requireIngressPort(t *testing.T, objs []Object, port int) {
+	t.Helper()
+	for _, o := range objs {
+		if o.Kind != "NetworkPolicy" || !strings.HasSuffix(o.Name, "-ingress") {
+			continue
+		}
+		d, err := Decode(o)
+		require.NoError(t, err)
+		np := d.(*networkingv1.NetworkPolicy)
+		for _, r := range np.Spec.Ingress {
+			for _, p := range r.Ports {
+				if p.Port != nil && p.Port.IntValue() == port && len(r.From) > 0 && r.From[0].NamespaceSelector != nil {
+					return
+				}
+			}
+		}
+	}
+	t.Fatalf("no ingress NetworkPolicy rule lets a namespace reach port %d", port)
+}
+
+// Off by default: no Autodiscovery annotation at all.
+func TestDatadogAnnotationsOffByDefault(t *testing.T) {
+	pods, err := PodTemplates(render(t, "default.yaml", kedaCaps))
+	require.NoError(t, err)
+	require.NotEmpty(t, pods)
+	for _, p := range pods {
+		require.Empty(t, adAnnotations(p.Meta.Annotations), "%s", p.Object)
+	}
+}
+
+// The app containers get no check because their /metrics cannot be
+// reached from the node Agent: the app listens on the pod's loopback and
+// declares no port. When that changes (a metrics listener on the pod's
+// address), this test fails: add the app's check (files/datadog/checks.json
+// has its configuration, "app") to templates/_datadog.tpl.
+func TestDatadogNoCheckForLoopbackApps(t *testing.T) {
+	objs, err := renderWithDatadog(t, map[string]any{"datadog": map[string]any{"enabled": true}})
+	require.NoError(t, err)
+	pods, err := PodTemplates(objs)
+	require.NoError(t, err)
+	for _, p := range pods {
+		if p.Object.Kind != "Deployment" {
+			continue
+		}
+		app := p.Meta.Labels["app.kubernetes.io/component"]
+		require.NotContains(t, p.Meta.Annotations, adPrefix+app+".checks")
+		var c *corev1.Container
+		for i := range p.Spec.Containers {
+			if p.Spec.Containers[i].Name == app {
+				c = &p.Spec.Containers[i]
+			}
+		}
+		require.NotNil(t, c, "%s: no container %s", p.Object, app)
+		require.Empty(t, c.Ports, "%s: the app declares a port: if it serves /metrics there, give it a Datadog check", p.Object)
+		host := ""
+		for _, e := range c.Env {
+			if e.Name == "APP_HOST" {
+				host = e.Value
+			}
+		}
+		ip := net.ParseIP(host)
+		require.True(t, ip != nil && ip.IsLoopback(), "%s: APP_HOST=%q is no longer loopback: give the app a Datadog check", p.Object, host)
+	}
+}
+
+// values.schema.json refuses tags Datadog would mangle, and unknown keys.
+func TestDatadogValuesRefused(t *testing.T) {
+	for name, v := range map[string]map[string]any{
+		"tag with a space":          {"enabled": true, "tags": []any{"env: prod"}},
+		"tag starting with a digit": {"enabled": true, "tags": []any{"1env:prod"}},
+		"tags not a list":           {"enabled": true, "tags": "env:prod"},
+		"unknown key":               {"enabled": true, "sidecar": true},
+		"enabled not a bool":        {"enabled": "yes"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := renderWithDatadog(t, map[string]any{"datadog": v})
+			require.Error(t, err)
+			require.Contains(t, err.Error(), "/datadog")
+		})
+	}
+}
