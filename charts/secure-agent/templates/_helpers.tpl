@@ -146,6 +146,9 @@ azure.workload.identity/use: "true"
 {{- if and (eq $v.stateStore.type "postgresql") (not $v.stateStore.postgresql.connectionStringSecret.name) -}}
 {{- fail "stateStore.postgresql.connectionStringSecret.name is required when stateStore.type is postgresql: name the Secret holding the connection string" -}}
 {{- end -}}
+{{- if eq (int $v.metrics.port) (int $v.dapr.metricsPort) -}}
+{{- fail (printf "metrics.port (%d) must differ from dapr.metricsPort (%d): the app's and its sidecar's metrics listen in the same pod" (int $v.metrics.port) (int $v.dapr.metricsPort)) -}}
+{{- end -}}
 {{- range $app := splitList " " (include "sa.apps" .) -}}
 {{- $a := get $v $app -}}
 {{- if le (int $a.terminationGracePeriodSeconds) (int $v.dapr.gracefulShutdownSeconds) -}}

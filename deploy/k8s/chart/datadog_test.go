@@ -76,6 +76,11 @@ func adAnnotations(meta map[string]string) map[string]string {
 // fills in per pod.
 func generatedDaprdCheck(t *testing.T) map[string]any {
 	t.Helper()
+	return generatedCheck(t, "daprd")
+}
+
+func generatedCheck(t *testing.T, name string) map[string]any {
+	t.Helper()
 	raw, err := os.ReadFile(generatedChecks)
 	require.NoError(t, err)
 	chartCopy, err := os.ReadFile(filepath.Join(chartDir, chartChecks))
@@ -83,12 +88,12 @@ func generatedDaprdCheck(t *testing.T) map[string]any {
 	require.True(t, bytes.Equal(raw, chartCopy), "the chart's %s is not the generated one (deploy/observability: go test ./datadog -update)", chartChecks)
 	var checks map[string]map[string]any
 	require.NoError(t, json.Unmarshal(raw, &checks))
-	require.Contains(t, checks, "daprd")
-	return checks["daprd"]
+	require.Contains(t, checks, name)
+	return checks[name]
 }
 
-// With datadog.enabled every app pod carries one OpenMetrics check, for its
-// injected daprd container, whose endpoint is daprd's metrics port at the
+// With datadog.enabled every app pod carries an OpenMetrics check for its
+// injected daprd container (and one for the app: TestDatadogAppCheck), whose endpoint is daprd's metrics port at the
 // pod's address, tagged with the app and the container, and otherwise the
 // generated configuration.
 func TestDatadogAnnotations(t *testing.T) {
@@ -112,7 +117,8 @@ func TestDatadogAnnotations(t *testing.T) {
 				app := p.Meta.Labels["app.kubernetes.io/component"]
 				seen[app] = true
 				ads := adAnnotations(p.Meta.Annotations)
-				require.Len(t, ads, 1, "%s: one Autodiscovery annotation, for daprd (%v)", p.Object, ads)
+				require.Len(t, ads, 2, "%s: two Autodiscovery annotations, for the app and daprd (%v)", p.Object, ads)
+				require.Contains(t, ads, adPrefix+app+".checks", "%s: annotations %v", p.Object, ads)
 				value, ok := ads[adPrefix+injectorconsts.SidecarContainerName+".checks"]
 				require.True(t, ok, "%s: annotations %v", p.Object, ads)
 
@@ -207,38 +213,84 @@ func TestDatadogAnnotationsOffByDefault(t *testing.T) {
 	}
 }
 
-// The app containers get no check because their /metrics cannot be
-// reached from the node Agent: the app listens on the pod's loopback and
-// declares no port. When that changes (a metrics listener on the pod's
-// address), this test fails: add the app's check (files/datadog/checks.json
-// has its configuration, "app") to templates/_datadog.tpl.
-func TestDatadogNoCheckForLoopbackApps(t *testing.T) {
-	objs, err := renderWithDatadog(t, map[string]any{"datadog": map[string]any{"enabled": true}})
-	require.NoError(t, err)
-	pods, err := PodTemplates(objs)
-	require.NoError(t, err)
-	for _, p := range pods {
-		if p.Object.Kind != "Deployment" {
-			continue
-		}
-		app := p.Meta.Labels["app.kubernetes.io/component"]
-		require.NotContains(t, p.Meta.Annotations, adPrefix+app+".checks")
-		var c *corev1.Container
-		for i := range p.Spec.Containers {
-			if p.Spec.Containers[i].Name == app {
-				c = &p.Spec.Containers[i]
+// With datadog.enabled every app container has its own OpenMetrics check
+// (ad.datadoghq.com/<app>.checks): the generated "app" configuration, at
+// the pod's address and the container's "metrics" port, which is where
+// METRICS_ADDR makes the app serve /metrics (its API port stays on
+// loopback), tagged app:<app> and container:app; the NetworkPolicy lets the
+// Agent's namespace reach that port.
+func TestDatadogAppCheck(t *testing.T) {
+	want := generatedCheck(t, "app")
+	for _, port := range []int{9464, 9500} {
+		t.Run(strconv.Itoa(port), func(t *testing.T) {
+			objs, err := renderWithDatadog(t, map[string]any{
+				"datadog": map[string]any{"enabled": true, "tags": []any{"env:prod"}},
+				"metrics": map[string]any{"port": port},
+			})
+			require.NoError(t, err)
+			pods, err := PodTemplates(objs)
+			require.NoError(t, err)
+			seen := 0
+			for _, p := range pods {
+				if p.Object.Kind != "Deployment" {
+					continue
+				}
+				seen++
+				app := p.Meta.Labels["app.kubernetes.io/component"]
+				require.Equal(t, app, p.Meta.Annotations["dapr.io/app-id"])
+				value, ok := p.Meta.Annotations[adPrefix+app+".checks"]
+				require.True(t, ok, "%s: no check for the app container %s", p.Object, app)
+				var checks ddChecks
+				require.NoError(t, decodeStrictJSON(value, &checks), "%s: %s", p.Object, value)
+				require.NotNil(t, checks.OpenMetrics, "%s: no openmetrics check", p.Object)
+				require.NotNil(t, checks.OpenMetrics.InitConfig)
+				require.Len(t, checks.OpenMetrics.Instances, 1)
+				inst := checks.OpenMetrics.Instances[0]
+
+				var c *corev1.Container
+				for i := range p.Spec.Containers {
+					if p.Spec.Containers[i].Name == app {
+						c = &p.Spec.Containers[i]
+					}
+				}
+				require.NotNil(t, c, "%s: no container %s", p.Object, app)
+				var metricsPort int32
+				for _, cp := range c.Ports {
+					if cp.Name == "metrics" {
+						metricsPort = cp.ContainerPort
+					}
+				}
+				require.EqualValues(t, port, metricsPort, "%s: the container's metrics port", p.Object)
+				env := map[string]string{}
+				for _, e := range c.Env {
+					env[e.Name] = e.Value
+				}
+				require.Equal(t, ":"+strconv.Itoa(port), env["METRICS_ADDR"], "%s: the app listens for scrapers on its metrics port", p.Object)
+				ip := net.ParseIP(env["APP_HOST"])
+				require.True(t, ip != nil && ip.IsLoopback(), "%s: APP_HOST=%q: the API stays on loopback", p.Object, env["APP_HOST"])
+
+				u, err := url.Parse(strings.ReplaceAll(inst.OpenMetricsEndpoint, "%%host%%", "10.1.2.3"))
+				require.NoError(t, err, inst.OpenMetricsEndpoint)
+				require.Equal(t, "http", u.Scheme)
+				require.Equal(t, "/metrics", u.Path)
+				require.Equal(t, "10.1.2.3:"+strconv.Itoa(int(metricsPort)), u.Host)
+				require.Equal(t, []string{"app:" + app, "container:app", "env:prod"}, inst.Tags)
+				require.Equal(t, "secure_agent", inst.Namespace)
+
+				var generic struct {
+					OpenMetrics struct {
+						Instances []map[string]any `json:"instances"`
+					} `json:"openmetrics"`
+				}
+				require.NoError(t, json.Unmarshal([]byte(value), &generic))
+				got := generic.OpenMetrics.Instances[0]
+				delete(got, "openmetrics_endpoint")
+				delete(got, "tags")
+				require.Equal(t, want, got, "%s: the check is not the generated app check", p.Object)
 			}
-		}
-		require.NotNil(t, c, "%s: no container %s", p.Object, app)
-		require.Empty(t, c.Ports, "%s: the app declares a port: if it serves /metrics there, give it a Datadog check", p.Object)
-		host := ""
-		for _, e := range c.Env {
-			if e.Name == "APP_HOST" {
-				host = e.Value
-			}
-		}
-		ip := net.ParseIP(host)
-		require.True(t, ip != nil && ip.IsLoopback(), "%s: APP_HOST=%q is no longer loopback: give the app a Datadog check", p.Object, host)
+			require.Equal(t, len(apps), seen)
+			requireIngressPort(t, objs, port)
+		})
 	}
 }
 

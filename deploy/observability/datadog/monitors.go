@@ -61,8 +61,8 @@ func monitorSpecs() []monitorSpec {
 			critical: float64(ExpectedApps), noData: true, noDataMinutes: 30,
 			summary: "Datadog does not receive the metrics of a secure-agent app.",
 			text: fmt.Sprintf("Only {{value}} of the %d apps have reported %s in the last 15 minutes: an app is not deployed, "+
-				"or no OpenMetrics check scrapes its /metrics (in Kubernetes the chart adds none yet: the apps listen on the pod's "+
-				"loopback, docs/observability.md#datadog), or its check lacks the %s and %s tags. No other monitor sees that app "+
+				"or no OpenMetrics check scrapes its /metrics (in Kubernetes: the chart's datadog.enabled, and metrics.port open to "+
+				"the Agent's namespace, docs/observability.md#datadog), or its check lacks the %s and %s tags. No other monitor sees that app "+
 				"while this lasts.", ExpectedApps, app(m.BuildInfo), TagApp, TagContainer)},
 		{alert: "SecureAgentSidecarAbsent", typ: datadogV1.MONITORTYPE_QUERY_ALERT,
 			query:    fmt.Sprintf("max(last_15m):count_not_null(sum:%s%s by {%s}.as_count()) < %d", dapr(daprComponentLoaded), in(TagContainer+":"+ContainerSidecar), TagApp, ExpectedApps),
