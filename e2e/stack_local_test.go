@@ -75,7 +75,12 @@ func TestStackLocalProfile(t *testing.T) {
 	waitFor("Press Ctrl-C to stop.", 4*time.Minute)
 	summary := strings.Join(transcript, "\n")
 	for _, app := range stack.Apps {
-		require.Regexp(t, `(?m)^`+app+`\s+\d+\s+\d+\s+\d+\s+healthy\s`, summary, "summary line for %s", app)
+		// APP, APP PORT, SIDECAR HTTP, SIDECAR gRPC, SIDECAR METRICS, STATUS.
+		require.Regexp(t, `(?m)^`+app+`\s+\d+\s+\d+\s+\d+\s+\d+\s+healthy\s`, summary, "summary line for %s", app)
+	}
+	// Where to scrape every process, and the scrape configuration.
+	for _, want := range []string{"metrics: every process serves Prometheus text on /metrics", "scrape them all: prometheus --config.file="} {
+		require.Contains(t, summary, want)
 	}
 
 	layout, err := stack.NewLayout(r, "local", base)
