@@ -65,10 +65,11 @@ help: ## list the targets
 runtime: $(BIN)/.runtime ## build the Dapr runtime (daprd, placement, scheduler, sentry) and nats-server into bin/ (all `make run` needs)
 
 # Every tool the tests need, built side by side (downloads and links overlap):
-# the runtime, the Dapr CLI and kube-apiserver/etcd. Each is cached by content
-# outside the checkout, so a machine that built them once gets them in seconds.
-tools: ## build the runtime, the Dapr CLI (bin/dapr) and kube-apiserver/etcd (bin/) for the tests, in parallel
-	@$(MAKE) --no-print-directory -j3 $(BIN)/.runtime $(BIN)/dapr $(BIN)/.kubetools
+# the runtime, the Dapr CLI, kube-apiserver/etcd and Prometheus/promtool. Each
+# is cached by content outside the checkout, so a machine that built them once
+# gets them in seconds.
+tools: ## build the runtime, the Dapr CLI (bin/dapr), kube-apiserver/etcd and Prometheus/promtool (bin/) for the tests, in parallel
+	@$(MAKE) --no-print-directory -j3 $(BIN)/.runtime $(BIN)/dapr $(BIN)/.kubetools $(BIN)/.promtools
 
 # One stamp for the five binaries: rebuilt only when the pinned module changes.
 $(BIN)/.runtime: $(RUNTIME_SRC)
