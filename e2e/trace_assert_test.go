@@ -54,7 +54,7 @@ func requireJobTrace(t *testing.T, recv *otlpReceiver, id string, statements int
 func checkJobTrace(recv *otlpReceiver, id string, statements int) ([]receivedSpan, []string) {
 	var traceID string
 	for _, s := range recv.all() {
-		if s.Span.GetName() == "accept lease" && s.Attr("secure_agent.job_id") == id {
+		if s.Span.GetName() == "accept lease" && s.Attr("secure_agent.job.id") == id {
 			traceID = s.TraceID()
 		}
 	}
@@ -113,7 +113,7 @@ func requireNoSecretInSpans(t *testing.T, spans []receivedSpan, secrets map[stri
 func jobTraceID(t *testing.T, recv *otlpReceiver, id string) string {
 	t.Helper()
 	for _, s := range recv.all() {
-		if s.Span.GetName() == "accept lease" && s.Attr("secure_agent.job_id") == id {
+		if s.Span.GetName() == "accept lease" && s.Attr("secure_agent.job.id") == id {
 			return s.TraceID()
 		}
 	}

@@ -568,7 +568,7 @@ func (u *LogUploader) upload(ctx context.Context, round trace.Span, id string, b
 	u.mu.Unlock()
 	opts := []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindInternal),
 		trace.WithLinks(trace.Link{SpanContext: round.SpanContext()}),
-		trace.WithAttributes(attribute.String("secure_agent.job_id", id), attribute.Int("secure_agent.log_lines", b.lines),
+		trace.WithAttributes(attribute.String("secure_agent.job.id", id), attribute.Int("secure_agent.log_lines", b.lines),
 			attribute.Int("secure_agent.log_batch_seq", b.seq))}
 	parent := ctx
 	if written.IsValid() {

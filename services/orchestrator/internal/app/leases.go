@@ -171,7 +171,7 @@ func (p *Poller) accept(ctx context.Context, l controlplane.Lease) bool {
 	// The lease starts the job's trace, as POST /v1/jobs does for a job
 	// submitted here: SubmitAs records this span with the job.
 	ctx, span := p.tracer.Start(ctx, "accept lease", trace.WithNewRoot(), trace.WithSpanKind(trace.SpanKindInternal),
-		trace.WithAttributes(attribute.String("secure_agent.controlplane.job_id", l.JobID)))
+		trace.WithAttributes(attribute.String("secure_agent.controlplane.job.id", l.JobID)))
 	defer span.End()
 	p.o.Metrics.lease(LeaseAcquired)
 	log := logFor(ctx, p.log).With(zap.String("cp_job_id", l.JobID), zap.String("lease_id", l.LeaseID))
@@ -203,7 +203,7 @@ func (p *Poller) accept(ctx context.Context, l controlplane.Lease) bool {
 		return false
 	}
 	rec.JobID = id
-	span.SetAttributes(attribute.String("secure_agent.job_id", id))
+	span.SetAttributes(attribute.String("secure_agent.job.id", id))
 	log = log.With(zap.String("job_id", id))
 	if existing.State.Terminal() {
 		// Finished here while unleased (the orchestrator was down): report
@@ -439,7 +439,7 @@ const lostJobStopWait = 5 * time.Minute
 // the control plane answered that the lease is lost.
 func (p *Poller) report(ctx context.Context, rec *LeaseRecord, r controlplane.StatusReport, log *zap.Logger) bool {
 	ctx, span := p.tracer.Start(p.inJobTrace(ctx, rec.JobID), "report "+string(r.State),
-		trace.WithAttributes(attribute.String("secure_agent.job_id", rec.JobID), attribute.String("secure_agent.report.state", string(r.State))))
+		trace.WithAttributes(attribute.String("secure_agent.job.id", rec.JobID), attribute.String("secure_agent.report.state", string(r.State))))
 	defer span.End()
 	log = logFor(ctx, log)
 	err := p.src.ReportStatus(ctx, rec.LeaseID, r)
@@ -530,7 +530,7 @@ func (p *Poller) inJobTrace(ctx context.Context, jobID string) context.Context {
 // renew renews rec's lease in a span of the job's trace.
 func (p *Poller) renew(ctx context.Context, rec LeaseRecord) (*controlplane.Lease, error) {
 	ctx, span := p.tracer.Start(p.inJobTrace(ctx, rec.JobID), "renew lease",
-		trace.WithAttributes(attribute.String("secure_agent.job_id", rec.JobID)))
+		trace.WithAttributes(attribute.String("secure_agent.job.id", rec.JobID)))
 	defer span.End()
 	l, err := p.src.RenewLease(ctx, rec.LeaseID)
 	if err != nil {

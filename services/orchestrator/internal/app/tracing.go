@@ -144,7 +144,7 @@ func (t *activityTracer) wrap(name string, act workflow.Activity) workflow.Activ
 		_ = actx.GetInput(&ref) // a bad input is the activity's own error to report
 		parent, links := t.parent(actx, ref.JobID)
 		ctx, span := t.tracer.Start(parent, name, trace.WithSpanKind(trace.SpanKindInternal), trace.WithLinks(links...),
-			trace.WithAttributes(attribute.String("secure_agent.job_id", ref.JobID),
+			trace.WithAttributes(attribute.String("secure_agent.job.id", ref.JobID),
 				attribute.String("workflow.activity.name", name),
 				attribute.Int("workflow.activity.task_id", int(actx.GetTaskID()))))
 		defer span.End()

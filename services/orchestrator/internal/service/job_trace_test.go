@@ -40,7 +40,7 @@ func TestJobIsOneTraceAndCounted(t *testing.T) {
 			switch kv.Key {
 			case "workflow.activity.name":
 				activity = kv.Value.AsString()
-			case "secure_agent.job_id":
+			case "secure_agent.job.id":
 				jobID = kv.Value.AsString()
 			}
 		}
