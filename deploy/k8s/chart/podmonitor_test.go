@@ -160,4 +160,3 @@ func TestPodMonitorAndMetricsBadValuesRefused(t *testing.T) {
 		})
 	}
 }
-

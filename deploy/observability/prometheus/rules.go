@@ -325,11 +325,11 @@ func pipeline(t Timings) Group {
 				FiresWhen: NeverInE2E,
 			},
 			{
-				Name:      "SecureAgentDeadLettersPending",
-				Severity:  Warning,
-				Expr:      fmt.Sprintf("max(%s) > 0", metricdef.DeadLettersPending.Name),
-				For:       pendingFor,
-				Summary:   "Dead-lettered events wait for an operator.",
+				Name:     "SecureAgentDeadLettersPending",
+				Severity: Warning,
+				Expr:     fmt.Sprintf("max(%s) > 0", metricdef.DeadLettersPending.Name),
+				For:      pendingFor,
+				Summary:  "Dead-lettered events wait for an operator.",
 				Description: fmt.Sprintf("Health has kept {{ $value }} dead-lettered events for more than %s; the agent reports "+
 					"itself degraded until they are replayed or discarded (agentctl deadletters).", promDuration(pendingFor)),
 				FiresWhen: NeverInE2E,
