@@ -9,6 +9,7 @@ import (
 
 	"github.com/secure-agent/secure-agent/libs/errkind"
 	"github.com/secure-agent/secure-agent/libs/job"
+	"github.com/secure-agent/secure-agent/libs/logging"
 )
 
 // Activity names, as recorded in workflow histories: never rename one
@@ -114,7 +115,7 @@ func (a *Activities) Preflight(ctx workflow.ActivityContext) (any, error) {
 		if permanent(err) {
 			return PreflightResult{Error: err.Error()}, nil
 		}
-		logFor(ctx.Context(), a.log).Warn("preflight failed; the workflow retries it", zap.String("job_id", in.JobID), zap.Error(err))
+		logging.WithTrace(ctx.Context(), a.log).Warn("preflight failed; the workflow retries it", zap.String("job_id", in.JobID), zap.Error(err))
 		return nil, err
 	}
 	return PreflightResult{Preflight: pf}, nil
@@ -126,7 +127,7 @@ func (a *Activities) PublishExtract(ctx workflow.ActivityContext) (any, error) {
 		return nil, fmt.Errorf("read extract request: %w", err)
 	}
 	if err := a.requests.PublishExtract(ctx.Context(), req); err != nil {
-		logFor(ctx.Context(), a.log).Warn("publishing an extract request failed; the workflow retries it", zap.String("job_id", req.JobID),
+		logging.WithTrace(ctx.Context(), a.log).Warn("publishing an extract request failed; the workflow retries it", zap.String("job_id", req.JobID),
 			zap.String("partition", req.Partition.ID), zap.Error(err))
 		return nil, err
 	}
@@ -150,7 +151,7 @@ func (a *Activities) Finalize(ctx workflow.ActivityContext) (any, error) {
 		if permanent(err) {
 			return FinalizeResult{Error: err.Error()}, nil
 		}
-		logFor(ctx.Context(), a.log).Warn("finalize failed; the workflow retries it", zap.String("job_id", req.JobID), zap.Error(err))
+		logging.WithTrace(ctx.Context(), a.log).Warn("finalize failed; the workflow retries it", zap.String("job_id", req.JobID), zap.Error(err))
 		return nil, err
 	}
 	return FinalizeResult{Finalized: f}, nil

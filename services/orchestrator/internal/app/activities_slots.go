@@ -8,6 +8,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/secure-agent/secure-agent/libs/errkind"
+	"github.com/secure-agent/secure-agent/libs/logging"
 )
 
 // SlotInput names a job and its connection.
@@ -65,7 +66,7 @@ func (a *Activities) acquire(ctx context.Context, in SlotInput) (bool, error) {
 			return false, fmt.Errorf("save the slots of connection %s: %w", in.Connection, err)
 		}
 		if !full {
-			logFor(ctx, a.log).Info("slot acquired", zap.String("job_id", in.JobID), zap.String("connection", in.Connection))
+			logging.WithTrace(ctx, a.log).Info("slot acquired", zap.String("job_id", in.JobID), zap.String("connection", in.Connection))
 		}
 		return !full, nil
 	}
@@ -85,7 +86,7 @@ func (a *Activities) evictFinished(ctx context.Context, s Slots, self string) (S
 		if err != nil || (run.Found && !run.Finished()) {
 			continue
 		}
-		logFor(ctx, a.log).Warn("evicting the slot of a job that ended without releasing it", zap.String("job_id", h))
+		logging.WithTrace(ctx, a.log).Warn("evicting the slot of a job that ended without releasing it", zap.String("job_id", h))
 		s = s.Without(h)
 		changed = true
 	}
@@ -116,7 +117,7 @@ func (a *Activities) release(ctx context.Context, in SlotInput) error {
 		if err != nil {
 			return fmt.Errorf("save the slots of connection %s: %w", in.Connection, err)
 		}
-		logFor(ctx, a.log).Info("slot released", zap.String("job_id", in.JobID), zap.String("connection", in.Connection))
+		logging.WithTrace(ctx, a.log).Info("slot released", zap.String("job_id", in.JobID), zap.String("connection", in.Connection))
 		return nil
 	}
 	return errkind.New(errkind.Transient, "the slots of connection "+in.Connection+" changed too often to update; retrying later")

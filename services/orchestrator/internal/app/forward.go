@@ -8,6 +8,7 @@ import (
 
 	"github.com/secure-agent/secure-agent/libs/errkind"
 	"github.com/secure-agent/secure-agent/libs/job"
+	"github.com/secure-agent/secure-agent/libs/logging"
 )
 
 // Forwarder turns pipeline events into "job-event"s of the jobs' workflows.
@@ -67,7 +68,7 @@ func checkEvent(jobID, partition string) error {
 }
 
 func (f *Forwarder) forward(ctx context.Context, jobID string, ev Event, fields ...zap.Field) error {
-	log := logFor(ctx, f.log).With(append(fields, zap.String("job_id", jobID), zap.String("type", string(ev.Type)))...)
+	log := logging.WithTrace(ctx, f.log).With(append(fields, zap.String("job_id", jobID), zap.String("type", string(ev.Type)))...)
 	run, err := f.runs.Inspect(ctx, jobID)
 	if err != nil {
 		return errkind.Wrap(errkind.Transient, err, "read the workflow of job "+jobID)

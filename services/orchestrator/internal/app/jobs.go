@@ -14,6 +14,7 @@ import (
 
 	"github.com/secure-agent/secure-agent/libs/errkind"
 	"github.com/secure-agent/secure-agent/libs/job"
+	"github.com/secure-agent/secure-agent/libs/logging"
 )
 
 // JobRecord is what the orchestrator keeps of a submitted job besides its
@@ -192,7 +193,7 @@ func (j *Jobs) resume(ctx context.Context, held Submission, spec job.Spec) (job.
 		return job.Submitted{}, errkind.Wrap(errkind.Transient, err, "read the workflow of job "+held.JobID+"; submit again with the same key")
 	}
 	if run.Found {
-		logFor(ctx, j.log).Info("repeated submission answered with the job its idempotency key created", zap.String("job_id", held.JobID))
+		logging.WithTrace(ctx, j.log).Info("repeated submission answered with the job its idempotency key created", zap.String("job_id", held.JobID))
 		return job.Submitted{ID: held.JobID, State: run.JobStatus().State}, nil
 	}
 	return j.start(ctx, held.JobID, spec, held.At, true)
@@ -237,7 +238,7 @@ func (j *Jobs) SubmitAs(ctx context.Context, id string, spec job.Spec) (started 
 }
 
 func (j *Jobs) start(ctx context.Context, id string, spec job.Spec, now time.Time, recordMayExist bool) (job.Submitted, error) {
-	log := logFor(ctx, j.log).With(zap.String("job_id", id))
+	log := logging.WithTrace(ctx, j.log).With(zap.String("job_id", id))
 	tp := TraceParent(ctx)
 	err := j.store.Save(ctx, JobRecord{ID: id, Spec: spec, SubmittedAt: now, TraceParent: tp})
 	if err != nil && !(recordMayExist && errkind.Of(err) == errkind.Conflict) {
@@ -374,7 +375,7 @@ func (j *Jobs) Cancel(ctx context.Context, id string) (job.Submitted, error) {
 		return job.Submitted{}, errkind.Wrap(errkind.Transient, err, "send the cancel request to job "+id+"; try again")
 	}
 	j.metrics.eventRaised(EventCancel)
-	logFor(ctx, j.log).Info("job cancel requested", zap.String("job_id", id))
+	logging.WithTrace(ctx, j.log).Info("job cancel requested", zap.String("job_id", id))
 	return job.Submitted{ID: id, State: st.State}, nil
 }
 

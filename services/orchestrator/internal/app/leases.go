@@ -16,6 +16,7 @@ import (
 	"github.com/secure-agent/secure-agent/libs/controlplane"
 	"github.com/secure-agent/secure-agent/libs/errkind"
 	"github.com/secure-agent/secure-agent/libs/job"
+	"github.com/secure-agent/secure-agent/libs/logging"
 )
 
 // WorkSource is the slice of the control-plane client the poller uses.
@@ -153,7 +154,7 @@ func (p *Poller) restore(ctx context.Context) {
 		held, err := p.store.Load(ctx)
 		if err == nil {
 			for _, rec := range held {
-				logFor(p.inJobTrace(ctx, rec.JobID), p.log).Info("resuming a lease held before the restart", zap.String("job_id", rec.JobID), zap.String("lease_id", rec.LeaseID))
+				logging.WithTrace(p.inJobTrace(ctx, rec.JobID), p.log).Info("resuming a lease held before the restart", zap.String("job_id", rec.JobID), zap.String("lease_id", rec.LeaseID))
 				p.keep(ctx, rec, false)
 			}
 			return
@@ -174,7 +175,7 @@ func (p *Poller) accept(ctx context.Context, l controlplane.Lease) bool {
 		trace.WithAttributes(attribute.String("secure_agent.controlplane.job.id", l.JobID)))
 	defer span.End()
 	p.o.Metrics.lease(LeaseAcquired)
-	log := logFor(ctx, p.log).With(zap.String("cp_job_id", l.JobID), zap.String("lease_id", l.LeaseID))
+	log := logging.WithTrace(ctx, p.log).With(zap.String("cp_job_id", l.JobID), zap.String("lease_id", l.LeaseID))
 	rec := LeaseRecord{LeaseID: l.LeaseID, CPJobID: l.JobID, ExpiresAt: l.ExpiresAt, Duration: l.DurationSeconds}
 
 	p.mu.Lock()
@@ -341,7 +342,7 @@ func (p *Poller) drop(ctx context.Context, rec LeaseRecord) {
 // keeper renews the lease and reports the job's transitions until the job
 // ends (its result reported) or the lease is lost (the job cancelled).
 func (p *Poller) keeper(ctx context.Context, rec LeaseRecord, swap <-chan LeaseRecord) {
-	log := logFor(p.inJobTrace(ctx, rec.JobID), p.log).With(zap.String("job_id", rec.JobID), zap.String("lease_id", rec.LeaseID))
+	log := logging.WithTrace(p.inJobTrace(ctx, rec.JobID), p.log).With(zap.String("job_id", rec.JobID), zap.String("lease_id", rec.LeaseID))
 	check := time.NewTicker(p.o.Check)
 	defer check.Stop()
 	nextRenew := time.Now().Add(renewEvery(rec))
@@ -351,7 +352,7 @@ func (p *Poller) keeper(ctx context.Context, rec LeaseRecord, swap <-chan LeaseR
 			return
 		case n := <-swap:
 			rec.LeaseID, rec.ExpiresAt, rec.Duration, rec.Reported = n.LeaseID, n.ExpiresAt, n.Duration, ""
-			log = logFor(p.inJobTrace(ctx, rec.JobID), p.log).With(zap.String("job_id", rec.JobID), zap.String("lease_id", rec.LeaseID))
+			log = logging.WithTrace(p.inJobTrace(ctx, rec.JobID), p.log).With(zap.String("job_id", rec.JobID), zap.String("lease_id", rec.LeaseID))
 			p.update(ctx, rec)
 			nextRenew = time.Now().Add(renewEvery(rec))
 		case <-check.C:
@@ -412,7 +413,7 @@ const reportedLost = "lease-lost"
 func (p *Poller) lose(ctx context.Context, rec LeaseRecord, cause error, log *zap.Logger) {
 	p.o.Metrics.lease(LeaseLost)
 	ctx = p.inJobTrace(ctx, rec.JobID)
-	log = logFor(ctx, log)
+	log = logging.WithTrace(ctx, log)
 	log.Warn("the lease of a job was lost; the job is cancelled here and left to the control plane", zap.Error(cause))
 	if _, err := p.jobs.Cancel(ctx, rec.JobID); err != nil && errkind.Of(err) != errkind.Conflict {
 		log.Error("cancelling the job of a lost lease failed", zap.Error(err))
@@ -441,7 +442,7 @@ func (p *Poller) report(ctx context.Context, rec *LeaseRecord, r controlplane.St
 	ctx, span := p.tracer.Start(p.inJobTrace(ctx, rec.JobID), "report "+string(r.State),
 		trace.WithAttributes(attribute.String("secure_agent.job.id", rec.JobID), attribute.String("secure_agent.report.state", string(r.State))))
 	defer span.End()
-	log = logFor(ctx, log)
+	log = logging.WithTrace(ctx, log)
 	err := p.src.ReportStatus(ctx, rec.LeaseID, r)
 	switch {
 	case err == nil:

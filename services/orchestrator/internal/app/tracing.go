@@ -11,8 +11,6 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
 	"go.uber.org/zap"
-
-	"github.com/secure-agent/secure-agent/libs/logging"
 )
 
 // A job is one trace: the span that submitted it (POST /v1/jobs, or the
@@ -56,8 +54,9 @@ type RecordTraces struct {
 	known map[string]string
 }
 
-// maxKnownTraces bounds the memory of RecordTraces; past it, the oldest
-// half is forgotten (and read again from the store when asked).
+// maxKnownTraces bounds the memory of RecordTraces; past it, half of the
+// entries (any half: map order) are forgotten and read again from the
+// store when asked.
 const maxKnownTraces = 4096
 
 func NewRecordTraces(store JobStore) *RecordTraces {
@@ -163,6 +162,3 @@ type tracedActivity struct {
 }
 
 func (a tracedActivity) Context() context.Context { return a.ctx }
-
-// logFor is log with ctx's trace.
-func logFor(ctx context.Context, log *zap.Logger) *zap.Logger { return logging.WithTrace(ctx, log) }

@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/secure-agent/secure-agent/libs/job"
+	"github.com/secure-agent/secure-agent/libs/logging"
 )
 
 // Workflow names, as recorded by the engine: never rename one while jobs
@@ -117,7 +118,7 @@ func (w *JobWorkflow) Run(ctx *workflow.WorkflowContext) (out any, err error) {
 	// Workflow code runs in no span of its own (a replay would repeat
 	// it); its lines name the job's trace and the span that submitted it.
 	if sc := spanContextOf(in.TraceParent); sc.IsValid() {
-		r.log = logFor(trace.ContextWithRemoteSpanContext(context.Background(), sc), r.log)
+		r.log = logging.WithTrace(trace.ContextWithRemoteSpanContext(context.Background(), sc), r.log)
 	}
 	// The custom status is set once per execution, whether it ends by
 	// blocking (the engine unwinds the stack with a panic) or by
