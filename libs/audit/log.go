@@ -502,11 +502,11 @@ func (l *Log) Prune(ctx context.Context, before time.Time, app string) (int, err
 	_, err := l.Append(ctx, Entry{
 		Action: ActionAuditPruned, Actor: app, App: app, Target: l.opts.Origin, Outcome: OutcomeOK,
 		Details: map[string]string{
-			"entries":      strconv.Itoa(pruned),
-			"first":        strconv.FormatUint(from, 10),
-			"before_seq":   strconv.FormatUint(upTo, 10),
-			"older_than":   FormatTime(before),
-			"hashes_kept":  "true",
+			"entries":       strconv.Itoa(pruned),
+			"first":         strconv.FormatUint(from, 10),
+			"before_seq":    strconv.FormatUint(upTo, 10),
+			"older_than":    FormatTime(before),
+			"hashes_kept":   "true",
 			"last_cosigned": strconv.FormatUint(limit, 10),
 		},
 	})

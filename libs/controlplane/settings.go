@@ -13,10 +13,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"github.com/secure-agent/secure-agent/libs/config"
+	"github.com/secure-agent/secure-agent/libs/daprclient"
 	"github.com/secure-agent/secure-agent/libs/errkind"
 )
 
@@ -163,7 +162,7 @@ type DaprSecrets struct {
 func (d DaprSecrets) Secret(ctx context.Context, key string) (string, error) {
 	data, err := d.Getter.GetSecret(ctx, d.Store, key, nil)
 	if err != nil {
-		switch secretErrKind(err) {
+		switch daprclient.SecretErrorKind(err) {
 		case errkind.Unauthorized:
 			return "", errkind.Wrap(errkind.Unauthorized, err, fmt.Sprintf("read secret %q from secret store %q: "+
 				"this app's secret scopes do not allow it (allow the key in its Dapr Configuration)", key, d.Store))
@@ -189,19 +188,3 @@ func (d DaprSecrets) Secret(ctx context.Context, key string) (string, error) {
 // StoreName is the Dapr secret store, the store label of
 // secure_agent_secret_reads_total.
 func (d DaprSecrets) StoreName() string { return d.Store }
-
-// secretErrKind reads what the sidecar's answer means: daprd refuses a key
-// outside the app's secret scopes with PermissionDenied, and wraps a
-// store's "no such secret" (local file: "secret x not found"; Kubernetes,
-// Vault, the cloud stores: NotFound codes and messages) in ERR_SECRET_GET.
-func secretErrKind(err error) errkind.Kind {
-	msg := strings.ToLower(err.Error())
-	switch {
-	case status.Code(err) == codes.PermissionDenied || strings.Contains(msg, "access denied by policy"):
-		return errkind.Unauthorized
-	case status.Code(err) == codes.NotFound || strings.Contains(msg, "not found") || strings.Contains(msg, "notfound") ||
-		strings.Contains(msg, "does not exist"):
-		return errkind.NotFound
-	}
-	return errkind.Transient
-}

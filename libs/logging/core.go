@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"strings"
 	"time"
 
 	"go.uber.org/zap/zapcore"
@@ -22,10 +23,21 @@ import (
 // done in the wrapped core's Check; put a sampler outside this core, not
 // inside it.
 func NewRedactingCore(c zapcore.Core) zapcore.Core {
+	return NewSecretsCore(c, nil)
+}
+
+// NewSecretsCore is NewRedactingCore that also cuts every value registered
+// in secrets (Secrets.Cut) from the message, the stack and every field,
+// whatever its type: a field whose encoding holds a registered value is
+// replaced by its encoding with the value cut.
+func NewSecretsCore(c zapcore.Core, secrets *Secrets) zapcore.Core {
 	if rc, ok := c.(*redactingCore); ok {
-		return rc
+		if secrets == nil || rc.secrets == secrets {
+			return rc
+		}
+		c = rc.Core
 	}
-	return &redactingCore{Core: c}
+	return &redactingCore{Core: c, secrets: secrets}
 }
 
 type redactingCore struct {
@@ -33,12 +45,20 @@ type redactingCore struct {
 	// secretNS is set once a With field opened a namespace with a secret
 	// name: every field added later lands inside it and must be masked.
 	secretNS bool
+	secrets  *Secrets
+	// with holds the With fields (redacted) while secrets is set: they are
+	// written with each line, so a secret registered after With was called
+	// is still cut from them.
+	with []zapcore.Field
 }
 
 func (c *redactingCore) Level() zapcore.Level { return zapcore.LevelOf(c.Core) }
 
 func (c *redactingCore) With(fields []zapcore.Field) zapcore.Core {
 	red, ns := redactFields(fields, c.secretNS)
+	if c.secrets != nil {
+		return &redactingCore{Core: c.Core, secretNS: ns, secrets: c.secrets, with: append(c.with[:len(c.with):len(c.with)], red...)}
+	}
 	return &redactingCore{Core: c.Core.With(red), secretNS: ns}
 }
 
@@ -55,7 +75,55 @@ func (c *redactingCore) Check(ent zapcore.Entry, ce *zapcore.CheckedEntry) *zapc
 func (c *redactingCore) Write(ent zapcore.Entry, fields []zapcore.Field) error {
 	ent.Message = RedactString(ent.Message)
 	red, _ := redactFields(fields, c.secretNS)
+	if len(c.with) > 0 {
+		red = append(append(make([]zapcore.Field, 0, len(c.with)+len(red)), c.with...), red...)
+	}
+	if c.secrets.Len() > 0 {
+		ent.Message = c.secrets.Cut(ent.Message)
+		ent.Stack = c.secrets.Cut(ent.Stack)
+		red = c.cutFields(red)
+	}
 	return c.Core.Write(ent, red)
+}
+
+// cutFields replaces each field whose JSON encoding holds a registered
+// secret (in its key or value, of any type) by a string field holding that
+// encoding with the secret cut.
+func (c *redactingCore) cutFields(fields []zapcore.Field) []zapcore.Field {
+	if c.secrets.Len() == 0 {
+		return fields
+	}
+	enc := zapcore.NewJSONEncoder(zapcore.EncoderConfig{})
+	fields = append([]zapcore.Field(nil), fields...) // c.with is shared by lines
+	for i, f := range fields {
+		if f.Type == zapcore.SkipType {
+			continue
+		}
+		if f.Type == zapcore.NamespaceType {
+			fields[i].Key = c.secrets.Cut(f.Key)
+			continue
+		}
+		key := c.secrets.Cut(f.Key)
+		g := f
+		g.Key = ""
+		buf, err := enc.EncodeEntry(zapcore.Entry{}, []zapcore.Field{g})
+		if err != nil {
+			continue // zap reports the encoding error, not the value
+		}
+		// {"":value}: the value's encoding alone.
+		val := strings.TrimSuffix(strings.TrimSuffix(strings.TrimPrefix(buf.String(), `{"":`), "\n"), "}")
+		buf.Free()
+		cut := c.secrets.Cut(val)
+		if cut == val && key == f.Key {
+			continue
+		}
+		var str string
+		if json.Unmarshal([]byte(cut), &str) == nil {
+			cut = str // a string stays a string, with the secret cut
+		}
+		fields[i] = zapcore.Field{Key: key, Type: zapcore.StringType, String: cut}
+	}
+	return fields
 }
 
 // redactFields returns redacted copies (the caller's slice may be reused by

@@ -26,6 +26,9 @@ type Options struct {
 	Format string
 	// Output receives the encoded lines; nil means os.Stderr.
 	Output zapcore.WriteSyncer
+	// Secrets, if set, holds the secret values this process read: each is
+	// cut from every line, in every form (Secrets).
+	Secrets *Secrets
 }
 
 var levels = map[string]zapcore.Level{
@@ -68,9 +71,9 @@ func New(opts Options) (*zap.Logger, error) {
 	}
 	// Lock so concurrent goroutines cannot interleave partial lines, and so
 	// tests can hand in a plain bytes.Buffer.
-	out = zapcore.Lock(out)
+	out = zapcore.Lock(opts.Secrets.WrapSyncer(out))
 
-	core := NewRedactingCore(zapcore.NewCore(enc, out, level))
+	core := NewSecretsCore(zapcore.NewCore(enc, out, level), opts.Secrets)
 	// No sampling: dropping lines from a credential-handling agent would lose
 	// exactly the audit trail an incident needs.
 	logger := zap.New(core,

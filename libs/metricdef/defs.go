@@ -23,11 +23,12 @@ const (
 	GroupSecrets      = "Secret stores"
 	GroupControlPlane = "Control-plane link"
 	GroupLogs         = "Job logs"
+	GroupAudit        = "Audit log"
 )
 
 // Groups lists the groups in order.
 var Groups = []string{GroupProcess, GroupJobs, GroupPipeline, GroupSources, GroupObjectStore, GroupPubSub,
-	GroupSecrets, GroupControlPlane, GroupLogs}
+	GroupSecrets, GroupControlPlane, GroupLogs, GroupAudit}
 
 // Process.
 var (
@@ -257,6 +258,28 @@ var (
 		Help: "Job log lines health holds for upload to the control plane."}
 )
 
+// Audit log (ADR 0014).
+var (
+	AuditRecords = Def{Name: "secure_agent_audit_records_total", Type: Counter, Group: GroupAudit, Apps: AllApps,
+		Help: "Audit entries this app asked the audit log to record, by result (ok, failed). " +
+			"A failed record means the action it described did not take effect (fail closed).",
+		Labels: []string{"result"}}
+	AuditLogEntries = Def{Name: "secure_agent_audit_log_entries", Type: Gauge, Group: GroupAudit, Apps: []string{Health},
+		Help: "Entries in the audit log (its tree size)."}
+	AuditCheckpoints = Def{Name: "secure_agent_audit_checkpoints_total", Type: Counter, Group: GroupAudit, Apps: []string{Health},
+		Help: "Audit checkpoints signed, by result (ok, failed).", Labels: []string{"result"}}
+	AuditCosignatures = Def{Name: "secure_agent_audit_cosignatures_total", Type: Counter, Group: GroupAudit, Apps: []string{Health}, ControlPlane: true,
+		Help: "Checkpoints sent to the witness (the control plane), by result: ok (cosigned), refused (the witness found " +
+			"the log inconsistent with what it cosigned before), error (unreachable or failed).",
+		Labels: []string{"result"}}
+	AuditLastCosigned = Def{Name: "secure_agent_audit_last_cosigned_timestamp_seconds", Type: Gauge, Group: GroupAudit, Apps: []string{Health}, ControlPlane: true,
+		Help: "When the witness last cosigned an audit checkpoint (Unix seconds; 0: never)."}
+	AuditDegraded = Def{Name: "secure_agent_audit_degraded", Type: Gauge, Group: GroupAudit, Apps: []string{Health},
+		Help: "1 while the audit log cannot record, sign or get a cosignature, else 0."}
+	AuditPruned = Def{Name: "secure_agent_audit_pruned_entries_total", Type: Counter, Group: GroupAudit, Apps: []string{Health},
+		Help: "Audit entries whose bodies were pruned after the retention period (their hashes are kept)."}
+)
+
 // All returns every metric, grouped as in Groups.
 func All() []Def {
 	return []Def{
@@ -274,5 +297,6 @@ func All() []Def {
 		CPRequests, CPRequestDuration, CPRetries, CPTokens, CPAuthFailures, CPEgressRefused, CPLeases, Heartbeats,
 		JobLogLinesDropped, JobLogLinesPublished, JobLogBuffered,
 		LogUploadDropped, LogUploadLines, LogUploadBatches, LogUploadBuffered,
+		AuditRecords, AuditLogEntries, AuditCheckpoints, AuditCosignatures, AuditLastCosigned, AuditDegraded, AuditPruned,
 	}
 }

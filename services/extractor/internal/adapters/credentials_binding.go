@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/secure-agent/secure-agent/libs/daprclient"
 	"github.com/secure-agent/secure-agent/libs/errkind"
 	"github.com/secure-agent/secure-agent/services/extractor/connector"
 )
@@ -63,7 +64,7 @@ func (c *SecretCredentials) binding(ctx context.Context, data map[string]string,
 			"so it is not sent to %s (nothing was sent): %s", c.ref.Key, c.ref.Store, targetList(to), c.howToBind(to)))
 	}
 	if err != nil {
-		return hostBinding{}, errkind.Wrap(getErrorKind(err), err, fmt.Sprintf("read the host binding %q of secret %q from secret store %q "+
+		return hostBinding{}, errkind.Wrap(daprclient.SecretErrorKind(err), err, fmt.Sprintf("read the host binding %q of secret %q from secret store %q "+
 			"(the extractor's secret scopes must allow it like the secret itself)", key, c.ref.Key, c.ref.Store))
 	}
 	raw, ok := sib[key]

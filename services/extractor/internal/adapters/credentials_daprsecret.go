@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/secure-agent/secure-agent/libs/daprclient"
 	"github.com/secure-agent/secure-agent/libs/errkind"
 	"github.com/secure-agent/secure-agent/services/extractor/connector"
 )
@@ -109,7 +110,7 @@ func (c *SecretCredentials) PasswordFor(ctx context.Context, to []connector.Targ
 func (c *SecretCredentials) get(ctx context.Context, key string) (map[string]string, error) {
 	data, err := c.getter.GetSecret(ctx, c.ref.Store, key, nil)
 	if err != nil {
-		return nil, errkind.Wrap(getErrorKind(err), err, fmt.Sprintf("read secret %q from secret store %q "+
+		return nil, errkind.Wrap(daprclient.SecretErrorKind(err), err, fmt.Sprintf("read secret %q from secret store %q "+
 			"(is the store's component loaded by the extractor, does the key exist, and do the extractor's secret scopes allow it?)", key, c.ref.Store))
 	}
 	return data, nil

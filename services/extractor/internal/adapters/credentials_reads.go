@@ -7,6 +7,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/secure-agent/secure-agent/libs/daprclient"
 	"github.com/secure-agent/secure-agent/libs/errkind"
 	"github.com/secure-agent/secure-agent/libs/metricdef"
 )
@@ -82,29 +83,13 @@ func readResult(err error) string {
 	if err == nil {
 		return ReadOK
 	}
-	switch getErrorKind(err) {
+	switch daprclient.SecretErrorKind(err) {
 	case errkind.Unauthorized:
 		return ReadDenied
 	case errkind.NotFound:
 		return ReadNotFound
 	default:
 		return ReadError
-	}
-}
-
-// getErrorKind classifies an error of the sidecar's GetSecret from its
-// text (the go-sdk returns gRPC errors with daprd's message): refused by
-// the secret scopes, no such key or store, or anything else, which a later
-// read may not meet.
-func getErrorKind(err error) errkind.Kind {
-	msg := err.Error()
-	switch {
-	case strings.Contains(msg, "PermissionDenied"), strings.Contains(msg, "access denied"):
-		return errkind.Unauthorized
-	case isNotFound(msg):
-		return errkind.NotFound
-	default:
-		return errkind.Transient
 	}
 }
 

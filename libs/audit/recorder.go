@@ -1,0 +1,178 @@
+package audit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
+	"go.uber.org/zap"
+
+	"github.com/secure-agent/secure-agent/libs/errkind"
+	"github.com/secure-agent/secure-agent/libs/metricdef"
+)
+
+// Recorder records entries durably before the actions they describe take
+// effect. An error means nothing was recorded: the caller must not go on
+// with the action (fail closed).
+type Recorder interface {
+	Record(ctx context.Context, entries ...Entry) error
+}
+
+// AppendPath is the writer's (health's) route for appends, called by
+// service invocation.
+const AppendPath = "/v1/audit/entries"
+
+// AppendRequest is the body of POST AppendPath.
+type AppendRequest struct {
+	Entries []Entry `json:"entries"`
+}
+
+// AppendResponse answers it: each entry's sequence number.
+type AppendResponse struct {
+	Seqs []uint64 `json:"seqs"`
+}
+
+// ErrUnavailable marks a failure to record: the audit log did not confirm
+// it stored the entries.
+var ErrUnavailable = errors.New("audit log unavailable")
+
+type jobKey struct{}
+
+// WithJob names the job the actions under ctx belong to.
+func WithJob(ctx context.Context, jobID string) context.Context {
+	if jobID == "" {
+		return ctx
+	}
+	return context.WithValue(ctx, jobKey{}, jobID)
+}
+
+// JobOf returns the job WithJob named, if any.
+func JobOf(ctx context.Context) string {
+	id, _ := ctx.Value(jobKey{}).(string)
+	return id
+}
+
+// Fill sets an entry's job id and trace id from ctx where they are empty.
+func Fill(ctx context.Context, e Entry) Entry {
+	if e.JobID == "" {
+		e.JobID = JobOf(ctx)
+	}
+	if sc := trace.SpanContextFromContext(ctx); e.TraceID == "" && sc.HasTraceID() {
+		e.TraceID = sc.TraceID().String()
+	}
+	return e
+}
+
+// Invoker is the slice of the sidecar client Remote needs.
+type Invoker interface {
+	InvokeJSON(ctx context.Context, appID, verb, method string, in, out any) error
+}
+
+// Remote records through the writer app's API by service invocation.
+type Remote struct {
+	inv     Invoker
+	appID   string
+	timeout time.Duration
+	log     *zap.Logger
+	records *prometheus.CounterVec
+}
+
+// NewRemote returns a Recorder that appends through appID (health).
+// Registering its metric on reg is the caller's choice (nil: none).
+func NewRemote(inv Invoker, appID string, timeout time.Duration, log *zap.Logger, reg prometheus.Registerer) (*Remote, error) {
+	r := &Remote{inv: inv, appID: appID, timeout: timeout, log: log, records: metricdef.AuditRecords.CounterVec()}
+	if err := registerRecords(reg, r.records); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+func registerRecords(reg prometheus.Registerer, c *prometheus.CounterVec) error {
+	c.WithLabelValues("ok")
+	c.WithLabelValues("failed")
+	if reg == nil {
+		return nil
+	}
+	if err := reg.Register(c); err != nil {
+		return fmt.Errorf("register %s: %w", metricdef.AuditRecords.Name, err)
+	}
+	return nil
+}
+
+// Record implements Recorder.
+func (r *Remote) Record(ctx context.Context, entries ...Entry) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	for i := range entries {
+		entries[i] = Fill(ctx, entries[i])
+	}
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	var resp AppendResponse
+	err := r.inv.InvokeJSON(ctx, r.appID, http.MethodPost, AppendPath, AppendRequest{Entries: entries}, &resp)
+	if err == nil && len(resp.Seqs) != len(entries) {
+		err = fmt.Errorf("%s stored %d of %d entries", r.appID, len(resp.Seqs), len(entries))
+	}
+	if err != nil {
+		r.records.WithLabelValues("failed").Add(float64(len(entries)))
+		r.log.Error("audit log unavailable: the action was not taken", zap.String("action", entries[0].Action),
+			zap.String("target", entries[0].Target), zap.String("writer", r.appID), zap.Error(err))
+		return errkind.Wrap(errkind.Transient, fmt.Errorf("%w: %w", ErrUnavailable, err),
+			fmt.Sprintf("audit log unavailable (%s did not record %s %s)", r.appID, entries[0].Action, entries[0].Target))
+	}
+	r.records.WithLabelValues("ok").Add(float64(len(entries)))
+	return nil
+}
+
+// Local records straight into a Log (the writer's own entries).
+type Local struct {
+	log     *Log
+	zl      *zap.Logger
+	records *prometheus.CounterVec
+	onFail  func(error)
+}
+
+// NewLocal returns a Recorder over l; onFail (may be nil) hears every
+// failure, so the writer can report itself degraded.
+func NewLocal(l *Log, zl *zap.Logger, reg prometheus.Registerer, onFail func(error)) (*Local, error) {
+	r := &Local{log: l, zl: zl, records: metricdef.AuditRecords.CounterVec(), onFail: onFail}
+	if err := registerRecords(reg, r.records); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// Append stores entries and returns them as stored.
+func (r *Local) Append(ctx context.Context, entries ...Entry) ([]Entry, error) {
+	for i := range entries {
+		entries[i] = Fill(ctx, entries[i])
+	}
+	out, err := r.log.Append(ctx, entries...)
+	if err != nil {
+		r.records.WithLabelValues("failed").Add(float64(len(entries)))
+		if r.onFail != nil {
+			r.onFail(err)
+		}
+		return nil, errkind.Wrap(errkind.Transient, fmt.Errorf("%w: %w", ErrUnavailable, err), "audit log unavailable")
+	}
+	r.records.WithLabelValues("ok").Add(float64(len(entries)))
+	return out, nil
+}
+
+// Record implements Recorder.
+func (r *Local) Record(ctx context.Context, entries ...Entry) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	if _, err := r.Append(ctx, entries...); err != nil {
+		r.zl.Error("audit log unavailable: the action was not taken", zap.String("action", entries[0].Action),
+			zap.String("target", entries[0].Target), zap.Error(err))
+		return err
+	}
+	return nil
+}
