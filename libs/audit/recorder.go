@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -176,3 +177,35 @@ func (r *Local) Record(ctx context.Context, entries ...Entry) error {
 	}
 	return nil
 }
+
+// Deferred is a Recorder whose target is set later: the writer (health)
+// opens its log during wiring, after the secret reads are wired. Until
+// then every record fails, closed.
+type Deferred struct {
+	mu     sync.RWMutex
+	target Recorder
+}
+
+// Set gives the target.
+func (d *Deferred) Set(r Recorder) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.target = r
+}
+
+// Record implements Recorder.
+func (d *Deferred) Record(ctx context.Context, entries ...Entry) error {
+	d.mu.RLock()
+	t := d.target
+	d.mu.RUnlock()
+	if t == nil {
+		return errkind.New(errkind.Transient, ErrUnavailable.Error()+": the audit log is not open yet")
+	}
+	return t.Record(ctx, entries...)
+}
+
+// Off is the Recorder of AUDIT=off: it records nothing and never fails.
+type Off struct{}
+
+// Record implements Recorder.
+func (Off) Record(context.Context, ...Entry) error { return nil }

@@ -25,6 +25,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/secure-agent/secure-agent/libs/audit"
 	"github.com/secure-agent/secure-agent/libs/config"
 	"github.com/secure-agent/secure-agent/libs/daprclient"
 	"github.com/secure-agent/secure-agent/libs/httpserver"
@@ -74,6 +75,11 @@ type Common struct {
 	// for outbound TLS; the images set it, and a service refuses to start
 	// when it names a missing or empty bundle.
 	CABundle string
+	// Audit says where the app records what it does (ADR 0014).
+	Audit AuditSettings
+	// described is every setting's effective value, secrets masked, for
+	// the audit log's process.started entry.
+	described map[string]string
 }
 
 // Deps is what wiring receives: everything injected, nothing global.
@@ -89,6 +95,19 @@ type Deps struct {
 	Publisher      *pubsub.Publisher
 	// AddReadyCheck adds a condition to the app's /readyz.
 	AddReadyCheck func(httpserver.Check)
+	// Secrets holds every secret value this process read; the loggers cut
+	// them from every line. Register a value read some other way.
+	Secrets *logging.Secrets
+	// Audit records entries in the audit log before the actions they
+	// describe take effect; an error means: do not go on (fail closed).
+	Audit audit.Recorder
+	// AuditWriter is set for the writer (Spec.AuditWriter): its wiring
+	// opens the log and hands its local recorder to it.
+	AuditWriter *audit.Deferred
+	// SecretGetter reads the Dapr secret store: every read is recorded in
+	// the audit log (with an HMAC of the value) before it is returned, and
+	// registered in Secrets. Use it, not the sidecar client, for secrets.
+	SecretGetter audit.SecretGetter
 }
 
 // Spec describes one service.
@@ -100,6 +119,9 @@ type Spec struct {
 	// KeepsJobLogs turns SHIP_JOB_LOGS off for the service that uploads job
 	// logs (health): shipping its own upload warnings would feed them back.
 	KeepsJobLogs bool
+	// AuditWriter marks the service that writes the audit log (health):
+	// its own entries go to the log it opens, not through invocation.
+	AuditWriter bool
 	// ClientRoutes are path prefixes that clients other than the sidecar
 	// call directly (the orchestrator's job API for agentctl): besides the
 	// sidecar, they serve a request with CLIENT_API_TOKEN as bearer token.
@@ -119,7 +141,8 @@ func Run(ctx context.Context, spec Spec, args []string, env config.LookupEnv) er
 	if err != nil {
 		return err
 	}
-	log, err := logging.New(logging.Options{Service: spec.Name, Level: c.LogLevel, Format: c.LogFormat})
+	secrets := logging.NewSecrets()
+	log, err := logging.New(logging.Options{Service: spec.Name, Level: c.LogLevel, Format: c.LogFormat, Secrets: secrets})
 	if err != nil {
 		return fmt.Errorf("%s: logging: %w", spec.Name, err)
 	}
@@ -204,20 +227,27 @@ func Run(ctx context.Context, spec Spec, args []string, env config.LookupEnv) er
 
 	wireCtx, cancelWire := context.WithCancel(ctx)
 	defer cancelWire()
-	wireLog, ship, err := shipJobLogs(wireCtx, spec, c, log, publisher, tel.Registry)
+	wireLog, ship, err := shipJobLogs(wireCtx, spec, c, log, publisher, tel.Registry, secrets)
 	if err != nil {
 		return fmt.Errorf("%s: %w", spec.Name, err)
+	}
+	rec, writer, getter, err := auditDeps(spec, c, sidecar, log, tel.Registry, secrets)
+	if err != nil {
+		return fmt.Errorf("%s: audit: %w", spec.Name, err)
 	}
 	var flush func(context.Context) error
 	if spec.Wire != nil {
 		flush, err = spec.Wire(wireCtx, Deps{
 			Common: c, Logger: wireLog, Registry: tel.Registry, TracerProvider: tel.TracerProvider,
 			Propagator: tel.Propagator, Sidecar: sidecar, App: srv.App(), Router: router, Publisher: publisher,
-			AddReadyCheck: srv.AddReadyCheck,
+			AddReadyCheck: srv.AddReadyCheck, Secrets: secrets, Audit: rec, AuditWriter: writer, SecretGetter: getter,
 		})
 		if err != nil {
 			return fmt.Errorf("%s: wiring: %w", spec.Name, err)
 		}
+	}
+	if c.Audit.Mode != AuditOff {
+		recordStart(wireCtx, spec, c, rec, sidecar, log, srv.AddReadyCheck)
 	}
 	log.Info("service started", zap.Int("app_port", c.AppPort))
 	serveErr := srv.Serve(ctx, ln)
@@ -275,6 +305,7 @@ func loadConfig(spec Spec, args []string, env config.LookupEnv) (Common, error) 
 		"job log lines held between two publishes (SHIP_JOB_LOGS); more are dropped and counted")
 	l.Int(&c.JobLogBufferBytes, "JOB_LOG_BUFFER_BYTES", logship.DefaultMaxBytes,
 		"bytes of job log lines held between two publishes (SHIP_JOB_LOGS); more are dropped and counted")
+	registerAudit(l, &c.Audit)
 	l.String(&c.CABundle, "SSL_CERT_FILE", "", "CA bundle (PEM) for outbound TLS, as Go's crypto/x509 reads it; the images set "+
 		"/etc/ssl/certs/ca-certificates.crt. Set, it must hold at least one certificate")
 	var check func(*config.Loader)
@@ -298,12 +329,14 @@ func loadConfig(spec Spec, args []string, env config.LookupEnv) (Common, error) 
 	}
 	l.Check(c.JobLogBufferLines >= 1, "JOB_LOG_BUFFER_LINES", "must be at least 1")
 	l.Check(c.JobLogBufferBytes >= 64<<10, "JOB_LOG_BUFFER_BYTES", "must be at least 65536 (64 KiB)")
+	checkAudit(l, c.Audit)
 	if check != nil {
 		check(l)
 	}
 	if err := l.Err(); err != nil {
 		return c, err
 	}
+	c.described = l.Describe()
 	return c, nil
 }
 
@@ -311,7 +344,7 @@ func loadConfig(spec Spec, args []string, env config.LookupEnv) (Common, error) 
 // on, and publishes what it captures until ctx ends; the caller flushes the
 // returned shipper on shutdown. Off, it returns log and a nil shipper.
 func shipJobLogs(ctx context.Context, spec Spec, c Common, log *zap.Logger, pub logship.Publisher,
-	reg prometheus.Registerer) (*zap.Logger, *logship.Shipper, error) {
+	reg prometheus.Registerer, secrets *logging.Secrets) (*zap.Logger, *logship.Shipper, error) {
 	if !c.ShipJobLogs {
 		return log, nil, nil
 	}
@@ -322,7 +355,7 @@ func shipJobLogs(ctx context.Context, spec Spec, c Common, log *zap.Logger, pub 
 	ship, err := logship.New(logship.Options{
 		Service: spec.Name, Level: zapcore.LevelOf(log.Core()),
 		MaxLines: c.JobLogBufferLines, MaxBytes: c.JobLogBufferBytes,
-		Logger: log, Registerer: reg,
+		Logger: log, Registerer: reg, Secrets: secrets,
 	}, pub)
 	if err != nil {
 		return nil, nil, fmt.Errorf("job log shipping: %w", err)

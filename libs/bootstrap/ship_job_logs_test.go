@@ -50,14 +50,14 @@ func (p *recordingPublisher) count() int {
 
 func TestShipJobLogsOffLeavesTheLoggerAlone(t *testing.T) {
 	log := zap.NewNop()
-	got, ship, err := shipJobLogs(context.Background(), Spec{Name: "extractor"}, Common{}, log, &recordingPublisher{}, prometheus.NewRegistry())
+	got, ship, err := shipJobLogs(context.Background(), Spec{Name: "extractor"}, Common{}, log, &recordingPublisher{}, prometheus.NewRegistry(), nil)
 	require.NoError(t, err)
 	require.Nil(t, ship)
 	require.Same(t, log, got)
 
 	// The service that uploads job logs never ships its own.
 	got, ship, err = shipJobLogs(context.Background(), Spec{Name: "health", KeepsJobLogs: true},
-		Common{ShipJobLogs: true, JobLogBufferLines: 10, JobLogBufferBytes: 1 << 20}, log, &recordingPublisher{}, prometheus.NewRegistry())
+		Common{ShipJobLogs: true, JobLogBufferLines: 10, JobLogBufferBytes: 1 << 20}, log, &recordingPublisher{}, prometheus.NewRegistry(), nil)
 	require.NoError(t, err)
 	require.Nil(t, ship)
 	require.Same(t, log, got)
@@ -72,7 +72,7 @@ func TestShipJobLogsOnCapturesTheWireLogger(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	c := Common{ShipJobLogs: true, JobLogBufferLines: 100, JobLogBufferBytes: 1 << 20}
-	wireLog, ship, err := shipJobLogs(ctx, Spec{Name: "extractor"}, c, log, pub, reg)
+	wireLog, ship, err := shipJobLogs(ctx, Spec{Name: "extractor"}, c, log, pub, reg, nil)
 	require.NoError(t, err)
 	require.NotNil(t, ship)
 

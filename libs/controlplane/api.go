@@ -26,6 +26,7 @@ const (
 	opHasFile    = "hasFile"
 	opIngestFile = "ingestFile"
 	opManifest   = "ingestManifest"
+	opCheckpoint = "addCheckpoint"
 	opToken      = "fetchToken" // the OAuth token endpoint, not the API
 )
 
@@ -205,4 +206,25 @@ func decodeLease(op string, body []byte) (*Lease, error) {
 		return nil, errkind.New(errkind.Transient, "controlplane "+op+": the control plane answered a lease without lease_id or job_id")
 	}
 	return &l, nil
+}
+
+// AuditLogKeyHeader carries the audit log's checkpoint verifier key with a
+// checkpoint, so a witness that does not know the log yet can pin it.
+const AuditLogKeyHeader = "X-Audit-Log-Key"
+
+// AddCheckpoint sends an audit checkpoint to the witness (a C2SP
+// tlog-witness add-checkpoint body: old size, consistency proof, signed
+// note) and returns its cosignature lines. A refusal is a *StatusError:
+// 409 (its KnownSize is what the witness last cosigned: the log was rolled
+// back, forked, or the agent's view is behind), 422 (the proof does not
+// show the checkpoint extends the last one), 403 (not signed by the key
+// the witness pinned for this log).
+func (cl *Client) AddCheckpoint(ctx context.Context, body []byte, logKey string) ([]byte, error) {
+	resp, err := cl.do(ctx, call{op: opCheckpoint, method: http.MethodPost, path: "/audit/checkpoints",
+		template: "/audit/checkpoints", body: body, contentType: "text/x.tlog.add-checkpoint",
+		header: http.Header{AuditLogKeyHeader: {logKey}}})
+	if err != nil {
+		return nil, err
+	}
+	return resp.body, nil
 }

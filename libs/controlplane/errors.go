@@ -21,6 +21,8 @@ type StatusError struct {
 	Code      string
 	Message   string
 	RequestID string
+	// KnownSize is set on a witness's 409: the size it last cosigned.
+	KnownSize *uint64
 }
 
 func (e *StatusError) Error() string {
@@ -34,7 +36,7 @@ func statusError(op string, status int, header http.Header, body []byte) error {
 	se := &StatusError{Operation: op, Status: status}
 	var e apiError
 	if json.Unmarshal(body, &e) == nil {
-		se.Code, se.Message, se.RequestID = e.Error.Code, e.Error.Message, e.Error.RequestID
+		se.Code, se.Message, se.RequestID, se.KnownSize = e.Error.Code, e.Error.Message, e.Error.RequestID, e.Error.KnownSize
 	}
 	if se.Message == "" {
 		se.Message = http.StatusText(status)

@@ -86,6 +86,9 @@ type apiError struct {
 		Code      string `json:"code"`
 		Message   string `json:"message"`
 		RequestID string `json:"request_id"`
+		// KnownSize is the witness's latest cosigned size of an audit log
+		// (a 409 to POST /audit/checkpoints).
+		KnownSize *uint64 `json:"known_size,omitempty"`
 	} `json:"error"`
 }
 

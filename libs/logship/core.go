@@ -28,9 +28,9 @@ const (
 // newCaptureCore is filter → redacting core → sink: lines without a job id
 // cost a field scan only, and the ones kept are redacted by the same code as
 // the service's own output.
-func newCaptureCore(level zapcore.LevelEnabler, service string, buf *buffer) zapcore.Core {
+func newCaptureCore(level zapcore.LevelEnabler, service string, buf *buffer, secrets *logging.Secrets) zapcore.Core {
 	sink := &sinkCore{LevelEnabler: level, service: service, buf: buf}
-	return &filterCore{LevelEnabler: level, inner: logging.NewRedactingCore(sink)}
+	return &filterCore{LevelEnabler: level, inner: logging.NewSecretsCore(sink, secrets)}
 }
 
 // filterCore drops entries that carry no job id before they are redacted.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/secure-agent/secure-agent/libs/logging"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 )
@@ -49,6 +50,8 @@ type Options struct {
 	// they are not shipped themselves). Nil discards them.
 	Logger     *zap.Logger
 	Registerer prometheus.Registerer
+	// Secrets, if set, are cut from every shipped line (logging.Secrets).
+	Secrets *logging.Secrets
 }
 
 // Shipper buffers job log lines and publishes them on the job-logs topic.
@@ -89,7 +92,7 @@ func New(opts Options, pub Publisher) (*Shipper, error) {
 	s.metrics = m
 	full := m.dropped.WithLabelValues(ReasonBufferFull)
 	s.buf = newBuffer(opts.MaxLines, opts.MaxBytes, func(n int) { full.Add(float64(n)) })
-	s.core = newCaptureCore(opts.Level, opts.Service, s.buf)
+	s.core = newCaptureCore(opts.Level, opts.Service, s.buf, opts.Secrets)
 	return s, nil
 }
 

@@ -261,7 +261,7 @@ func (s *Stack) prepareDataDir() error {
 			return fmt.Errorf("create %s: %w", secrets, err)
 		}
 	}
-	return nil
+	return ensureAuditKeys(secrets, s.dir())
 }
 
 func (s *Stack) componentsDir() string { return componentsDir(s.opts.Root, s.opts.Profile) }

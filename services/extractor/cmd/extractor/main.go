@@ -78,7 +78,7 @@ func wire(ctx context.Context, d bootstrap.Deps, s settings) error {
 	if err != nil {
 		return err
 	}
-	creds, err := adapters.NewSecretSource(reads.Counting(client))
+	creds, err := adapters.NewSecretSource(reads.Counting(d.SecretGetter))
 	if err != nil {
 		return err
 	}

@@ -72,6 +72,7 @@ type Status struct {
 	self        SelfReporter
 	broker      BrokerCheck
 	deadLetters DeadLetterCounter
+	audit       AuditReporter
 	now         func() time.Time
 }
 
@@ -79,6 +80,18 @@ type Status struct {
 // the agent degraded until they are replayed or discarded.
 func (s *Status) WithDeadLetters(c DeadLetterCounter) *Status {
 	s.deadLetters = c
+	return s
+}
+
+// AuditReporter reports the audit log's state.
+type AuditReporter interface {
+	Status() AuditStatus
+}
+
+// WithAudit makes the report include the audit log: degraded while it
+// cannot record, sign or get a cosignature.
+func (s *Status) WithAudit(a AuditReporter) *Status {
+	s.audit = a
 	return s
 }
 
@@ -126,6 +139,7 @@ type Report struct {
 	Apps         map[string]AppStatus         `json:"apps"`
 	Broker       *BrokerStatus                `json:"broker,omitempty"`
 	DeadLetters  *DeadLetterStatus            `json:"dead_letters,omitempty"`
+	Audit        *AuditStatus                 `json:"audit,omitempty"`
 	ObjectStores map[string]ObjectStoreStatus `json:"object_stores"`
 	CheckedAt    time.Time                    `json:"checked_at"`
 	DurationMs   int64                        `json:"duration_ms"`
@@ -201,6 +215,10 @@ func (s *Status) Check(ctx context.Context) Report {
 			r.DeadLetters = &st
 			mu.Unlock()
 		})
+	}
+	if s.audit != nil {
+		st := s.audit.Status()
+		r.Audit = &st
 	}
 	for _, id := range s.apps {
 		goDo(func() {

@@ -118,6 +118,11 @@ func verdict(r Report) (Overall, []string) {
 				"see them with `agentctl deadletters list`, then replay or discard each", dl.Pending))
 		}
 	}
+	if a := r.Audit; a != nil && a.State != "ok" {
+		for _, p := range a.Problems {
+			degraded = append(degraded, "audit log: "+p)
+		}
+	}
 	problems := append(down, degraded...)
 	if problems == nil {
 		problems = []string{}

@@ -11,9 +11,11 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/secure-agent/secure-agent/libs/audit"
 	"github.com/secure-agent/secure-agent/libs/bootstrap"
 	"github.com/secure-agent/secure-agent/libs/config"
 	"github.com/secure-agent/secure-agent/libs/controlplane"
+	"github.com/secure-agent/secure-agent/libs/daprclient"
 	"github.com/secure-agent/secure-agent/services/health/internal/adapters"
 	"github.com/secure-agent/secure-agent/services/health/internal/app"
 	"github.com/secure-agent/secure-agent/services/health/internal/ports"
@@ -35,6 +37,16 @@ type Settings struct {
 	LogUploadLines     int
 	LogUploadBytes     int
 	ControlPlane       controlplane.Settings
+	Audit              AuditSettings
+}
+
+// AuditSettings configure the audit log health writes (ADR 0014).
+type AuditSettings struct {
+	StateStore         string
+	SigningKey         string
+	CheckpointEntries  int
+	CheckpointInterval time.Duration
+	RetentionDays      int
 }
 
 // register adds the settings to l and returns the checks run after loading.
@@ -50,6 +62,13 @@ func (s *Settings) register(l *config.Loader) func(*config.Loader) {
 		"job log lines held for upload to the control plane; more are dropped and counted")
 	l.Int(&s.LogUploadBytes, "LOG_UPLOAD_BUFFER_BYTES", app.DefaultLogUploadBytes,
 		"bytes of job log lines held for upload to the control plane; more are dropped and counted")
+	l.String(&s.Audit.StateStore, "AUDIT_STATE_STORE", "healthstore", "state store component that keeps the audit log "+
+		"(transactional; only health loads it)")
+	l.String(&s.Audit.SigningKey, "AUDIT_SIGNING_KEY", "audit-signing-key", "key in AUDIT_SECRET_STORE of the Ed25519 note key "+
+		"that signs audit checkpoints; its name is the log's origin (agentctl audit keygen --origin ORIGIN makes one)")
+	l.Int(&s.Audit.CheckpointEntries, "AUDIT_CHECKPOINT_ENTRIES", 256, "sign a checkpoint after this many new audit entries")
+	l.Duration(&s.Audit.CheckpointInterval, "AUDIT_CHECKPOINT_INTERVAL", time.Minute, "sign a checkpoint at least this often when the log grew")
+	l.Int(&s.Audit.RetentionDays, "AUDIT_RETENTION_DAYS", 90, "days an audit entry's body is kept (30 to 365); then only its hash")
 	checkCP := controlplane.Register(l, &s.ControlPlane)
 	return func(l *config.Loader) {
 		_, err := app.ParseAppIDs(s.Apps)
@@ -62,6 +81,9 @@ func (s *Settings) register(l *config.Loader) func(*config.Loader) {
 		l.Check(s.HeartbeatInterval >= time.Second, "HEARTBEAT_INTERVAL", "must be at least 1s")
 		l.Check(s.LogUploadLines >= 1, "LOG_UPLOAD_BUFFER_LINES", "must be at least 1")
 		l.Check(s.LogUploadBytes >= 1<<20, "LOG_UPLOAD_BUFFER_BYTES", "must be at least 1048576 (1 MiB)")
+		l.Check(s.Audit.CheckpointEntries >= 1, "AUDIT_CHECKPOINT_ENTRIES", "must be at least 1")
+		l.Check(s.Audit.CheckpointInterval >= time.Second, "AUDIT_CHECKPOINT_INTERVAL", "must be at least 1s")
+		l.Check(s.Audit.RetentionDays >= 30 && s.Audit.RetentionDays <= 365, "AUDIT_RETENTION_DAYS", "must be from 30 to 365")
 		checkCP(l)
 	}
 }
@@ -75,8 +97,10 @@ func Spec() bootstrap.Spec {
 		// Health uploads the job logs; its own lines with a job id are
 		// warnings about those uploads and must not loop back into them.
 		KeepsJobLogs: true,
+		// Health keeps the audit log every app appends to (ADR 0014).
+		AuditWriter: true,
 		// Operators and agentctl call these directly, with the job API token.
-		ClientRoutes: []string{"/v1/status", "/v1/diag", "/v1/deadletters"},
+		ClientRoutes: append([]string{"/v1/status", "/v1/diag", "/v1/deadletters"}, ports.AuditClientRoutes...),
 		Settings:     s.register,
 		Wire: func(ctx context.Context, d bootstrap.Deps) (func(context.Context) error, error) {
 			return wire(ctx, d, &s)
@@ -99,22 +123,91 @@ func wire(ctx context.Context, d bootstrap.Deps, s *Settings) (func(context.Cont
 	status := app.NewStatus(ids, d.Sidecar, self, recent).WithDeadLetters(dls)
 	ports.Register(d.App, status, prober, statusRequestTimeout)
 
-	if !s.ControlPlane.Enabled() {
-		d.Logger.Info("no control plane configured (CONTROLPLANE_URL is empty): no heartbeats, job logs are not uploaded")
+	var cp *controlplane.Client
+	if s.ControlPlane.Enabled() {
+		c, err := controlplane.NewFromSettings(s.ControlPlane, controlplane.DaprSecrets{Getter: d.SecretGetter, Store: s.ControlPlane.SecretStore},
+			d.Logger, d.Registry, controlplane.WithTracerProvider(d.TracerProvider))
+		if err != nil {
+			return nil, fmt.Errorf("control plane client: %w", err)
+		}
+		cp = c
+	}
+	if d.Common.Audit.Mode != bootstrap.AuditOff {
+		w, err := wireAudit(ctx, d, s, cp)
+		if err != nil {
+			return nil, err
+		}
+		status.WithAudit(w)
+	}
+	if cp == nil {
+		d.Logger.Info("no control plane configured (CONTROLPLANE_URL is empty): no heartbeats, job logs are not uploaded, " +
+			"audit checkpoints are not cosigned by a witness")
 		return nil, nil
 	}
-	return wireControlPlane(ctx, d, s, status)
+	return wireControlPlane(ctx, d, s, status, cp)
+}
+
+// wireAudit opens the audit log, hands its recorder to this app's secret
+// reads, and starts checkpoints. The signing key is read before the log
+// is open, so its read is the first thing recorded once it is.
+func wireAudit(ctx context.Context, d bootstrap.Deps, s *Settings, cp *controlplane.Client) (*app.AuditWriter, error) {
+	a := d.Common.Audit
+	data, err := d.Sidecar.Client().GetSecret(ctx, a.SecretStore, s.Audit.SigningKey, nil)
+	if err != nil {
+		return nil, fmt.Errorf("read the audit signing key %q from secret store %q (%v): health signs audit checkpoints with it; "+
+			"create one with `agentctl audit keygen --origin ORIGIN` and allow it in health's secret scopes",
+			s.Audit.SigningKey, a.SecretStore, daprclient.SecretErrorKind(err))
+	}
+	skey := data[s.Audit.SigningKey]
+	if skey == "" && len(data) == 1 {
+		for _, v := range data {
+			skey = v
+		}
+	}
+	d.Secrets.Register(skey)
+	signer, err := audit.NewSigner(skey)
+	if err != nil {
+		return nil, fmt.Errorf("audit signing key %q in store %q: %w", s.Audit.SigningKey, a.SecretStore, err)
+	}
+	vkey, err := audit.VerifierKey(skey)
+	if err != nil {
+		return nil, fmt.Errorf("audit signing key %q in store %q: %w", s.Audit.SigningKey, a.SecretStore, err)
+	}
+	log, err := audit.Open(ctx, audit.DaprStore{Client: d.Sidecar.Client(), Name: s.Audit.StateStore},
+		audit.Options{Origin: signer.Name(), Signer: signer})
+	if err != nil {
+		return nil, err
+	}
+	var witness app.Witness
+	if cp != nil {
+		witness = cp
+	}
+	w, err := app.NewAuditWriter(app.AuditOptions{
+		Log: log, VerifierKey: vkey, CheckpointEntries: uint64(s.Audit.CheckpointEntries),
+		CheckpointInterval: s.Audit.CheckpointInterval, Retention: time.Duration(s.Audit.RetentionDays) * 24 * time.Hour,
+		Witness: witness, App: d.Common.AppID, Logger: d.Logger, Registerer: d.Registry,
+	})
+	if err != nil {
+		return nil, err
+	}
+	d.AuditWriter.Set(w.Recorder())
+	if err := w.Recorder().Record(ctx, audit.Entry{Action: audit.ActionSecretRead, Actor: d.Common.AppID, App: d.Common.AppID,
+		Target: a.SecretStore + "/" + s.Audit.SigningKey, Outcome: audit.OutcomeOK,
+		Details: map[string]string{"purpose": "audit checkpoint signing key", "verifier_key": vkey}}); err != nil {
+		return nil, fmt.Errorf("record the audit signing key's read: %w", err)
+	}
+	ports.RegisterAudit(d.App, w)
+	go w.Run(ctx)
+	h := log.Head()
+	d.Logger.Info("audit log open", zap.String("origin", h.Origin), zap.Uint64("entries", h.Size),
+		zap.Uint64("last_cosigned", h.LastCosigned), zap.Bool("witness", cp != nil))
+	return w, nil
 }
 
 // wireControlPlane starts heartbeats and the job log upload; the returned
 // func makes the last upload on shutdown.
-func wireControlPlane(ctx context.Context, d bootstrap.Deps, s *Settings, status *app.Status) (func(context.Context) error, error) {
+func wireControlPlane(ctx context.Context, d bootstrap.Deps, s *Settings, status *app.Status, client *controlplane.Client) (func(context.Context) error, error) {
 	cp := s.ControlPlane
-	client, err := controlplane.NewFromSettings(cp, controlplane.DaprSecrets{Getter: d.Sidecar.Client(), Store: cp.SecretStore},
-		d.Logger, d.Registry, controlplane.WithTracerProvider(d.TracerProvider))
-	if err != nil {
-		return nil, fmt.Errorf("control plane client: %w", err)
-	}
 	beats, err := app.NewHeartbeats(app.HeartbeatOptions{
 		AgentID: cp.AgentID, Version: bootstrap.Version, Interval: s.HeartbeatInterval, CheckTimeout: statusRequestTimeout,
 		Status: status, Jobs: adapters.NewOrchestratorJobs(d.Sidecar, s.OrchestratorAppID), Sender: client,

@@ -139,7 +139,7 @@ func Wire(ctx context.Context, d bootstrap.Deps, cfg Config, c Collaborators) (f
 
 	if c.Work == nil && cfg.ControlPlane.Enabled() {
 		cp, err := controlplane.NewFromSettings(cfg.ControlPlane,
-			controlplane.DaprSecrets{Getter: client, Store: cfg.ControlPlane.SecretStore}, log, d.Registry,
+			controlplane.DaprSecrets{Getter: d.SecretGetter, Store: cfg.ControlPlane.SecretStore}, log, d.Registry,
 			controlplane.WithTracerProvider(d.TracerProvider))
 		if err != nil {
 			return nil, fmt.Errorf("control-plane client: %w", err)

@@ -65,7 +65,7 @@ func Spec() bootstrap.Spec {
 			var cp *adapters.ControlPlaneStore
 			if s.ControlPlane.Enabled() {
 				cpClient, err := controlplane.NewFromSettings(s.ControlPlane,
-					controlplane.DaprSecrets{Getter: client, Store: s.ControlPlane.SecretStore}, d.Logger, d.Registry,
+					controlplane.DaprSecrets{Getter: d.SecretGetter, Store: s.ControlPlane.SecretStore}, d.Logger, d.Registry,
 					controlplane.WithTracerProvider(d.TracerProvider))
 				if err != nil {
 					return nil, fmt.Errorf("control-plane link: %w", err)

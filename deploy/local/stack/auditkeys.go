@@ -1,0 +1,72 @@
+package stack
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+
+	"github.com/secure-agent/secure-agent/libs/audit"
+)
+
+// The secret-store keys of the audit log (ADR 0014).
+const (
+	auditHMACKey    = audit.DefaultHMACKey
+	auditSigningKey = "audit-signing-key"
+)
+
+var unsafeOrigin = regexp.MustCompile(`[^a-zA-Z0-9._-]`)
+
+// ensureAuditKeys adds the installation's audit keys to the stack's secret
+// file when it has none: a random HMAC key and an Ed25519 checkpoint
+// signing key whose name (the log's origin) is unique to this data
+// directory. Existing keys are kept, so the log's checkpoints stay
+// verifiable across restarts. A file that does not parse is left for
+// validateSecretsFile to report.
+func ensureAuditKeys(path, dataDir string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", path, err)
+	}
+	var m map[string]any
+	if json.Unmarshal(b, &m) != nil || m == nil {
+		return nil
+	}
+	changed := false
+	if _, ok := m[auditHMACKey]; !ok {
+		k := make([]byte, 32)
+		if _, err := rand.Read(k); err != nil {
+			return err
+		}
+		m[auditHMACKey] = hex.EncodeToString(k)
+		changed = true
+	}
+	if _, ok := m[auditSigningKey]; !ok {
+		id := make([]byte, 4)
+		if _, err := rand.Read(id); err != nil {
+			return err
+		}
+		base := unsafeOrigin.ReplaceAllString(filepath.Base(filepath.Clean(dataDir)), "-")
+		skey, _, err := audit.GenerateKey("secure-agent.local/" + base + "-" + hex.EncodeToString(id))
+		if err != nil {
+			return fmt.Errorf("generate the audit signing key: %w", err)
+		}
+		m[auditSigningKey] = skey
+		changed = true
+	}
+	if !changed {
+		return nil
+	}
+	out, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(out, '\n'), 0o600); err != nil {
+		return fmt.Errorf("write %s: %w", tmp, err)
+	}
+	return os.Rename(tmp, path)
+}
