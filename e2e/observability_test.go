@@ -99,7 +99,7 @@ func TestObservabilityLive(t *testing.T) {
 		requireNoSecretInSpans(t, recv.all(), secrets)
 	})
 
-	prom.waitScrapedAfter(t, time.Now())
+	prom.waitTwoSamplesAfter(t, time.Now())
 	t.Run("after a successful job", func(t *testing.T) {
 		report.queries(t, prom, assets, "always", "success")
 		report.alertMetrics(t, prom, assets)
@@ -114,7 +114,7 @@ func TestObservabilityLive(t *testing.T) {
 	})
 	st = a.wait(bad, 3*time.Minute)
 	require.Equal(t, job.Failed, st.State)
-	prom.waitScrapedAfter(t, time.Now())
+	prom.waitTwoSamplesAfter(t, time.Now())
 	t.Run("after a failing job", func(t *testing.T) {
 		report.queries(t, prom, assets, "failure", "failure")
 		report.queries(t, prom, assets, "always", "failure")
@@ -244,6 +244,16 @@ func (p *prometheus) query(t *testing.T, expr string) (int, error) {
 }
 
 // waitScrapedAfter waits until every target was scraped after at.
+// waitTwoSamplesAfter waits until every target was scraped twice after at:
+// a series first exported before at then has two samples, which rate()
+// over a panel's window needs (one scrape is not enough for a histogram
+// created by the job that just ended).
+func (p *prometheus) waitTwoSamplesAfter(t *testing.T, at time.Time) {
+	t.Helper()
+	p.waitScrapedAfter(t, at)
+	p.waitScrapedAfter(t, time.Now())
+}
+
 func (p *prometheus) waitScrapedAfter(t *testing.T, at time.Time) {
 	t.Helper()
 	require.Eventually(t, func() bool {
