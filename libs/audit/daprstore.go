@@ -22,7 +22,16 @@ type StateClient interface {
 type DaprStore struct {
 	Client StateClient
 	Name   string
+	// NoRollback marks a store whose transactions apply the operations
+	// that succeed even when another fails (Redis: MULTI has no
+	// rollback). The writer then checks the head's etag before each
+	// commit, so a stale writer does not overwrite entries before its
+	// head write fails. Only one writer may run against such a store.
+	NoRollback bool
 }
+
+// CheckBeforeCommit reports NoRollback to the Log.
+func (s DaprStore) CheckBeforeCommit() bool { return s.NoRollback }
 
 var strong = &dapr.StateOptions{Concurrency: dapr.StateConcurrencyFirstWrite, Consistency: dapr.StateConsistencyStrong}
 
@@ -75,7 +84,10 @@ func (s DaprStore) Commit(ctx context.Context, c Commit) error {
 	}
 	ops = append(ops, &dapr.StateOperation{Type: dapr.StateOperationTypeUpsert, Item: head})
 	if err := s.Client.ExecuteStateTransaction(ctx, s.Name, nil, ops); err != nil {
-		if strings.Contains(strings.ToLower(err.Error()), "etag") {
+		msg := strings.ToLower(err.Error())
+		// SQL stores name the etag; Redis's script says it could not set
+		// the head (its version differs).
+		if strings.Contains(msg, "etag") || strings.Contains(msg, "failed to set key "+headKey) {
 			return fmt.Errorf("state store %s: %w (%v)", s.Name, ErrConflict, err)
 		}
 		return fmt.Errorf("write %d audit keys to state store %s in one transaction (does it support transactions, "+

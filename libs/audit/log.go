@@ -156,6 +156,15 @@ func (l *Log) Append(ctx context.Context, entries ...Entry) ([]Entry, error) {
 }
 
 func (l *Log) append(ctx context.Context, entries []Entry) ([]Entry, error) {
+	if c, ok := l.store.(interface{ CheckBeforeCommit() bool }); ok && c.CheckBeforeCommit() {
+		_, etag, _, err := l.store.LoadHead(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("read the audit log's head: %w", err)
+		}
+		if etag != l.etag {
+			return nil, fmt.Errorf("audit head changed: %w", ErrConflict)
+		}
+	}
 	now := FormatTime(l.opts.Now())
 	pending := map[int64]tlog.Hash{}
 	reader := l.reader(ctx, pending)

@@ -142,7 +142,7 @@ func TestControlPlaneLink(t *testing.T) {
 	settings := map[string]string{
 		"APP_ID": healthID, "APP_PORT": strconv.Itoa(appPort),
 		"DAPR_HTTP_PORT": strconv.Itoa(sc.HTTPPort), "DAPR_GRPC_PORT": strconv.Itoa(sc.GRPCPort),
-		"LOG_FORMAT": "console", "SHUTDOWN_TIMEOUT": "2s",
+		"LOG_FORMAT": "console", "SHUTDOWN_TIMEOUT": "2s", "AUDIT": "off",
 		"HEALTH_APPS": orchID, "ORCHESTRATOR_APP_ID": orchID,
 		"CONTROLPLANE_URL": cp.srv.URL + "/api/agent/v1", "CONTROLPLANE_TOKEN_URL": cp.srv.URL + "/token",
 		"CONTROLPLANE_CA_FILE": cp.caFile(t), "AGENT_ID": "agent-it", "HEARTBEAT_INTERVAL": "1s",

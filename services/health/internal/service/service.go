@@ -173,8 +173,25 @@ func wireAudit(ctx context.Context, d bootstrap.Deps, s *Settings, cp *controlpl
 	if err != nil {
 		return nil, fmt.Errorf("audit signing key %q in store %q: %w", s.Audit.SigningKey, a.SecretStore, err)
 	}
-	log, err := audit.Open(ctx, audit.DaprStore{Client: d.Sidecar.Client(), Name: s.Audit.StateStore},
-		audit.Options{Origin: signer.Name(), Signer: signer})
+	store := audit.DaprStore{Client: d.Sidecar.Client(), Name: s.Audit.StateStore}
+	md, err := d.Sidecar.Metadata(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read the sidecar's components: %w", err)
+	}
+	found := false
+	for _, c := range md.Components {
+		if c.Name == s.Audit.StateStore {
+			found = true
+			// Redis applies a transaction's other writes when one fails:
+			// check the head before each commit (ADR 0014).
+			store.NoRollback = c.Type == "state.redis"
+		}
+	}
+	if !found {
+		return nil, fmt.Errorf("AUDIT_STATE_STORE %q is not a component health's sidecar loaded: the audit log is kept there "+
+			"(a transactional state store scoped to health)", s.Audit.StateStore)
+	}
+	log, err := audit.Open(ctx, store, audit.Options{Origin: signer.Name(), Signer: signer})
 	if err != nil {
 		return nil, err
 	}
