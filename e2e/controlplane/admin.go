@@ -67,6 +67,7 @@ func (s *Server) startAdmin(addr string) error {
 		}
 		w.WriteHeader(http.StatusNoContent)
 	})
+	mux.HandleFunc("GET /witness", s.adminWitness)
 	mux.HandleFunc("GET /heartbeats", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, http.StatusOK, s.Heartbeats()) })
 	s.adminSrv = &http.Server{Handler: withRequestID(mux), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = s.adminSrv.Serve(s.adminLn) }()

@@ -37,6 +37,9 @@ type ErrorDetail struct {
 	Code      string `json:"code"`
 	Message   string `json:"message"`
 	RequestID string `json:"request_id,omitempty"`
+	// KnownSize is what the witness last cosigned (a 409 to an audit
+	// checkpoint).
+	KnownSize *uint64 `json:"known_size,omitempty"`
 }
 
 func writeError(w http.ResponseWriter, r *http.Request, status int, code, msg string) {

@@ -84,6 +84,7 @@ type Server struct {
 	limiter       *rateLimiter
 	work          *workQueue
 	store         *jobStore
+	witness       *witness
 }
 
 // Start listens and serves until Close.
@@ -104,6 +105,9 @@ func Start(opts Options) (*Server, error) {
 		limiter: newRateLimiter(opts.RateLimit, opts.RateWindow, opts.Now),
 		work:    newWorkQueue(opts.LeaseDuration, opts.Now),
 		store:   newJobStore(),
+	}
+	if s.witness, err = newWitness(opts.Now); err != nil {
+		return nil, fmt.Errorf("controlplane: witness key: %w", err)
 	}
 	s.ln, err = net.Listen("tcp", opts.Addr)
 	if err != nil {
@@ -180,6 +184,7 @@ func (s *Server) routes() http.Handler {
 	api.HandleFunc("HEAD "+APIPrefix+"/jobs/{job_id}/files/{sha256}", s.handleHasFile)
 	api.HandleFunc("PUT "+APIPrefix+"/jobs/{job_id}/files/{sha256}", s.handleIngestFile)
 	api.HandleFunc("PUT "+APIPrefix+"/jobs/{job_id}/manifest", s.handleManifest)
+	api.HandleFunc("POST "+APIPrefix+"/audit/checkpoints", s.handleAddCheckpoint)
 	api.HandleFunc(APIPrefix+"/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, http.StatusNotFound, "not_found", "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})

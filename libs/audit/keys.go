@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"strings"
 
+	fnote "github.com/transparency-dev/formats/note"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 )
@@ -54,6 +55,27 @@ func NewVerifier(vkey string) (note.Verifier, error) {
 		return nil, fmt.Errorf("%q is not a note verifier key (<name>+<hash>+<key>): %w", vkey, err)
 	}
 	return v, nil
+}
+
+// NewCosignatureVerifier parses a witness's key for its C2SP
+// cosignature/v1 signatures (a cosignature key, or a plain Ed25519 note
+// key the witness also cosigns with).
+func NewCosignatureVerifier(vkey string) (note.Verifier, error) {
+	v, err := fnote.NewVerifierForCosignatureV1(strings.TrimSpace(vkey))
+	if err != nil {
+		return nil, fmt.Errorf("%q is not a witness verifier key: %w", vkey, err)
+	}
+	return v, nil
+}
+
+// NewCosigner returns a C2SP cosignature/v1 signer from a note signer key
+// (what a witness signs with).
+func NewCosigner(skey string) (note.Signer, error) {
+	s, err := fnote.NewSignerForCosignatureV1(strings.TrimSpace(skey))
+	if err != nil {
+		return nil, errors.New("not a witness signer key")
+	}
+	return s, nil
 }
 
 // HMAC is how the log names a secret's value without holding it: Vault's

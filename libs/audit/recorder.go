@@ -121,7 +121,7 @@ func (r *Remote) Record(ctx context.Context, entries ...Entry) error {
 	}
 	if err != nil {
 		r.records.WithLabelValues("failed").Add(float64(len(entries)))
-		r.log.Error("audit log unavailable: the action was not taken", zap.String("action", entries[0].Action),
+		r.log.Warn("audit log unavailable: the action was not taken", zap.String("action", entries[0].Action),
 			zap.String("target", entries[0].Target), zap.String("writer", r.appID), zap.Error(err))
 		return errkind.Wrap(errkind.Transient, fmt.Errorf("%w: %w", ErrUnavailable, err),
 			fmt.Sprintf("audit log unavailable (%s did not record %s %s)", r.appID, entries[0].Action, entries[0].Target))

@@ -357,6 +357,12 @@ func (v *verifier) report() Report {
 // Export writes the log as JSON lines (ExportLine): head, entries in
 // chunks, checkpoints.
 func (l *Log) Export(ctx context.Context, w io.Writer) error {
+	return l.ExportFrom(ctx, w, 0)
+}
+
+// ExportFrom is Export with the entries from seq from on only (the head
+// and every checkpoint are always written), for tailing.
+func (l *Log) ExportFrom(ctx context.Context, w io.Writer, from uint64) error {
 	h := l.Head()
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
@@ -364,7 +370,7 @@ func (l *Log) Export(ctx context.Context, w io.Writer) error {
 		return err
 	}
 	const chunk = 512
-	for from := uint64(0); from < h.Size; from += chunk {
+	for ; from < h.Size; from += chunk {
 		recs, err := l.read(ctx, from, min(from+chunk, h.Size), true)
 		if err != nil {
 			return err

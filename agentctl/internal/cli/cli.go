@@ -71,7 +71,7 @@ type argsCommand interface {
 func commands() []command {
 	return []command{
 		&runCmd{}, &statusCmd{}, &listCmd{}, &cancelCmd{}, &manifestCmd{},
-		&deadLettersCmd{}, &probeBrokerCmd{}, &extractCmd{}, &preflightCmd{}, &exportCmd{}, &verifyImageCmd{}, versionCmd{},
+		&deadLettersCmd{}, &auditCmd{}, &probeBrokerCmd{}, &extractCmd{}, &preflightCmd{}, &exportCmd{}, &verifyImageCmd{}, versionCmd{},
 	}
 }
 

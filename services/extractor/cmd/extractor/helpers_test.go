@@ -85,11 +85,13 @@ func startStack(t *testing.T, opts stackOptions) *stack {
 	}})
 
 	env := map[string]string{
-		"APP_PORT":         strconv.Itoa(appPort),
-		"DAPR_HTTP_PORT":   strconv.Itoa(s.sidecar.HTTPPort),
-		"DAPR_GRPC_PORT":   strconv.Itoa(s.sidecar.GRPCPort),
-		"LOG_FORMAT":       "console",
-		"LOG_LEVEL":        "debug",
+		"APP_PORT":       strconv.Itoa(appPort),
+		"DAPR_HTTP_PORT": strconv.Itoa(s.sidecar.HTTPPort),
+		"DAPR_GRPC_PORT": strconv.Itoa(s.sidecar.GRPCPort),
+		"LOG_FORMAT":     "console",
+		"LOG_LEVEL":      "debug",
+		// One app alone: no audit writer (tests that want one set AUDIT).
+		"AUDIT":            "off",
 		"SHUTDOWN_TIMEOUT": "3s",
 	}
 	for k, v := range opts.env {

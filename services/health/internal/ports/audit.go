@@ -71,13 +71,17 @@ func RegisterAudit(f *fiber.App, w *app.AuditWriter) {
 		return c.JSON(audit.AppendResponse{Seqs: seqs})
 	})
 	f.Get("/v1/audit/export", func(c *fiber.Ctx) error {
+		from, err := strconv.ParseUint(c.Query("from", "0"), 10, 64)
+		if err != nil {
+			return errkind.New(errkind.Invalid, "from must be an entry's sequence number (?from=N)")
+		}
 		c.Set(fiber.HeaderContentType, "application/x-ndjson")
 		c.Context().SetBodyStreamWriter(func(bw *bufio.Writer) {
 			// The request's context ends with the handler; the stream
 			// outlives it, bounded on its own.
 			ctx, cancel := context.WithTimeout(context.Background(), exportTimeout)
 			defer cancel()
-			if err := w.Log().Export(ctx, bw); err != nil {
+			if err := w.Log().ExportFrom(ctx, bw, from); err != nil {
 				_, _ = fmt.Fprintf(bw, "{\"error\":%q}\n", err.Error())
 			}
 			_ = bw.Flush()

@@ -26,6 +26,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/secure-agent/secure-agent/libs/audit"
 	"github.com/secure-agent/secure-agent/libs/bootstrap"
 	"github.com/secure-agent/secure-agent/libs/daprclient"
 	"github.com/secure-agent/secure-agent/libs/daprtest"
@@ -297,7 +298,9 @@ func (s *stack) startApp(ln net.Listener) *appInstance {
 	require.NoError(t, err)
 	d := bootstrap.Deps{Logger: log, Registry: reg, Sidecar: sidecar, App: srv.App(), Router: router,
 		Publisher: pubsub.NewPublisher(sidecar.Client(), "pubsub", traced), AddReadyCheck: srv.AddReadyCheck,
-		TracerProvider: s.tp, Propagator: prop}
+		TracerProvider: s.tp, Propagator: prop,
+		// One app alone: no audit writer to record in (AUDIT=off).
+		Audit: audit.Off{}, SecretGetter: sidecar.Client()}
 	flush, err := Wire(ctx, d, s.cfg, s.world.collaborators())
 	require.NoError(t, err)
 	served := make(chan error, 1)
