@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/time/rate"
 
+	"github.com/secure-agent/secure-agent/libs/audit"
 	"github.com/secure-agent/secure-agent/libs/errkind"
 	"github.com/secure-agent/secure-agent/libs/logging"
 )
@@ -60,7 +61,14 @@ func New(opts Options) (*Client, error) {
 	if o.ProxyURL != "" {
 		proxy, _ = url.Parse(o.ProxyURL) // validated above
 	}
-	g := &guard{hosts: newAllowlist(o.AllowedHosts), refused: m.refused.Inc}
+	g := &guard{hosts: newAllowlist(o.AllowedHosts), refused: func(ctx context.Context, host string) {
+		m.refused.Inc()
+		// The request is refused either way; the entry is best effort.
+		if err := o.Audit.Record(ctx, audit.Entry{Action: audit.ActionEgressRefused, Actor: o.AuditApp, App: o.AuditApp,
+			Target: host, Outcome: audit.OutcomeDenied}); err != nil {
+			o.Logger.Warn("the audit log did not record a refused egress", zap.String("host", host), zap.Error(err))
+		}
+	}}
 	// Proxy stays nil unless configured: the environment's proxy is never used.
 	transport := &http.Transport{
 		ForceAttemptHTTP2:   true,

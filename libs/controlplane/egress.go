@@ -61,11 +61,11 @@ func (a allowlist) allows(host string) bool {
 type guard struct {
 	hosts     allowlist
 	proxyHost string
-	refused   func()
+	refused   func(ctx context.Context, host string)
 }
 
-func (g *guard) refuse(host string) error {
-	g.refused()
+func (g *guard) refuse(ctx context.Context, host string) error {
+	g.refused(ctx, host)
 	return fmt.Errorf("refused connection to %q: %w (add it to the allowed hosts if the agent should reach it)", host, errEgressRefused)
 }
 
@@ -76,7 +76,7 @@ func (g *guard) dialContext(d *net.Dialer) func(ctx context.Context, network, ad
 			return nil, fmt.Errorf("dial %q: %w", addr, err)
 		}
 		if !g.hosts.allows(host) && !(g.proxyHost != "" && strings.EqualFold(host, g.proxyHost)) {
-			return nil, g.refuse(host)
+			return nil, g.refuse(ctx, host)
 		}
 		return d.DialContext(ctx, network, addr)
 	}
@@ -91,11 +91,11 @@ type guardedTransport struct {
 func (t *guardedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.URL.Scheme != "https" {
 		closeBody(req)
-		return nil, t.guard.refuse(req.URL.Scheme + "://" + req.URL.Host)
+		return nil, t.guard.refuse(req.Context(), req.URL.Scheme+"://"+req.URL.Host)
 	}
 	if !t.guard.hosts.allows(req.URL.Hostname()) {
 		closeBody(req)
-		return nil, t.guard.refuse(req.URL.Hostname())
+		return nil, t.guard.refuse(req.Context(), req.URL.Hostname())
 	}
 	if err := t.limiter.Wait(req.Context()); err != nil {
 		closeBody(req)

@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/trace/noop"
 	"go.uber.org/zap"
 
+	"github.com/secure-agent/secure-agent/libs/audit"
 	"github.com/secure-agent/secure-agent/libs/errkind"
 )
 
@@ -74,6 +75,11 @@ type Options struct {
 	// TracerProvider makes every API call and token fetch a client span;
 	// nil records none.
 	TracerProvider trace.TracerProvider
+	// Audit records token fetches, refusals and rotations (a fetched
+	// token is used only once recorded) and refused egress; AuditApp is
+	// the app recording. Nil: audit.Off.
+	Audit    audit.Recorder
+	AuditApp string
 }
 
 func (o *Options) withDefaults() Options {
@@ -92,6 +98,12 @@ func (o *Options) withDefaults() Options {
 	}
 	if out.TracerProvider == nil {
 		out.TracerProvider = noop.NewTracerProvider()
+	}
+	if out.Audit == nil {
+		out.Audit = audit.Off{}
+	}
+	if out.AuditApp == "" {
+		out.AuditApp = "agent"
 	}
 	return out
 }

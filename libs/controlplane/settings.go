@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
+	"github.com/secure-agent/secure-agent/libs/audit"
 	"github.com/secure-agent/secure-agent/libs/config"
 	"github.com/secure-agent/secure-agent/libs/daprclient"
 	"github.com/secure-agent/secure-agent/libs/errkind"
@@ -115,6 +116,12 @@ type Option func(*Options)
 // (Options.TracerProvider).
 func WithTracerProvider(tp trace.TracerProvider) Option {
 	return func(o *Options) { o.TracerProvider = tp }
+}
+
+// WithAudit records the client's token fetches and refused egress in the
+// audit log as app.
+func WithAudit(r audit.Recorder, app string) Option {
+	return func(o *Options) { o.Audit, o.AuditApp = r, app }
 }
 
 // NewFromSettings builds a client from loaded settings; secrets are read

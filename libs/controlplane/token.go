@@ -8,12 +8,14 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 
 	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 
+	"github.com/secure-agent/secure-agent/libs/audit"
 	"github.com/secure-agent/secure-agent/libs/errkind"
 	"github.com/secure-agent/secure-agent/libs/logging"
 )
@@ -31,6 +33,9 @@ type tokenSource struct {
 
 	mu  sync.Mutex
 	tok *oauth2.Token
+	// rotating: the server refused the cached token; the next fetch is
+	// recorded as a rotation.
+	rotating bool
 }
 
 // token returns the cached token while it is valid, else fetches one. The
@@ -47,9 +52,20 @@ func (s *tokenSource) token(ctx context.Context) (*oauth2.Token, error) {
 		var te *tokenErr
 		if errors.As(err, &te) && te.rejected {
 			s.metrics.authFailures.WithLabelValues(authTokenRejected).Inc()
+			s.record(ctx, audit.ActionTokenRefused, audit.OutcomeDenied, nil)
 		}
 		return nil, err
 	}
+	action := audit.ActionTokenFetched
+	if s.rotating {
+		action = audit.ActionTokenRotated
+	}
+	// A token is used only once its fetch is recorded (fail closed).
+	if err := s.record(ctx, action, audit.OutcomeOK, map[string]string{"expires_at": tok.Expiry.UTC().Format(time.RFC3339)}); err != nil {
+		s.metrics.tokens.WithLabelValues("error").Inc()
+		return nil, errkind.Wrap(errkind.Transient, err, "the control-plane token is not used: its fetch is not recorded in the audit log")
+	}
+	s.rotating = false
 	s.metrics.tokens.WithLabelValues("ok").Inc()
 	s.tok = tok
 	return tok, nil
@@ -62,7 +78,13 @@ func (s *tokenSource) invalidate(refused string) {
 	defer s.mu.Unlock()
 	if s.tok != nil && s.tok.AccessToken == refused {
 		s.tok = nil
+		s.rotating = true
 	}
+}
+
+func (s *tokenSource) record(ctx context.Context, action, outcome string, details map[string]string) error {
+	return s.opts.Audit.Record(ctx, audit.Entry{Action: action, Actor: s.opts.AuditApp, App: s.opts.AuditApp,
+		Target: s.opts.TokenURL, Outcome: outcome, Details: details})
 }
 
 // fetch is one client span, the credentials' reads from the secret store

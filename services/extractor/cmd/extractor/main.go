@@ -105,7 +105,7 @@ func wire(ctx context.Context, d bootstrap.Deps, s settings) error {
 			objectstore.WithTracerProvider(d.TracerProvider), objectstore.WithRegisterer(d.Registry)),
 		Events: d.Publisher, Records: records,
 		FileBytes: s.fileBytes, Concurrency: s.concurrency, Lifetime: ctx,
-		Logger: d.Logger, Metrics: metrics, TracerProvider: d.TracerProvider,
+		Logger: d.Logger, Metrics: metrics, TracerProvider: d.TracerProvider, Audit: d.Audit,
 	})
 	if err != nil {
 		return err

@@ -57,6 +57,7 @@ type Run struct {
 // Start begins observing statement st sent to t. The returned context
 // holds the statement's span; End the run once.
 func (o *Observer) Start(ctx context.Context, t Target, st Statement) (context.Context, *Run) {
+	tallyOf(ctx, st.Name)
 	if o == nil {
 		return ctx, nil
 	}

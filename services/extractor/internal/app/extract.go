@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -15,10 +16,12 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
+	"github.com/secure-agent/secure-agent/libs/audit"
 	"github.com/secure-agent/secure-agent/libs/errkind"
 	"github.com/secure-agent/secure-agent/libs/job"
 	"github.com/secure-agent/secure-agent/libs/logging"
 	"github.com/secure-agent/secure-agent/libs/model"
+	"github.com/secure-agent/secure-agent/services/extractor/connector/dbobs"
 )
 
 // ExtractorOptions configure an Extractor. Logger, Metrics and
@@ -42,6 +45,9 @@ type ExtractorOptions struct {
 	Metrics  *Metrics
 	// TracerProvider receives the spans of the run's steps (nil: none).
 	TracerProvider trace.TracerProvider
+	// Audit records each staged file before it is announced and each
+	// run's statements (nil: audit.Off).
+	Audit audit.Recorder
 }
 
 // Extractor handles extraction requests (ADR 0007 "Runs").
@@ -66,6 +72,9 @@ func NewExtractor(o ExtractorOptions) (*Extractor, error) {
 	}
 	if o.Lifetime == nil {
 		o.Lifetime = context.Background()
+	}
+	if o.Audit == nil {
+		o.Audit = audit.Off{}
 	}
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()
@@ -290,7 +299,8 @@ func (x *Extractor) run(ctx context.Context, req job.ExtractRequest, run string,
 		sink.Abort()
 		return Record{}, err
 	}
-	stats, err := conn.Extract(ctx, w)
+	tctx, tally := dbobs.WithTally(ctx)
+	stats, err := conn.Extract(tctx, w)
 	if err != nil {
 		sink.Abort() // a failed run stages nothing more
 		_ = w.Close()
@@ -306,6 +316,12 @@ func (x *Extractor) run(ctx context.Context, req job.ExtractRequest, run string,
 	rows := rowsOf(st.files)
 	if counts := w.Counts(); !sameRows(rows, counts) {
 		return Record{}, fmt.Errorf("staged files hold %v rows but the connector wrote %v; this is a bug, report it", rows, counts)
+	}
+	if err := x.o.Audit.Record(audit.WithJob(ctx, req.JobID), audit.Entry{Action: audit.ActionPartitionStatement,
+		Actor: "extractor", App: "extractor", Target: req.JobID + "/" + req.Partition.ID, Outcome: audit.OutcomeOK,
+		Details: map[string]string{"count": strconv.Itoa(tally.Total()), "names": tally.Names(), "run": run,
+			"database": req.Partition.Database, "files": strconv.Itoa(len(st.files))}}); err != nil {
+		return Record{}, fmt.Errorf("the run's statements were not recorded: %w", err)
 	}
 	return Record{
 		Run: run, Attempt: req.Attempt, Files: st.files, Rows: rows,
@@ -346,6 +362,13 @@ func (s *stager) stage(kind model.Kind, seq int, data []byte, rows int64) error 
 	}
 	if err := s.put(br, data); err != nil {
 		return err
+	}
+	// The file is recorded before anyone is told it exists (fail closed).
+	if err := s.x.o.Audit.Record(audit.WithJob(s.ctx, s.req.JobID), audit.Entry{Action: audit.ActionPartitionStaged,
+		Actor: "extractor", App: "extractor", Target: br.Key, Outcome: audit.OutcomeOK, Details: map[string]string{
+			"sha256": br.SHA256, "bytes": strconv.FormatInt(br.Bytes, 10), "rows": strconv.FormatInt(rows, 10),
+			"kind": string(kind), "partition": s.req.Partition.ID, "run": s.run}}); err != nil {
+		return fmt.Errorf("staged %s file %d is not announced: %w", kind, seq, err)
 	}
 	if err := s.x.announce(s.ctx, br); err != nil {
 		return fmt.Errorf("announce staged %s file %d: %w", kind, seq, err)

@@ -126,7 +126,7 @@ func wire(ctx context.Context, d bootstrap.Deps, s *Settings) (func(context.Cont
 	var cp *controlplane.Client
 	if s.ControlPlane.Enabled() {
 		c, err := controlplane.NewFromSettings(s.ControlPlane, controlplane.DaprSecrets{Getter: d.SecretGetter, Store: s.ControlPlane.SecretStore},
-			d.Logger, d.Registry, controlplane.WithTracerProvider(d.TracerProvider))
+			d.Logger, d.Registry, controlplane.WithTracerProvider(d.TracerProvider), controlplane.WithAudit(d.Audit, d.Common.AppID))
 		if err != nil {
 			return nil, fmt.Errorf("control plane client: %w", err)
 		}

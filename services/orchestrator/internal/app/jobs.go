@@ -7,11 +7,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"strconv"
 	"sync"
 	"time"
 
 	"go.uber.org/zap"
 
+	"github.com/secure-agent/secure-agent/libs/audit"
 	"github.com/secure-agent/secure-agent/libs/errkind"
 	"github.com/secure-agent/secure-agent/libs/job"
 	"github.com/secure-agent/secure-agent/libs/logging"
@@ -87,6 +89,7 @@ type Jobs struct {
 	newID       func(time.Time) string
 	metrics     *Metrics
 	log         *zap.Logger
+	audit       audit.Recorder
 }
 
 // JobsOptions configures Jobs; Now and NewID default to the clock and
@@ -104,6 +107,9 @@ type JobsOptions struct {
 	NewID      func(time.Time) string
 	Metrics    *Metrics
 	Logger     *zap.Logger
+	// Audit records each submission, lease and cancel before it takes
+	// effect (nil: audit.Off).
+	Audit audit.Recorder
 }
 
 func NewJobs(store JobStore, index JobIndex, runner JobRunner, manifests ManifestReader, o JobsOptions) *Jobs {
@@ -122,9 +128,12 @@ func NewJobs(store JobStore, index JobIndex, runner JobRunner, manifests Manifes
 	if o.StartGrace <= 0 {
 		o.StartGrace = 2 * time.Minute
 	}
+	if o.Audit == nil {
+		o.Audit = audit.Off{}
+	}
 	return &Jobs{store: store, index: index, runner: runner, manifests: manifests, submissions: o.Submissions,
 		dests: o.Destinations, listLimit: o.ListLimit, startGrace: o.StartGrace, now: o.Now, newID: o.NewID,
-		metrics: o.Metrics, log: o.Logger}
+		metrics: o.Metrics, log: o.Logger, audit: o.Audit}
 }
 
 // Submit validates a spec (YAML or JSON), checks its destinations with
@@ -161,7 +170,7 @@ func (j *Jobs) Submit(ctx context.Context, body []byte, key string) (job.Submitt
 			return j.resume(ctx, held, spec)
 		}
 	}
-	return j.start(ctx, id, spec, now, false)
+	return j.start(ctx, id, spec, now, false, audit.ActionJobSubmitted)
 }
 
 var keyPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{7,127}$`)
@@ -196,7 +205,7 @@ func (j *Jobs) resume(ctx context.Context, held Submission, spec job.Spec) (job.
 		logging.WithTrace(ctx, j.log).Info("repeated submission answered with the job its idempotency key created", zap.String("job_id", held.JobID))
 		return job.Submitted{ID: held.JobID, State: run.JobStatus().State}, nil
 	}
-	return j.start(ctx, held.JobID, spec, held.At, true)
+	return j.start(ctx, held.JobID, spec, held.At, true, audit.ActionJobSubmitted)
 }
 
 // specDigest identifies a spec for idempotency keys.
@@ -231,16 +240,26 @@ func (j *Jobs) SubmitAs(ctx context.Context, id string, spec job.Spec) (started 
 		return false, err
 	}
 	// A record without a workflow is a start that crashed half-way: start it.
-	if _, err := j.start(ctx, id, spec, j.now().UTC(), true); err != nil {
+	if _, err := j.start(ctx, id, spec, j.now().UTC(), true, audit.ActionJobLeased); err != nil {
 		return false, err
 	}
 	return true, nil
 }
 
-func (j *Jobs) start(ctx context.Context, id string, spec job.Spec, now time.Time, recordMayExist bool) (job.Submitted, error) {
+func (j *Jobs) start(ctx context.Context, id string, spec job.Spec, now time.Time, recordMayExist bool, action string) (job.Submitted, error) {
 	log := logging.WithTrace(ctx, j.log).With(zap.String("job_id", id))
 	tp := TraceParent(ctx)
-	err := j.store.Save(ctx, JobRecord{ID: id, Spec: spec, SubmittedAt: now, TraceParent: tp})
+	actor := "client"
+	if action == audit.ActionJobLeased {
+		actor = "controlplane"
+	}
+	err := j.audit.Record(audit.WithJob(ctx, id), audit.Entry{Action: action, Actor: actor, App: "orchestrator", Target: id,
+		Outcome: audit.OutcomeOK, Details: map[string]string{"connection": spec.Connection, "source_kind": spec.Source.Kind,
+			"spec_sha256": specDigest(spec), "destinations": strconv.Itoa(len(spec.Destinations))}})
+	if err != nil {
+		return job.Submitted{}, errkind.Wrap(errkind.Transient, err, "job "+id+" was not started: its submission could not be recorded in the audit log")
+	}
+	err = j.store.Save(ctx, JobRecord{ID: id, Spec: spec, SubmittedAt: now, TraceParent: tp})
 	if err != nil && !(recordMayExist && errkind.Of(err) == errkind.Conflict) {
 		return job.Submitted{}, errkind.Wrap(errkind.Transient, err, "record job "+id+"; submit again")
 	}
@@ -370,6 +389,10 @@ func (j *Jobs) Cancel(ctx context.Context, id string) (job.Submitted, error) {
 	st := run.JobStatus()
 	if run.Finished() || st.State.Terminal() {
 		return job.Submitted{}, errkind.New(errkind.Conflict, fmt.Sprintf("job %s already ended (%s); there is nothing to cancel", id, st.State))
+	}
+	if err := j.audit.Record(audit.WithJob(ctx, id), audit.Entry{Action: audit.ActionJobCancelled, Actor: "client",
+		App: "orchestrator", Target: id, Outcome: audit.OutcomeOK, Details: map[string]string{"state": string(st.State)}}); err != nil {
+		return job.Submitted{}, errkind.Wrap(errkind.Transient, err, "job "+id+" was not cancelled: the request could not be recorded in the audit log")
 	}
 	if err := j.runner.Notify(ctx, id, CancelEvent()); err != nil {
 		return job.Submitted{}, errkind.Wrap(errkind.Transient, err, "send the cancel request to job "+id+"; try again")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
+	"github.com/secure-agent/secure-agent/libs/audit"
 	"github.com/secure-agent/secure-agent/libs/job"
 	"github.com/secure-agent/secure-agent/libs/logging"
 )
@@ -34,6 +36,10 @@ type WorkflowOptions struct {
 	ActivityRetry workflow.RetryPolicy
 	Metrics       *Metrics
 	Logger        *zap.Logger
+	// Audit records the job's start and end in the audit log (nil: not
+	// recorded). Workflow code cannot fail closed on it: the job already
+	// runs; a failure is logged.
+	Audit audit.Recorder
 }
 
 // DefaultActivityRetry rides out a dependency that is down for about two
@@ -125,7 +131,27 @@ func (w *JobWorkflow) Run(ctx *workflow.WorkflowContext) (out any, err error) {
 	// returning: the engine keeps only the last value anyway, and encoding
 	// it at every step of a replay would cost time for nothing.
 	defer func() { ctx.SetCustomStatus(r.m.StatusJSON()) }()
+	r.auditEvent(audit.ActionJobStarted, audit.OutcomeOK, map[string]string{
+		"connection": in.Spec.Connection, "source_kind": in.Spec.Source.Kind})
 	return r.execute(), nil
+}
+
+// auditEvent records a step of the job in the audit log, on the first
+// execution only (never on replay).
+func (r *jobRun) auditEvent(action, outcome string, details map[string]string) {
+	if r.w.opts.Audit == nil || r.ctx.IsReplaying() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if sc := spanContextOf(r.in.TraceParent); sc.IsValid() {
+		ctx = trace.ContextWithRemoteSpanContext(ctx, sc)
+	}
+	err := r.w.opts.Audit.Record(audit.WithJob(ctx, r.in.JobID), audit.Entry{Action: action, Actor: "orchestrator",
+		App: "orchestrator", Target: r.in.JobID, Outcome: outcome, Details: details})
+	if err != nil {
+		r.log.Error("the audit log did not record a step of the job", zap.String("action", action), zap.Error(err))
+	}
 }
 
 // recoverPanic turns a panic of workflow code into a failed workflow
@@ -428,6 +454,8 @@ func (r *jobRun) finish() job.Status {
 	}
 	r.m.Finish(r.now())
 	st := r.m.Status()
+	r.auditEvent(audit.ActionJobFinished, string(st.State), map[string]string{
+		"assets": strconv.FormatInt(st.Assets, 10), "errors": strconv.Itoa(len(st.Errors))})
 	if !r.ctx.IsReplaying() {
 		r.w.opts.Metrics.jobFinished(st, r.now().Sub(r.m.StartedAt()))
 		r.log.Info("job finished", zap.String("state", string(st.State)), zap.Int64("assets", st.Assets),

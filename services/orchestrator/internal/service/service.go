@@ -109,7 +109,7 @@ func Wire(ctx context.Context, d bootstrap.Deps, cfg Config, c Collaborators) (f
 	acts := app.NewActivities(c.Preflighter, c.Requests, c.Finalizer,
 		adapters.NewSlotStore(client, cfg.StateStore), engine, cfg.SourceConcurrency, metrics, log)
 	wf := app.NewJobWorkflow(app.WorkflowOptions{
-		SlotRetry: cfg.SlotRetry, ActivityRetry: cfg.ActivityRetry, Metrics: metrics, Logger: log,
+		SlotRetry: cfg.SlotRetry, ActivityRetry: cfg.ActivityRetry, Metrics: metrics, Logger: log, Audit: d.Audit,
 	})
 	registry := workflow.NewRegistry()
 	tracing := app.Tracing{Provider: d.TracerProvider, Jobs: app.NewRecordTraces(store), Logger: log}
@@ -122,6 +122,7 @@ func Wire(ctx context.Context, d bootstrap.Deps, cfg Config, c Collaborators) (f
 	}
 	jobs := app.NewJobs(store, store, engine, c.Manifests, app.JobsOptions{
 		ListLimit: cfg.JobListLimit, Submissions: store, Destinations: c.Destinations, Metrics: metrics, Logger: log,
+		Audit: d.Audit,
 	})
 	ports.RegisterHTTP(d.App, jobs)
 	ports.RegisterSubscriptions(d.Router, app.NewForwarder(engine, metrics, log))
@@ -140,7 +141,7 @@ func Wire(ctx context.Context, d bootstrap.Deps, cfg Config, c Collaborators) (f
 	if c.Work == nil && cfg.ControlPlane.Enabled() {
 		cp, err := controlplane.NewFromSettings(cfg.ControlPlane,
 			controlplane.DaprSecrets{Getter: d.SecretGetter, Store: cfg.ControlPlane.SecretStore}, log, d.Registry,
-			controlplane.WithTracerProvider(d.TracerProvider))
+			controlplane.WithTracerProvider(d.TracerProvider), controlplane.WithAudit(d.Audit, d.Common.AppID))
 		if err != nil {
 			return nil, fmt.Errorf("control-plane client: %w", err)
 		}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -13,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.uber.org/zap"
 
+	"github.com/secure-agent/secure-agent/libs/audit"
 	"github.com/secure-agent/secure-agent/libs/job"
 	"github.com/secure-agent/secure-agent/libs/model"
 )
@@ -85,6 +87,12 @@ func (s *Service) uploadFile(ctx context.Context, ev job.PartitionDone, d openDe
 	if err := d.putFile(ctx, ev.JobID, info, data); err != nil {
 		s.m.uploadFailures.WithLabelValues(d.Binding).Inc()
 		return &uploadError{fmt.Errorf("upload %s to destination %s: %w", info.Name, d.Binding, err)}
+	}
+	if err := s.audit.Record(audit.WithJob(ctx, ev.JobID), audit.Entry{Action: audit.ActionUploadAcknowledged, Actor: "publisher",
+		App: "publisher", Target: d.Binding + ":" + info.Name, Outcome: audit.OutcomeOK, Details: map[string]string{
+			"sha256": info.SHA256, "bytes": strconv.Itoa(len(data)), "rows": strconv.FormatInt(info.Rows, 10),
+			"kind": string(info.Kind), "destination": d.Binding, "partition": ev.Partition}}); err != nil {
+		return fmt.Errorf("upload of %s to %s is not recorded: %w", info.Name, d.Binding, err)
 	}
 	s.m.files.WithLabelValues(d.Binding).Inc()
 	s.m.bytes.WithLabelValues(d.Binding).Add(float64(len(data)))

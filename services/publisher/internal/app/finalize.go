@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/secure-agent/secure-agent/libs/assetfilter"
+	"github.com/secure-agent/secure-agent/libs/audit"
 	"github.com/secure-agent/secure-agent/libs/errkind"
 	"github.com/secure-agent/secure-agent/libs/job"
 	"github.com/secure-agent/secure-agent/libs/model"
@@ -86,6 +88,13 @@ func (s *Service) Finalize(ctx context.Context, id string, req job.FinalizeReque
 	}
 	sum256 := sha256.Sum256(data)
 	manifestSHA := hex.EncodeToString(sum256[:])
+	// Sealed: recorded before any destination sees it (fail closed).
+	if err := s.audit.Record(audit.WithJob(ctx, id), audit.Entry{Action: audit.ActionManifestSealed, Actor: "publisher",
+		App: "publisher", Target: "jobs/" + id + "/manifest", Outcome: audit.OutcomeOK, Details: map[string]string{
+			"sha256": manifestSHA, "files": strconv.Itoa(len(m.Files)), "rows": strconv.FormatInt(sum(m.Rows), 10),
+			"partitions": strconv.Itoa(len(parts)), "destinations": strconv.Itoa(len(dests))}}); err != nil {
+		return job.Finalized{}, fmt.Errorf("the manifest of job %s is not written: %w", id, err)
+	}
 	out := job.Finalized{Rows: m.Rows}
 	if out.Rows == nil {
 		out.Rows = map[model.Kind]int64{}
@@ -116,6 +125,13 @@ func (s *Service) writeManifest(ctx context.Context, id string, d openDest, data
 	if err != nil {
 		s.m.uploadFailures.WithLabelValues(d.Binding).Inc()
 		return "", fmt.Errorf("write the manifest of job %s to destination %s: %w", id, d.Binding, err)
+	}
+	sumData := sha256.Sum256(data)
+	if err := s.audit.Record(audit.WithJob(ctx, id), audit.Entry{Action: audit.ActionUploadAcknowledged, Actor: "publisher",
+		App: "publisher", Target: d.Binding + ":" + key, Outcome: audit.OutcomeOK, Details: map[string]string{
+			"sha256": hex.EncodeToString(sumData[:]), "bytes": strconv.Itoa(len(data)), "kind": "manifest",
+			"destination": d.Binding}}); err != nil {
+		return "", fmt.Errorf("the manifest of job %s written to %s is not recorded: %w", id, d.Binding, err)
 	}
 	s.m.manifests.Inc()
 	return key, nil

@@ -10,6 +10,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
+	"github.com/secure-agent/secure-agent/libs/audit"
 	"github.com/secure-agent/secure-agent/libs/logging"
 )
 
@@ -30,6 +31,9 @@ type Options struct {
 	// TracerProvider gives every step of a handler a span; nil records none.
 	TracerProvider trace.TracerProvider
 	Now            func() time.Time
+	// Audit records each sealed manifest before it is written and each
+	// upload a destination acknowledged (nil: audit.Off).
+	Audit audit.Recorder
 }
 
 // Service is the publisher.
@@ -44,6 +48,7 @@ type Service struct {
 	backlog *backlog
 	tracer  trace.Tracer
 	now     func() time.Time
+	audit   audit.Recorder
 
 	parts *keyedMutex
 	jobs  *jobGate
@@ -66,6 +71,9 @@ func New(o Options) (*Service, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.Audit == nil {
+		o.Audit = audit.Off{}
+	}
 	m, err := newMetrics(o.Registerer)
 	if err != nil {
 		return nil, err
@@ -73,7 +81,7 @@ func New(o Options) (*Service, error) {
 	return &Service{
 		staging: o.Staging, dest: o.Destinations, records: o.Records, events: o.Events,
 		target: o.CompactTargetBytes, log: o.Logger, m: m, backlog: newBacklog(m.backlog), tracer: tracerOf(o.TracerProvider), now: o.Now,
-		parts: newKeyedMutex(), jobs: newJobGate(),
+		parts: newKeyedMutex(), jobs: newJobGate(), audit: o.Audit,
 	}, nil
 }
 

@@ -66,7 +66,7 @@ func Spec() bootstrap.Spec {
 			if s.ControlPlane.Enabled() {
 				cpClient, err := controlplane.NewFromSettings(s.ControlPlane,
 					controlplane.DaprSecrets{Getter: d.SecretGetter, Store: s.ControlPlane.SecretStore}, d.Logger, d.Registry,
-					controlplane.WithTracerProvider(d.TracerProvider))
+					controlplane.WithTracerProvider(d.TracerProvider), controlplane.WithAudit(d.Audit, d.Common.AppID))
 				if err != nil {
 					return nil, fmt.Errorf("control-plane link: %w", err)
 				}
@@ -83,6 +83,7 @@ func Spec() bootstrap.Spec {
 				Logger:             d.Logger,
 				Registerer:         d.Registry,
 				TracerProvider:     d.TracerProvider,
+				Audit:              d.Audit,
 			})
 			if err != nil {
 				return nil, err
