@@ -54,14 +54,14 @@ func (c *auditCmd) synopsis() string {
 	return "verify the tamper-evident audit log, prove an entry, show a job's chain of custody, tail entries, make keys"
 }
 func (c *auditCmd) argsUsage() string {
-	return "verify | prove SEQ | job ID | tail | key | keygen"
+	return "verify | prove SEQ | job ID | tail | export | key | keygen"
 }
 
 func (c *auditCmd) define(fs *flag.FlagSet) {
 	fs.StringVar(&c.rawURL, "health", "", "health service `URL` (default $"+healthEnv+", else "+defaultHealth+", the local stack)")
 	fs.StringVar(&c.tokenFile, "token-file", "", "`FILE` holding the API token (default $"+tokenEnv+
 		", else DATA_DIR/"+tokenFileName+" of the local stack)")
-	fs.StringVar(&c.file, "file", "", "verify, job: read an exported log from `FILE` (agentctl audit tail --all --export) instead of health")
+	fs.StringVar(&c.file, "file", "", "verify, job: read an exported log from `FILE` (agentctl audit export > FILE) instead of health")
 	fs.StringVar(&c.logKey, "log-key", "", "the log's checkpoint verifier `KEY` (name+hash+key), as registered with the witness; "+
 		"without it the key health announces is used, which trusts the host")
 	fs.Var(&c.witnessKeys, "witness-key", "a witness's cosignature verifier `KEY` (repeatable): its cosignatures must verify")
@@ -80,10 +80,10 @@ func (c *auditCmd) setArgs(args []string) []string {
 		return []string{"say what to do: verify, prove SEQ, job ID, tail, key or keygen"}
 	}
 	c.action, c.args = args[0], args[1:]
-	want := map[string]int{"verify": 0, "prove": 1, "job": 1, "tail": 0, "key": 0, "keygen": 0}
+	want := map[string]int{"verify": 0, "prove": 1, "job": 1, "tail": 0, "export": 0, "key": 0, "keygen": 0}
 	n, ok := want[c.action]
 	if !ok {
-		return []string{fmt.Sprintf("unknown action %q: use verify, prove SEQ, job ID, tail, key or keygen", c.action)}
+		return []string{fmt.Sprintf("unknown action %q: use verify, prove SEQ, job ID, tail, export, key or keygen", c.action)}
 	}
 	if len(c.args) != n {
 		return []string{fmt.Sprintf("%s takes %d argument(s), not %d", c.action, n, len(c.args))}
@@ -147,6 +147,14 @@ func (c *auditCmd) run(ctx context.Context, env *Env) error {
 		return c.prove(ctx, env)
 	case "job":
 		return c.job(ctx, env)
+	case "export":
+		r, err := c.export(ctx, 0)
+		if err != nil {
+			return err
+		}
+		defer r.Close()
+		_, err = io.Copy(env.Stdout, r)
+		return err
 	default:
 		return c.tail(ctx, env)
 	}

@@ -112,6 +112,7 @@ func (x *Extractor) Handle(ctx context.Context, req job.ExtractRequest) error {
 	if err := CheckRequest(&req); err != nil {
 		return x.reject(ctx, err, req.JobID)
 	}
+	ctx = audit.WithJob(ctx, req.JobID)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	defer context.AfterFunc(x.o.Lifetime, cancel)()

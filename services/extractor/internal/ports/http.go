@@ -4,9 +4,12 @@ package ports
 
 import (
 	"context"
+	"fmt"
+	"regexp"
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/secure-agent/secure-agent/libs/audit"
 	"github.com/secure-agent/secure-agent/libs/errkind"
 	"github.com/secure-agent/secure-agent/libs/job"
 )
@@ -15,6 +18,8 @@ import (
 type Preflighter interface {
 	Preflight(ctx context.Context, spec job.Spec) (job.Preflight, error)
 }
+
+var jobIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
 
 // RegisterHTTP adds POST /v1/preflight: a job.Spec in, a job.Preflight
 // out. An invalid spec answers 400 listing every problem; a source that
@@ -25,7 +30,14 @@ func RegisterHTTP(f *fiber.App, p Preflighter) {
 		if err != nil {
 			return errkind.Wrap(errkind.Invalid, err, "")
 		}
-		out, err := p.Preflight(c.UserContext(), spec)
+		ctx := c.UserContext()
+		if id := c.Query("job_id"); id != "" {
+			if !jobIDPattern.MatchString(id) {
+				return errkind.New(errkind.Invalid, fmt.Sprintf("job_id %q is not a job id", id))
+			}
+			ctx = audit.WithJob(ctx, id)
+		}
+		out, err := p.Preflight(ctx, spec)
 		if err != nil {
 			return err
 		}

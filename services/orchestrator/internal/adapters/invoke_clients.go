@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/secure-agent/secure-agent/libs/audit"
 	"github.com/secure-agent/secure-agent/libs/errkind"
 	"github.com/secure-agent/secure-agent/libs/job"
 )
@@ -49,7 +50,12 @@ func (c *ExtractorClient) Preflight(ctx context.Context, spec job.Spec) (job.Pre
 	ctx, cancel := context.WithTimeout(ctx, preflightTimeout)
 	defer cancel()
 	var pf job.Preflight
-	err := c.inv.InvokeJSON(ctx, c.appID, http.MethodPost, "/v1/preflight", spec, &pf)
+	method := "/v1/preflight"
+	if id := audit.JobOf(ctx); id != "" {
+		// The extractor records its secret reads under the job (audit log).
+		method += "?job_id=" + url.QueryEscape(id)
+	}
+	err := c.inv.InvokeJSON(ctx, c.appID, http.MethodPost, method, spec, &pf)
 	return pf, err
 }
 

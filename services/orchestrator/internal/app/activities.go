@@ -7,6 +7,7 @@ import (
 	"github.com/dapr/durabletask-go/workflow"
 	"go.uber.org/zap"
 
+	"github.com/secure-agent/secure-agent/libs/audit"
 	"github.com/secure-agent/secure-agent/libs/errkind"
 	"github.com/secure-agent/secure-agent/libs/job"
 	"github.com/secure-agent/secure-agent/libs/logging"
@@ -110,7 +111,7 @@ func (a *Activities) Preflight(ctx workflow.ActivityContext) (any, error) {
 	if err := ctx.GetInput(&in); err != nil {
 		return PreflightResult{Error: "read preflight input: " + err.Error()}, nil
 	}
-	pf, err := a.preflight.Preflight(ctx.Context(), in.Spec)
+	pf, err := a.preflight.Preflight(audit.WithJob(ctx.Context(), in.JobID), in.Spec)
 	if err != nil {
 		if permanent(err) {
 			return PreflightResult{Error: err.Error()}, nil
