@@ -68,6 +68,9 @@ func (s *Server) startAdmin(addr string) error {
 		w.WriteHeader(http.StatusNoContent)
 	})
 	mux.HandleFunc("GET /witness", s.adminWitness)
+	// The witness's own route without OAuth, for tests that play an
+	// attacker holding the host's signing key.
+	mux.HandleFunc("POST /witness/add-checkpoint", s.handleAddCheckpoint)
 	mux.HandleFunc("GET /heartbeats", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, http.StatusOK, s.Heartbeats()) })
 	s.adminSrv = &http.Server{Handler: withRequestID(mux), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = s.adminSrv.Serve(s.adminLn) }()

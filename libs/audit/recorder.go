@@ -41,6 +41,22 @@ type AppendResponse struct {
 // it stored the entries.
 var ErrUnavailable = errors.New("audit log unavailable")
 
+// unavailable is a failure to record, naming what was not recorded; it
+// is ErrUnavailable and a transient error.
+type unavailable struct {
+	what string
+	err  error
+}
+
+func (e *unavailable) Error() string {
+	return "audit log unavailable: " + e.what + ": " + e.err.Error()
+}
+func (e *unavailable) Unwrap() []error { return []error{ErrUnavailable, e.err} }
+
+func newUnavailable(what string, err error) error {
+	return errkind.Wrap(errkind.Transient, &unavailable{what: what, err: err}, "")
+}
+
 type jobKey struct{}
 
 // WithJob names the job the actions under ctx belong to.
@@ -123,8 +139,7 @@ func (r *Remote) Record(ctx context.Context, entries ...Entry) error {
 		r.records.WithLabelValues("failed").Add(float64(len(entries)))
 		r.log.Warn("audit log unavailable: the action was not taken", zap.String("action", entries[0].Action),
 			zap.String("target", entries[0].Target), zap.String("writer", r.appID), zap.Error(err))
-		return errkind.Wrap(errkind.Transient, fmt.Errorf("%w: %w", ErrUnavailable, err),
-			fmt.Sprintf("audit log unavailable (%s did not record %s %s)", r.appID, entries[0].Action, entries[0].Target))
+		return newUnavailable(fmt.Sprintf("%s did not record %s %s", r.appID, entries[0].Action, entries[0].Target), err)
 	}
 	r.records.WithLabelValues("ok").Add(float64(len(entries)))
 	return nil
@@ -159,7 +174,7 @@ func (r *Local) Append(ctx context.Context, entries ...Entry) ([]Entry, error) {
 		if r.onFail != nil {
 			r.onFail(err)
 		}
-		return nil, errkind.Wrap(errkind.Transient, fmt.Errorf("%w: %w", ErrUnavailable, err), "audit log unavailable")
+		return nil, newUnavailable(fmt.Sprintf("%s %s was not stored", entries[0].Action, entries[0].Target), err)
 	}
 	r.records.WithLabelValues("ok").Add(float64(len(entries)))
 	return out, nil
@@ -199,7 +214,7 @@ func (d *Deferred) Record(ctx context.Context, entries ...Entry) error {
 	t := d.target
 	d.mu.RUnlock()
 	if t == nil {
-		return errkind.New(errkind.Transient, ErrUnavailable.Error()+": the audit log is not open yet")
+		return newUnavailable("the audit log is not open yet", errors.New("its writer is starting"))
 	}
 	return t.Record(ctx, entries...)
 }

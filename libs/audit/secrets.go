@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
 	"sort"
@@ -51,6 +52,9 @@ func NewSecrets(inner SecretGetter, rec Recorder, app, keyStore, keyName string,
 func (s *Secrets) GetSecret(ctx context.Context, store, key string, meta map[string]string) (map[string]string, error) {
 	hkey, err := s.hmacKey(ctx)
 	if err != nil {
+		if errors.Is(err, ErrUnavailable) {
+			return nil, notUsed(key, store, err)
+		}
 		return nil, err
 	}
 	data, readErr := s.inner.GetSecret(ctx, store, key, meta)
@@ -62,8 +66,7 @@ func (s *Secrets) GetSecret(ctx context.Context, store, key string, meta map[str
 		e.Details = hmacs(hkey, key, data)
 	}
 	if err := s.rec.Record(ctx, e); err != nil {
-		return nil, errkind.Wrap(errkind.Transient, err, fmt.Sprintf(
-			"the read of secret %q from store %q was not recorded in the audit log, so its value was not used", key, store))
+		return nil, notUsed(key, store, err)
 	}
 	return data, readErr
 }
@@ -88,7 +91,7 @@ func (s *Secrets) hmacKey(ctx context.Context) (secret.Value, error) {
 		e.Outcome = OutcomeMissing
 	}
 	if rerr := s.rec.Record(ctx, e); rerr != nil {
-		return secret.Value{}, errkind.Wrap(errkind.Transient, rerr, "the audit HMAC key's read was not recorded, so no secret is read")
+		return secret.Value{}, rerr
 	}
 	if err != nil || v == "" {
 		return secret.Value{}, errkind.New(errkind.Internal, fmt.Sprintf(
@@ -98,6 +101,12 @@ func (s *Secrets) hmacKey(ctx context.Context) (secret.Value, error) {
 	}
 	s.key = secret.New(v)
 	return s.key, nil
+}
+
+// notUsed is the error of a read whose entry was not recorded.
+func notUsed(key, store string, err error) error {
+	return errkind.Wrap(errkind.Transient, err, fmt.Sprintf(
+		"the read of secret %q from store %q was not recorded in the audit log, so its value was not used", key, store))
 }
 
 var detailUnsafe = regexp.MustCompile(`[^a-z0-9_.]`)

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/secure-agent/secure-agent/libs/audit"
 	"github.com/secure-agent/secure-agent/libs/daprclient"
 	"github.com/secure-agent/secure-agent/libs/errkind"
 	"github.com/secure-agent/secure-agent/services/extractor/connector"
@@ -59,6 +60,9 @@ func (c *SecretCredentials) binding(ctx context.Context, data map[string]string,
 	}
 	key := bindingKey(c.ref.Key)
 	sib, err := c.getter.GetSecret(ctx, c.ref.Store, key, nil)
+	if errors.Is(err, audit.ErrUnavailable) {
+		return hostBinding{}, err
+	}
 	if err != nil && isNotFound(err.Error()) {
 		return hostBinding{}, errkind.New(errkind.Unauthorized, fmt.Sprintf("secret %q in store %q is not bound to any host, "+
 			"so it is not sent to %s (nothing was sent): %s", c.ref.Key, c.ref.Store, targetList(to), c.howToBind(to)))

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/secure-agent/secure-agent/libs/audit"
 	"github.com/secure-agent/secure-agent/libs/daprclient"
 	"github.com/secure-agent/secure-agent/libs/errkind"
 	"github.com/secure-agent/secure-agent/services/extractor/connector"
@@ -109,6 +110,9 @@ func (c *SecretCredentials) PasswordFor(ctx context.Context, to []connector.Targ
 // is the sidecar's client, counted (SecretReads.Counting) in the service.
 func (c *SecretCredentials) get(ctx context.Context, key string) (map[string]string, error) {
 	data, err := c.getter.GetSecret(ctx, c.ref.Store, key, nil)
+	if errors.Is(err, audit.ErrUnavailable) {
+		return nil, err // it says the read was not recorded and the value not used
+	}
 	if err != nil {
 		return nil, errkind.Wrap(daprclient.SecretErrorKind(err), err, fmt.Sprintf("read secret %q from secret store %q "+
 			"(is the store's component loaded by the extractor, does the key exist, and do the extractor's secret scopes allow it?)", key, c.ref.Store))
