@@ -10,6 +10,7 @@ import (
 	"sync"
 	"syscall"
 
+	"github.com/secure-agent/secure-agent/libs/audit"
 	"github.com/secure-agent/secure-agent/libs/errkind"
 	"github.com/secure-agent/secure-agent/libs/job"
 	"github.com/secure-agent/secure-agent/libs/logging"
@@ -76,6 +77,9 @@ type scrubbingCredentials struct {
 
 	mu   sync.Mutex
 	seen []string
+	// unaudited is set when a read failed because the audit log did not
+	// record it: the caller answers "try again", not "fix the source".
+	unaudited error
 }
 
 var _ connector.BoundCredentials = (*scrubbingCredentials)(nil)
@@ -83,13 +87,30 @@ var _ connector.BoundCredentials = (*scrubbingCredentials)(nil)
 func (c *scrubbingCredentials) Password(ctx context.Context) (string, error) {
 	pw, err := c.inner.Password(ctx)
 	c.remember(pw)
+	c.noteAudit(err)
 	return pw, err
 }
 
 func (c *scrubbingCredentials) PasswordFor(ctx context.Context, to []connector.Target) (string, error) {
 	pw, err := connector.PasswordFor(ctx, c.inner, to)
 	c.remember(pw)
+	c.noteAudit(err)
 	return pw, err
+}
+
+func (c *scrubbingCredentials) noteAudit(err error) {
+	if errors.Is(err, audit.ErrUnavailable) {
+		c.mu.Lock()
+		c.unaudited = err
+		c.mu.Unlock()
+	}
+}
+
+// auditUnavailable is the audit failure a read met, if any.
+func (c *scrubbingCredentials) auditUnavailable() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.unaudited
 }
 
 func (c *scrubbingCredentials) remember(pw string) {

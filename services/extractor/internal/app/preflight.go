@@ -75,7 +75,14 @@ func (p *Preflighter) Preflight(ctx context.Context, spec job.Spec) (job.Preflig
 	ctx, span := p.tracer.Start(ctx, spanPreflight, trace.WithAttributes(attrSourceKind.String(spec.Source.Kind),
 		attrConnection.String(spec.Connection)))
 	defer span.End()
-	out := p.preflight(ctx, spec)
+	out, unaudited := p.preflight(ctx, spec)
+	if unaudited != nil {
+		// Not the source's fault: the secret was not used because the
+		// audit log did not record its read. The orchestrator retries.
+		p.metrics.preflighted(preflightFailed)
+		span.SetStatus(codes.Error, "audit log unavailable")
+		return job.Preflight{}, errkind.Wrap(errkind.Transient, unaudited, "preflight of "+spec.Connection)
+	}
 	result := preflightOK
 	if !out.OK {
 		result = preflightFailed
@@ -88,7 +95,16 @@ func (p *Preflighter) Preflight(ctx context.Context, spec job.Spec) (job.Preflig
 	return out, nil
 }
 
-func (p *Preflighter) preflight(ctx context.Context, spec job.Spec) job.Preflight {
+func (p *Preflighter) preflight(ctx context.Context, spec job.Spec) (job.Preflight, error) {
+	var creds *scrubbingCredentials
+	out := p.run(ctx, spec, &creds)
+	if creds != nil {
+		return out, creds.auditUnavailable()
+	}
+	return out, nil
+}
+
+func (p *Preflighter) run(ctx context.Context, spec job.Spec, credsOut **scrubbingCredentials) job.Preflight {
 	fail := func(checks []job.Check, name, detail, remediation string) job.Preflight {
 		return job.Preflight{Checks: append(checks, job.Check{Name: name, Status: string(connector.Fail), Detail: detail, Remediation: remediation})}
 	}
@@ -97,6 +113,7 @@ func (p *Preflighter) preflight(ctx context.Context, spec job.Spec) job.Prefligh
 		return fail(nil, CheckConnect, err.Error(), "fix source.password: name the secret store component and the key of the source's password")
 	}
 	creds := &scrubbingCredentials{inner: inner}
+	*credsOut = creds
 	conn, err := p.connectors.Open(ctx, SourceFor(spec, job.Partition{}), creds)
 	if err != nil {
 		return fail(nil, CheckConnect, creds.wrap(err).Error(),
