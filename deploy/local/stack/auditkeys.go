@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 
 	"github.com/secure-agent/secure-agent/libs/audit"
 )
@@ -20,10 +21,14 @@ const (
 
 var unsafeOrigin = regexp.MustCompile(`[^a-zA-Z0-9._-]`)
 
-// ensureAuditKeys adds the installation's audit keys to the stack's secret
-// file when it has none: a random HMAC key and an Ed25519 checkpoint
-// signing key whose name (the log's origin) is unique to this data
-// directory. Existing keys are kept, so the log's checkpoints stay
+// sampleKeyMarker names the sample file's audit keys (secrets.sample.json:
+// a shared demo key, for the Dapr CLI path that copies the sample as is).
+const sampleKeyMarker = "sample-not-for-production"
+
+// ensureAuditKeys gives the stack's secret file its own audit keys when it
+// has none or only the sample's: a random HMAC key and an Ed25519
+// checkpoint signing key whose name (the log's origin) is unique to this
+// data directory. Its own keys are kept, so the log's checkpoints stay
 // verifiable across restarts. A file that does not parse is left for
 // validateSecretsFile to report.
 func ensureAuditKeys(path, dataDir string) error {
@@ -36,7 +41,11 @@ func ensureAuditKeys(path, dataDir string) error {
 		return nil
 	}
 	changed := false
-	if _, ok := m[auditHMACKey]; !ok {
+	sample := func(k string) bool {
+		v, ok := m[k].(string)
+		return !ok || strings.Contains(v, sampleKeyMarker) || strings.HasPrefix(v, "FAKE-")
+	}
+	if sample(auditHMACKey) {
 		k := make([]byte, 32)
 		if _, err := rand.Read(k); err != nil {
 			return err
@@ -44,7 +53,7 @@ func ensureAuditKeys(path, dataDir string) error {
 		m[auditHMACKey] = hex.EncodeToString(k)
 		changed = true
 	}
-	if _, ok := m[auditSigningKey]; !ok {
+	if sample(auditSigningKey) {
 		id := make([]byte, 4)
 		if _, err := rand.Read(id); err != nil {
 			return err

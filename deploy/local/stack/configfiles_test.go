@@ -43,7 +43,7 @@ func TestBrokenConfigurationsNameFileLineAndReason(t *testing.T) {
 		{"a component instead", func(s string) string { return strings.Replace(s, "kind: Configuration", "kind: Component", 1) },
 			[]string{`kind must be Configuration (got "Component")`}},
 		{"wrong type", func(s string) string {
-			return strings.Replace(s, "        deniedSecrets: [controlplane-client-id, controlplane-client-secret]", "        deniedSecrets: {a: b}", 1)
+			return strings.Replace(s, "        deniedSecrets: [controlplane-client-id, controlplane-client-secret, audit-signing-key]", "        deniedSecrets: {a: b}", 1)
 		}, []string{"line ", "cannot unmarshal !!map into []string"}},
 		{"bad action", func(s string) string {
 			return strings.Replace(s, "            action: allow", "            action: permit", 1)
