@@ -23,6 +23,7 @@ import (
 	"github.com/secure-agent/secure-agent/libs/config"
 	cpclient "github.com/secure-agent/secure-agent/libs/controlplane"
 	"github.com/secure-agent/secure-agent/libs/model"
+	"github.com/secure-agent/secure-agent/libs/secret"
 )
 
 const (
@@ -441,4 +442,6 @@ func TestControlPlaneRefusals(t *testing.T) {
 
 type staticSecrets map[string]string
 
-func (s staticSecrets) Secret(_ context.Context, key string) (string, error) { return s[key], nil }
+func (s staticSecrets) Secret(_ context.Context, key string) (secret.Value, error) {
+	return secret.New(s[key]), nil
+}

@@ -41,10 +41,17 @@ func problemSettings(t *testing.T, err error) []string {
 	return names
 }
 
+// defaultAudit is what AUDIT_* default to.
+var defaultAudit = AuditSettings{Mode: AuditRequired, WriterAppID: "health", SecretStore: "secrets",
+	HMACKey: "audit-hmac-key", Timeout: 10 * time.Second}
+
 func TestLoadConfigDefaults(t *testing.T) {
 	c, err := loadConfig(testSpec, nil, envOf(nil))
 	require.NoError(t, err)
+	require.Equal(t, "[unset]", c.described["DAPR_API_TOKEN"], "the start-up digest sees secrets as set or unset only")
+	c.described = nil
 	require.Equal(t, Common{
+		Audit:             defaultAudit,
 		AppID:             "health",
 		AppHost:           "127.0.0.1",
 		AppPort:           6004,
@@ -85,7 +92,10 @@ func TestLoadConfigEnvAndFlags(t *testing.T) {
 		"--otel-exporter-otlp-protocol=http/protobuf"}
 	c, err := loadConfig(testSpec, args, envOf(env))
 	require.NoError(t, err)
+	require.Equal(t, "[set]", c.described["DAPR_API_TOKEN"])
+	c.described = nil
 	require.Equal(t, Common{
+		Audit:             defaultAudit,
 		AppID:             "health-2",
 		AppHost:           "127.0.0.1",
 		AppPort:           7100, // flag beats env

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/secure-agent/secure-agent/libs/secret"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
@@ -284,15 +285,15 @@ func newVault(secret string) *vault {
 	return &vault{values: map[string]string{"cp-id": testClientID, "cp-secret": secret}, reads: map[string]int{}}
 }
 
-func (v *vault) Secret(_ context.Context, key string) (string, error) {
+func (v *vault) Secret(_ context.Context, key string) (secret.Value, error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	v.reads[key]++
 	s, ok := v.values[key]
 	if !ok {
-		return "", fmt.Errorf("secret %q not found", key)
+		return secret.Value{}, fmt.Errorf("secret %q not found", key)
 	}
-	return s, nil
+	return secret.New(s), nil
 }
 
 func (v *vault) put(key, value string) {

@@ -16,12 +16,13 @@ import (
 
 	"github.com/secure-agent/secure-agent/libs/audit"
 	"github.com/secure-agent/secure-agent/libs/errkind"
+	"github.com/secure-agent/secure-agent/libs/secret"
 )
 
 // SecretReader supplies the OAuth client id and secret by key; the caller
 // wires it to the Dapr secret store. It is asked each time a token is needed.
 type SecretReader interface {
-	Secret(ctx context.Context, key string) (string, error)
+	Secret(ctx context.Context, key string) (secret.Value, error)
 }
 
 // RateLimit is the egress token bucket applied to every request.

@@ -6,6 +6,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/secure-agent/secure-agent/libs/errkind"
+	"github.com/secure-agent/secure-agent/libs/secret"
 )
 
 // storeNamer is a SecretReader over a named secret store (DaprSecrets);
@@ -35,7 +36,7 @@ func countReads(r SecretReader, reads *prometheus.CounterVec) SecretReader {
 	return countedSecrets{r: r, store: n.StoreName(), reads: reads}
 }
 
-func (c countedSecrets) Secret(ctx context.Context, key string) (string, error) {
+func (c countedSecrets) Secret(ctx context.Context, key string) (secret.Value, error) {
 	v, err := c.r.Secret(ctx, key)
 	c.reads.WithLabelValues(c.store, secretResult(err)).Inc()
 	return v, err

@@ -53,7 +53,7 @@ func TestSecretReadsThroughRealDaprd(t *testing.T) {
 
 	v, err := store.Secret(ctx, "cp-secret")
 	require.NoError(t, err)
-	require.Equal(t, canary, v)
+	require.Equal(t, canary, v.Reveal())
 	_, err = store.Secret(ctx, "denied-key")
 	require.Equal(t, errkind.Unauthorized, errkind.Of(err), "%v", err)
 	_, err = store.Secret(ctx, "absent")

@@ -3,6 +3,7 @@ package controlplane
 import (
 	"context"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -18,6 +19,7 @@ import (
 	"github.com/secure-agent/secure-agent/libs/config"
 	"github.com/secure-agent/secure-agent/libs/daprclient"
 	"github.com/secure-agent/secure-agent/libs/errkind"
+	"github.com/secure-agent/secure-agent/libs/secret"
 )
 
 // Settings are the control-plane link settings shared by the services that
@@ -166,18 +168,21 @@ type DaprSecrets struct {
 // Secret implements SecretReader. Errors name the store and key, never a
 // value, and carry a kind: NotFound for a missing or empty secret,
 // Unauthorized for one this app's secret scopes deny, Transient otherwise.
-func (d DaprSecrets) Secret(ctx context.Context, key string) (string, error) {
+func (d DaprSecrets) Secret(ctx context.Context, key string) (secret.Value, error) {
 	data, err := d.Getter.GetSecret(ctx, d.Store, key, nil)
+	if errors.Is(err, audit.ErrUnavailable) {
+		return secret.Value{}, err // it says the read was not recorded and the value not used
+	}
 	if err != nil {
 		switch daprclient.SecretErrorKind(err) {
 		case errkind.Unauthorized:
-			return "", errkind.Wrap(errkind.Unauthorized, err, fmt.Sprintf("read secret %q from secret store %q: "+
+			return secret.Value{}, errkind.Wrap(errkind.Unauthorized, err, fmt.Sprintf("read secret %q from secret store %q: "+
 				"this app's secret scopes do not allow it (allow the key in its Dapr Configuration)", key, d.Store))
 		case errkind.NotFound:
-			return "", errkind.Wrap(errkind.NotFound, err, fmt.Sprintf("read secret %q from secret store %q: "+
+			return secret.Value{}, errkind.Wrap(errkind.NotFound, err, fmt.Sprintf("read secret %q from secret store %q: "+
 				"the key does not exist (add it to the store)", key, d.Store))
 		}
-		return "", errkind.Wrap(errkind.Transient, err, fmt.Sprintf("read secret %q from secret store %q "+
+		return secret.Value{}, errkind.Wrap(errkind.Transient, err, fmt.Sprintf("read secret %q from secret store %q "+
 			"(does the key exist, and do this app's secret scopes allow it?)", key, d.Store))
 	}
 	v := data[key]
@@ -187,9 +192,9 @@ func (d DaprSecrets) Secret(ctx context.Context, key string) (string, error) {
 		}
 	}
 	if v == "" {
-		return "", errkind.New(errkind.NotFound, fmt.Sprintf("secret %q in store %q is missing or empty", key, d.Store))
+		return secret.Value{}, errkind.New(errkind.NotFound, fmt.Sprintf("secret %q in store %q is missing or empty", key, d.Store))
 	}
-	return v, nil
+	return secret.New(v), nil
 }
 
 // StoreName is the Dapr secret store, the store label of

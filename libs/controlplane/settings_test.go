@@ -74,7 +74,7 @@ func TestDaprSecrets(t *testing.T) {
 	})}
 	v, err := d.Secret(context.Background(), "id")
 	require.NoError(t, err)
-	require.Equal(t, "client", v)
+	require.Equal(t, "client", v.Reveal())
 	_, err = d.Secret(context.Background(), "broken")
 	require.ErrorContains(t, err, `secret "broken" from secret store "secrets"`)
 	_, err = d.Secret(context.Background(), "absent")

@@ -103,12 +103,12 @@ func (s *tokenSource) fetch(ctx context.Context) (_ *oauth2.Token, err error) {
 	if err != nil {
 		return nil, errkind.Wrap(errkind.Transient, err, fmt.Sprintf("read client secret %q from the secret store", s.opts.ClientSecretRef))
 	}
-	if id == "" || secret == "" {
+	if id.IsZero() || secret.IsZero() {
 		return nil, errkind.New(errkind.Unauthorized, fmt.Sprintf("client id %q or secret %q is empty in the secret store", s.opts.ClientIDRef, s.opts.ClientSecretRef))
 	}
 	cfg := clientcredentials.Config{
-		ClientID:     id,
-		ClientSecret: secret,
+		ClientID:     id.Reveal(),
+		ClientSecret: secret.Reveal(),
 		TokenURL:     s.opts.TokenURL,
 		Scopes:       s.opts.Scopes,
 		AuthStyle:    oauth2.AuthStyleInHeader,
@@ -119,7 +119,7 @@ func (s *tokenSource) fetch(ctx context.Context) (_ *oauth2.Token, err error) {
 		if errors.As(err, &re) && re.Response != nil {
 			status = re.Response.StatusCode
 		}
-		return nil, tokenError(ctx, err, secret)
+		return nil, tokenError(ctx, err, secret.Reveal())
 	}
 	status = http.StatusOK
 	logging.WithTrace(ctx, s.log).Debug("fetched control-plane access token", zap.Time("expires_at", tok.Expiry))

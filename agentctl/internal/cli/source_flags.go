@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/secure-agent/secure-agent/libs/model"
+	"github.com/secure-agent/secure-agent/libs/secret"
 	"github.com/secure-agent/secure-agent/services/extractor/connector"
 )
 
@@ -158,10 +159,10 @@ type envCredentials struct {
 	lookup LookupEnv
 }
 
-func (c envCredentials) Password(context.Context) (string, error) {
+func (c envCredentials) Password(context.Context) (secret.Value, error) {
 	v, ok := c.lookup(c.name)
 	if !ok || v == "" {
-		return "", fmt.Errorf("the environment variable %s (--password-env) is not set or empty", c.name)
+		return secret.Value{}, fmt.Errorf("the environment variable %s (--password-env) is not set or empty", c.name)
 	}
-	return v, nil
+	return secret.New(v), nil
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/secure-agent/secure-agent/libs/model"
+	"github.com/secure-agent/secure-agent/libs/secret"
 )
 
 // Source is what one extraction reads.
@@ -50,14 +51,14 @@ type Source struct {
 // read it from the Dapr secret store (the extractor service) or an
 // environment variable (agentctl); it is never stored.
 type Credentials interface {
-	Password(ctx context.Context) (string, error)
+	Password(ctx context.Context) (secret.Value, error)
 }
 
 // NoCredentials is for sources without a password (SQLite, trust auth, or a
 // DSN from env:NAME that already carries one).
 type NoCredentials struct{}
 
-func (NoCredentials) Password(context.Context) (string, error) { return "", nil }
+func (NoCredentials) Password(context.Context) (secret.Value, error) { return secret.Value{}, nil }
 
 // Status of a preflight check.
 type Status string

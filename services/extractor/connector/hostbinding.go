@@ -6,6 +6,8 @@ import (
 	"net"
 	"path/filepath"
 	"strings"
+
+	"github.com/secure-agent/secure-agent/libs/secret"
 )
 
 // Target is one address a driver will dial to log in: the place a password
@@ -49,7 +51,7 @@ func (t Target) Key() (string, error) {
 // BoundCredentials hand out a password only for given destinations: the
 // extractor's secrets, which are bound to the hosts they may be sent to.
 type BoundCredentials interface {
-	PasswordFor(ctx context.Context, to []Target) (string, error)
+	PasswordFor(ctx context.Context, to []Target) (secret.Value, error)
 }
 
 // PasswordFor asks creds for the password a connection to every one of to
@@ -58,7 +60,7 @@ type BoundCredentials interface {
 // dial: bound credentials refuse a target outside the binding, and then
 // nothing reaches the network. Credentials without a binding (a password
 // from agentctl's environment, no password at all) answer Password.
-func PasswordFor(ctx context.Context, creds Credentials, to []Target) (string, error) {
+func PasswordFor(ctx context.Context, creds Credentials, to []Target) (secret.Value, error) {
 	if b, ok := creds.(BoundCredentials); ok {
 		return b.PasswordFor(ctx, to)
 	}

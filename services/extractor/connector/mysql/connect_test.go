@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/secure-agent/secure-agent/libs/model"
+	"github.com/secure-agent/secure-agent/libs/secret"
 	"github.com/secure-agent/secure-agent/services/extractor/connector"
 )
 
@@ -108,8 +109,8 @@ func TestWrongPasswordIsNotInError(t *testing.T) {
 
 type failingCreds struct{}
 
-func (failingCreds) Password(context.Context) (string, error) {
-	return "", errors.New("secret store: key mysql-password not found")
+func (failingCreds) Password(context.Context) (secret.Value, error) {
+	return secret.Value{}, errors.New("secret store: key mysql-password not found")
 }
 
 func TestCredentialsErrorIsReported(t *testing.T) {

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/secure-agent/secure-agent/libs/model"
+	"github.com/secure-agent/secure-agent/libs/secret"
 	"github.com/secure-agent/secure-agent/services/extractor/connector"
 	"github.com/secure-agent/secure-agent/services/extractor/connector/internal/conntest"
 )
@@ -114,7 +115,7 @@ func (f fixture) source() connector.Source {
 
 type password string
 
-func (p password) Password(context.Context) (string, error) { return string(p), nil }
+func (p password) Password(context.Context) (secret.Value, error) { return secret.New(string(p)), nil }
 
 // extract opens src, extracts into a fresh sink and returns it.
 func extract(t *testing.T, src connector.Source, creds connector.Credentials, opts model.WriterOptions) (*conntest.Sink, connector.Stats) {

@@ -49,8 +49,8 @@ func openObserved(src connector.Source, creds connector.Credentials, obs *dbobs.
 		if err != nil {
 			return &credentialsError{err: err}
 		}
-		if pw != "" { // else keep an inline password the source allowed
-			c.Passwd = pw
+		if !pw.IsZero() { // else keep an inline password the source allowed
+			c.Passwd = pw.Reveal()
 		}
 		return nil
 	}))

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/secure-agent/secure-agent/libs/errkind"
+	"github.com/secure-agent/secure-agent/libs/secret"
 	"github.com/secure-agent/secure-agent/services/extractor/connector"
 )
 
@@ -26,27 +27,27 @@ const (
 
 // password reads the source password just in time; it lives only in the
 // pgx configuration of the connections made with it.
-func (c *Connector) password(ctx context.Context) (string, error) {
+func (c *Connector) password(ctx context.Context) (secret.Value, error) {
 	pw, err := connector.PasswordFor(ctx, c.creds, dialTargets(&c.cfg.Config))
 	if err != nil {
-		return "", fmt.Errorf("read the PostgreSQL password for %s from the secret store: %w", c.server(), err)
+		return secret.Value{}, fmt.Errorf("read the PostgreSQL password for %s from the secret store: %w", c.server(), err)
 	}
 	return pw, nil
 }
 
 // dial connects to one database within the connect timeout; the
 // connection's statements are observed, and the attempt counted.
-func (c *Connector) dial(ctx context.Context, password, database string) (*pgx.Conn, error) {
+func (c *Connector) dial(ctx context.Context, password secret.Value, database string) (*pgx.Conn, error) {
 	conn, err := c.connect(ctx, password, database)
 	c.obs.Connected(Kind, err)
 	return conn, err
 }
 
-func (c *Connector) connect(ctx context.Context, password, database string) (*pgx.Conn, error) {
+func (c *Connector) connect(ctx context.Context, password secret.Value, database string) (*pgx.Conn, error) {
 	cfg := c.cfg.Copy()
 	cfg.Database = database
-	if password != "" {
-		cfg.Password = password
+	if !password.IsZero() {
+		cfg.Password = password.Reveal()
 	}
 	if c.obs != nil {
 		cfg.Tracer = queryTracer{obs: c.obs, target: c.target(database)}
@@ -55,7 +56,7 @@ func (c *Connector) connect(ctx context.Context, password, database string) (*pg
 	defer cancel()
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
-		return nil, c.explainConnect(ctx, err, database, password)
+		return nil, c.explainConnect(ctx, err, database, password.Reveal())
 	}
 	if c.src.RequireTLS {
 		if _, ok := conn.PgConn().Conn().(*tls.Conn); !ok {

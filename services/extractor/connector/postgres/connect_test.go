@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/secure-agent/secure-agent/libs/model"
+	"github.com/secure-agent/secure-agent/libs/secret"
 	"github.com/secure-agent/secure-agent/services/extractor/connector"
 	"github.com/secure-agent/secure-agent/services/extractor/connector/internal/conntest"
 	"github.com/stretchr/testify/require"
@@ -52,7 +53,9 @@ func silentServer(t *testing.T) string {
 
 type staticPassword string
 
-func (p staticPassword) Password(context.Context) (string, error) { return string(p), nil }
+func (p staticPassword) Password(context.Context) (secret.Value, error) {
+	return secret.New(string(p)), nil
+}
 
 func TestServerUnreachable(t *testing.T) {
 	t.Parallel()
@@ -241,4 +244,6 @@ var errNoSecret = errors.New("secret not found")
 
 type failingCredentials struct{}
 
-func (failingCredentials) Password(context.Context) (string, error) { return "", errNoSecret }
+func (failingCredentials) Password(context.Context) (secret.Value, error) {
+	return secret.Value{}, errNoSecret
+}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/secure-agent/secure-agent/libs/model"
+	"github.com/secure-agent/secure-agent/libs/secret"
 	"github.com/secure-agent/secure-agent/services/extractor/connector"
 )
 
@@ -47,7 +48,7 @@ func (c *Connector) Extract(ctx context.Context, w *model.Writer) (connector.Sta
 // extractDatabase runs the per-database statements in one read-only
 // repeatable-read transaction, on the listing connection when it is
 // already in that database.
-func (c *Connector) extractDatabase(ctx context.Context, main *pgx.Conn, password string, db database, w *model.Writer, st *connector.Stats) error {
+func (c *Connector) extractDatabase(ctx context.Context, main *pgx.Conn, password secret.Value, db database, w *model.Writer, st *connector.Stats) error {
 	conn := main
 	if db.name != c.cfg.Database {
 		var err error

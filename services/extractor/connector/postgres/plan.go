@@ -6,6 +6,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/secure-agent/secure-agent/libs/secret"
 	"github.com/secure-agent/secure-agent/services/extractor/connector"
 )
 
@@ -65,7 +66,7 @@ func (c *Connector) plan(ctx context.Context, st *connector.Stats) ([]connector.
 
 // planDatabase counts one database's selected tables per selected schema;
 // ok is false for a database dropped since it was listed.
-func (c *Connector) planDatabase(ctx context.Context, main *pgx.Conn, password, db string, st *connector.Stats) (connector.DatabasePlan, bool, error) {
+func (c *Connector) planDatabase(ctx context.Context, main *pgx.Conn, password secret.Value, db string, st *connector.Stats) (connector.DatabasePlan, bool, error) {
 	plan := connector.DatabasePlan{Name: db}
 	conn := main
 	if db != c.cfg.Database {

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/secure-agent/secure-agent/libs/secret"
 	"github.com/secure-agent/secure-agent/services/extractor/connector"
 )
 
@@ -115,7 +116,7 @@ func (c *Connector) versionCheck(conn *pgx.Conn) connector.Check {
 // privilegeCheck connects to every selected database and checks the
 // catalog objects the extraction uses; it returns the databases that can be
 // read.
-func (c *Connector) privilegeCheck(ctx context.Context, main *pgx.Conn, password string, dbs []database) (connector.Check, []string) {
+func (c *Connector) privilegeCheck(ctx context.Context, main *pgx.Conn, password secret.Value, dbs []database) (connector.Check, []string) {
 	check := connector.Check{Name: checkCatalogPrivileges}
 	if len(c.src.Databases) > 0 {
 		if _, err := c.selectDatabases(dbs); err != nil {
@@ -172,7 +173,7 @@ func (c *Connector) privilegeCheck(ctx context.Context, main *pgx.Conn, password
 	return check, usable
 }
 
-func (c *Connector) missingCatalogPrivileges(ctx context.Context, main *pgx.Conn, password, db string) ([]string, error) {
+func (c *Connector) missingCatalogPrivileges(ctx context.Context, main *pgx.Conn, password secret.Value, db string) ([]string, error) {
 	conn := main
 	if db != c.cfg.Database {
 		var err error

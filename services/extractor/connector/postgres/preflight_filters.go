@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/secure-agent/secure-agent/libs/secret"
 	"github.com/secure-agent/secure-agent/services/extractor/connector"
 )
 
@@ -20,7 +21,7 @@ ORDER BY n.nspname`
 // filterChecks counts, per pattern, the schemas ("database.schema") or
 // tables ("schema.table"; temp_tables: the table name) it matches in the
 // readable databases, on its own, regardless of the other filters.
-func (c *Connector) filterChecks(ctx context.Context, password string, dbs []string, patterns []connector.Pattern) []connector.Check {
+func (c *Connector) filterChecks(ctx context.Context, password secret.Value, dbs []string, patterns []connector.Pattern) []connector.Check {
 	counts := make([]int, len(patterns))
 	var problems []string
 	for _, db := range dbs {
@@ -56,7 +57,7 @@ func (c *Connector) filterChecks(ctx context.Context, password string, dbs []str
 	return checks
 }
 
-func (c *Connector) countMatches(ctx context.Context, password, db string, patterns []connector.Pattern, counts []int) error {
+func (c *Connector) countMatches(ctx context.Context, password secret.Value, db string, patterns []connector.Pattern, counts []int) error {
 	conn, err := c.dial(ctx, password, db)
 	if err != nil {
 		return err

@@ -167,7 +167,7 @@ func TestSecretsAreHandedOutOnlyForBoundHosts(t *testing.T) {
 		t.Run("allowed: "+name, func(t *testing.T) {
 			got, err := creds(c.ref).PasswordFor(ctx, c.to)
 			require.NoError(t, err)
-			require.Equal(t, pw, got)
+			require.Equal(t, pw, got.Reveal())
 		})
 	}
 

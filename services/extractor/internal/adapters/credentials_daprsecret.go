@@ -12,6 +12,7 @@ import (
 	"github.com/secure-agent/secure-agent/libs/audit"
 	"github.com/secure-agent/secure-agent/libs/daprclient"
 	"github.com/secure-agent/secure-agent/libs/errkind"
+	"github.com/secure-agent/secure-agent/libs/secret"
 	"github.com/secure-agent/secure-agent/services/extractor/connector"
 )
 
@@ -67,8 +68,8 @@ func NewSecretCredentials(getter SecretGetter, ref SecretRef) (*SecretCredential
 // Password refuses: a source secret is handed out only for a known
 // destination (PasswordFor), so a connector that does not say where it will
 // send the password gets none.
-func (c *SecretCredentials) Password(context.Context) (string, error) {
-	return "", errkind.New(errkind.Internal, fmt.Sprintf("secret %q in store %q is bound to hosts and is handed out only "+
+func (c *SecretCredentials) Password(context.Context) (secret.Value, error) {
+	return secret.Value{}, errkind.New(errkind.Internal, fmt.Sprintf("secret %q in store %q is bound to hosts and is handed out only "+
 		"for a connection whose address is known (connector.PasswordFor); this connector did not give one", c.ref.Key, c.ref.Store))
 }
 
@@ -76,13 +77,13 @@ func (c *SecretCredentials) Password(context.Context) (string, error) {
 // and its host binding and returns the password only if every target is in
 // the binding. Errors name the store, key, binding and targets, never a
 // value.
-func (c *SecretCredentials) PasswordFor(ctx context.Context, to []connector.Target) (string, error) {
+func (c *SecretCredentials) PasswordFor(ctx context.Context, to []connector.Target) (secret.Value, error) {
 	if len(to) == 0 {
-		return "", errkind.New(errkind.Internal, fmt.Sprintf("secret %q: no destination given for the password", c.ref.Key))
+		return secret.Value{}, errkind.New(errkind.Internal, fmt.Sprintf("secret %q: no destination given for the password", c.ref.Key))
 	}
 	data, err := c.get(ctx, c.ref.Key)
 	if err != nil {
-		return "", err
+		return secret.Value{}, err
 	}
 	field := c.ref.Field
 	if field == "" {
@@ -90,20 +91,20 @@ func (c *SecretCredentials) PasswordFor(ctx context.Context, to []connector.Targ
 	}
 	v, ok := data[field]
 	if !ok {
-		return "", errkind.New(errkind.NotFound, fmt.Sprintf("secret %q in store %q has no field %q; its fields are: %s",
+		return secret.Value{}, errkind.New(errkind.NotFound, fmt.Sprintf("secret %q in store %q has no field %q; its fields are: %s",
 			c.ref.Key, c.ref.Store, field, strings.Join(fieldNames(data), ", ")))
 	}
 	if v == "" {
-		return "", errkind.New(errkind.Invalid, fmt.Sprintf("secret %q in store %q is empty", c.ref.Key, c.ref.Store))
+		return secret.Value{}, errkind.New(errkind.Invalid, fmt.Sprintf("secret %q in store %q is empty", c.ref.Key, c.ref.Store))
 	}
 	b, err := c.binding(ctx, data, to)
 	if err != nil {
-		return "", err
+		return secret.Value{}, err
 	}
 	if err := b.permit(to); err != nil {
-		return "", err
+		return secret.Value{}, err
 	}
-	return v, nil
+	return secret.New(v), nil
 }
 
 // get reads one secret; errors name the store and key only. The getter

@@ -49,14 +49,14 @@ func TestSecretCredentialsThroughARealSidecar(t *testing.T) {
 	db := []connector.Target{connector.TCPTarget("db:5432")}
 	got, err := creds.PasswordFor(ctx, db)
 	require.NoError(t, err)
-	require.Equal(t, pw, got)
+	require.Equal(t, pw, got.Reveal())
 
 	// The file store flattens nested objects into "parent:child" keys.
 	nested, err := NewSecretCredentials(client, SecretRef{Store: "secrets", Key: "multi:password"})
 	require.NoError(t, err)
 	got, err = nested.PasswordFor(ctx, db)
 	require.NoError(t, err)
-	require.Equal(t, pw, got)
+	require.Equal(t, pw, got.Reveal())
 
 	for name, c := range map[string]struct {
 		ref  SecretRef

@@ -14,6 +14,7 @@ import (
 	"github.com/secure-agent/secure-agent/libs/errkind"
 	"github.com/secure-agent/secure-agent/libs/job"
 	"github.com/secure-agent/secure-agent/libs/logging"
+	"github.com/secure-agent/secure-agent/libs/secret"
 	"github.com/secure-agent/secure-agent/services/extractor/connector"
 )
 
@@ -84,14 +85,14 @@ type scrubbingCredentials struct {
 
 var _ connector.BoundCredentials = (*scrubbingCredentials)(nil)
 
-func (c *scrubbingCredentials) Password(ctx context.Context) (string, error) {
+func (c *scrubbingCredentials) Password(ctx context.Context) (secret.Value, error) {
 	pw, err := c.inner.Password(ctx)
 	c.remember(pw)
 	c.noteAudit(err)
 	return pw, err
 }
 
-func (c *scrubbingCredentials) PasswordFor(ctx context.Context, to []connector.Target) (string, error) {
+func (c *scrubbingCredentials) PasswordFor(ctx context.Context, to []connector.Target) (secret.Value, error) {
 	pw, err := connector.PasswordFor(ctx, c.inner, to)
 	c.remember(pw)
 	c.noteAudit(err)
@@ -113,7 +114,8 @@ func (c *scrubbingCredentials) auditUnavailable() error {
 	return c.unaudited
 }
 
-func (c *scrubbingCredentials) remember(pw string) {
+func (c *scrubbingCredentials) remember(v secret.Value) {
+	pw := v.Reveal()
 	if pw == "" {
 		return
 	}

@@ -11,12 +11,15 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/secure-agent/secure-agent/libs/secret"
 	"github.com/secure-agent/secure-agent/services/extractor/connector"
 )
 
 type staticPassword string
 
-func (p staticPassword) Password(context.Context) (string, error) { return string(p), nil }
+func (p staticPassword) Password(context.Context) (secret.Value, error) {
+	return secret.New(string(p)), nil
+}
 
 // boundPassword hands its password out only for one target.
 type boundPassword struct {
@@ -25,16 +28,16 @@ type boundPassword struct {
 	asked []connector.Target
 }
 
-func (b *boundPassword) Password(context.Context) (string, error) {
-	return "", errors.New("bound: use PasswordFor")
+func (b *boundPassword) Password(context.Context) (secret.Value, error) {
+	return secret.Value{}, errors.New("bound: use PasswordFor")
 }
 
-func (b *boundPassword) PasswordFor(_ context.Context, to []connector.Target) (string, error) {
+func (b *boundPassword) PasswordFor(_ context.Context, to []connector.Target) (secret.Value, error) {
 	b.asked = append(b.asked, to...)
 	if len(to) != 1 || to[0] != b.to {
-		return "", errors.New("not bound to that host")
+		return secret.Value{}, errors.New("not bound to that host")
 	}
-	return b.pw, nil
+	return secret.New(b.pw), nil
 }
 
 // A server may echo the password back encoded; the run's error text must
@@ -44,7 +47,7 @@ func TestRunErrorsLoseEncodedPasswords(t *testing.T) {
 	creds := &scrubbingCredentials{inner: staticPassword(pw)}
 	got, err := creds.Password(context.Background())
 	require.NoError(t, err)
-	require.Equal(t, pw, got)
+	require.Equal(t, pw, got.Reveal())
 	for name, form := range map[string]string{
 		"plain":       pw,
 		"base64":      base64.StdEncoding.EncodeToString([]byte(pw)),
@@ -68,7 +71,7 @@ func TestScrubbingCredentialsPassTheDestinationOn(t *testing.T) {
 	creds := &scrubbingCredentials{inner: inner}
 	got, err := connector.PasswordFor(context.Background(), creds, []connector.Target{db})
 	require.NoError(t, err)
-	require.Equal(t, "pw-123456", got)
+	require.Equal(t, "pw-123456", got.Reveal())
 	_, err = connector.PasswordFor(context.Background(), creds, []connector.Target{connector.TCPTarget("evil:5432")})
 	require.ErrorContains(t, err, "not bound")
 	require.Equal(t, []connector.Target{db, connector.TCPTarget("evil:5432")}, inner.asked)

@@ -23,6 +23,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/secure-agent/secure-agent/libs/controlplane"
+	"github.com/secure-agent/secure-agent/libs/secret"
 )
 
 // fakeControlPlane is the part of the control plane health talks to, over
@@ -77,7 +78,9 @@ func newFakeControlPlane(t *testing.T, knownJobs ...string) *fakeControlPlane {
 
 type staticSecrets map[string]string
 
-func (s staticSecrets) Secret(_ context.Context, key string) (string, error) { return s[key], nil }
+func (s staticSecrets) Secret(_ context.Context, key string) (secret.Value, error) {
+	return secret.New(s[key]), nil
+}
 
 // client is the real control-plane client, with fast retries.
 func (f *fakeControlPlane) client(t *testing.T, retries int) *controlplane.Client {
