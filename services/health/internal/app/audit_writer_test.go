@@ -18,7 +18,9 @@ import (
 
 type refusingWitness struct{ err error }
 
-func (w refusingWitness) AddCheckpoint(context.Context, []byte, string) ([]byte, error) { return nil, w.err }
+func (w refusingWitness) AddCheckpoint(context.Context, []byte, string) ([]byte, error) {
+	return nil, w.err
+}
 
 func newTestWriter(t *testing.T, store *audit.MemStore, witness Witness) *AuditWriter {
 	t.Helper()
