@@ -57,7 +57,7 @@ SERVICES := orchestrator extractor publisher health
 RUNTIME  := daprd placement scheduler sentry nats-server
 RUNTIME_SRC := deploy/dapr-runtime/go.mod deploy/dapr-runtime/go.sum deploy/dapr-runtime/cmd/daprd/main.go deploy/dapr-runtime/build.sh $(wildcard deploy/dapr-runtime/patches/* deploy/dapr-runtime/internal/*/*)
 
-.PHONY: help runtime tools build images vulncheck run test test-unit test-integration bench services lint fmt clean generate
+.PHONY: help runtime tools build images vulncheck run test test-unit test-integration bench services lint fmt clean generate fuzz
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -137,6 +137,16 @@ test-unit: test-unit-go test-unit-cli ## unit tests of every module (race detect
 .PHONY: test-unit-go test-unit-cli
 test-unit-go: # the workspace modules' unit tests
 	@for m in $(filter-out e2e,$(MODULES)); do echo "==> go test $$m"; (cd $$m && $(BUILD_ENV) $(STATIC) $(GO) vet $(STATIC_FLAGS) ./... && $(GOTEST) -race -count=1 ./...); done
+# The fuzz targets of what parses untrusted input in the audit log and of
+# the logging core's redaction, each for FUZZTIME (their seed corpora also
+# run in test-unit-go); a failing input is kept under testdata/fuzz.
+FUZZTIME ?= 10s
+AUDIT_FUZZ = FuzzParseEntry FuzzParseCheckpoint FuzzAddCheckpointRequest FuzzVerifyProof FuzzVerifyExport
+fuzz: ## fuzz the audit log's decoders and proof checks and the logging redaction, FUZZTIME each (default 10s)
+	@cd libs && for f in $(AUDIT_FUZZ); do echo "==> fuzz audit $$f ($(FUZZTIME))"; \
+		$(GO) test ./audit -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) -parallel 1 || exit 1; done; \
+		echo "==> fuzz logging FuzzRegisteredSecretNeverLogged ($(FUZZTIME))"; \
+		$(GO) test ./logging -run '^$$' -fuzz '^FuzzRegisteredSecretNeverLogged$$' -fuzztime $(FUZZTIME) -parallel 1
 test-unit-cli: $(BIN)/dapr # deploy/dapr-cli's tests (they check deploy/local/dapr.yaml with the CLI's own code)
 	@echo "==> go test deploy/dapr-cli"; cd deploy/dapr-cli && export $(BUILD_ENV) GOWORK=off CGO_ENABLED=0 && $(GO) vet $(TOOLS_BUILDFLAGS) ./... && $(GOTEST) $(TOOLS_BUILDFLAGS) -count=1 ./...
 

@@ -21,8 +21,8 @@
 #   test-chart       (joins kube-tools)
 #   test-observability (dashboards, alert rules with promtool, Datadog assets)
 #                    (joins images)
-#   test-integration                    vulncheck
-#                    (joins vulncheck)
+#   test-integration                    vulncheck, fuzz (the audit log's
+#                    (joins vulncheck, fuzz)       parsers and proofs, redaction)
 #
 # Environment: MAKE (the make to call; the Makefile passes its own), PLATFORMS.
 set -euo pipefail
@@ -78,6 +78,8 @@ join tools
 fg test-unit-cli test-chart test-observability
 join images
 bg vulncheck "$make" --no-print-directory vulngate
+bg fuzz "$make" --no-print-directory fuzz FUZZTIME=5s
 fg test-integration
 join vulncheck
+join fuzz
 stamp "make test: everything passed"
