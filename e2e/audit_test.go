@@ -4,10 +4,19 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
+	"math/big"
 	"net/http"
 	"os"
 	"os/exec"
@@ -17,6 +26,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/digitorus/timestamp"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
@@ -38,10 +48,11 @@ func TestAuditLogLive(t *testing.T) {
 	const portBase = 19000
 	dataDir := stackDataDir(t)
 	pw := writeSecrets(t, dataDir)
+	tsaURL, tsaRoots := startTSA(t)
 	s, err := stack.Start(context.Background(), stack.Options{
 		Root: root(t), DataDir: dataDir, Profile: "local", PortBase: portBase, StartTimeout: 3 * time.Minute,
 		ControlPlane: stack.ControlPlaneLocal, Progress: &testLog{t: t}, Restarts: 10,
-		AppEnv: []string{"AUDIT_CHECKPOINT_INTERVAL=1s"},
+		AppEnv: []string{"AUDIT_CHECKPOINT_INTERVAL=1s", "AUDIT_TSA_URL=" + tsaURL},
 	})
 	require.NoError(t, err)
 	supervise(t, s, dataDir)
@@ -67,8 +78,9 @@ func TestAuditLogLive(t *testing.T) {
 		cp := filepath.Join(t.TempDir(), "witness-checkpoint")
 		require.NoError(t, os.WriteFile(cp, []byte(witness.Checkpoint), 0o600))
 		out := agentctl(t, s, dataDir, 0, "", "audit", "verify", "--log-key", keys.vkey, "--witness-key", witness.key,
-			"--witness-checkpoint", cp, "--require-cosigned")
+			"--witness-checkpoint", cp, "--require-cosigned", "--tsa-roots", tsaRoots)
 		require.Contains(t, out, "verified:")
+		require.Contains(t, out, "time-stamped by a TSA", "each checkpoint carries the RFC 3161 token of the configured authority")
 	})
 
 	t.Run("every secret read is recorded once, with the HMAC of its value", func(t *testing.T) {
@@ -577,4 +589,43 @@ func scrapeSumWith(t *testing.T, url, metric, label string) float64 {
 	}
 	require.NoError(t, sc.Err())
 	return sum
+}
+
+// startTSA runs an RFC 3161 time-stamping authority on loopback (tokens
+// made by digitorus/timestamp; a customer's TSA cannot run here) and
+// returns its URL and a PEM file of its root.
+func startTSA(t *testing.T) (string, string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "e2e TSA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour), IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageTimeStamping}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	require.NoError(t, err)
+	cert, err := x509.ParseCertificate(der)
+	require.NoError(t, err)
+	ln := listenLoopback(t)
+	srv := &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(io.LimitReader(r.Body, 64<<10))
+		req, err := timestamp.ParseRequest(body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		ts := timestamp.Timestamp{HashAlgorithm: req.HashAlgorithm, HashedMessage: req.HashedMessage, Time: time.Now(),
+			Policy: asn1.ObjectIdentifier{1, 2, 3, 4}, Nonce: req.Nonce, AddTSACertificate: req.Certificates}
+		resp, err := ts.CreateResponseWithOpts(cert, key, crypto.SHA256)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "application/timestamp-reply")
+		_, _ = w.Write(resp)
+	})}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	roots := filepath.Join(t.TempDir(), "tsa-root.pem")
+	require.NoError(t, os.WriteFile(roots, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600))
+	return "http://" + ln.Addr().String(), roots
 }

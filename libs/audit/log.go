@@ -382,6 +382,25 @@ func (l *Log) StoreCosigned(ctx context.Context, cp CheckpointRecord) error {
 	return nil
 }
 
+// StoreTSA keeps an RFC 3161 time-stamp token beside checkpoint size.
+func (l *Log) StoreTSA(ctx context.Context, size uint64, token []byte) error {
+	cp, err := l.LoadCheckpoint(ctx, size)
+	if err != nil {
+		return err
+	}
+	cp.TSAToken = token
+	raw, err := json.Marshal(cp)
+	if err != nil {
+		return err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.commitHead(ctx, l.head, nil, map[string][]byte{checkpointKey(size): raw}); err != nil {
+		return fmt.Errorf("store the time-stamp token of audit checkpoint %d: %w", size, err)
+	}
+	return nil
+}
+
 // ProveTree returns the consistency proof from the tree of size old to
 // the tree of size new (RFC 6962), new ≤ the log's size.
 func (l *Log) ProveTree(ctx context.Context, newSize, oldSize uint64) ([]tlog.Hash, error) {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -43,6 +44,10 @@ type VerifyOptions struct {
 	Witness *WitnessView
 	// Progress, if set, is called every 100,000 entries.
 	Progress func(done uint64)
+	// TSARoots, if set, must issue the signer of every RFC 3161 token
+	// stored with a checkpoint (tokens are checked against their
+	// checkpoint either way).
+	TSARoots *x509.CertPool
 }
 
 // Problem is one thing wrong with a log. Seq is the first entry it
@@ -73,6 +78,8 @@ type Report struct {
 	LastSigned  uint64    `json:"last_signed"`
 	LastWitness uint64    `json:"last_cosigned"`
 	WitnessTime time.Time `json:"last_cosigned_at,omitzero"`
+	Timestamped int       `json:"timestamped"`
+	TSATime     time.Time `json:"last_timestamp,omitzero"`
 	Problems    []Problem `json:"problems,omitempty"`
 }
 
@@ -280,6 +287,17 @@ func (v *verifier) finish() {
 			continue
 		}
 		v.rep.Checkpoints++
+		if len(c.TSAToken) > 0 {
+			at, err := TSATime(c.TSAToken, []byte(c.Note), v.opts.TSARoots)
+			if err != nil {
+				v.problem(-1, "bad-timestamp", fmt.Sprintf("checkpoint %d: %v", c.Size, err))
+			} else {
+				v.rep.Timestamped++
+				if at.After(v.rep.TSATime) {
+					v.rep.TSATime = at
+				}
+			}
+		}
 		if cp.Size != c.Size {
 			v.problem(-1, "malformed", fmt.Sprintf("checkpoint stored as size %d signs size %d", c.Size, cp.Size))
 		}

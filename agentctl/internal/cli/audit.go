@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/rand"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -32,6 +33,7 @@ type auditCmd struct {
 	logKey      string
 	witnessKeys stringList
 	witnessCP   string
+	tsaRoots    string
 	requireCosi bool
 	size        uint64
 	origin      string
@@ -67,6 +69,8 @@ func (c *auditCmd) define(fs *flag.FlagSet) {
 	fs.Var(&c.witnessKeys, "witness-key", "a witness's cosignature verifier `KEY` (repeatable): its cosignatures must verify")
 	fs.StringVar(&c.witnessCP, "witness-checkpoint", "", "verify: `FILE` holding the newest checkpoint the witness cosigned "+
 		"(from the control plane): the log must extend it, or it was rolled back or forked")
+	fs.StringVar(&c.tsaRoots, "tsa-roots", "", "verify: PEM `FILE` of the time-stamping authority's roots: each checkpoint's "+
+		"RFC 3161 token must be signed by one (tokens are checked against their checkpoint either way)")
 	fs.BoolVar(&c.requireCosi, "require-cosigned", false, "verify: fail when the newest checkpoint has no witness cosignature")
 	fs.Uint64Var(&c.size, "size", 0, "prove: the checkpoint `SIZE` to prove against (default: the newest)")
 	fs.StringVar(&c.origin, "origin", "", "keygen: the log's `ORIGIN`, unique per installation, e.g. secure-agent.example/acme-prod")
@@ -259,6 +263,16 @@ func (c *auditCmd) verify(ctx context.Context, env *Env) error {
 		}
 		opts.Witness = &audit.WitnessView{Size: cp.Size, Root: cp.Root}
 	}
+	if c.tsaRoots != "" {
+		pem, err := os.ReadFile(c.tsaRoots)
+		if err != nil {
+			return fmt.Errorf("--tsa-roots: %w", err)
+		}
+		opts.TSARoots = x509.NewCertPool()
+		if !opts.TSARoots.AppendCertsFromPEM(pem) {
+			return fmt.Errorf("--tsa-roots %s holds no PEM certificate", c.tsaRoots)
+		}
+	}
 	opts.Origin = lk.Name()
 	r, err := c.export(ctx, 0)
 	if err != nil {
@@ -278,6 +292,9 @@ func (c *auditCmd) verify(ctx context.Context, env *Env) error {
 			rep.Origin, rep.Entries+rep.Pruned, rep.Pruned, rep.Checkpoints, rep.Cosigned)
 		if !rep.WitnessTime.IsZero() {
 			fmt.Fprintf(env.Stdout, " (last cosigned: %d entries at %s)", rep.LastWitness, rep.WitnessTime.UTC().Format(time.RFC3339))
+		}
+		if rep.Timestamped > 0 {
+			fmt.Fprintf(env.Stdout, ", %d time-stamped by a TSA (last at %s)", rep.Timestamped, rep.TSATime.UTC().Format(time.RFC3339))
 		}
 		fmt.Fprintln(env.Stdout)
 	}

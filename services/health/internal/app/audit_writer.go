@@ -34,7 +34,9 @@ type AuditOptions struct {
 	Retention          time.Duration
 	// Witness is nil without a control plane: checkpoints are signed and
 	// kept, but nobody outside the host cosigns them.
-	Witness    Witness
+	Witness Witness
+	// TSA, if set, adds an RFC 3161 time-stamp token to each checkpoint.
+	TSA        *audit.TSA
 	App        string
 	Logger     *zap.Logger
 	Registerer prometheus.Registerer
@@ -162,7 +164,7 @@ func (w *AuditWriter) Run(ctx context.Context) {
 }
 
 func (w *AuditWriter) checkpoint(ctx context.Context) {
-	_, signed, err := w.opts.Log.Checkpoint(ctx)
+	cp, signed, err := w.opts.Log.Checkpoint(ctx)
 	if err != nil {
 		w.checkpoints.WithLabelValues("failed").Inc()
 		w.setDegraded("sign", err)
@@ -171,12 +173,29 @@ func (w *AuditWriter) checkpoint(ctx context.Context) {
 	w.clear("sign")
 	if signed {
 		w.checkpoints.WithLabelValues("ok").Inc()
+		w.timestamp(ctx, cp)
 	}
 	h := w.opts.Log.Head()
 	if w.opts.Witness == nil || h.LastCheckpoint == 0 || h.LastCheckpoint == h.LastCosigned {
 		return
 	}
 	w.cosign(ctx, h.LastCheckpoint, h.LastCosigned, true)
+}
+
+// timestamp asks the TSA, if any, for a token over a new checkpoint.
+func (w *AuditWriter) timestamp(ctx context.Context, cp audit.CheckpointRecord) {
+	if w.opts.TSA == nil {
+		return
+	}
+	tok, err := w.opts.TSA.Stamp(ctx, []byte(cp.Note))
+	if err == nil {
+		err = w.opts.Log.StoreTSA(ctx, cp.Size, tok)
+	}
+	if err != nil {
+		w.setDegraded("tsa", fmt.Errorf("checkpoint %d has no time-stamp token: %w", cp.Size, err))
+		return
+	}
+	w.clear("tsa")
 }
 
 // cosign sends checkpoint size to the witness, proving it extends old.

@@ -6,6 +6,7 @@ package service
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"sync"
 	"time"
 
@@ -47,6 +48,7 @@ type AuditSettings struct {
 	CheckpointEntries  int
 	CheckpointInterval time.Duration
 	RetentionDays      int
+	TSAURL             string
 }
 
 // register adds the settings to l and returns the checks run after loading.
@@ -69,6 +71,7 @@ func (s *Settings) register(l *config.Loader) func(*config.Loader) {
 	l.Int(&s.Audit.CheckpointEntries, "AUDIT_CHECKPOINT_ENTRIES", 256, "sign a checkpoint after this many new audit entries")
 	l.Duration(&s.Audit.CheckpointInterval, "AUDIT_CHECKPOINT_INTERVAL", time.Minute, "sign a checkpoint at least this often when the log grew")
 	l.Int(&s.Audit.RetentionDays, "AUDIT_RETENTION_DAYS", 90, "days an audit entry's body is kept (30 to 365); then only its hash")
+	l.String(&s.Audit.TSAURL, "AUDIT_TSA_URL", "", "URL of an RFC 3161 time-stamping authority; set, each audit checkpoint gets a token from it")
 	checkCP := controlplane.Register(l, &s.ControlPlane)
 	return func(l *config.Loader) {
 		_, err := app.ParseAppIDs(s.Apps)
@@ -84,6 +87,11 @@ func (s *Settings) register(l *config.Loader) func(*config.Loader) {
 		l.Check(s.Audit.CheckpointEntries >= 1, "AUDIT_CHECKPOINT_ENTRIES", "must be at least 1")
 		l.Check(s.Audit.CheckpointInterval >= time.Second, "AUDIT_CHECKPOINT_INTERVAL", "must be at least 1s")
 		l.Check(s.Audit.RetentionDays >= 30 && s.Audit.RetentionDays <= 365, "AUDIT_RETENTION_DAYS", "must be from 30 to 365")
+		if s.Audit.TSAURL != "" {
+			u, err := url.Parse(s.Audit.TSAURL)
+			l.Check(err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "", "AUDIT_TSA_URL",
+				"must be an http:// or https:// URL of a time-stamping authority")
+		}
 		checkCP(l)
 	}
 }
@@ -199,10 +207,14 @@ func wireAudit(ctx context.Context, d bootstrap.Deps, s *Settings, cp *controlpl
 	if cp != nil {
 		witness = cp
 	}
+	var tsa *audit.TSA
+	if s.Audit.TSAURL != "" {
+		tsa = &audit.TSA{URL: s.Audit.TSAURL}
+	}
 	w, err := app.NewAuditWriter(app.AuditOptions{
 		Log: log, VerifierKey: vkey, CheckpointEntries: uint64(s.Audit.CheckpointEntries),
 		CheckpointInterval: s.Audit.CheckpointInterval, Retention: time.Duration(s.Audit.RetentionDays) * 24 * time.Hour,
-		Witness: witness, App: d.Common.AppID, Logger: d.Logger, Registerer: d.Registry,
+		Witness: witness, TSA: tsa, App: d.Common.AppID, Logger: d.Logger, Registerer: d.Registry,
 	})
 	if err != nil {
 		return nil, err
