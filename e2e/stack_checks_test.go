@@ -1,8 +1,10 @@
 package e2e
 
 import (
+	"io"
 	"net/http"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -122,15 +124,39 @@ func checkStack(t *testing.T, s endpoints, secretValue string) {
 
 	t.Run("calls the access-control policy does not allow are denied", func(t *testing.T) {
 		for _, c := range []struct{ from, to, verb, method string }{
-			{"extractor", "orchestrator", http.MethodGet, "readyz"},     // extractor may invoke nobody
+			{"extractor", "orchestrator", http.MethodGet, "readyz"},     // extractor invokes only the audit log
 			{"publisher", "extractor", http.MethodPost, "v1/preflight"}, // only orchestrator may preflight
 			{"orchestrator", "extractor", http.MethodGet, "readyz"},     // orchestrator: preflight only
 			{"health", "extractor", http.MethodPost, "v1/preflight"},    // health: GET probes only
-			{"orchestrator", "health", http.MethodGet, "readyz"},        // nobody invokes health
+			{"orchestrator", "health", http.MethodGet, "readyz"},        // apps may only append to health's audit log
+			{"extractor", "health", http.MethodGet, "v1/audit/export"},  // reading the log is for operators
+			{"publisher", "health", http.MethodPost, "v1/audit/export"},
 		} {
 			a := doWith(t, c.verb, s.SidecarURL(c.from)+"/v1.0/invoke/"+c.to+"/method/"+c.method, sidecarAuth(s, c.from))
 			require.Equal(t, http.StatusForbidden, a.Status, "%s → %s %s %s should be denied: %s", c.from, c.to, c.verb, c.method, a.Body)
 		}
+	})
+
+	t.Run("an app appends only its own actions to the audit log", func(t *testing.T) {
+		post := func(app, entryApp string) answer {
+			body := `{"entries":[{"action":"secret.read","actor":"` + entryApp + `","app":"` + entryApp +
+				`","target":"secrets/forged","outcome":"ok"}]}`
+			req, err := http.NewRequest(http.MethodPost, s.SidecarURL(app)+"/v1.0/invoke/health/method/v1/audit/entries", strings.NewReader(body))
+			require.NoError(t, err)
+			req.Header.Set("Content-Type", "application/json")
+			for k, v := range sidecarAuth(s, app) {
+				req.Header.Set(k, v)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			require.NoError(t, err)
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			return answer{Status: resp.StatusCode, Body: b}
+		}
+		a := post("extractor", "orchestrator")
+		require.Equal(t, http.StatusUnauthorized, a.Status, "the extractor recorded an orchestrator action: %s", a.Body)
+		a = post("extractor", "extractor")
+		require.Equal(t, http.StatusOK, a.Status, "%s", a.Body)
 	})
 
 	t.Run("secrets: the extractor reads source secrets, others cannot", func(t *testing.T) {
