@@ -131,6 +131,9 @@ func TestAuditLogLive(t *testing.T) {
 			switch e.Action {
 			case audit.ActionUploadAcknowledged:
 				uploaded[e.Details["sha256"]] = true
+				if e.Details["kind"] != "manifest" {
+					require.True(t, strings.HasPrefix(e.Details["receipt"], "rcpt-"), "entry %d: the control plane's receipt: %v", e.Seq, e.Details)
+				}
 			case audit.ActionManifestSealed:
 				sealed = e.Details["sha256"]
 			case audit.ActionPartitionStatement:

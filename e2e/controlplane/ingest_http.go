@@ -199,16 +199,19 @@ func (s *Server) handleIngestFile(w http.ResponseWriter, r *http.Request) {
 	}
 	s.store.mu.Lock()
 	d := s.store.jobLocked(jobID)
-	_, stored := d.files[want]
+	f, stored := d.files[want]
 	if !stored {
-		d.files[want] = &StoredFile{SHA256: want, Name: name, Kind: kind, Rows: rows, Bytes: int64(len(data)), Data: data, At: time.Now()}
+		f = &StoredFile{SHA256: want, Name: name, Kind: kind, Rows: rows, Bytes: int64(len(data)), Data: data, At: time.Now(),
+			Receipt: "rcpt-" + randomHex(12)}
+		d.files[want] = f
 	}
+	receipt := f.Receipt
 	s.store.mu.Unlock()
+	status := http.StatusCreated
 	if stored {
-		w.WriteHeader(http.StatusOK)
-		return
+		status = http.StatusOK // the same receipt: a repeated upload changes nothing
 	}
-	w.WriteHeader(http.StatusCreated)
+	writeJSON(w, status, IngestReceipt{Receipt: receipt})
 }
 
 // manifestFiles is the part of libs/model.Manifest the server checks.
@@ -266,4 +269,9 @@ func (s *Server) handleManifest(w http.ResponseWriter, r *http.Request) {
 	}
 	d.manifest = raw
 	w.WriteHeader(http.StatusOK)
+}
+
+// IngestReceipt answers an ingested file.
+type IngestReceipt struct {
+	Receipt string `json:"receipt"`
 }

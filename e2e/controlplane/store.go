@@ -16,6 +16,9 @@ type StoredFile struct {
 	Bytes  int64     `json:"bytes"`
 	Data   []byte    `json:"-"`
 	At     time.Time `json:"at"`
+	// Receipt is what the control plane answered for it: the agent
+	// records it in its audit log as the acknowledgement.
+	Receipt string `json:"receipt"`
 }
 
 // LogBatch is one stored log upload.

@@ -151,19 +151,21 @@ func (cl *Client) HasFile(ctx context.Context, jobID, sha string) (bool, error) 
 	}
 }
 
-// IngestFile uploads one Arrow IPC stream file of the job. The body is
-// checked against sha locally first, since the server would refuse it anyway.
-func (cl *Client) IngestFile(ctx context.Context, jobID, sha, name, kind string, rows int64, body []byte) error {
+// IngestFile uploads one Arrow IPC stream file of the job and returns
+// the control plane's receipt for it (its request id when it answers
+// none). The body is checked against sha locally first, since the server
+// would refuse it anyway.
+func (cl *Client) IngestFile(ctx context.Context, jobID, sha, name, kind string, rows int64, body []byte) (string, error) {
 	switch {
 	case jobID == "" || name == "" || kind == "":
-		return errkind.New(errkind.Invalid, "controlplane ingestFile: job id, file name and asset kind are required")
+		return "", errkind.New(errkind.Invalid, "controlplane ingestFile: job id, file name and asset kind are required")
 	case !sha256Pattern.MatchString(sha):
-		return errkind.New(errkind.Invalid, "controlplane ingestFile: sha256 must be 64 lower-case hex digits")
+		return "", errkind.New(errkind.Invalid, "controlplane ingestFile: sha256 must be 64 lower-case hex digits")
 	case rows < 0:
-		return errkind.New(errkind.Invalid, "controlplane ingestFile: rows must not be negative")
+		return "", errkind.New(errkind.Invalid, "controlplane ingestFile: rows must not be negative")
 	}
 	if sum := sha256.Sum256(body); hex.EncodeToString(sum[:]) != sha {
-		return errkind.New(errkind.Invalid, "controlplane ingestFile: the body's sha256 differs from "+sha+"; hash the file again")
+		return "", errkind.New(errkind.Invalid, "controlplane ingestFile: the body's sha256 differs from "+sha+"; hash the file again")
 	}
 	h := http.Header{}
 	h.Set("X-File-Name", name)
@@ -172,9 +174,18 @@ func (cl *Client) IngestFile(ctx context.Context, jobID, sha, name, kind string,
 	if body == nil {
 		body = []byte{}
 	}
-	_, err := cl.do(ctx, call{op: opIngestFile, method: http.MethodPut, path: filePath(jobID, sha), template: fileTemplate,
+	resp, err := cl.do(ctx, call{op: opIngestFile, method: http.MethodPut, path: filePath(jobID, sha), template: fileTemplate,
 		header: h, body: body, contentType: "application/vnd.apache.arrow.stream", jobID: jobID})
-	return err
+	if err != nil {
+		return "", err
+	}
+	var r struct {
+		Receipt string `json:"receipt"`
+	}
+	if json.Unmarshal(resp.body, &r) == nil && r.Receipt != "" {
+		return r.Receipt, nil
+	}
+	return resp.header.Get("X-Request-Id"), nil
 }
 
 // IngestManifest sends the job's manifest.json after every file it lists; a

@@ -112,8 +112,12 @@ func TestFilesAndManifest(t *testing.T) {
 	has, err := c.HasFile(ctx, "job-1", sha)
 	require.NoError(t, err)
 	require.False(t, has)
-	require.NoError(t, c.IngestFile(ctx, "job-1", sha, "p000/table-000.arrows", "table", 12, body))
-	require.NoError(t, c.IngestFile(ctx, "job-1", sha, "p000/table-000.arrows", "table", 12, body), "idempotent by sha256")
+	receipt, err := c.IngestFile(ctx, "job-1", sha, "p000/table-000.arrows", "table", 12, body)
+	require.NoError(t, err)
+	require.NotEmpty(t, receipt)
+	again, err := c.IngestFile(ctx, "job-1", sha, "p000/table-000.arrows", "table", 12, body)
+	require.NoError(t, err, "idempotent by sha256")
+	require.Equal(t, receipt, again, "a repeated upload answers the same receipt")
 	has, err = c.HasFile(ctx, "job-1", sha)
 	require.NoError(t, err)
 	require.True(t, has)
@@ -132,7 +136,7 @@ func TestInvalidArgumentsAreRefusedLocally(t *testing.T) {
 		"negative log sequence": c.UploadLogs(ctx, "j", -1, 0, []byte{1}),
 		"oversized log batch":   c.UploadLogs(ctx, "j", 0, 0, make([]byte, maxLogBatch+1)),
 		"bad sha":               func() error { _, err := c.HasFile(ctx, "j", "ABC"); return err }(),
-		"body differs from sha": c.IngestFile(ctx, "j", sha, "n", "table", 1, []byte("y")),
+		"body differs from sha": func() error { _, err := c.IngestFile(ctx, "j", sha, "n", "table", 1, []byte("y")); return err }(),
 		"manifest not json":     c.IngestManifest(ctx, "j", []byte("{")),
 	}
 	for name, err := range tests {

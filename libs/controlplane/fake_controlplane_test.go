@@ -259,12 +259,15 @@ func (f *fakeControlPlane) serveAPI(w http.ResponseWriter, r *http.Request, path
 				writeError(w, http.StatusBadRequest, "sha_mismatch", "body does not hash to the path's sha256")
 				return
 			}
+			receipt := []byte(`{"receipt":"r-` + parts[3][:12] + `"}`)
 			if _, ok := f.files[key]; ok {
 				w.WriteHeader(http.StatusOK)
+				_, _ = w.Write(receipt)
 				return
 			}
 			f.files[key] = body
 			w.WriteHeader(http.StatusCreated)
+			_, _ = w.Write(receipt)
 		}
 	case r.Method == http.MethodPut && len(parts) == 3 && parts[2] == "manifest":
 		w.WriteHeader(http.StatusOK)

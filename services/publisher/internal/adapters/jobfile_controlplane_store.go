@@ -17,7 +17,7 @@ import (
 // (libs/controlplane.Client) a ControlPlaneStore needs.
 type IngestClient interface {
 	HasFile(ctx context.Context, jobID, sha string) (bool, error)
-	IngestFile(ctx context.Context, jobID, sha, name, kind string, rows int64, body []byte) error
+	IngestFile(ctx context.Context, jobID, sha, name, kind string, rows int64, body []byte) (string, error)
 	IngestManifest(ctx context.Context, jobID string, manifest []byte) error
 }
 
@@ -48,22 +48,23 @@ func NewControlPlaneStore(client IngestClient, log *zap.Logger, reg prometheus.R
 }
 
 // PutJobFile implements app.JobFileStore.
-func (c *ControlPlaneStore) PutJobFile(ctx context.Context, jobID string, info model.FileInfo, data []byte) error {
+func (c *ControlPlaneStore) PutJobFile(ctx context.Context, jobID string, info model.FileInfo, data []byte) (string, error) {
 	has, err := c.client.HasFile(ctx, jobID, info.SHA256)
 	if err != nil {
-		return fmt.Errorf("ask the control plane whether job %s has %s: %w", jobID, info.Name, err)
+		return "", fmt.Errorf("ask the control plane whether job %s has %s: %w", jobID, info.Name, err)
 	}
 	if has {
 		c.files.WithLabelValues("skipped").Inc()
 		logging.WithTrace(ctx, c.log).Debug("control plane already has the file; not sent again",
 			zap.String("job_id", jobID), zap.String("file", info.Name), zap.String("sha256", info.SHA256))
-		return nil
+		return "", nil
 	}
-	if err := c.client.IngestFile(ctx, jobID, info.SHA256, info.Name, string(info.Kind), info.Rows, data); err != nil {
-		return fmt.Errorf("send %s of job %s to the control plane: %w", info.Name, jobID, err)
+	receipt, err := c.client.IngestFile(ctx, jobID, info.SHA256, info.Name, string(info.Kind), info.Rows, data)
+	if err != nil {
+		return "", fmt.Errorf("send %s of job %s to the control plane: %w", info.Name, jobID, err)
 	}
 	c.files.WithLabelValues("ingested").Inc()
-	return nil
+	return receipt, nil
 }
 
 // PutJobManifest implements app.JobFileStore. The control plane refuses a

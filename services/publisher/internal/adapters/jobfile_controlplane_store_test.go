@@ -35,9 +35,9 @@ func (f *fakeIngest) HasFile(_ context.Context, jobID, sha string) (bool, error)
 	return f.has[sha], f.errs["has"]
 }
 
-func (f *fakeIngest) IngestFile(_ context.Context, jobID, sha, name, kind string, rows int64, body []byte) error {
+func (f *fakeIngest) IngestFile(_ context.Context, jobID, sha, name, kind string, rows int64, body []byte) (string, error) {
 	f.calls = append(f.calls, ingestCall{op: "ingest", jobID: jobID, sha: sha, name: name, kind: kind, rows: rows, body: string(body)})
-	return f.errs["ingest"]
+	return "rcpt-" + sha[:8], f.errs["ingest"]
 }
 
 func (f *fakeIngest) IngestManifest(_ context.Context, jobID string, manifest []byte) error {
@@ -64,7 +64,9 @@ func TestControlPlaneStore(t *testing.T) {
 	t.Run("a new file is asked for, then sent", func(t *testing.T) {
 		c := &fakeIngest{}
 		s, _ := newStore(t, c)
-		require.NoError(t, s.PutJobFile(ctx, "cp-1", file, []byte("arrow")))
+		receipt, err := s.PutJobFile(ctx, "cp-1", file, []byte("arrow"))
+		require.NoError(t, err)
+		require.Equal(t, "rcpt-"+sha[:8], receipt, "the control plane's receipt is passed on")
 		require.Equal(t, []ingestCall{
 			{op: "has", jobID: "cp-1", sha: sha},
 			{op: "ingest", jobID: "cp-1", sha: sha, name: file.Name, kind: "table_stats", rows: 7, body: "arrow"},
@@ -75,7 +77,8 @@ func TestControlPlaneStore(t *testing.T) {
 	t.Run("a file the control plane has is skipped", func(t *testing.T) {
 		c := &fakeIngest{has: map[string]bool{sha: true}}
 		s, _ := newStore(t, c)
-		require.NoError(t, s.PutJobFile(ctx, "cp-1", file, []byte("arrow")))
+		_, err := s.PutJobFile(ctx, "cp-1", file, []byte("arrow"))
+		require.NoError(t, err)
 		require.Equal(t, []ingestCall{{op: "has", jobID: "cp-1", sha: sha}}, c.calls)
 		require.Equal(t, 1.0, count(s, "skipped"))
 		require.Zero(t, count(s, "ingested"))
@@ -84,7 +87,7 @@ func TestControlPlaneStore(t *testing.T) {
 		for op, kind := range map[string]errkind.Kind{"has": errkind.Transient, "ingest": errkind.Unauthorized} {
 			c := &fakeIngest{errs: map[string]error{op: errkind.New(kind, "controlplane "+op+" failed")}}
 			s, _ := newStore(t, c)
-			err := s.PutJobFile(ctx, "cp-1", file, []byte("arrow"))
+			_, err := s.PutJobFile(ctx, "cp-1", file, []byte("arrow"))
 			require.Equal(t, kind, errkind.Of(err), "%v", err)
 			require.ErrorContains(t, err, file.Name)
 			require.Zero(t, count(s, "ingested"))

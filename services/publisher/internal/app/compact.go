@@ -84,14 +84,15 @@ func (s *Service) uploadFile(ctx context.Context, ev job.PartitionDone, d openDe
 		attrDestination.String(d.Binding), attrKind.String(string(info.Kind)), attrFile.String(info.Name),
 		attrBytes.Int(len(data)), attrRows.Int64(info.Rows))...)
 	defer func() { endStep(span, err) }()
-	if err := d.putFile(ctx, ev.JobID, info, data); err != nil {
+	receipt, err := d.putFile(ctx, ev.JobID, info, data)
+	if err != nil {
 		s.m.uploadFailures.WithLabelValues(d.Binding).Inc()
 		return &uploadError{fmt.Errorf("upload %s to destination %s: %w", info.Name, d.Binding, err)}
 	}
 	if err := s.audit.Record(audit.WithJob(ctx, ev.JobID), audit.Entry{Action: audit.ActionUploadAcknowledged, Actor: "publisher",
 		App: "publisher", Target: d.Binding + ":" + info.Name, Outcome: audit.OutcomeOK, Details: map[string]string{
 			"sha256": info.SHA256, "bytes": strconv.Itoa(len(data)), "rows": strconv.FormatInt(info.Rows, 10),
-			"kind": string(info.Kind), "destination": d.Binding, "partition": ev.Partition}}); err != nil {
+			"kind": string(info.Kind), "destination": d.Binding, "partition": ev.Partition, "receipt": receipt}}); err != nil {
 		return fmt.Errorf("upload of %s to %s is not recorded: %w", info.Name, d.Binding, err)
 	}
 	s.m.files.WithLabelValues(d.Binding).Inc()

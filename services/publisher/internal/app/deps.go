@@ -33,7 +33,9 @@ type DestinationStore interface {
 // file and the manifest through it, the manifest last. Both must be safe
 // to repeat: a redelivered partition uploads its files again.
 type JobFileStore interface {
-	PutJobFile(ctx context.Context, jobID string, info model.FileInfo, data []byte) error
+	// PutJobFile answers the destination's receipt for the file, if it
+	// gives one (the audit log records it).
+	PutJobFile(ctx context.Context, jobID string, info model.FileInfo, data []byte) (receipt string, err error)
 	PutJobManifest(ctx context.Context, jobID string, manifest []byte) error
 }
 

@@ -44,11 +44,11 @@ func (d openDest) jobAt(jobID string) string {
 
 // putFile writes one upload file of the job, named relative to its job
 // directory.
-func (d openDest) putFile(ctx context.Context, jobID string, info model.FileInfo, data []byte) error {
+func (d openDest) putFile(ctx context.Context, jobID string, info model.FileInfo, data []byte) (receipt string, err error) {
 	if jf, ok := d.store.(JobFileStore); ok {
 		return jf.PutJobFile(ctx, d.jobAt(jobID), info, data)
 	}
-	return d.store.Put(ctx, job.JobDir(d.Prefix, jobID)+"/"+info.Name, data)
+	return "", d.store.Put(ctx, job.JobDir(d.Prefix, jobID)+"/"+info.Name, data)
 }
 
 // putManifest writes the job's manifest and answers the key it is found

@@ -227,19 +227,19 @@ func newIngestFake() *ingestFake {
 	return &ingestFake{files: map[string]map[string]model.FileInfo{}, ingested: map[string]int{}, manifests: map[string][]byte{}}
 }
 
-func (f *ingestFake) PutJobFile(_ context.Context, jobID string, info model.FileInfo, _ []byte) error {
+func (f *ingestFake) PutJobFile(_ context.Context, jobID string, info model.FileInfo, _ []byte) (string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if _, ok := f.files[jobID][info.SHA256]; ok {
-		return nil
+		return "", nil
 	}
 	if f.refuse != nil {
-		return f.refuse
+		return "", f.refuse
 	}
 	f.attempts++
 	failing := f.attempts == f.failAt
 	if failing && !f.lostAnswer {
-		return errkind.New(errkind.Transient, "control plane answered 503")
+		return "", errkind.New(errkind.Transient, "control plane answered 503")
 	}
 	if f.files[jobID] == nil {
 		f.files[jobID] = map[string]model.FileInfo{}
@@ -248,9 +248,9 @@ func (f *ingestFake) PutJobFile(_ context.Context, jobID string, info model.File
 	f.ingested[jobID+"/"+info.SHA256]++
 	f.log = append(f.log, "file "+info.Name)
 	if failing {
-		return errkind.New(errkind.Transient, "connection reset before the answer")
+		return "", errkind.New(errkind.Transient, "connection reset before the answer")
 	}
-	return nil
+	return "rcpt-" + info.SHA256[:8], nil
 }
 
 func (f *ingestFake) PutJobManifest(_ context.Context, jobID string, manifest []byte) error {
