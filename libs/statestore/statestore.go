@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	dapr "github.com/dapr/go-sdk/client"
 	"google.golang.org/grpc/codes"
@@ -79,6 +80,11 @@ func (s Store) error(err error, what string) error {
 		code = st.Code()
 	} else if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		code = codes.DeadlineExceeded
+	}
+	// Redis answers a first-write or etag mismatch with Internal and its
+	// script's "failed to set key" (state.redis), SQL stores with Aborted.
+	if code == codes.Internal && strings.Contains(err.Error(), "failed to set key") {
+		code = codes.Aborted
 	}
 	switch code {
 	case codes.Aborted:

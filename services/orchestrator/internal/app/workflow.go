@@ -137,21 +137,26 @@ func (w *JobWorkflow) Run(ctx *workflow.WorkflowContext) (out any, err error) {
 }
 
 // auditEvent records a step of the job in the audit log, on the first
-// execution only (never on replay).
+// execution only (never on replay), in the background: workflow code must
+// not block on I/O (a stalled turn is retried by the engine, which then
+// runs the orchestration twice).
 func (r *jobRun) auditEvent(action, outcome string, details map[string]string) {
 	if r.w.opts.Audit == nil || r.ctx.IsReplaying() {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if sc := spanContextOf(r.in.TraceParent); sc.IsValid() {
-		ctx = trace.ContextWithRemoteSpanContext(ctx, sc)
-	}
-	err := r.w.opts.Audit.Record(audit.WithJob(ctx, r.in.JobID), audit.Entry{Action: action, Actor: "orchestrator",
-		App: "orchestrator", Target: r.in.JobID, Outcome: outcome, Details: details})
-	if err != nil {
-		r.log.Error("the audit log did not record a step of the job", zap.String("action", action), zap.Error(err))
-	}
+	rec, in, log := r.w.opts.Audit, r.in, r.log
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if sc := spanContextOf(in.TraceParent); sc.IsValid() {
+			ctx = trace.ContextWithRemoteSpanContext(ctx, sc)
+		}
+		err := rec.Record(audit.WithJob(ctx, in.JobID), audit.Entry{Action: action, Actor: "orchestrator",
+			App: "orchestrator", Target: in.JobID, Outcome: outcome, Details: details})
+		if err != nil {
+			log.Error("the audit log did not record a step of the job", zap.String("action", action), zap.Error(err))
+		}
+	}()
 }
 
 // recoverPanic turns a panic of workflow code into a failed workflow
