@@ -135,6 +135,11 @@ func startStack(t *testing.T, profile string, portBase, redisDB int) (*stack.Sta
 	t.Helper()
 	dataDir := t.TempDir()
 	pw := writeSecrets(t, dataDir)
+	if profile == "redis" {
+		// A new stack is a new installation: its audit log (and state)
+		// must not meet an earlier run's in the same Redis database.
+		flushRedisDB(t, "127.0.0.1:6379", redisDB)
+	}
 	logs := &testLog{t: t}
 	s, err := stack.Start(context.Background(), stack.Options{
 		Root: root(t), DataDir: dataDir, Profile: profile, PortBase: portBase,

@@ -24,6 +24,11 @@ func pipelineStack(t *testing.T, profile string, portBase, redisDB int) (agent, 
 	t.Helper()
 	dataDir := stackDataDir(t)
 	pw := writeSecrets(t, dataDir)
+	if profile == "redis" {
+		// A new stack is a new installation: its audit log (and state)
+		// must not meet an earlier run's in the same Redis database.
+		flushRedisDB(t, "127.0.0.1:6379", redisDB)
+	}
 	s, err := stack.Start(context.Background(), stack.Options{
 		Root: root(t), DataDir: dataDir, Profile: profile, PortBase: portBase,
 		RedisHost: "127.0.0.1:6379", RedisDB: redisDB, StartTimeout: 3 * time.Minute,

@@ -113,8 +113,10 @@ func (l *Log) reload(ctx context.Context) error {
 		return fmt.Errorf("decode the audit log's head: %w", err)
 	}
 	if h.Origin != l.opts.Origin {
-		return fmt.Errorf("the audit log in this store has origin %q, not %q: a store keeps one installation's log "+
-			"(set AUDIT_ORIGIN to %q or use another store)", h.Origin, l.opts.Origin, h.Origin)
+		return fmt.Errorf("the audit log in this store belongs to origin %q, but this installation's signing key is for %q: "+
+			"a store keeps one installation's log. Give health the signing key of %q (AUDIT_SIGNING_KEY), or point "+
+			"AUDIT_STATE_STORE at a store of its own (with PROFILE=redis: another SA_REDIS_DB, or the DATA_DIR that made that log)",
+			h.Origin, l.opts.Origin, h.Origin)
 	}
 	l.head, l.etag, l.found = h, etag, true
 	return nil
