@@ -3,6 +3,7 @@ package audit
 import (
 	"bytes"
 	"context"
+	"errors"
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
@@ -173,16 +174,26 @@ func TestRestartContinuesTheSameTree(t *testing.T) {
 	}
 }
 
+// TestTwoWritersNeverFork: two writers on one store (one is the design,
+// but a stale one may linger) serialise on the head's etag. Under heavy
+// contention an append may give up (an error: nothing stored, the caller
+// does not act); whatever was stored is one unforked log.
 func TestTwoWritersNeverFork(t *testing.T) {
 	f := newFixture(t)
 	a, b := f.log, f.open(t)
 	var wg sync.WaitGroup
+	var mu sync.Mutex
+	stored := 0
 	for _, l := range []*Log{a, b} {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for i := 0; i < 40; i++ {
-				if _, err := l.Append(context.Background(), entry(i)); err != nil {
+				if _, err := l.Append(context.Background(), entry(i)); err == nil {
+					mu.Lock()
+					stored++
+					mu.Unlock()
+				} else if !errors.Is(err, ErrConflict) {
 					t.Error(err)
 				}
 			}
@@ -192,8 +203,8 @@ func TestTwoWritersNeverFork(t *testing.T) {
 	if _, _, err := f.open(t).Checkpoint(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if rep := f.verify(t, f.export(t), nil); !rep.OK() || rep.Entries != 80 {
-		t.Fatalf("%+v", rep)
+	if rep := f.verify(t, f.export(t), nil); !rep.OK() || rep.Entries != uint64(stored) || stored < 40 {
+		t.Fatalf("%d appends stored: %+v", stored, rep)
 	}
 }
 
