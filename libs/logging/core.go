@@ -113,7 +113,7 @@ func (c *redactingCore) cutFields(fields []zapcore.Field) []zapcore.Field {
 		// {"":value}: the value's encoding alone.
 		val := strings.TrimSuffix(strings.TrimSuffix(strings.TrimPrefix(buf.String(), `{"":`), "\n"), "}")
 		buf.Free()
-		cut := c.secrets.Cut(val)
+		cut := c.secrets.CutJSON(val)
 		if cut == val && key == f.Key {
 			continue
 		}

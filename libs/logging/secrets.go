@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"go.uber.org/zap/zapcore"
 )
@@ -146,16 +147,53 @@ func (s *Secrets) cutLine(in string) string {
 	s.mu.RLock()
 	fs := s.lineForms
 	s.mu.RUnlock()
-	return cut(fs, in)
+	if strings.HasPrefix(in, "{") {
+		return cutJSON(fs, in)
+	}
+	return cut(fs, in) // a console line, for people
+}
+
+// CutJSON is Cut for a JSON text, keeping it JSON (see cutJSON).
+func (s *Secrets) CutJSON(in string) string {
+	if s == nil {
+		return in
+	}
+	s.mu.RLock()
+	fs := s.forms
+	s.mu.RUnlock()
+	return cutJSON(fs, in)
 }
 
 func cut(fs *formSet, in string) string {
-	if fs == nil {
+	spans := matches(fs, in)
+	if len(spans) == 0 {
 		return in
 	}
 	var b strings.Builder
-	done := 0 // in[:done] is decided and written to b
-	pos := 0
+	done := 0 // in[:done] is written to b
+	for _, sp := range spans {
+		b.WriteString(in[done:sp.lo])
+		b.WriteString(Redacted)
+		done = sp.hi
+	}
+	b.WriteString(in[done:])
+	return b.String()
+}
+
+// span is a stretch of text to replace, and what replaces it.
+type span struct {
+	lo, hi int
+	with   string
+}
+
+// matches are the stretches of in holding a registered form, each widened
+// over any marker it straddles, in order and not overlapping.
+func matches(fs *formSet, in string) []span {
+	if fs == nil {
+		return nil
+	}
+	var out []span
+	done, pos := 0, 0
 	for pos < len(in) {
 		start, end := fs.find(in, pos)
 		if start < 0 {
@@ -166,18 +204,136 @@ func cut(fs *formSet, in string) string {
 			pos = start + 1
 			continue
 		}
-		if lo < done {
-			lo = done
-		}
-		b.WriteString(in[done:lo])
-		b.WriteString(Redacted)
+		out = append(out, span{lo: max(lo, done), hi: hi, with: Redacted})
 		done, pos = hi, hi
 	}
-	if done == 0 && b.Len() == 0 {
+	return out
+}
+
+// cutJSON is Cut for JSON text (a value, or a whole encoded line): the
+// result is JSON again. A match inside a string is widened to whole escape
+// sequences and runes, so no "\u" is left without its digits; a match
+// over a number or literal replaces the whole token with the string
+// "[REDACTED]"; the quotes, colons, commas and brackets a match covers
+// are kept. No byte of a matched form survives outside a marker.
+func cutJSON(fs *formSet, in string) string {
+	spans := matches(fs, in)
+	if len(spans) == 0 {
 		return in
+	}
+	m := scanJSON(in)
+	var parts []span
+	for _, sp := range spans {
+		for i := sp.lo; i < sp.hi; {
+			switch m.kind[i] {
+			case jsonString:
+				j := i
+				for j < sp.hi && m.kind[j] == jsonString {
+					j++
+				}
+				parts = appendSpan(parts, span{lo: m.start[i], hi: m.unitEnd(j - 1), with: Redacted})
+				i = parts[len(parts)-1].hi
+			case jsonLiteral:
+				parts = appendSpan(parts, span{lo: m.start[i], hi: m.unitEnd(i), with: `"` + Redacted + `"`})
+				i = parts[len(parts)-1].hi
+			default:
+				i++
+			}
+		}
+	}
+	var b strings.Builder
+	done := 0
+	for _, p := range parts {
+		b.WriteString(in[done:p.lo])
+		b.WriteString(p.with)
+		done = p.hi
 	}
 	b.WriteString(in[done:])
 	return b.String()
+}
+
+// appendSpan adds sp, merging it into the last span when they overlap
+// (both then lie in one string or one token, so they replace alike).
+func appendSpan(parts []span, sp span) []span {
+	if n := len(parts); n > 0 && sp.lo < parts[n-1].hi {
+		parts[n-1].hi = max(parts[n-1].hi, sp.hi)
+		return parts
+	}
+	return append(parts, sp)
+}
+
+const (
+	jsonStructure = iota // quotes, brackets, colons, commas, spaces
+	jsonString           // a string's content
+	jsonLiteral          // a number, true, false or null
+)
+
+// jsonMap says what each byte of a JSON text is, and where the unit it
+// belongs to starts: for string content its escape sequence or rune, for a
+// literal its token.
+type jsonMap struct {
+	kind  []byte
+	start []int
+}
+
+func scanJSON(s string) jsonMap {
+	m := jsonMap{kind: make([]byte, len(s)), start: make([]int, len(s))}
+	mark := func(lo, hi int, kind byte) {
+		for k := lo; k < hi && k < len(s); k++ {
+			m.kind[k], m.start[k] = kind, lo
+		}
+	}
+	inString := false
+	for i := 0; i < len(s); {
+		c := s[i]
+		switch {
+		case inString && c == '"':
+			inString = false
+			mark(i, i+1, jsonStructure)
+			i++
+		case inString:
+			n := 1
+			switch {
+			case c == '\\' && i+1 < len(s) && s[i+1] == 'u':
+				n = 6
+			case c == '\\':
+				n = 2
+			case c >= utf8.RuneSelf:
+				_, n = utf8.DecodeRuneInString(s[i:])
+			}
+			n = min(n, len(s)-i)
+			mark(i, i+n, jsonString)
+			i += n
+		case c == '"':
+			inString = true
+			mark(i, i+1, jsonStructure)
+			i++
+		case isLiteralByte(c):
+			j := i
+			for j < len(s) && isLiteralByte(s[j]) {
+				j++
+			}
+			mark(i, j, jsonLiteral)
+			i = j
+		default:
+			mark(i, i+1, jsonStructure)
+			i++
+		}
+	}
+	return m
+}
+
+// unitEnd is the end of the unit holding byte i.
+func (m jsonMap) unitEnd(i int) int {
+	j := i + 1
+	for j < len(m.kind) && m.kind[j] == m.kind[i] && m.start[j] == m.start[i] {
+		j++
+	}
+	return j
+}
+
+func isLiteralByte(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '-' || c == '+' || c == '.'
 }
 
 // markerSpan widens [start, end) to cover any Redacted marker it overlaps,

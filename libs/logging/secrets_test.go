@@ -153,3 +153,30 @@ func FuzzRegisteredSecretNeverLogged(f *testing.F) {
 
 // fieldNames are the test's own keys, which a short secret may match.
 const fieldNames = "msg early s error st m nested arr n b inner"
+
+func TestLineCutKeepsTheLineJSON(t *testing.T) {
+	for _, tc := range []struct{ secret, text string }{
+		// The line's escape \u001f followed by ABCD spells the secret:
+		// the cut must take the whole escape, not leave "\u".
+		{"001fABCD", "\x1fABCD"},
+		{"0000001f", "\x00\x1f"},
+		{"ABCD\\u00", "ABCD\x00"},
+		// A multi-byte rune split by the secret's end.
+		{"abcdefg\xc3", "abcdefgé"},
+	} {
+		out := logWithSecret(t, tc.secret, tc.text, 0)
+		for _, v := range decodedValues(t, out) {
+			if strings.Contains(v, tc.secret) {
+				t.Fatalf("secret %q survived in %q\nline: %s", tc.secret, v, out)
+			}
+		}
+	}
+	// A number that is the secret becomes a string marker, so the line
+	// stays JSON.
+	out := logWithSecret(t, "90210731", "x", 90210731)
+	for _, v := range decodedValues(t, out) {
+		if strings.Contains(v, "90210731") {
+			t.Fatalf("numeric secret survived: %s", out)
+		}
+	}
+}
