@@ -1,0 +1,349 @@
+package changeset
+
+import (
+	"fmt"
+	"maps"
+	"math"
+	"slices"
+	"strings"
+
+	"github.com/secure-agent/secure-agent/libs/assetfilter"
+	"github.com/secure-agent/secure-agent/libs/model"
+)
+
+// Op is what a run did to an asset.
+type Op string
+
+const (
+	Created   Op = "created"
+	Updated   Op = "updated"
+	Unchanged Op = "unchanged"
+	Deleted   Op = "deleted"
+)
+
+// Classify says whether e is new, changed or unchanged against the
+// snapshot, and for a changed asset which attributes changed. A nil
+// snapshot (no earlier run) makes every asset created.
+func (s *Snapshot) Classify(e Entry) (Op, []string) {
+	old, ok := s.Lookup(e.Kind, e.QualifiedName)
+	switch {
+	case !ok:
+		return Created, nil
+	case old.Digest == e.Digest:
+		return Unchanged, nil
+	}
+	return Updated, ChangedAttributes(old, e)
+}
+
+// Reason says why an asset is deleted.
+type Reason string
+
+const (
+	// ReasonDropped: its database and schema were read and it is not there.
+	ReasonDropped Reason = "dropped"
+	// ReasonExcluded: the job's filters or databases now leave it out.
+	ReasonExcluded Reason = "excluded"
+	// ReasonNotVisible: its database was read, but the agent's user does
+	// not see every table in it (MySQL shows only tables the user holds a
+	// privilege on), so it may still exist.
+	ReasonNotVisible Reason = "not_visible"
+)
+
+// Tombstone is one deleted asset.
+type Tombstone struct {
+	Kind          model.Kind
+	QualifiedName string
+	Reason        Reason
+}
+
+// DatabaseState is what the run's listing said of one database.
+type DatabaseState struct {
+	// Readable: the run read it (false: listed, but the user may not
+	// connect or read it).
+	Readable bool
+	// TablesComplete: the listing shows every table in it, whatever the
+	// user's privileges (PostgreSQL's catalog; MySQL with a database-wide
+	// or global privilege).
+	TablesComplete bool
+}
+
+// Scope is what a run read: the deletions are judged against it.
+type Scope struct {
+	Connection string
+	// Filters are the job's compiled filters; nil: none.
+	Filters *assetfilter.Compiled
+	// Selected says whether the job selects a database (source.databases
+	// and the DSN's database); nil: every database.
+	Selected func(database string) bool
+	// Databases holds every database the source listed, selected or not.
+	Databases map[string]DatabaseState
+	// ListsAllDatabases: the listing shows every database on the server
+	// (PostgreSQL always; MySQL with SHOW DATABASES or a global
+	// privilege), so a database missing from it was dropped.
+	ListsAllDatabases bool
+}
+
+// DefaultMaxDeletionShare is the share of the snapshot above which a run's
+// deletions are withheld.
+const DefaultMaxDeletionShare = 0.2
+
+// Fail-safe names.
+const (
+	FailSafePartitionFailed = "partition_failed"
+	FailSafeNoAssets        = "no_assets"
+	FailSafeUnreadable      = "unreadable"
+	FailSafeThreshold       = "threshold"
+)
+
+// FailSafe is one fail-safe that withheld deletions.
+type FailSafe struct {
+	Name     string
+	Message  string
+	Withheld map[model.Kind]int64
+}
+
+// Options tune Finish.
+type Options struct {
+	// MaxDeletionShare is the share of the snapshot's assets a run may
+	// delete; above it every deletion is withheld. 0 means
+	// DefaultMaxDeletionShare; 1 allows any share.
+	MaxDeletionShare float64
+	// Incomplete, when set, says why the run is not complete (a partition
+	// failed or was not published): every deletion is withheld.
+	Incomplete string
+}
+
+// CheckMaxDeletionShare validates a deletion share (0 is the default).
+func CheckMaxDeletionShare(v float64) error {
+	if math.IsNaN(v) || v < 0 || v > 1 {
+		return fmt.Errorf("max_deletion_share %v is not a share: use a number above 0 and at most 1 (0.2 withholds a run's deletions when they exceed 20%% of the catalog; 1 allows any)", v)
+	}
+	return nil
+}
+
+// Counts are a kind's changes.
+type Counts struct {
+	Created   int64 `json:"created"`
+	Updated   int64 `json:"updated"`
+	Unchanged int64 `json:"unchanged"`
+	Deleted   int64 `json:"deleted"`
+	// Withheld deletions (a fail-safe triggered): still in the catalog.
+	Withheld int64 `json:"withheld,omitempty"`
+}
+
+// Result is a run's change set against its base.
+type Result struct {
+	Tombstones []Tombstone // sorted like snapshot entries
+	FailSafes  []FailSafe
+	Counts     map[model.Kind]Counts
+	// Next is the state to keep if the run succeeds: every asset seen and
+	// every withheld one.
+	Next *Snapshot
+}
+
+// Finish compares every entry a run saw with its base snapshot (nil: the
+// first run), decides each missing asset's reason, applies the fail-safes
+// and returns the change set and the next snapshot. seen is sorted in
+// place; an asset seen twice is an error.
+func Finish(base *Snapshot, seen []Entry, scope Scope, opts Options, meta Meta) (Result, error) {
+	if err := CheckMaxDeletionShare(opts.MaxDeletionShare); err != nil {
+		return Result{}, err
+	}
+	share := opts.MaxDeletionShare
+	if share == 0 {
+		share = DefaultMaxDeletionShare
+	}
+	if base != nil && base.Meta.Connection != "" && base.Meta.Connection != scope.Connection {
+		return Result{}, fmt.Errorf("changeset: the base snapshot is of connection %q, the run of %q", base.Meta.Connection, scope.Connection)
+	}
+	next, err := NewSnapshot(meta, seen)
+	if err != nil {
+		return Result{}, err
+	}
+	res := Result{Counts: map[model.Kind]Counts{}}
+	for _, e := range next.entries {
+		c := res.Counts[e.Kind]
+		switch op, _ := base.Classify(e); op {
+		case Created:
+			c.Created++
+		case Updated:
+			c.Updated++
+		default:
+			c.Unchanged++
+		}
+		res.Counts[e.Kind] = c
+	}
+
+	// The base's assets the run did not see, each with its reason, or
+	// withheld because its database could not be read.
+	var gone []Tombstone
+	var unreadable []Entry
+	unreadableDBs := map[string]bool{}
+	for _, e := range base.Entries() {
+		if _, ok := next.index(e.Kind, e.QualifiedName); ok {
+			continue
+		}
+		reason, db, ok, err := scope.reason(e, next)
+		if err != nil {
+			return Result{}, err
+		}
+		if !ok {
+			unreadable = append(unreadable, e)
+			unreadableDBs[db] = true
+			continue
+		}
+		gone = append(gone, Tombstone{Kind: e.Kind, QualifiedName: e.QualifiedName, Reason: reason})
+	}
+	withheld := map[string]bool{} // by kind and name
+	withhold := func(name, msg string, entries []Entry) {
+		fs := FailSafe{Name: name, Message: msg, Withheld: map[model.Kind]int64{}}
+		for _, e := range entries {
+			fs.Withheld[e.Kind]++
+			withheld[string(e.Kind)+"\x00"+e.QualifiedName] = true
+		}
+		res.FailSafes = append(res.FailSafes, fs)
+	}
+	goneEntries := func() []Entry {
+		out := make([]Entry, len(gone))
+		for i, t := range gone {
+			out[i], _ = base.Lookup(t.Kind, t.QualifiedName)
+		}
+		return out
+	}
+	if len(unreadable) > 0 {
+		dbs := slices.Sorted(maps.Keys(unreadableDBs))
+		withhold(FailSafeUnreadable, fmt.Sprintf("%d deletion(s) withheld: database(s) %s held assets at the last run and could not be read now "+
+			"(listed without access, or no longer listed while the agent's user cannot list every database); "+
+			"grant the agent's user access (MySQL: SHOW DATABASES or a global privilege, so a dropped database can be told from a hidden one) "+
+			"and the next run deletes what is really gone", len(unreadable), strings.Join(dbs, ", ")), unreadable)
+	}
+	if len(gone) > 0 {
+		switch {
+		case opts.Incomplete != "":
+			withhold(FailSafePartitionFailed, fmt.Sprintf("%d deletion(s) withheld: the run is not complete (%s); only a complete run deletes",
+				len(gone), opts.Incomplete), goneEntries())
+			gone = nil
+		case next.Len() == 0:
+			withhold(FailSafeNoAssets, fmt.Sprintf("%d deletion(s) withheld: the run saw no asset at all, which is more likely a source or "+
+				"privilege problem than an empty catalog; if the catalog really is empty, run the job with mode: full after checking the source",
+				len(gone)), goneEntries())
+			gone = nil
+		case float64(len(gone)) > share*float64(base.Len()):
+			pct := 100 * float64(len(gone)) / float64(base.Len())
+			withhold(FailSafeThreshold, fmt.Sprintf("%d deletion(s) withheld: they are %.1f%% of the %d assets of the last run, above "+
+				"max_deletion_share %g; if they are expected (a dropped schema, a new filter), run the job again with max_deletion_share: %s",
+				len(gone), pct, base.Len(), share, suggestShare(len(gone), base.Len())), goneEntries())
+			gone = nil
+		}
+	}
+	res.Tombstones = gone
+	for _, t := range gone {
+		c := res.Counts[t.Kind]
+		c.Deleted++
+		res.Counts[t.Kind] = c
+	}
+	for _, fs := range res.FailSafes {
+		for k, n := range fs.Withheld {
+			c := res.Counts[k]
+			c.Withheld += n
+			res.Counts[k] = c
+		}
+	}
+	// The withheld assets stay in the state, so a later clean run can
+	// still delete them.
+	if len(withheld) > 0 {
+		keep := next.entries
+		for _, e := range base.Entries() {
+			if withheld[string(e.Kind)+"\x00"+e.QualifiedName] {
+				keep = append(keep, e)
+			}
+		}
+		if next, err = NewSnapshot(meta, keep); err != nil {
+			return Result{}, err
+		}
+	}
+	res.Next = next
+	return res, nil
+}
+
+// suggestShare is a share just above n of total, rounded up to a percent.
+func suggestShare(n, total int) string {
+	pct := math.Ceil(100*float64(n)/float64(total)) + 1
+	if pct >= 100 {
+		return "1"
+	}
+	return fmt.Sprintf("%.2f", pct/100)
+}
+
+// reason says why e is gone, or (ok false) that its database could not be
+// read, so whether it is gone is unknown.
+func (sc Scope) reason(e Entry, seen *Snapshot) (r Reason, db string, ok bool, err error) {
+	n, err := SplitName(sc.Connection, e.Kind, e.QualifiedName)
+	if err != nil {
+		return "", "", false, err
+	}
+	if sc.Selected != nil && !sc.Selected(n.Database) {
+		return ReasonExcluded, n.Database, true, nil
+	}
+	if sc.Filters != nil {
+		switch {
+		case n.Schema == "":
+		case n.Table == "":
+			if !sc.Filters.SchemaIncluded(n.Database, n.Schema) {
+				return ReasonExcluded, n.Database, true, nil
+			}
+		default:
+			if !sc.Filters.TableIncluded(n.Database, n.Schema, n.Table) {
+				return ReasonExcluded, n.Database, true, nil
+			}
+		}
+	}
+	st, listed := sc.Databases[n.Database]
+	switch {
+	case listed && !st.Readable:
+		return "", n.Database, false, nil
+	case listed && (st.TablesComplete || n.Table == ""):
+		return ReasonDropped, n.Database, true, nil
+	case listed:
+		// Its table was seen: the table is visible, so this part of it
+		// (a column, an index) was dropped.
+		if _, ok := seen.index(model.KindTable, model.QualifiedName(sc.Connection, n.Database, n.Schema, n.Table)); ok {
+			return ReasonDropped, n.Database, true, nil
+		}
+		return ReasonNotVisible, n.Database, true, nil
+	case sc.ListsAllDatabases:
+		return ReasonDropped, n.Database, true, nil
+	}
+	return "", n.Database, false, nil
+}
+
+// Names are the names an asset's qualified name holds. Table is empty for
+// databases, schemas and routines (which belong to a schema).
+type Names struct {
+	Database, Schema, Table string
+}
+
+// SplitName reads the database, schema and table out of the qualified
+// name of an asset of kind k in connection (model.QualifiedName).
+func SplitName(connection string, k model.Kind, qn string) (Names, error) {
+	rest, ok := strings.CutPrefix(qn, connection+"/")
+	if !ok {
+		return Names{}, fmt.Errorf("changeset: %s %q is not in connection %q", k, qn, connection)
+	}
+	segs := strings.Split(rest, "/")
+	want := map[model.Kind]int{model.KindDatabase: 1, model.KindSchema: 2, model.KindRoutine: 3}[k]
+	if want == 0 {
+		want = 3 // a table, or something in one
+	}
+	if len(segs) < want || (k == model.KindDatabase && len(segs) != 1) || (k == model.KindSchema && len(segs) != 2) {
+		return Names{}, fmt.Errorf("changeset: %s %q does not name its database, schema and table", k, qn)
+	}
+	n := Names{Database: model.UnescapeSegment(segs[0])}
+	if want >= 2 {
+		n.Schema = model.UnescapeSegment(segs[1])
+	}
+	if want == 3 && k != model.KindRoutine {
+		n.Table = model.UnescapeSegment(segs[2])
+	}
+	return n, nil
+}
