@@ -203,7 +203,7 @@ func TestFinish(t *testing.T) {
 			"column sales/public/t6/name": ReasonDropped}, reasons(res))
 		require.Len(t, res.FailSafes, 1)
 		require.Equal(t, FailSafeUnreadable, res.FailSafes[0].Name)
-		require.Contains(t, res.FailSafes[0].Message, "database(s) hr")
+		require.Contains(t, res.FailSafes[0].Message, "withheld: hr held assets")
 		require.EqualValues(t, 1, res.FailSafes[0].Withheld[model.KindTable])
 		_, kept := res.Next.Lookup(model.KindTable, conn+"/hr/public/people")
 		require.True(t, kept, "a withheld asset stays in the state")
@@ -216,6 +216,26 @@ func TestFinish(t *testing.T) {
 		sc.ListsAllDatabases = true
 		res = run(tables, sc, Options{MaxDeletionShare: 1})
 		require.Equal(t, ReasonDropped, reasons(res)["database hr"])
+	})
+	t.Run("schemas listed per database (MySQL)", func(t *testing.T) {
+		sc := allReadable("hr")
+		sc.Databases["sales"] = DatabaseState{Readable: true, Schemas: map[string]SchemaState{}}
+		res := run(map[string][]string{"hr.public": {"people"}}, sc, Options{MaxDeletionShare: 1})
+		// Only the database row (this catalog writes none for a database
+		// without schemas) is judged: everything under the schema is withheld.
+		require.Equal(t, map[string]Reason{"database sales": ReasonDropped}, reasons(res))
+		require.Equal(t, FailSafeUnreadable, res.FailSafes[0].Name)
+		require.Contains(t, res.FailSafes[0].Message, "sales.public")
+		sc.Databases["sales"] = DatabaseState{Readable: true, Schemas: map[string]SchemaState{}, ListsAllSchemas: true}
+		res = run(map[string][]string{"hr.public": {"people"}}, sc, Options{MaxDeletionShare: 1})
+		require.Equal(t, ReasonDropped, reasons(res)["schema sales/public"])
+		require.Equal(t, ReasonDropped, reasons(res)["table sales/public/t1"])
+		sc.Databases["sales"] = DatabaseState{Readable: true, Schemas: map[string]SchemaState{"public": {Readable: true}}}
+		res = run(without("sales.public", "t1"), sc, Options{})
+		require.Equal(t, ReasonNotVisible, reasons(res)["table sales/public/t1"])
+		sc.Databases["sales"].Schemas["public"] = SchemaState{Readable: true, TablesComplete: true}
+		res = run(without("sales.public", "t1"), sc, Options{})
+		require.Equal(t, ReasonDropped, reasons(res)["table sales/public/t1"])
 	})
 	t.Run("threshold", func(t *testing.T) {
 		tables := map[string][]string{"sales.public": {"t1", "t2", "t3", "t4", "t5"}, "hr.public": {"people"}}

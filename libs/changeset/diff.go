@@ -62,8 +62,23 @@ type DatabaseState struct {
 	// connect or read it).
 	Readable bool
 	// TablesComplete: the listing shows every table in it, whatever the
-	// user's privileges (PostgreSQL's catalog; MySQL with a database-wide
-	// or global privilege).
+	// user's privileges (PostgreSQL's catalog).
+	TablesComplete bool
+	// Schemas, when not nil, is the listing of the database's schemas,
+	// for a source that does not show every schema to every user (MySQL,
+	// whose schemas are the server's databases); nil: every schema of a
+	// readable database is listed.
+	Schemas map[string]SchemaState
+	// ListsAllSchemas: Schemas shows every schema (MySQL: SHOW DATABASES
+	// or a global privilege), so a schema missing from it was dropped.
+	ListsAllSchemas bool
+}
+
+// SchemaState is what the run's listing said of one schema.
+type SchemaState struct {
+	Readable bool
+	// TablesComplete: the user sees every table of the schema (MySQL: a
+	// privilege on the whole schema or a global one).
 	TablesComplete bool
 }
 
@@ -212,9 +227,9 @@ func Finish(base *Snapshot, seen []Entry, scope Scope, opts Options, meta Meta) 
 	}
 	if len(unreadable) > 0 {
 		dbs := slices.Sorted(maps.Keys(unreadableDBs))
-		withhold(FailSafeUnreadable, fmt.Sprintf("%d deletion(s) withheld: database(s) %s held assets at the last run and could not be read now "+
-			"(listed without access, or no longer listed while the agent's user cannot list every database); "+
-			"grant the agent's user access (MySQL: SHOW DATABASES or a global privilege, so a dropped database can be told from a hidden one) "+
+		withhold(FailSafeUnreadable, fmt.Sprintf("%d deletion(s) withheld: %s held assets at the last run and could not be read now "+
+			"(listed without access, or no longer listed while the agent's user cannot list them all); "+
+			"grant the agent's user access (MySQL: SHOW DATABASES or a global privilege, so a dropped schema can be told from a hidden one) "+
 			"and the next run deletes what is really gone", len(unreadable), strings.Join(dbs, ", ")), unreadable)
 	}
 	if len(gone) > 0 {
@@ -300,21 +315,32 @@ func (sc Scope) reason(e Entry, seen *Snapshot) (r Reason, db string, ok bool, e
 	}
 	st, listed := sc.Databases[n.Database]
 	switch {
-	case listed && !st.Readable:
+	case !listed && sc.ListsAllDatabases:
+		return ReasonDropped, n.Database, true, nil
+	case !listed || !st.Readable:
 		return "", n.Database, false, nil
-	case listed && (st.TablesComplete || n.Table == ""):
-		return ReasonDropped, n.Database, true, nil
-	case listed:
-		// Its table was seen: the table is visible, so this part of it
-		// (a column, an index) was dropped.
-		if _, ok := seen.index(model.KindTable, model.QualifiedName(sc.Connection, n.Database, n.Schema, n.Table)); ok {
-			return ReasonDropped, n.Database, true, nil
-		}
-		return ReasonNotVisible, n.Database, true, nil
-	case sc.ListsAllDatabases:
-		return ReasonDropped, n.Database, true, nil
 	}
-	return "", n.Database, false, nil
+	where, complete := n.Database, st.TablesComplete
+	if st.Schemas != nil && n.Schema != "" {
+		where = n.Database + "." + n.Schema
+		ss, listed := st.Schemas[n.Schema]
+		switch {
+		case !listed && st.ListsAllSchemas:
+			return ReasonDropped, where, true, nil
+		case !listed || !ss.Readable:
+			return "", where, false, nil
+		}
+		complete = ss.TablesComplete
+	}
+	if complete || n.Table == "" {
+		return ReasonDropped, where, true, nil
+	}
+	// Its table was seen: the table is visible, so this part of it (a
+	// column, an index) was dropped.
+	if _, ok := seen.index(model.KindTable, model.QualifiedName(sc.Connection, n.Database, n.Schema, n.Table)); ok {
+		return ReasonDropped, where, true, nil
+	}
+	return ReasonNotVisible, where, true, nil
 }
 
 // Names are the names an asset's qualified name holds. Table is empty for
