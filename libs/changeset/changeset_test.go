@@ -289,3 +289,14 @@ func TestSplitName(t *testing.T) {
 	_, err = SplitName(conn, model.KindTable, conn+"/db")
 	require.Error(t, err)
 }
+
+func TestParentOf(t *testing.T) {
+	n := model.Names{Connection: conn, Database: "db", Schema: "s", Table: "t"}
+	require.Equal(t, conn, ParentOf(conn, model.KindDatabase, n.DatabaseQN()))
+	require.Equal(t, n.DatabaseQN(), ParentOf(conn, model.KindSchema, n.SchemaQN()))
+	require.Equal(t, n.SchemaQN(), ParentOf(conn, model.KindTable, n.TableQN()))
+	require.Equal(t, n.TableQN(), ParentOf(conn, model.KindColumn, n.ChildQN("c")))
+	require.Equal(t, n.TableQN(), ParentOf(conn, model.KindTableStats, n.TableQN()))
+	require.Equal(t, n.SchemaQN(), ParentOf(conn, model.KindRoutine, n.RoutineQN("f", "a/b")))
+	require.Equal(t, n.TableQN(), ParentOf(conn, model.KindLineage, model.LineageQN(n.TableQN(), conn+"/db/s/src")))
+}

@@ -36,17 +36,17 @@ func (s *Snapshot) Classify(e Entry) (Op, []string) {
 }
 
 // Reason says why an asset is deleted.
-type Reason string
+type Reason = string
 
 const (
 	// ReasonDropped: its database and schema were read and it is not there.
-	ReasonDropped Reason = "dropped"
+	ReasonDropped = model.ReasonDropped
 	// ReasonExcluded: the job's filters or databases now leave it out.
-	ReasonExcluded Reason = "excluded"
+	ReasonExcluded = model.ReasonExcluded
 	// ReasonNotVisible: its database was read, but the agent's user does
 	// not see every table in it (MySQL shows only tables the user holds a
 	// privilege on), so it may still exist.
-	ReasonNotVisible Reason = "not_visible"
+	ReasonNotVisible = model.ReasonNotVisible
 )
 
 // Tombstone is one deleted asset.
@@ -111,11 +111,7 @@ const (
 )
 
 // FailSafe is one fail-safe that withheld deletions.
-type FailSafe struct {
-	Name     string
-	Message  string
-	Withheld map[model.Kind]int64
-}
+type FailSafe = model.FailSafe
 
 // Options tune Finish.
 type Options struct {
@@ -137,14 +133,7 @@ func CheckMaxDeletionShare(v float64) error {
 }
 
 // Counts are a kind's changes.
-type Counts struct {
-	Created   int64 `json:"created"`
-	Updated   int64 `json:"updated"`
-	Unchanged int64 `json:"unchanged"`
-	Deleted   int64 `json:"deleted"`
-	// Withheld deletions (a fail-safe triggered): still in the catalog.
-	Withheld int64 `json:"withheld,omitempty"`
-}
+type Counts = model.ChangeCounts
 
 // Result is a run's change set against its base.
 type Result struct {
@@ -372,4 +361,23 @@ func SplitName(connection string, k model.Kind, qn string) (Names, error) {
 		n.Table = model.UnescapeSegment(segs[2])
 	}
 	return n, nil
+}
+
+// ParentOf is the qualified name of the parent of an asset of kind k in
+// connection: what a tombstone names as its parent.
+func ParentOf(connection string, k model.Kind, qn string) string {
+	switch k {
+	case model.KindDatabase:
+		return connection
+	case model.KindTableStats:
+		return qn // statistics belong to the table they share a name with
+	case model.KindLineage:
+		if view, _, ok := strings.Cut(qn, "/@lineage/"); ok {
+			return view
+		}
+	}
+	if i := strings.LastIndexByte(qn, '/'); i > len(connection) {
+		return qn[:i]
+	}
+	return connection
 }

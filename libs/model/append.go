@@ -1,5 +1,7 @@
 package model
 
+import "fmt"
+
 // One method per kind; each appends fields in the order of kindDefs.
 
 func (w *Writer) Database(r Database) error {
@@ -148,5 +150,25 @@ func (w *Writer) TableStats(r TableStats) error {
 	a.optI64(r.RowCount)
 	a.optI64(r.TotalBytes)
 	a.optTime(r.LastAnalyzed)
+	return w.end(a)
+}
+
+// Tombstone writes a tombstone: r.AssetKind's asset r.QualifiedName is
+// deleted, for r.Reason.
+func (w *Writer) Tombstone(r Tombstone) error {
+	if _, err := ParseAssetKind(string(r.AssetKind)); err != nil {
+		return fmt.Errorf("model: tombstone %s: %w", r.QualifiedName, err)
+	}
+	switch r.Reason {
+	case ReasonDropped, ReasonExcluded, ReasonNotVisible:
+	default:
+		return fmt.Errorf("model: tombstone %s: reason %q is not %s, %s or %s", r.QualifiedName, r.Reason, ReasonDropped, ReasonExcluded, ReasonNotVisible)
+	}
+	a, err := w.begin(KindTombstone, r.QualifiedName, r.ParentQualifiedName, nil)
+	if err != nil {
+		return err
+	}
+	a.str(string(r.AssetKind))
+	a.str(r.Reason)
 	return w.end(a)
 }

@@ -26,7 +26,7 @@ func ExportEntityJSONL(dir string, out io.Writer) (map[string]int, error) {
 		return nil, err
 	}
 	files := slices.Clone(m.Files)
-	slices.SortFunc(files, func(a, b FileInfo) int { return slices.Index(Kinds, a.Kind) - slices.Index(Kinds, b.Kind) })
+	slices.SortFunc(files, func(a, b FileInfo) int { return slices.Index(FileKinds, a.Kind) - slices.Index(FileKinds, b.Kind) })
 
 	bw := bufio.NewWriterSize(out, 64<<10)
 	enc := json.NewEncoder(bw)
@@ -59,7 +59,22 @@ func ExportEntityJSONL(dir string, out io.Writer) (map[string]int, error) {
 
 type entity struct {
 	TypeName   string `json:"typeName"`
+	Status     string `json:"status,omitempty"` // DELETED for a tombstone
 	Attributes any    `json:"attributes"`
+}
+
+// tombstoneAttrs name a deleted entity.
+type tombstoneAttrs struct {
+	QualifiedName string `json:"qualifiedName"`
+	DeleteReason  string `json:"deleteReason"`
+	provenanceAttrs
+}
+
+// assetTypeNames are the entity types of asset kinds, for a tombstone
+// (which does not say whether a table was a view).
+var assetTypeNames = map[Kind]string{
+	KindDatabase: "Database", KindSchema: "Schema", KindTable: "Table", KindColumn: "Column", KindConstraint: "Constraint",
+	KindIndex: "Index", KindRoutine: "Procedure", KindLineage: "Process", KindTableStats: "TableStats",
 }
 
 type entityRef struct {
@@ -224,19 +239,22 @@ func entityOf(kind Kind, c *columns, i int) entity {
 	p := c.provenance(i)
 	prov := provenanceAttrs{JobID: p.JobID, ExtractedAt: jsonTime(p.ExtractedAt)}
 	switch kind {
+	case KindTombstone:
+		return entity{TypeName: assetTypeNames[Kind(c.str("asset_kind", i))], Status: "DELETED", Attributes: tombstoneAttrs{
+			QualifiedName: c.str("qualified_name", i), DeleteReason: c.str("reason", i), provenanceAttrs: prov}}
 	case KindDatabase:
 		r := c.database(i)
-		return entity{"Database", databaseAttrs{QualifiedName: r.QualifiedName, Name: r.Name,
+		return entity{TypeName: "Database", Attributes: databaseAttrs{QualifiedName: r.QualifiedName, Name: r.Name,
 			ConnectionQualifiedName: r.ParentQualifiedName, Owner: r.Owner, Comment: r.Comment,
 			TruncatedFields: r.TruncatedFields, provenanceAttrs: prov}}
 	case KindSchema:
 		r := c.schema(i)
-		return entity{"Schema", schemaAttrs{QualifiedName: r.QualifiedName, Name: r.Name, DatabaseName: r.Database,
+		return entity{TypeName: "Schema", Attributes: schemaAttrs{QualifiedName: r.QualifiedName, Name: r.Name, DatabaseName: r.Database,
 			DatabaseQualifiedName: r.ParentQualifiedName, Database: ref("Database", r.ParentQualifiedName),
 			Owner: r.Owner, Comment: r.Comment, TruncatedFields: r.TruncatedFields, provenanceAttrs: prov}}
 	case KindTable:
 		r := c.table(i)
-		return entity{tableTypeName(r.Kind), tableAttrs{QualifiedName: r.QualifiedName, Name: r.Name, TableKind: r.Kind,
+		return entity{TypeName: tableTypeName(r.Kind), Attributes: tableAttrs{QualifiedName: r.QualifiedName, Name: r.Name, TableKind: r.Kind,
 			DatabaseName: r.Database, SchemaName: r.Schema,
 			SchemaQualifiedName: r.ParentQualifiedName, DatabaseQualifiedName: parentQN(r.ParentQualifiedName),
 			Schema: ref("Schema", r.ParentQualifiedName), Owner: r.Owner, Comment: r.Comment,
@@ -244,7 +262,7 @@ func entityOf(kind Kind, c *columns, i int) entity {
 			PartitionOf: r.PartitionOf, ViewDefinition: r.ViewDefinition, TruncatedFields: r.TruncatedFields, provenanceAttrs: prov}}
 	case KindColumn:
 		r := c.column(i)
-		return entity{"Column", columnAttrs{QualifiedName: r.QualifiedName, Name: r.Name,
+		return entity{TypeName: "Column", Attributes: columnAttrs{QualifiedName: r.QualifiedName, Name: r.Name,
 			tableChildAttrs: tableChild(r.Database, r.Schema, r.Table, r.ParentQualifiedName),
 			Ordinal:         r.Ordinal, DataType: r.DataType, IsNullable: r.IsNullable, DefaultValue: r.Default,
 			IsGenerated: r.IsGenerated, GenerationExpression: r.GenerationExpression,
@@ -256,20 +274,20 @@ func entityOf(kind Kind, c *columns, i int) entity {
 		if r.ReferencedTableQN != nil {
 			refTable = ref("Table", *r.ReferencedTableQN)
 		}
-		return entity{"Constraint", constraintAttrs{QualifiedName: r.QualifiedName, Name: r.Name,
+		return entity{TypeName: "Constraint", Attributes: constraintAttrs{QualifiedName: r.QualifiedName, Name: r.Name,
 			tableChildAttrs: tableChild(r.Database, r.Schema, r.Table, r.ParentQualifiedName),
 			ConstraintType:  r.Type, Columns: r.Columns, ReferencedTableQualifiedName: r.ReferencedTableQN,
 			ReferencedTable: refTable, ReferencedColumns: r.ReferencedColumns, CheckClause: r.CheckClause,
 			OnUpdate: r.OnUpdate, OnDelete: r.OnDelete, TruncatedFields: r.TruncatedFields, provenanceAttrs: prov}}
 	case KindIndex:
 		r := c.index(i)
-		return entity{"Index", indexAttrs{QualifiedName: r.QualifiedName, Name: r.Name,
+		return entity{TypeName: "Index", Attributes: indexAttrs{QualifiedName: r.QualifiedName, Name: r.Name,
 			tableChildAttrs: tableChild(r.Database, r.Schema, r.Table, r.ParentQualifiedName),
 			Columns:         r.Columns, IsUnique: r.IsUnique, IsPrimary: r.IsPrimary, Method: r.Method,
 			Predicate: r.Predicate, TruncatedFields: r.TruncatedFields, provenanceAttrs: prov}}
 	case KindRoutine:
 		r := c.routine(i)
-		return entity{"Procedure", procedureAttrs{QualifiedName: r.QualifiedName, Name: r.Name, RoutineKind: r.Kind,
+		return entity{TypeName: "Procedure", Attributes: procedureAttrs{QualifiedName: r.QualifiedName, Name: r.Name, RoutineKind: r.Kind,
 			DatabaseName: r.Database, SchemaName: r.Schema,
 			SchemaQualifiedName: r.ParentQualifiedName, DatabaseQualifiedName: parentQN(r.ParentQualifiedName),
 			Schema: ref("Schema", r.ParentQualifiedName), Language: r.Language, Arguments: r.Arguments,
@@ -278,13 +296,13 @@ func entityOf(kind Kind, c *columns, i int) entity {
 	case KindLineage:
 		r := c.lineage(i)
 		source := UnescapeSegment(lastSegment(r.SourceQN))
-		return entity{"Process", processAttrs{QualifiedName: r.QualifiedName, Name: r.View + " ← " + source,
+		return entity{TypeName: "Process", Attributes: processAttrs{QualifiedName: r.QualifiedName, Name: r.View + " ← " + source,
 			Inputs:          []*entityRef{{TypeName: tableTypeName(r.SourceKind), UniqueAttributes: uniqueQNAttrs{r.SourceQN}}},
 			Outputs:         []*entityRef{{TypeName: "View", UniqueAttributes: uniqueQNAttrs{r.ParentQualifiedName}}},
 			provenanceAttrs: prov}}
 	default: // KindTableStats; the schema check admits no other kind
 		r := c.tableStats(i)
-		return entity{"TableStats", tableStatsAttrs{QualifiedName: r.QualifiedName, Name: r.Table,
+		return entity{TypeName: "TableStats", Attributes: tableStatsAttrs{QualifiedName: r.QualifiedName, Name: r.Table,
 			tableChildAttrs: tableChild(r.Database, r.Schema, r.Table, r.ParentQualifiedName),
 			RowCount:        r.RowCount, SizeBytes: r.TotalBytes, LastAnalyzed: optJSONTime(r.LastAnalyzed),
 			provenanceAttrs: prov}}

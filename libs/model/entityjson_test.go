@@ -61,3 +61,26 @@ func TestParentQN(t *testing.T) {
 	require.Equal(t, "t", lastSegment("a/b/t"))
 	require.Equal(t, "t", lastSegment("t"))
 }
+
+func TestTombstonesExportAsDeletedEntities(t *testing.T) {
+	dir := t.TempDir()
+	sink, err := NewFileSink(dir)
+	require.NoError(t, err)
+	w, err := NewWriter(sink, WriterOptions{JobID: "job-2", ExtractedAt: sampleTime})
+	require.NoError(t, err)
+	require.NoError(t, w.Tombstone(Tombstone{QualifiedName: "c/db/s/t", ParentQualifiedName: "c/db/s", AssetKind: KindTable, Reason: ReasonDropped}))
+	require.NoError(t, w.Tombstone(Tombstone{QualifiedName: "c/db/s/t/id", ParentQualifiedName: "c/db/s/t", AssetKind: KindColumn, Reason: ReasonExcluded}))
+	require.ErrorContains(t, w.Tombstone(Tombstone{QualifiedName: "c/db/s/u", AssetKind: KindTable, Reason: "gone"}), `reason "gone"`)
+	require.ErrorContains(t, w.Tombstone(Tombstone{QualifiedName: "c/db/s/u", AssetKind: KindTombstone, Reason: ReasonDropped}), "not an asset kind")
+	require.NoError(t, w.Close())
+	files, err := sink.Close()
+	require.NoError(t, err)
+	require.Len(t, files, 1)
+	require.Equal(t, KindTombstone, files[0].Kind)
+	require.NoError(t, WriteManifest(dir, Manifest{JobID: "job-2", Files: files}))
+	var out bytes.Buffer
+	counts, err := ExportEntityJSONL(dir, &out)
+	require.NoError(t, err)
+	require.Equal(t, map[string]int{"Table": 1, "Column": 1}, counts)
+	require.Contains(t, out.String(), `{"typeName":"Table","status":"DELETED","attributes":{"qualifiedName":"c/db/s/t","deleteReason":"dropped"`)
+}

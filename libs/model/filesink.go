@@ -93,7 +93,7 @@ func NewFileSink(dir string, opts ...IOOption) (*FileSink, error) {
 		return nil, fmt.Errorf("model: output %s is not a directory; pass an empty or new directory with --out", dir)
 	}
 	taken := []string{ManifestFile}
-	for _, k := range Kinds {
+	for _, k := range FileKinds {
 		taken = append(taken, FileName(k), FileName(k)+tmpSuffix)
 	}
 	for _, name := range taken {
@@ -178,7 +178,7 @@ func (s *FileSink) Close() ([]FileInfo, error) {
 		return nil, s.closeErr
 	}
 	var errs []error
-	for _, k := range Kinds {
+	for _, k := range FileKinds {
 		kf, ok := s.streams[k]
 		if !ok {
 			continue
@@ -265,7 +265,7 @@ func syncDir(dir string) error {
 func checkSchema(kind Kind, sch *arrow.Schema) error {
 	want := ArrowSchema(kind)
 	if want == nil {
-		return fmt.Errorf("unknown asset kind %q; kinds are %v", kind, Kinds)
+		return fmt.Errorf("unknown asset kind %q; kinds are %v", kind, FileKinds)
 	}
 	if diff := schemaDiff(sch, want); diff != "" {
 		return fmt.Errorf("%s schema differs from this agent's schema version %s (%s); records must be built by model.Writer", kind, SchemaVersion, diff)

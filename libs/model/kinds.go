@@ -21,8 +21,23 @@ const (
 	KindTableStats Kind = "table_stats"
 )
 
-// Kinds lists every kind in a stable order (parents before children).
+// Kinds lists every asset kind in a stable order (parents before children).
 var Kinds = []Kind{KindDatabase, KindSchema, KindTable, KindColumn, KindConstraint, KindIndex, KindRoutine, KindLineage, KindTableStats}
+
+// KindTombstone is not an asset: a tombstone row names an asset a run
+// found deleted (ADR 0015), with the deleted asset's kind and the reason.
+const KindTombstone Kind = "tombstone"
+
+// FileKinds are the kinds a file may hold: every asset kind, then
+// tombstones.
+var FileKinds = append(append([]Kind(nil), Kinds...), KindTombstone)
+
+// Tombstone reasons.
+const (
+	ReasonDropped    = "dropped"     // its database and schema were read and it is not there
+	ReasonExcluded   = "excluded"    // the job's filters or databases now leave it out
+	ReasonNotVisible = "not_visible" // the agent's user no longer sees it (it may still exist)
+)
 
 // SchemaVersion is stamped into every schema's metadata; bump it when a
 // schema changes incompatibly.
@@ -136,11 +151,12 @@ var kindDefs = map[Kind][]fieldDef{
 		opt("row_count", arrow.PrimitiveTypes.Int64), opt("total_bytes", arrow.PrimitiveTypes.Int64),
 		opt("last_analyzed", tsUTC),
 	},
+	KindTombstone: {req("asset_kind", str), req("reason", str)},
 }
 
 var schemas = func() map[Kind]*arrow.Schema {
-	m := make(map[Kind]*arrow.Schema, len(Kinds))
-	for _, k := range Kinds {
+	m := make(map[Kind]*arrow.Schema, len(FileKinds))
+	for _, k := range FileKinds {
 		defs := append(append([]fieldDef(nil), commonDefs...), kindDefs[k]...)
 		fields := make([]arrow.Field, len(defs))
 		for i, d := range defs {
@@ -155,14 +171,23 @@ var schemas = func() map[Kind]*arrow.Schema {
 // ArrowSchema returns the Arrow schema of kind k.
 func ArrowSchema(k Kind) *arrow.Schema { return schemas[k] }
 
-// ParseKind validates a kind name.
+// ParseKind validates a kind name (an asset kind or tombstone).
 func ParseKind(s string) (Kind, error) {
-	for _, k := range Kinds {
+	for _, k := range FileKinds {
 		if string(k) == s {
 			return k, nil
 		}
 	}
-	return "", fmt.Errorf("unknown asset kind %q; kinds are %v", s, Kinds)
+	return "", fmt.Errorf("unknown asset kind %q; kinds are %v", s, FileKinds)
+}
+
+// ParseAssetKind validates the name of an asset kind (not tombstone).
+func ParseAssetKind(s string) (Kind, error) {
+	k, err := ParseKind(s)
+	if err == nil && k == KindTombstone {
+		return "", fmt.Errorf("%q is not an asset kind; kinds are %v", s, Kinds)
+	}
+	return k, err
 }
 
 // ExcludableFields lists every field a job may exclude, by name; a name

@@ -39,6 +39,40 @@ type Manifest struct {
 	// Partitions is set by the job pipeline: which extraction run of each
 	// partition the files come from.
 	Partitions []ManifestPartition `json:"partitions,omitempty"`
+	// Mode is how the pipeline shipped the catalog (ADR 0015): ModeFull
+	// (every asset) or ModeIncremental (created and updated assets);
+	// both ship tombstones. Empty for a local extraction.
+	Mode string `json:"mode,omitempty"`
+	// Base is the job whose catalog state this run was compared with;
+	// empty for the first run of a connection.
+	Base string `json:"base,omitempty"`
+	// Changes counts, per asset kind, what the run did to the catalog.
+	Changes map[Kind]ChangeCounts `json:"changes,omitempty"`
+	// FailSafes lists the fail-safes that withheld deletions.
+	FailSafes []FailSafe `json:"fail_safes,omitempty"`
+}
+
+// Modes of a pipeline run.
+const (
+	ModeFull        = "full"
+	ModeIncremental = "incremental"
+)
+
+// ChangeCounts are one kind's changes against the last run.
+type ChangeCounts struct {
+	Created   int64 `json:"created"`
+	Updated   int64 `json:"updated"`
+	Unchanged int64 `json:"unchanged"`
+	Deleted   int64 `json:"deleted"`
+	// Withheld deletions (a fail-safe triggered): still in the catalog.
+	Withheld int64 `json:"withheld,omitempty"`
+}
+
+// FailSafe is a fail-safe that withheld a run's deletions.
+type FailSafe struct {
+	Name     string         `json:"name"`
+	Message  string         `json:"message"`
+	Withheld map[Kind]int64 `json:"withheld"`
 }
 
 // ManifestPartition is one partition of a pipeline job.
@@ -222,7 +256,7 @@ func checkRowTotals(m Manifest) error {
 	for _, f := range m.Files {
 		listed[f.Kind] += f.Rows
 	}
-	for _, k := range Kinds {
+	for _, k := range FileKinds {
 		rows, ok := listed[k]
 		if n := m.Rows[k]; n != rows {
 			if ok {
@@ -243,7 +277,7 @@ func checkRowTotals(m Manifest) error {
 			problems = append(problems, fmt.Sprintf("file %q: truncated is %d", f.Name, f.Truncated))
 		}
 	}
-	for _, k := range Kinds {
+	for _, k := range FileKinds {
 		if n := m.Truncated[k]; n != cut[k] {
 			problems = append(problems, fmt.Sprintf("%s: the files have %d truncated values but the total is %d", k, cut[k], n))
 		}

@@ -98,5 +98,13 @@ type TableStats struct {
 	LastAnalyzed                       *time.Time
 }
 
+// Tombstone names an asset a run found deleted; ParentQualifiedName is
+// the deleted asset's parent.
+type Tombstone struct {
+	QualifiedName, ParentQualifiedName string
+	AssetKind                          Kind
+	Reason                             string // Reason*
+}
+
 // Ptr returns a pointer to v; for building rows in connectors and tests.
 func Ptr[T any](v T) *T { return &v }

@@ -224,7 +224,7 @@ func (w *Writer) flush(b *kindBuilder) error {
 
 // Flush hands every partial batch to the sink.
 func (w *Writer) Flush() error {
-	for _, k := range Kinds {
+	for _, k := range FileKinds {
 		if b, ok := w.builders[k]; ok {
 			if err := w.flush(b); err != nil {
 				return err
