@@ -68,7 +68,7 @@ func snapshotOf(t *testing.T, c catalog) *Snapshot {
 }
 
 func allReadable(dbs ...string) Scope {
-	sc := Scope{Connection: conn, Databases: map[string]DatabaseState{}, ListsAllDatabases: true}
+	sc := Scope{Connection: conn, Listing: Listing{Databases: map[string]DatabaseState{}, ListsAllDatabases: true}}
 	for _, d := range dbs {
 		sc.Databases[d] = DatabaseState{Readable: true, TablesComplete: true}
 	}

@@ -56,30 +56,40 @@ type Tombstone struct {
 	Reason        Reason
 }
 
+// Listing is what the source's catalog listing showed when the run
+// started (the extractor's preflight): what a missing asset is judged by.
+type Listing struct {
+	// Databases holds every database the source listed, selected or not.
+	Databases map[string]DatabaseState `json:"databases"`
+	// ListsAllDatabases: the listing shows every database on the server
+	// (PostgreSQL always), so a database missing from it was dropped.
+	ListsAllDatabases bool `json:"lists_all_databases"`
+}
+
 // DatabaseState is what the run's listing said of one database.
 type DatabaseState struct {
-	// Readable: the run read it (false: listed, but the user may not
-	// connect or read it).
-	Readable bool
+	// Readable: the user may read it (false: listed, but the user may not
+	// connect: PostgreSQL without CONNECT).
+	Readable bool `json:"readable"`
 	// TablesComplete: the listing shows every table in it, whatever the
 	// user's privileges (PostgreSQL's catalog).
-	TablesComplete bool
+	TablesComplete bool `json:"tables_complete,omitempty"`
 	// Schemas, when not nil, is the listing of the database's schemas,
 	// for a source that does not show every schema to every user (MySQL,
 	// whose schemas are the server's databases); nil: every schema of a
 	// readable database is listed.
-	Schemas map[string]SchemaState
+	Schemas map[string]SchemaState `json:"schemas,omitempty"`
 	// ListsAllSchemas: Schemas shows every schema (MySQL: SHOW DATABASES
 	// or a global privilege), so a schema missing from it was dropped.
-	ListsAllSchemas bool
+	ListsAllSchemas bool `json:"lists_all_schemas,omitempty"`
 }
 
 // SchemaState is what the run's listing said of one schema.
 type SchemaState struct {
-	Readable bool
+	Readable bool `json:"readable"`
 	// TablesComplete: the user sees every table of the schema (MySQL: a
 	// privilege on the whole schema or a global one).
-	TablesComplete bool
+	TablesComplete bool `json:"tables_complete,omitempty"`
 }
 
 // Scope is what a run read: the deletions are judged against it.
@@ -90,12 +100,7 @@ type Scope struct {
 	// Selected says whether the job selects a database (source.databases
 	// and the DSN's database); nil: every database.
 	Selected func(database string) bool
-	// Databases holds every database the source listed, selected or not.
-	Databases map[string]DatabaseState
-	// ListsAllDatabases: the listing shows every database on the server
-	// (PostgreSQL always; MySQL with SHOW DATABASES or a global
-	// privilege), so a database missing from it was dropped.
-	ListsAllDatabases bool
+	Listing
 }
 
 // DefaultMaxDeletionShare is the share of the snapshot above which a run's
