@@ -3,6 +3,7 @@ package job
 import (
 	"time"
 
+	"github.com/secure-agent/secure-agent/libs/changeset"
 	"github.com/secure-agent/secure-agent/libs/model"
 )
 
@@ -79,6 +80,10 @@ type Preflight struct {
 	OK         bool        `json:"ok"`
 	Checks     []Check     `json:"checks"`
 	Partitions []Partition `json:"partitions,omitempty"`
+	// Listing is what the source showed the agent's user: the publisher
+	// judges the run's deletions by it (ADR 0015). Nil when the connector
+	// could not read it: the run then deletes nothing.
+	Listing *changeset.Listing `json:"listing,omitempty"`
 }
 
 // Check mirrors connector.Check for the wire.

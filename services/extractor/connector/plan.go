@@ -1,6 +1,10 @@
 package connector
 
-import "context"
+import (
+	"context"
+
+	"github.com/secure-agent/secure-agent/libs/changeset"
+)
 
 // Planner is implemented by connectors that can size a source before
 // extracting it: the extractor's preflight splits big databases into
@@ -34,4 +38,13 @@ func (d DatabasePlan) Tables() int {
 		n += s.Tables
 	}
 	return n
+}
+
+// Lister is implemented by connectors that can say what the source's
+// listing shows the agent's user: every database (and, where the source
+// hides some from a user, every schema), whether each is readable and
+// whether its tables are all visible. A run's deletions are judged by it
+// (ADR 0015): an asset is only "dropped" where the listing would show it.
+type Lister interface {
+	Listing(ctx context.Context) (changeset.Listing, error)
 }

@@ -33,12 +33,13 @@ var (
 	stTLSStatus   = dbobs.Statement{Name: "tls_status", Operation: "SHOW", Summary: "SHOW SESSION STATUS"}
 	stSchemaNames = dbobs.Statement{Name: "schema_names", Operation: "SELECT", Summary: "SELECT SCHEMATA"}
 	stTableNames  = dbobs.Statement{Name: "table_names", Operation: "SELECT", Summary: "SELECT TABLES"}
+	stListing     = dbobs.Statement{Name: "listing", Operation: "SELECT", Summary: "SELECT SCHEMATA SCHEMA_PRIVILEGES USER_PRIVILEGES"}
 )
 
 // Statements is every statement the connector may send.
 func Statements() []dbobs.Statement {
 	return []dbobs.Statement{stProbe, stSchemas, stTables, stPartitions, stColumns, stConstraints, stIndexes, stRoutines,
-		stWarnings, stPlan, stTLSStatus, stSchemaNames, stTableNames}
+		stWarnings, stPlan, stTLSStatus, stSchemaNames, stTableNames, stListing}
 }
 
 // Observed returns an Opener whose connectors report every statement and

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"sync"
 
+	"github.com/secure-agent/secure-agent/libs/changeset"
 	"github.com/secure-agent/secure-agent/libs/job"
 	"github.com/secure-agent/secure-agent/libs/model"
 	"github.com/secure-agent/secure-agent/services/extractor/connector"
@@ -61,6 +62,15 @@ type plannedConnector struct {
 }
 
 func (c plannedConnector) Plan(context.Context) ([]connector.DatabasePlan, error) { return c.plan, nil }
+
+// listedConnector adds a listing, or its error.
+type listedConnector struct {
+	*fakeConnector
+	listing changeset.Listing
+	err     error
+}
+
+func (c listedConnector) Listing(context.Context) (changeset.Listing, error) { return c.listing, c.err }
 
 // fakeOpener opens fresh copies of a template connector and counts opens.
 type fakeOpener struct {

@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
+	"github.com/secure-agent/secure-agent/libs/changeset"
 	"github.com/secure-agent/secure-agent/libs/errkind"
 	"github.com/secure-agent/secure-agent/libs/job"
 	"github.com/secure-agent/secure-agent/libs/logging"
@@ -157,7 +158,36 @@ func (p *Preflighter) run(ctx context.Context, spec job.Spec, credsOut **scrubbi
 			}
 		}
 	}
-	return job.Preflight{OK: true, Checks: checks, Partitions: parts}
+	out := job.Preflight{OK: true, Checks: checks, Partitions: parts}
+	if lister, ok := conn.(connector.Lister); ok {
+		listing, err := p.listing(ctx, lister, creds)
+		if err != nil {
+			// Not a reason to stop the job: without the listing its
+			// deletions are withheld (ADR 0015), which the check says.
+			out.Checks = append(out.Checks, job.Check{Name: CheckListing, Status: string(connector.Warn),
+				Detail:      "list what the agent's user sees: " + err.Error() + "; this run deletes nothing from the catalog",
+				Remediation: "fix what the detail names; the next run deletes what is gone"})
+		} else {
+			out.Listing = &listing
+		}
+	}
+	return out
+}
+
+// CheckListing is the preflight check that reports a source listing that
+// could not be read.
+const CheckListing = "listing"
+
+// listing reads what the source shows the agent's user, in its own span;
+// its error never holds the source password.
+func (p *Preflighter) listing(ctx context.Context, lister connector.Lister, creds *scrubbingCredentials) (_ changeset.Listing, err error) {
+	ctx, span := p.tracer.Start(ctx, spanListing)
+	defer func() { endSpan(span, err) }()
+	l, err := lister.Listing(ctx)
+	if err != nil {
+		return changeset.Listing{}, creds.wrap(err)
+	}
+	return l, nil
 }
 
 // checks runs the connector's checks in their own span; failed: one of

@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/secure-agent/secure-agent/libs/errkind"
+	"github.com/secure-agent/secure-agent/libs/changeset"
 	"github.com/secure-agent/secure-agent/libs/job"
 	"github.com/secure-agent/secure-agent/services/extractor/connector"
 )
@@ -58,6 +59,28 @@ func TestPreflight(t *testing.T) {
 				Detail: "2 partition(s) holding 3 table(s) and view(s); databases with more than 2 tables are split into schema groups"}},
 				Partitions: []job.Partition{{ID: "p000", Database: "a", Schemas: []string{"x"}, Tables: 2},
 					{ID: "p001", Database: "a", Schemas: []string{"y"}, Tables: 1}}},
+		},
+		{
+			name: "listed: the listing travels with the partitions",
+			opener: &fakeOpener{make: func(connector.Source) connector.Connector {
+				return listedConnector{fakeConnector: &fakeConnector{checks: pass}, listing: changeset.Listing{
+					Databases: map[string]changeset.DatabaseState{"a": {Readable: true}}, ListsAllDatabases: true}}
+			}},
+			spec: spec("a"),
+			want: job.Preflight{OK: true, Checks: []job.Check{wireOf(pass[0]), {Name: CheckPartitions, Status: "pass", Detail: "1 partition(s)"}},
+				Partitions: []job.Partition{{ID: "p000", Database: "a"}},
+				Listing: &changeset.Listing{Databases: map[string]changeset.DatabaseState{"a": {Readable: true}}, ListsAllDatabases: true}},
+		},
+		{
+			name: "a listing that cannot be read: a warning, the run deletes nothing",
+			opener: &fakeOpener{make: func(connector.Source) connector.Connector {
+				return listedConnector{fakeConnector: &fakeConnector{checks: pass}, err: errBoom}
+			}},
+			spec: spec("a"),
+			want: job.Preflight{OK: true, Checks: []job.Check{wireOf(pass[0]), {Name: CheckPartitions, Status: "pass", Detail: "1 partition(s)"},
+				{Name: CheckListing, Status: "warn", Detail: "list what the agent's user sees: boom; this run deletes nothing from the catalog",
+					Remediation: "fix what the detail names; the next run deletes what is gone"}},
+				Partitions: []job.Partition{{ID: "p000", Database: "a"}}},
 		},
 		{
 			name: "a failing check: no plan, no partitions",

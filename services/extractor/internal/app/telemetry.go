@@ -24,6 +24,7 @@ const (
 	spanAnnounce  = "announce batch"
 	spanChecks    = "preflight checks"
 	spanPlan      = "plan partitions"
+	spanListing   = "list source"
 	spanPreflight = "preflight"
 )
 
