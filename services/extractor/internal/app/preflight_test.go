@@ -6,8 +6,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/secure-agent/secure-agent/libs/errkind"
 	"github.com/secure-agent/secure-agent/libs/changeset"
+	"github.com/secure-agent/secure-agent/libs/errkind"
 	"github.com/secure-agent/secure-agent/libs/job"
 	"github.com/secure-agent/secure-agent/services/extractor/connector"
 )
@@ -69,7 +69,7 @@ func TestPreflight(t *testing.T) {
 			spec: spec("a"),
 			want: job.Preflight{OK: true, Checks: []job.Check{wireOf(pass[0]), {Name: CheckPartitions, Status: "pass", Detail: "1 partition(s)"}},
 				Partitions: []job.Partition{{ID: "p000", Database: "a"}},
-				Listing: &changeset.Listing{Databases: map[string]changeset.DatabaseState{"a": {Readable: true}}, ListsAllDatabases: true}},
+				Listing:    &changeset.Listing{Databases: map[string]changeset.DatabaseState{"a": {Readable: true}}, ListsAllDatabases: true}},
 		},
 		{
 			name: "a listing that cannot be read: a warning, the run deletes nothing",
