@@ -181,10 +181,17 @@ func TestFinish(t *testing.T) {
 		res := run(without("sales.public", "t4"), sc, Options{})
 		require.Equal(t, ReasonExcluded, reasons(res)["table sales/public/t4"])
 		sc = allReadable("sales", "hr")
-		sc.Selected = func(db string) bool { return db == "sales" }
+		sc.SelectedDatabases = []string{"sales"}
 		res = run(map[string][]string{"sales.public": all["sales.public"]}, sc, Options{MaxDeletionShare: 1})
 		require.Equal(t, ReasonExcluded, reasons(res)["table hr/public/people"])
 		require.Equal(t, ReasonExcluded, reasons(res)["database hr"])
+	})
+	t.Run("schemas the job no longer selects", func(t *testing.T) {
+		sc := allReadable("sales", "hr")
+		sc.SelectedSchemas = []string{"other"}
+		res := run(map[string][]string{"sales.public": all["sales.public"]}, sc, Options{MaxDeletionShare: 1})
+		require.Equal(t, ReasonExcluded, reasons(res)["table hr/public/people"])
+		require.Equal(t, ReasonExcluded, reasons(res)["schema hr/public"])
 	})
 	t.Run("not visible to the agent's user", func(t *testing.T) {
 		sc := allReadable("sales", "hr")

@@ -64,6 +64,12 @@ type Listing struct {
 	// ListsAllDatabases: the listing shows every database on the server
 	// (PostgreSQL always), so a database missing from it was dropped.
 	ListsAllDatabases bool `json:"lists_all_databases"`
+	// SelectedDatabases are the databases the job reads (source.databases,
+	// or the DSN's database); nil: every database.
+	SelectedDatabases []string `json:"selected_databases,omitempty"`
+	// SelectedSchemas are the schemas the job reads where the source names
+	// schemas rather than databases (MySQL); nil: every schema.
+	SelectedSchemas []string `json:"selected_schemas,omitempty"`
 }
 
 // DatabaseState is what the run's listing said of one database.
@@ -97,9 +103,6 @@ type Scope struct {
 	Connection string
 	// Filters are the job's compiled filters; nil: none.
 	Filters *assetfilter.Compiled
-	// Selected says whether the job selects a database (source.databases
-	// and the DSN's database); nil: every database.
-	Selected func(database string) bool
 	Listing
 }
 
@@ -291,7 +294,8 @@ func (sc Scope) reason(e Entry, seen *Snapshot) (r Reason, db string, ok bool, e
 	if err != nil {
 		return "", "", false, err
 	}
-	if sc.Selected != nil && !sc.Selected(n.Database) {
+	if (sc.SelectedDatabases != nil && !slices.Contains(sc.SelectedDatabases, n.Database)) ||
+		(sc.SelectedSchemas != nil && n.Schema != "" && !slices.Contains(sc.SelectedSchemas, n.Schema)) {
 		return ReasonExcluded, n.Database, true, nil
 	}
 	if sc.Filters != nil {

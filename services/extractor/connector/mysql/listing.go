@@ -60,5 +60,6 @@ func (c *Conn) Listing(ctx context.Context) (changeset.Listing, error) {
 	if err != nil {
 		return changeset.Listing{}, fmt.Errorf("list the schemas %s shows the agent's user: %w", c.addr, err)
 	}
-	return changeset.Listing{Databases: map[string]changeset.DatabaseState{DatabaseName: db}, ListsAllDatabases: true}, nil
+	return changeset.Listing{Databases: map[string]changeset.DatabaseState{DatabaseName: db}, ListsAllDatabases: true,
+		SelectedSchemas: c.scope.schemas}, nil
 }

@@ -44,7 +44,9 @@ func TestListingFollowsTheUsersGrants(t *testing.T) {
 	src := f.source()
 	src.DSN, src.Databases = dsn, nil
 
-	db := listing(t, src, pw).Databases[DatabaseName]
+	l := listing(t, src, pw)
+	require.Nil(t, l.SelectedSchemas, "every schema")
+	db := l.Databases[DatabaseName]
 	require.False(t, db.ListsAllSchemas, "no SHOW DATABASES: a missing schema may be hidden")
 	require.Equal(t, changeset.SchemaState{Readable: true, TablesComplete: true}, db.Schemas[sales])
 	require.Equal(t, changeset.SchemaState{Readable: true}, db.Schemas[inventory], "a table grant shows only that table")
@@ -57,6 +59,10 @@ func TestListingFollowsTheUsersGrants(t *testing.T) {
 	require.True(t, db.ListsAllSchemas)
 	_, listed = db.Schemas[f.prefix+"Odd/Sch.ema ü"]
 	require.True(t, listed)
+
+	named := src
+	named.Databases = []string{sales}
+	require.Equal(t, []string{sales}, listing(t, named, pw).SelectedSchemas)
 
 	// The test server's administrator holds global privileges.
 	root := f.source()

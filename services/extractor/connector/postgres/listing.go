@@ -29,7 +29,8 @@ func (c *Connector) Listing(ctx context.Context) (changeset.Listing, error) {
 	if err != nil {
 		return changeset.Listing{}, err
 	}
-	out := changeset.Listing{Databases: make(map[string]changeset.DatabaseState, len(dbs)), ListsAllDatabases: true}
+	out := changeset.Listing{Databases: make(map[string]changeset.DatabaseState, len(dbs)), ListsAllDatabases: true,
+		SelectedDatabases: c.src.Databases}
 	for _, d := range dbs {
 		out.Databases[d.name] = changeset.DatabaseState{Readable: d.canConnect, TablesComplete: true}
 	}

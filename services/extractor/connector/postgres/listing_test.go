@@ -27,4 +27,11 @@ func TestListingShowsDatabasesWithoutConnect(t *testing.T) {
 	require.Equal(t, changeset.DatabaseState{Readable: false, TablesComplete: true}, l.Databases[closed])
 	_, listed := l.Databases["template0"]
 	require.False(t, listed, "templates are not sources")
+	require.Nil(t, l.SelectedDatabases, "every database")
+
+	src.DSN = "postgres://" + role + "@127.0.0.1:5432/" + open1
+	src.Databases = nil
+	l, err = open(t, src).(connector.Lister).Listing(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, []string{open1}, l.SelectedDatabases, "the DSN's database")
 }
