@@ -13,6 +13,7 @@ import (
 
 	"github.com/secure-agent/secure-agent/libs/assetfilter"
 	"github.com/secure-agent/secure-agent/libs/dsncheck"
+	"github.com/secure-agent/secure-agent/libs/changeset"
 	"github.com/secure-agent/secure-agent/libs/model"
 )
 
@@ -41,7 +42,24 @@ type Spec struct {
 	// AllowEmptyMatch lets a job whose include filter matches nothing, or
 	// that selects no table at all, run; by default preflight fails it.
 	AllowEmptyMatch bool `json:"allow_empty_match,omitempty" yaml:"allow_empty_match,omitempty"`
+	// Mode is how the run ships the catalog (ADR 0015): ModeIncremental
+	// ships only what changed since the connection's last successful run
+	// (the default once there was one), ModeFull every asset; both ship
+	// tombstones for deleted assets. Empty: incremental when possible.
+	Mode string `json:"mode,omitempty" yaml:"mode,omitempty"`
+	// DryRun extracts and compares, and reports the change set as a plan
+	// without uploading anything or replacing the catalog state.
+	DryRun bool `json:"dry_run,omitempty" yaml:"dry_run,omitempty"`
+	// MaxDeletionShare overrides the publisher's share of the catalog a
+	// run may delete before its deletions are withheld (0: the default).
+	MaxDeletionShare float64 `json:"max_deletion_share,omitempty" yaml:"max_deletion_share,omitempty"`
 }
+
+// Modes a spec may ask for.
+const (
+	ModeFull        = model.ModeFull
+	ModeIncremental = model.ModeIncremental
+)
 
 // Source says how to reach the database. DSN never carries a password.
 type Source struct {
@@ -282,6 +300,13 @@ func (s Spec) Validate() error {
 	}
 	if err := model.ValidateMaxTextBytes(s.MaxTextBytes); err != nil {
 		add("max_text_bytes: %v", err)
+	}
+	if s.Mode != "" && s.Mode != ModeFull && s.Mode != ModeIncremental {
+		add("mode: %q is not a mode; use %s (only what changed since the last run; the default once there was one) or %s (every asset)",
+			s.Mode, ModeIncremental, ModeFull)
+	}
+	if err := changeset.CheckMaxDeletionShare(s.MaxDeletionShare); err != nil {
+		add("%v", err)
 	}
 	pt := s.Partitioning
 	if pt.By != "auto" && pt.By != "database" {

@@ -37,3 +37,21 @@ func TestSpecAllowEmptyMatch(t *testing.T) {
 	require.True(t, y.AllowEmptyMatch)
 	require.Equal(t, y, j)
 }
+
+func TestSpecModeAndDeletions(t *testing.T) {
+	s, err := ParseSpec([]byte(textCapSpec))
+	require.NoError(t, err)
+	require.Empty(t, s.Mode, "incremental when possible")
+	require.False(t, s.DryRun)
+	require.Zero(t, s.MaxDeletionShare, "the publisher's default")
+
+	s, err = ParseSpec([]byte(textCapSpec + "mode: full\ndry_run: true\nmax_deletion_share: 0.5\n"))
+	require.NoError(t, err)
+	require.Equal(t, ModeFull, s.Mode)
+	require.True(t, s.DryRun)
+	require.Equal(t, 0.5, s.MaxDeletionShare)
+
+	_, err = ParseSpec([]byte(textCapSpec + "mode: delta\nmax_deletion_share: 1.5\n"))
+	require.ErrorContains(t, err, `mode: "delta" is not a mode; use incremental`)
+	require.ErrorContains(t, err, "max_deletion_share 1.5 is not a share")
+}

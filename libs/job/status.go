@@ -102,6 +102,9 @@ type FinalizeRequest struct {
 	Partitions []string  `json:"partitions"`
 	StartedAt  time.Time `json:"started_at"`
 	Queries    int       `json:"queries"`
+	// Listing is the preflight's: what the source showed the agent's user
+	// (nil: unknown, so the run deletes nothing).
+	Listing *changeset.Listing `json:"listing,omitempty"`
 }
 
 // Finalized is the publisher's answer: the manifest's location and size.

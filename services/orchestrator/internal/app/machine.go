@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/secure-agent/secure-agent/libs/changeset"
 	"github.com/secure-agent/secure-agent/libs/job"
 	"github.com/secure-agent/secure-agent/libs/model"
 )
@@ -61,6 +62,7 @@ type Machine struct {
 	outcome job.State      // "" while undecided; Failed/Cancelled once decided; Succeeded after finalize
 	alarms  []Alarm
 	rows    map[model.Kind]int64 // authoritative totals from Finalized, when given
+	listing *changeset.Listing   // what the source showed, for the publisher's deletions
 }
 
 type part struct {
@@ -95,6 +97,7 @@ func (m *Machine) Planned(pf job.Preflight) bool {
 		return false
 	}
 	m.st.Warnings = warnedChecks(pf.Checks)
+	m.listing = pf.Listing
 	if !pf.OK {
 		lines := failedChecks(pf.Checks)
 		m.st.Errors = append(m.st.Errors, lines...)
@@ -377,7 +380,7 @@ func (m *Machine) failPartition(p *part, why string) Effect {
 
 // FinalizeRequest asks the publisher for the manifest of every partition.
 func (m *Machine) FinalizeRequest() job.FinalizeRequest {
-	req := job.FinalizeRequest{JobID: m.st.ID, Spec: m.spec, Partitions: []string{}, StartedAt: m.StartedAt()}
+	req := job.FinalizeRequest{JobID: m.st.ID, Spec: m.spec, Partitions: []string{}, StartedAt: m.StartedAt(), Listing: m.listing}
 	for i := range m.parts {
 		req.Partitions = append(req.Partitions, m.parts[i].ID)
 		req.Queries += m.parts[i].queries
