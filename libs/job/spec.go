@@ -12,8 +12,8 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/secure-agent/secure-agent/libs/assetfilter"
-	"github.com/secure-agent/secure-agent/libs/dsncheck"
 	"github.com/secure-agent/secure-agent/libs/changeset"
+	"github.com/secure-agent/secure-agent/libs/dsncheck"
 	"github.com/secure-agent/secure-agent/libs/model"
 )
 
