@@ -1,6 +1,7 @@
 package config
 
 import (
+	"math"
 	"net"
 	"net/url"
 	"slices"
@@ -43,6 +44,22 @@ func (l *Loader) Int(dst *int, name string, def int, usage string, opts ...Optio
 			return ""
 		},
 		show: func() string { return strconv.Itoa(*dst) },
+	}, opts)
+}
+
+// Float registers a decimal number setting.
+func (l *Loader) Float(dst *float64, name string, def float64, usage string, opts ...Option) {
+	l.register(&setting{
+		name: name, usage: usage, typ: "number", def: strconv.FormatFloat(def, 'g', -1, 64),
+		parse: func(raw string) string {
+			f, err := strconv.ParseFloat(raw, 64)
+			if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+				return "must be a number, for example 0.2"
+			}
+			*dst = f
+			return ""
+		},
+		show: func() string { return strconv.FormatFloat(*dst, 'g', -1, 64) },
 	}, opts)
 }
 

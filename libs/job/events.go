@@ -75,6 +75,11 @@ type PartitionDone struct {
 	Database     string        `json:"database,omitempty"`
 	Schemas      []string      `json:"schemas,omitempty"`
 	Destinations []Destination `json:"destinations,omitempty"`
+	// Connection, Mode and DryRun repeat the spec's, so the publisher can
+	// compare the partition with the connection's catalog state (ADR 0015).
+	Connection string `json:"connection,omitempty"`
+	Mode       string `json:"mode,omitempty"`
+	DryRun     bool   `json:"dry_run,omitempty"`
 }
 
 // PublishDone is the publisher's answer for one partition: its files are

@@ -111,4 +111,42 @@ type FinalizeRequest struct {
 type Finalized struct {
 	Manifests []ManifestRef        `json:"manifests"`
 	Rows      map[model.Kind]int64 `json:"rows"`
+	// Mode is how the run shipped (model.ModeFull, model.ModeIncremental);
+	// empty for a job without a connection to compare with.
+	Mode string `json:"mode,omitempty"`
+	// Changes counts what the run changed in the catalog, per asset kind.
+	Changes map[model.Kind]model.ChangeCounts `json:"changes,omitempty"`
+	// FailSafes withheld deletions; each is a warning of the job.
+	FailSafes []model.FailSafe `json:"fail_safes,omitempty"`
+	// Warnings are other things the user should know (a run asked to be
+	// incremental that shipped in full, and why).
+	Warnings []string `json:"warnings,omitempty"`
+	// DryRun: nothing was uploaded; the plan is at GET /v1/jobs/{id}/plan.
+	DryRun bool `json:"dry_run,omitempty"`
+}
+
+// Plan is a dry run's change set: what the run would have done to the
+// catalog (GET /v1/jobs/{id}/plan).
+type Plan struct {
+	JobID      string                            `json:"job_id"`
+	Connection string                            `json:"connection"`
+	Mode       string                            `json:"mode"`
+	Base       string                            `json:"base,omitempty"` // the job whose state it compares with
+	Changes    map[model.Kind]model.ChangeCounts `json:"changes"`
+	FailSafes  []model.FailSafe                  `json:"fail_safes,omitempty"`
+	Warnings   []string                          `json:"warnings,omitempty"`
+	// Items are the created, updated and deleted assets, sorted by
+	// qualified name and kind (unchanged ones are only counted).
+	Items []PlanItem `json:"items"`
+}
+
+// PlanItem is one change of a plan.
+type PlanItem struct {
+	Op            string     `json:"op"` // created, updated, deleted
+	Kind          model.Kind `json:"kind"`
+	QualifiedName string     `json:"qualified_name"`
+	// Attributes that changed (updated).
+	Attributes []string `json:"attributes,omitempty"`
+	// Reason of a deletion: dropped, excluded, not_visible.
+	Reason string `json:"reason,omitempty"`
 }

@@ -134,6 +134,15 @@ var (
 		ControlPlane: true,
 		Help:         "Upload files offered to the control plane's ingest API, by result (ingested; skipped: it already had the file).",
 		Labels:       []string{"result"}}
+	PublisherCatalogChanges = Def{Name: "secure_agent_publisher_catalog_changes_total", Type: Counter, Group: GroupPipeline, Apps: []string{Publisher},
+		Help: "Assets of finalized runs compared with their connection's last run, by asset kind and change (created, updated, " +
+			"unchanged, deleted, withheld: a deletion a fail-safe held back); dry runs excluded.",
+		Labels: []string{"kind", "change"}}
+	PublisherFailSafes = Def{Name: "secure_agent_publisher_failsafes_total", Type: Counter, Group: GroupPipeline, Apps: []string{Publisher},
+		Help:   "Runs whose deletions a fail-safe withheld, by fail-safe (partition_failed, no_assets, unreadable, threshold).",
+		Labels: []string{"failsafe"}}
+	PublisherCatalogStateUnreadable = Def{Name: "secure_agent_publisher_catalog_state_unreadable_total", Type: Counter, Group: GroupPipeline, Apps: []string{Publisher},
+		Help: "Runs that could not use their connection's catalog state (missing or altered in staging) and shipped every asset without deletions."}
 )
 
 // Sources: the catalog statements the connectors run.

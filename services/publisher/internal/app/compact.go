@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/secure-agent/secure-agent/libs/audit"
+	"github.com/secure-agent/secure-agent/libs/changeset"
 	"github.com/secure-agent/secure-agent/libs/job"
 	"github.com/secure-agent/secure-agent/libs/model"
 )
@@ -25,7 +26,7 @@ import (
 // time. Each staged file is hashed again as it is read, so what is
 // uploaded is what was verified. It is the span "publisher compact
 // partition", each upload to a destination a "publisher upload file" in it.
-func (s *Service) compact(ctx context.Context, ev job.PartitionDone, dests []openDest, stopped func() bool, log *zap.Logger) (
+func (s *Service) compact(ctx context.Context, ev job.PartitionDone, dests []openDest, cmp *comparison, stopped func() bool, log *zap.Logger) (
 	files []model.FileInfo, rows map[model.Kind]int64, problems []string, err error) {
 	ctx, span, log := s.step(ctx, "compact partition", log, append(jobAttrs(ev.JobID, ev.Partition, ev.Run), attrFiles.Int(len(ev.Files)))...)
 	defer func() {
@@ -44,6 +45,9 @@ func (s *Service) compact(ctx context.Context, ev job.PartitionDone, dests []ope
 		if stopped() {
 			return errStopped
 		}
+		if ev.DryRun {
+			return nil // a plan uploads nothing
+		}
 		for _, d := range dests {
 			if err := s.uploadFile(ctx, ev, d, info, data, log); err != nil {
 				return err
@@ -60,7 +64,7 @@ func (s *Service) compact(ctx context.Context, ev job.PartitionDone, dests []ope
 		slices.SortFunc(staged, func(a, b job.BatchReady) int { return a.Seq - b.Seq })
 		u := newUploadWriter(ev.Partition, kind, s.target, upload)
 		for _, f := range staged {
-			problem, err := s.compactFile(ctx, f, u, stopped)
+			problem, err := s.compactFile(ctx, f, u, cmp, stopped)
 			if err != nil || problem != "" {
 				u.Discard()
 				if problem != "" {
@@ -72,9 +76,68 @@ func (s *Service) compact(ctx context.Context, ev job.PartitionDone, dests []ope
 		if err := u.Close(); err != nil {
 			return files, rows, nil, err
 		}
-		rows[kind] = u.total
+		if !ev.DryRun {
+			rows[kind] = u.total
+		}
 	}
 	return files, rows, nil, nil
+}
+
+// comparison digests every row of a partition and, for an incremental
+// run, says which rows ship: those created or updated since the base.
+type comparison struct {
+	base        *changeset.Snapshot // nil: nothing to compare with
+	incremental bool
+	entries     []changeset.Entry // every row seen
+}
+
+// write hands rec's rows that ship to sink, in order, and digests every
+// row. A batch whose rows all ship is written whole.
+func (c *comparison) write(kind model.Kind, rec arrow.Record, sink func(arrow.Record) error) error {
+	if c == nil {
+		return sink(rec)
+	}
+	d, err := changeset.NewDigester(kind, rec)
+	if err != nil {
+		return err
+	}
+	n := d.Rows()
+	var runs [][2]int // [from, to) of rows that ship
+	from := -1
+	for i := range n {
+		e, err := d.Entry(i)
+		if err != nil {
+			return err
+		}
+		c.entries = append(c.entries, e)
+		ship := true
+		if c.incremental {
+			op, _ := c.base.Classify(e)
+			ship = op != changeset.Unchanged
+		}
+		switch {
+		case ship && from < 0:
+			from = i
+		case !ship && from >= 0:
+			runs = append(runs, [2]int{from, i})
+			from = -1
+		}
+	}
+	if from >= 0 {
+		runs = append(runs, [2]int{from, n})
+	}
+	if len(runs) == 1 && runs[0] == [2]int{0, n} {
+		return sink(rec)
+	}
+	for _, r := range runs {
+		slice := rec.NewSlice(int64(r[0]), int64(r[1]))
+		err := sink(slice)
+		slice.Release()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // uploadFile writes one upload file to one destination: the span
@@ -117,7 +180,7 @@ type sinkError struct{ err error }
 func (e *sinkError) Error() string { return e.err.Error() }
 func (e *sinkError) Unwrap() error { return e.err }
 
-func (s *Service) compactFile(ctx context.Context, f job.BatchReady, u *uploadWriter, stopped func() bool) (string, error) {
+func (s *Service) compactFile(ctx context.Context, f job.BatchReady, u *uploadWriter, cmp *comparison, stopped func() bool) (string, error) {
 	if stopped() {
 		return "", errStopped
 	}
@@ -134,10 +197,12 @@ func (s *Service) compactFile(ctx context.Context, f job.BatchReady, u *uploadWr
 			return fmt.Errorf("it holds %s rows, its batch event says %s", k, f.Kind)
 		}
 		rows += rec.NumRows()
-		if err := u.Write(rec); err != nil {
-			return &sinkError{err}
-		}
-		return nil
+		return cmp.write(k, rec, func(r arrow.Record) error {
+			if err := u.Write(r); err != nil {
+				return &sinkError{err}
+			}
+			return nil
+		})
 	})
 	var se *sinkError
 	switch {

@@ -13,10 +13,20 @@ type RecordStore interface {
 	Save(ctx context.Context, key string, v any) error
 }
 
+// VersionedStore keeps records with optimistic concurrency (etags): the
+// catalog-state pointers and the bases jobs compare with. Save with an
+// empty etag creates the key only if it is absent; a lost race is
+// errkind.Conflict.
+type VersionedStore interface {
+	Load(ctx context.Context, key string, v any) (etag string, found bool, err error)
+	Save(ctx context.Context, key string, v any, etag string) error
+}
+
 // StagingStore is the object store the extractor stages files in. A
 // missing object is errkind.NotFound.
 type StagingStore interface {
 	Get(ctx context.Context, key string) ([]byte, error)
+	Put(ctx context.Context, key string, data []byte) error
 	List(ctx context.Context, prefix string) ([]string, error)
 	Delete(ctx context.Context, key string) error
 }

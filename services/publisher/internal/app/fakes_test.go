@@ -104,6 +104,44 @@ func (m *memRecords) Save(_ context.Context, key string, v any) error {
 	return nil
 }
 
+// memVersioned keeps records with etags as the state store does: an etag
+// per write, first-write on an empty etag, errkind.Conflict on a lost race.
+type memVersioned struct {
+	mu    sync.Mutex
+	recs  map[string][]byte
+	etags map[string]int
+}
+
+func newMemVersioned() *memVersioned {
+	return &memVersioned{recs: map[string][]byte{}, etags: map[string]int{}}
+}
+
+func (m *memVersioned) Load(_ context.Context, key string, v any) (string, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	data, ok := m.recs[key]
+	if !ok {
+		return "", false, nil
+	}
+	return fmt.Sprint(m.etags[key]), true, json.Unmarshal(data, v)
+}
+
+func (m *memVersioned) Save(_ context.Context, key string, v any, etag string) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	_, exists := m.recs[key]
+	if (etag == "" && exists) || (etag != "" && etag != fmt.Sprint(m.etags[key])) {
+		return errkind.New(errkind.Conflict, "etag mismatch for "+key)
+	}
+	m.recs[key] = data
+	m.etags[key]++
+	return nil
+}
+
 // memEvents keeps the PublishDone events sent.
 type memEvents struct {
 	mu   sync.Mutex
@@ -130,15 +168,16 @@ func (m *memEvents) all() []job.PublishDone {
 // world is what outlives a publisher process: staging, records and the
 // destinations. Each newService is a fresh process over it.
 type world struct {
-	staging *memObjects
-	records *memRecords
-	events  *memEvents
-	dests   map[string]DestinationStore
-	target  int64
+	staging   *memObjects
+	records   *memRecords
+	versioned *memVersioned
+	events    *memEvents
+	dests     map[string]DestinationStore
+	target    int64
 }
 
 func newWorld(target int64) *world {
-	return &world{staging: newMemObjects(), records: newMemRecords(), events: &memEvents{},
+	return &world{staging: newMemObjects(), records: newMemRecords(), versioned: newMemVersioned(), events: &memEvents{},
 		dests: map[string]DestinationStore{}, target: target}
 }
 
@@ -155,7 +194,7 @@ func (w *world) newService(t *testing.T) *Service {
 			}
 			return nil, fmt.Errorf("test has no destination %s", binding)
 		},
-		Records: w.records, Events: w.events, CompactTargetBytes: w.target,
+		Records: w.records, Versioned: w.versioned, Events: w.events, CompactTargetBytes: w.target,
 		Now: func() time.Time { return time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC) },
 	})
 	require.NoError(t, err)

@@ -81,7 +81,26 @@ func (s *Service) Finalize(ctx context.Context, id string, req job.FinalizeReque
 		return job.Finalized{}, fmt.Errorf("finalize job %s: %w", id, err)
 	}
 
-	m := buildManifest(id, req, parts, s.now().UTC())
+	changes, err := s.compareJob(ctx, id, req, parts, log)
+	if err != nil {
+		return job.Finalized{}, err
+	}
+	if req.Spec.DryRun {
+		return s.finishDryRun(ctx, id, changes, log)
+	}
+	var deletions []model.FileInfo
+	if changes != nil {
+		if _, _, err := s.checkBaseCurrent(ctx, id, changes); err != nil {
+			return job.Finalized{}, err
+		}
+		if deletions, err = s.uploadTombstones(ctx, id, req, changes, opened, log); err != nil {
+			return job.Finalized{}, err
+		}
+	}
+	m := buildManifest(id, req, parts, deletions, s.now().UTC())
+	if changes != nil {
+		m.Mode, m.Base, m.Changes, m.FailSafes = changes.base.Mode, changes.baseJob(), changes.res.Counts, changes.res.FailSafes
+	}
 	data, err := model.EncodeManifest(m)
 	if err != nil {
 		return job.Finalized{}, fmt.Errorf("manifest of job %s: %w", id, err)
@@ -106,8 +125,20 @@ func (s *Service) Finalize(ctx context.Context, id string, req job.FinalizeReque
 		}
 		out.Manifests = append(out.Manifests, job.ManifestRef{Binding: d.Binding, Key: key, Files: len(m.Files), Bytes: int64(len(data)), SHA256: manifestSHA})
 	}
+	if changes != nil {
+		// Only now, with the manifest everywhere, is this run's state the
+		// connection's: a run that failed before compares again with the
+		// old one.
+		if err := s.commitState(ctx, id, changes, log); err != nil {
+			return job.Finalized{}, err
+		}
+		out.Mode, out.Changes, out.FailSafes, out.Warnings = changes.base.Mode, changes.res.Counts, changes.res.FailSafes, changes.warnings()
+	}
 	if err := s.records.Save(ctx, jobKey(id), JobRecord{State: JobFinalized, Finalized: &out, At: s.now().UTC()}); err != nil {
 		return job.Finalized{}, fmt.Errorf("record job %s finalized: %w", id, err)
+	}
+	if changes != nil {
+		s.countChanges(changes)
 	}
 	s.backlog.jobEnded(id)
 	log.Info("job finalized: manifest written", zap.Int("files", len(m.Files)), zap.Int64("rows", sum(out.Rows)),
@@ -170,7 +201,7 @@ func uploadedEverywhere(parts map[string]PublishRecord, dests []job.Destination)
 
 // buildManifest describes the job from its partition records: every upload
 // file sorted by name, the source without its DSN, and each partition's run.
-func buildManifest(id string, req job.FinalizeRequest, parts map[string]PublishRecord, now time.Time) model.Manifest {
+func buildManifest(id string, req job.FinalizeRequest, parts map[string]PublishRecord, deletions []model.FileInfo, now time.Time) model.Manifest {
 	spec := req.Spec
 	m := model.Manifest{
 		JobID: id,
@@ -194,6 +225,10 @@ func buildManifest(id string, req job.FinalizeRequest, parts map[string]PublishR
 			ID: pid, Database: rec.Database, Schemas: rec.Schemas, Run: rec.Run, Rows: rec.Rows,
 		})
 	}
+	for _, f := range deletions {
+		m.Files = append(m.Files, f)
+		m.Rows[f.Kind] += f.Rows
+	}
 	slices.SortFunc(m.Files, func(a, b model.FileInfo) int { return strings.Compare(a.Name, b.Name) })
 	return m
 }
@@ -201,4 +236,25 @@ func buildManifest(id string, req job.FinalizeRequest, parts map[string]PublishR
 func filtersEmpty(f assetfilter.Filters) bool {
 	return len(f.IncludeSchemas) == 0 && len(f.ExcludeSchemas) == 0 && len(f.IncludeTables) == 0 &&
 		len(f.ExcludeTables) == 0 && f.TempTables == ""
+}
+
+// finishDryRun ends a dry run: its plan is kept in staging, nothing was
+// uploaded and the catalog state stays as it was.
+func (s *Service) finishDryRun(ctx context.Context, id string, changes *jobChanges, log *zap.Logger) (job.Finalized, error) {
+	if changes == nil {
+		return job.Finalized{}, errkind.New(errkind.Invalid, fmt.Sprintf("job %s is a dry run without a connection: there is nothing to compare; set the spec's connection", id))
+	}
+	p := changes.plan(id)
+	if err := s.storePlan(ctx, p); err != nil {
+		return job.Finalized{}, err
+	}
+	out := job.Finalized{Rows: map[model.Kind]int64{}, Mode: changes.base.Mode, Changes: changes.res.Counts,
+		FailSafes: changes.res.FailSafes, Warnings: changes.warnings(), DryRun: true}
+	if err := s.records.Save(ctx, jobKey(id), JobRecord{State: JobFinalized, Finalized: &out, At: s.now().UTC()}); err != nil {
+		return job.Finalized{}, fmt.Errorf("record job %s finalized: %w", id, err)
+	}
+	s.backlog.jobEnded(id)
+	log.Info("dry run finished: plan kept, nothing uploaded", zap.Int("changes", len(p.Items)), zap.String("mode", p.Mode))
+	s.cleanStaging(ctx, id, log)
+	return out, nil
 }

@@ -28,6 +28,10 @@ type metrics struct {
 	manifests        prometheus.Counter
 	invalid          *prometheus.CounterVec // topic
 	ignored          *prometheus.CounterVec // topic, reason
+
+	catalogChanges         *prometheus.CounterVec // kind, change
+	failSafes              *prometheus.CounterVec // failsafe
+	catalogStateUnreadable prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -43,6 +47,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		manifests:        metricdef.PublisherManifests.Counter(),
 		invalid:          metricdef.PublisherInvalid.CounterVec(),
 		ignored:          metricdef.PublisherIgnored.CounterVec(),
+
+		catalogChanges:         metricdef.PublisherCatalogChanges.CounterVec(),
+		failSafes:              metricdef.PublisherFailSafes.CounterVec(),
+		catalogStateUnreadable: metricdef.PublisherCatalogStateUnreadable.Counter(),
 	}
 	for _, r := range []string{"verified", "mismatched", "missing"} {
 		m.batches.WithLabelValues(r)
@@ -51,7 +59,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		m.partitions.WithLabelValues(r)
 	}
 	if err := metricdef.Register(reg, m.batches, m.batchesPublished, m.backlog, m.partitions, m.duration,
-		m.files, m.bytes, m.uploadFailures, m.manifests, m.invalid, m.ignored); err != nil {
+		m.files, m.bytes, m.uploadFailures, m.manifests, m.invalid, m.ignored,
+		m.catalogChanges, m.failSafes, m.catalogStateUnreadable); err != nil {
 		return nil, fmt.Errorf("publisher: %w", err)
 	}
 	return m, nil

@@ -2,6 +2,8 @@ package app
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"maps"
@@ -12,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.uber.org/zap"
 
+	"github.com/secure-agent/secure-agent/libs/changeset"
 	"github.com/secure-agent/secure-agent/libs/errkind"
 	"github.com/secure-agent/secure-agent/libs/job"
 	"github.com/secure-agent/secure-agent/libs/model"
@@ -83,7 +86,15 @@ func (s *Service) PublishPartition(ctx context.Context, ev job.PartitionDone) er
 	if len(problems) > 0 {
 		return s.fail(ctx, log, ev, start, problems, false)
 	}
-	files, rows, problems, err := s.compact(ctx, ev, opened, stopped, log)
+	var cmp *comparison
+	if ev.Connection != "" {
+		base, snap, err := s.jobBase(ctx, ev.JobID, ev.Connection, ev.Mode, log)
+		if err != nil {
+			return err
+		}
+		cmp = &comparison{base: snap, incremental: base.Mode == model.ModeIncremental && snap != nil}
+	}
+	files, rows, problems, err := s.compact(ctx, ev, opened, cmp, stopped, log)
 	var refused *uploadError
 	switch {
 	case errors.Is(err, errStopped):
@@ -104,6 +115,11 @@ func (s *Service) PublishPartition(ctx context.Context, ev job.PartitionDone) er
 	rec := PublishRecord{
 		Run: ev.Run, Database: ev.Database, Schemas: ev.Schemas, Destinations: dests,
 		Files: files, Rows: rows, PublishedAt: s.now().UTC(),
+	}
+	if cmp != nil {
+		if rec.Digests, err = s.stageDigests(ctx, ev, cmp.entries); err != nil {
+			return err
+		}
 	}
 	if err := s.records.Save(ctx, publishKey(ev.JobID, ev.Partition), rec); err != nil {
 		return fmt.Errorf("record published partition %s of job %s: %w", ev.Partition, ev.JobID, err)
@@ -192,4 +208,23 @@ func sum(rows map[model.Kind]int64) int64 {
 		n += v
 	}
 	return n
+}
+
+// stageDigests stages the digests of every row of a partition run, for
+// finalize to compare the whole job with the catalog state.
+func (s *Service) stageDigests(ctx context.Context, ev job.PartitionDone, entries []changeset.Entry) (*StagedDigests, error) {
+	snap, err := changeset.NewSnapshot(changeset.Meta{Connection: ev.Connection, JobID: ev.JobID, CreatedAt: s.now().UTC()}, entries)
+	if err != nil {
+		return nil, fmt.Errorf("digests of partition %s: %w", ev.Partition, err)
+	}
+	data, err := snap.Encode()
+	if err != nil {
+		return nil, fmt.Errorf("digests of partition %s: %w", ev.Partition, err)
+	}
+	key := digestsKey(ev.JobID, ev.Partition, ev.Run)
+	if err := s.staging.Put(ctx, key, data); err != nil {
+		return nil, fmt.Errorf("stage the digests of partition %s: %w", ev.Partition, err)
+	}
+	sum := sha256.Sum256(data)
+	return &StagedDigests{Key: key, SHA256: hex.EncodeToString(sum[:]), Entries: snap.Len()}, nil
 }

@@ -30,6 +30,16 @@ type PublishRecord struct {
 	Files        []model.FileInfo     `json:"files"`
 	Rows         map[model.Kind]int64 `json:"rows"`
 	PublishedAt  time.Time            `json:"published_at"`
+	// Digests are the partition's asset digests in staging (nil for a
+	// run without a connection to compare with).
+	Digests *StagedDigests `json:"digests,omitempty"`
+}
+
+// StagedDigests locate a partition run's digests in staging.
+type StagedDigests struct {
+	Key     string `json:"key"`
+	SHA256  string `json:"sha256"`
+	Entries int    `json:"entries"`
 }
 
 // JobState is the publisher's view of a job that will not change again.

@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/secure-agent/secure-agent/libs/audit"
+	"github.com/secure-agent/secure-agent/libs/changeset"
 	"github.com/secure-agent/secure-agent/libs/logging"
 )
 
@@ -22,7 +23,13 @@ type Options struct {
 	Staging      StagingStore
 	Destinations Destinations
 	Records      RecordStore
-	Events       EventPublisher
+	// Versioned keeps the connections' catalog-state pointers (ADR 0015).
+	Versioned VersionedStore
+	Events    EventPublisher
+	// MaxDeletionShare is the share of a connection's catalog a run may
+	// delete before its deletions are withheld, unless the job says
+	// otherwise (0: changeset.DefaultMaxDeletionShare).
+	MaxDeletionShare float64
 	// CompactTargetBytes closes an upload file once its compressed size
 	// reaches it (default DefaultCompactTargetBytes).
 	CompactTargetBytes int64
@@ -42,13 +49,17 @@ type Service struct {
 	dest    Destinations
 	records RecordStore
 	events  EventPublisher
-	target  int64
-	log     *zap.Logger
-	m       *metrics
-	backlog *backlog
-	tracer  trace.Tracer
-	now     func() time.Time
-	audit   audit.Recorder
+
+	versioned        VersionedStore
+	snapshots        snapshotCache
+	maxDeletionShare float64
+	target           int64
+	log              *zap.Logger
+	m                *metrics
+	backlog          *backlog
+	tracer           trace.Tracer
+	now              func() time.Time
+	audit            audit.Recorder
 
 	parts *keyedMutex
 	jobs  *jobGate
@@ -56,8 +67,11 @@ type Service struct {
 
 // New checks the dependencies and registers the metrics.
 func New(o Options) (*Service, error) {
-	if o.Staging == nil || o.Destinations == nil || o.Records == nil || o.Events == nil {
-		return nil, errors.New("publisher: staging, destinations, records and events are required")
+	if o.Staging == nil || o.Destinations == nil || o.Records == nil || o.Versioned == nil || o.Events == nil {
+		return nil, errors.New("publisher: staging, destinations, records, versioned records and events are required")
+	}
+	if err := changeset.CheckMaxDeletionShare(o.MaxDeletionShare); err != nil {
+		return nil, fmt.Errorf("publisher: %w", err)
 	}
 	if o.CompactTargetBytes == 0 {
 		o.CompactTargetBytes = DefaultCompactTargetBytes
@@ -82,6 +96,7 @@ func New(o Options) (*Service, error) {
 		staging: o.Staging, dest: o.Destinations, records: o.Records, events: o.Events,
 		target: o.CompactTargetBytes, log: o.Logger, m: m, backlog: newBacklog(m.backlog), tracer: tracerOf(o.TracerProvider), now: o.Now,
 		parts: newKeyedMutex(), jobs: newJobGate(), audit: o.Audit,
+		versioned: o.Versioned, maxDeletionShare: o.MaxDeletionShare,
 	}, nil
 }
 

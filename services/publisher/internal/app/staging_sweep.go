@@ -44,6 +44,33 @@ func (s *Service) SweepStaging(ctx context.Context) (int, error) {
 		deleted += len(files)
 		log.Info("staged files left by an ended job deleted", zap.Int("files", len(files)))
 	}
+	n, err := s.sweepPlans(ctx)
+	return deleted + n, err
+}
+
+// planRetention is how long a dry run's plan is kept.
+const planRetention = 7 * 24 * time.Hour
+
+// sweepPlans deletes the plans of dry runs that ended planRetention ago.
+func (s *Service) sweepPlans(ctx context.Context) (int, error) {
+	keys, err := s.staging.List(ctx, "plans")
+	if err != nil {
+		return 0, err
+	}
+	deleted := 0
+	for _, k := range keys {
+		rest, ok := strings.CutPrefix(k, "plans/")
+		id, json := strings.CutSuffix(rest, ".json")
+		if !ok || !json || ValidateJobID(id) != nil {
+			continue
+		}
+		rec, done, err := s.jobRecord(ctx, id)
+		if err != nil || !done || s.now().Sub(rec.At) < planRetention {
+			continue
+		}
+		s.deleteStaged(ctx, s.jobLog(ctx, id), k)
+		deleted++
+	}
 	return deleted, nil
 }
 

@@ -9,9 +9,11 @@ import (
 	"time"
 
 	"github.com/secure-agent/secure-agent/libs/bootstrap"
+	"github.com/secure-agent/secure-agent/libs/changeset"
 	"github.com/secure-agent/secure-agent/libs/config"
 	"github.com/secure-agent/secure-agent/libs/controlplane"
 	"github.com/secure-agent/secure-agent/libs/objectstore"
+	"github.com/secure-agent/secure-agent/libs/statestore"
 	"github.com/secure-agent/secure-agent/services/publisher/internal/adapters"
 	"github.com/secure-agent/secure-agent/services/publisher/internal/app"
 	"github.com/secure-agent/secure-agent/services/publisher/internal/ports"
@@ -28,6 +30,7 @@ type Settings struct {
 	StateStore         string
 	CompactTargetBytes int
 	StagingSweep       time.Duration
+	MaxDeletionShare   float64
 	// ControlPlane is the link to the control plane's ingest API, the
 	// destination named job.DestinationControlPlane (off without a URL).
 	ControlPlane controlplane.Settings
@@ -47,12 +50,16 @@ func Spec() bootstrap.Spec {
 				"an upload file is closed once its compressed size reaches this many bytes")
 			l.Duration(&s.StagingSweep, "STAGING_SWEEP_INTERVAL", 10*time.Minute,
 				"how often staged files left by ended jobs (a run killed after its job ended) are deleted")
+			l.Float(&s.MaxDeletionShare, "MAX_DELETION_SHARE", changeset.DefaultMaxDeletionShare,
+				"share of a connection's catalog one run may delete; above it the run's deletions are withheld (a job's max_deletion_share overrides it)")
 			checkControlPlane := controlplane.Register(l, &s.ControlPlane)
 			return func(l *config.Loader) {
 				checkControlPlane(l)
 				l.Check(s.StagingBinding != "", "STAGING_BINDING", "is empty; name the staging output binding component")
 				l.Check(s.StateStore != "", "STATE_STORE", "is empty; name the state store component")
 				l.Check(s.StagingSweep >= time.Second, "STAGING_SWEEP_INTERVAL", "must be at least 1s")
+				l.Check(s.MaxDeletionShare > 0 && s.MaxDeletionShare <= 1, "MAX_DELETION_SHARE",
+					"must be above 0 and at most 1 (0.2: a run may delete up to 20% of the catalog; 1: any share)")
 				l.Check(s.CompactTargetBytes >= 1 && s.CompactTargetBytes <= maxCompactTargetBytes, "COMPACT_TARGET_BYTES",
 					fmt.Sprintf("is %d; use 1 to %d (upload files travel base64-encoded through the sidecar's 128 MiB messages)",
 						s.CompactTargetBytes, maxCompactTargetBytes))
@@ -78,6 +85,8 @@ func Spec() bootstrap.Spec {
 				Staging:            stores.Store(s.StagingBinding),
 				Destinations:       adapters.NewDestinations(stores, cp).Open,
 				Records:            adapters.NewRecordStore(client, s.StateStore),
+				Versioned:          statestore.Store{Client: client, Name: s.StateStore, Owner: "the publisher"},
+				MaxDeletionShare:   s.MaxDeletionShare,
 				Events:             d.Publisher,
 				CompactTargetBytes: int64(s.CompactTargetBytes),
 				Logger:             d.Logger,

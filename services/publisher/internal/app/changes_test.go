@@ -1,0 +1,170 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/stretchr/testify/require"
+
+	"github.com/secure-agent/secure-agent/libs/changeset"
+	"github.com/secure-agent/secure-agent/libs/job"
+	"github.com/secure-agent/secure-agent/libs/model"
+)
+
+const testConn = "default/postgres/1"
+
+// changesWorld runs whole jobs of one connection through a publisher: one
+// partition of tables tables (t0_0000, ...) with 3 columns each.
+type changesWorld struct {
+	*world
+	dest *memObjects
+}
+
+func newChangesWorld() *changesWorld {
+	w := &changesWorld{world: newWorld(1 << 20), dest: newMemObjects()}
+	w.dests = map[string]DestinationStore{job.DefaultDestination: w.dest}
+	return w
+}
+
+func (w *changesWorld) run(t *testing.T, id string, tables int, spec job.Spec) (job.Finalized, model.Manifest) {
+	t.Helper()
+	ctx := context.Background()
+	spec.Connection = testConn
+	spec.Normalize()
+	ev := w.stageRun(t, id, "p000", "run-1", 1, tables, 3, 1000)
+	ev.Connection, ev.Mode, ev.DryRun = spec.Connection, spec.Mode, spec.DryRun
+	svc := w.newService(t)
+	require.NoError(t, svc.PublishPartition(ctx, ev))
+	listing := &changeset.Listing{Databases: map[string]changeset.DatabaseState{"shop": {Readable: true, TablesComplete: true}},
+		ListsAllDatabases: true}
+	out, err := svc.Finalize(ctx, id, job.FinalizeRequest{JobID: id, Spec: spec, Partitions: []string{"p000"}, Listing: listing})
+	require.NoError(t, err)
+	var m model.Manifest
+	if data, err := w.dest.Get(ctx, "jobs/"+id+"/manifest.json"); err == nil {
+		require.NoError(t, json.Unmarshal(data, &m))
+	}
+	return out, m
+}
+
+// files lists the job's uploaded asset and tombstone files.
+func (w *changesWorld) files(id string) []string {
+	var out []string
+	for k := range w.dest.snapshot() {
+		if strings.HasPrefix(k, "jobs/"+id+"/") && strings.HasSuffix(k, ".arrows") {
+			out = append(out, strings.TrimPrefix(k, "jobs/"+id+"/"))
+		}
+	}
+	return out
+}
+
+func TestIncrementalRuns(t *testing.T) {
+	w := newChangesWorld()
+	ctx := context.Background()
+
+	// First run: everything is created, and shipped whatever the mode.
+	out, m := w.run(t, "job-1", 10, job.Spec{})
+	require.Equal(t, model.ModeFull, m.Mode)
+	require.Empty(t, m.Base)
+	require.EqualValues(t, 10, m.Changes[model.KindTable].Created)
+	require.EqualValues(t, 30, m.Changes[model.KindColumn].Created)
+	require.EqualValues(t, 10, m.Rows[model.KindTable])
+	require.Contains(t, out.Warnings[0], "first run")
+
+	// No change: nothing but the manifest ships.
+	_, m = w.run(t, "job-2", 10, job.Spec{})
+	require.Equal(t, model.ModeIncremental, m.Mode)
+	require.Equal(t, "job-1", m.Base)
+	require.EqualValues(t, 10, m.Changes[model.KindTable].Unchanged)
+	require.Empty(t, m.Files)
+	require.Empty(t, w.files("job-2"))
+
+	// Mode full ships everything again, and changes nothing.
+	_, m = w.run(t, "job-3", 10, job.Spec{Mode: model.ModeFull})
+	require.Equal(t, model.ModeFull, m.Mode)
+	require.EqualValues(t, 10, m.Rows[model.KindTable])
+	require.EqualValues(t, 10, m.Changes[model.KindTable].Unchanged)
+
+	// One table dropped: a tombstone for it and its columns, nothing else.
+	out, m = w.run(t, "job-4", 9, job.Spec{})
+	require.Equal(t, "job-3", m.Base)
+	require.EqualValues(t, 1, m.Changes[model.KindTable].Deleted)
+	require.EqualValues(t, 3, m.Changes[model.KindColumn].Deleted)
+	require.EqualValues(t, 4, m.Rows[model.KindTombstone])
+	require.Equal(t, []string{"deletions/tombstone-000.arrows"}, w.files("job-4"))
+	require.Empty(t, out.FailSafes)
+	data, err := w.dest.Get(ctx, "jobs/job-4/deletions/tombstone-000.arrows")
+	require.NoError(t, err)
+	var dropped []string
+	_, err = model.ReadStream(strings.NewReader(string(data)), int64(len(data)), func(_ model.Kind, rec arrow.Record) error {
+		for i := range int(rec.NumRows()) {
+			dropped = append(dropped, rec.Column(0).ValueStr(i)+" "+rec.Column(5).ValueStr(i))
+		}
+		return nil
+	})
+	require.NoError(t, err)
+	require.Contains(t, dropped, testConn+"/shop/sales/t0_0009 dropped")
+
+	// A dry run of dropping five more: the plan says so, nothing ships
+	// and the state stays.
+	out, m = w.run(t, "job-5", 4, job.Spec{DryRun: true, MaxDeletionShare: 1})
+	require.True(t, out.DryRun)
+	require.Empty(t, m.JobID, "no manifest")
+	require.Empty(t, w.files("job-5"))
+	plan, err := w.newService(t).Plan(ctx, "job-5")
+	require.NoError(t, err)
+	require.Equal(t, "job-4", plan.Base)
+	require.EqualValues(t, 5, plan.Changes[model.KindTable].Deleted)
+	require.Len(t, plan.Items, 20)
+	require.Equal(t, job.PlanItem{Op: "deleted", Kind: model.KindTable, QualifiedName: testConn + "/shop/sales/t0_0004", Reason: "dropped"},
+		plan.Items[0])
+
+	// The same drop for real: above the default share, so withheld.
+	out, m = w.run(t, "job-6", 4, job.Spec{})
+	require.Equal(t, "job-4", m.Base, "the dry run did not replace the state")
+	require.Len(t, m.FailSafes, 1)
+	require.Equal(t, changeset.FailSafeThreshold, m.FailSafes[0].Name)
+	require.EqualValues(t, 5, m.Changes[model.KindTable].Withheld)
+	require.Zero(t, m.Changes[model.KindTable].Deleted)
+	require.Contains(t, out.Warnings[0], "fail-safe threshold")
+	require.Empty(t, w.files("job-6"))
+
+	// Allowed by the job: deleted now (the withheld assets were kept).
+	_, m = w.run(t, "job-7", 4, job.Spec{MaxDeletionShare: 0.6})
+	require.Equal(t, "job-6", m.Base)
+	require.EqualValues(t, 5, m.Changes[model.KindTable].Deleted)
+}
+
+func TestAConcurrentRunOfTheConnectionIsRefused(t *testing.T) {
+	w := newChangesWorld()
+	ctx := context.Background()
+	w.run(t, "job-1", 3, job.Spec{})
+	// job-2 pins job-1's state, then job-3 finishes first.
+	ev := w.stageRun(t, "job-2", "p000", "run-1", 1, 3, 3, 1000)
+	ev.Connection = testConn
+	require.NoError(t, w.newService(t).PublishPartition(ctx, ev))
+	w.run(t, "job-3", 2, job.Spec{})
+	spec := job.Spec{Connection: testConn}
+	spec.Normalize()
+	_, err := w.newService(t).Finalize(ctx, "job-2", job.FinalizeRequest{JobID: "job-2", Spec: spec, Partitions: []string{"p000"}})
+	require.ErrorContains(t, err, "job job-3 of connection "+testConn+" finished while job job-2 ran")
+}
+
+func TestAnAlteredCatalogStateIsNotUsed(t *testing.T) {
+	w := newChangesWorld()
+	ctx := context.Background()
+	w.run(t, "job-1", 3, job.Spec{})
+	var st CatalogState
+	_, ok, err := w.versioned.Load(ctx, catalogStateKey(testConn), &st)
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.NoError(t, w.staging.Put(ctx, st.Key, []byte("tampered")))
+	out, m := w.run(t, "job-2", 2, job.Spec{})
+	require.Equal(t, model.ModeFull, m.Mode)
+	require.Empty(t, m.Base)
+	require.Zero(t, m.Rows[model.KindTombstone], "nothing is deleted without a state to compare with")
+	require.Contains(t, fmt.Sprint(out.Warnings), "cannot be used")
+}
