@@ -43,6 +43,11 @@ type Status struct {
 	// a database skipped, lineage the source cannot give.
 	Warnings []string     `json:"warnings,omitempty"`
 	Manifest *ManifestRef `json:"manifest,omitempty"`
+	// Mode, Changes and DryRun say what a finished run did to the catalog
+	// (ADR 0015); the fail-safes that withheld deletions are Warnings.
+	Mode    string                            `json:"mode,omitempty"`
+	Changes map[model.Kind]model.ChangeCounts `json:"changes,omitempty"`
+	DryRun  bool                              `json:"dry_run,omitempty"`
 }
 
 // PartitionStatus is one partition's progress.

@@ -102,6 +102,17 @@ func (c *PublisherClient) Manifest(ctx context.Context, jobID string) (json.RawM
 	return m, nil
 }
 
+// Plan reads GET /v1/jobs/{id}/plan; a 404 stays NotFound.
+func (c *PublisherClient) Plan(ctx context.Context, jobID string) (json.RawMessage, error) {
+	ctx, cancel := context.WithTimeout(ctx, manifestTimeout)
+	defer cancel()
+	var p json.RawMessage
+	if err := c.inv.InvokeJSON(ctx, c.appID, http.MethodGet, jobPath(jobID, "plan"), nil, &p); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
 // destinationsTTL is how long the publisher's list of destinations is
 // reused: bindings change only when the publisher restarts.
 const destinationsTTL = 30 * time.Second

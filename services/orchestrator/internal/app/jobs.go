@@ -49,9 +49,11 @@ type JobRunner interface {
 	Notify(ctx context.Context, id string, ev Event) error
 }
 
-// ManifestReader fetches a finished job's manifest from the publisher.
+// ManifestReader fetches a finished job's manifest, or a dry run's plan,
+// from the publisher.
 type ManifestReader interface {
 	Manifest(ctx context.Context, jobID string) (json.RawMessage, error)
+	Plan(ctx context.Context, jobID string) (json.RawMessage, error)
 }
 
 // Submission is what an idempotency key created: the job and a digest of
@@ -411,11 +413,32 @@ func (j *Jobs) Manifest(ctx context.Context, id string) (json.RawMessage, error)
 		return nil, err
 	}
 	switch {
+	case st.State == job.Succeeded && st.DryRun:
+		return nil, errkind.New(errkind.Conflict, fmt.Sprintf("job %s is a dry run: it has a plan (GET /v1/jobs/%s/plan), no manifest", id, id))
 	case st.State == job.Succeeded:
 		return j.manifests.Manifest(ctx, id)
 	case st.State.Terminal():
 		return nil, errkind.New(errkind.Conflict, fmt.Sprintf("job %s %s: it has no manifest", id, st.State))
 	default:
 		return nil, errkind.New(errkind.Conflict, fmt.Sprintf("job %s is %s: its manifest is written when it succeeds", id, st.State))
+	}
+}
+
+// Plan returns a finished dry run's plan: an unknown job is NotFound, any
+// other job a Conflict that says why it has none.
+func (j *Jobs) Plan(ctx context.Context, id string) (json.RawMessage, error) {
+	st, err := j.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case st.State == job.Succeeded && st.DryRun:
+		return j.manifests.Plan(ctx, id)
+	case st.State == job.Succeeded:
+		return nil, errkind.New(errkind.Conflict, fmt.Sprintf("job %s is not a dry run: it has a manifest, no plan (submit the spec with dry_run: true, or agentctl plan)", id))
+	case st.State.Terminal():
+		return nil, errkind.New(errkind.Conflict, fmt.Sprintf("job %s %s: it has no plan", id, st.State))
+	default:
+		return nil, errkind.New(errkind.Conflict, fmt.Sprintf("job %s is %s: its plan is ready when it succeeds", id, st.State))
 	}
 }

@@ -357,3 +357,7 @@ func TestRunJobStatus(t *testing.T) {
 		})
 	}
 }
+
+func (m manifests) Plan(_ context.Context, id string) (json.RawMessage, error) {
+	return nil, errkind.New(errkind.NotFound, "GET /v1/jobs/"+id+"/plan on publisher answered 404: no plan")
+}

@@ -398,6 +398,13 @@ func (m *Machine) Finalized(f job.Finalized) {
 		ref := f.Manifests[0]
 		m.st.Manifest = &ref
 	}
+	if f.Mode != "" {
+		// The rows shipped are only what changed: the status keeps the
+		// rows extracted, and says what changed.
+		m.st.Mode, m.st.Changes, m.st.DryRun = f.Mode, f.Changes, f.DryRun
+		m.st.Warnings = append(m.st.Warnings, f.Warnings...)
+		return
+	}
 	if len(f.Rows) > 0 {
 		m.rows = maps.Clone(f.Rows)
 	}

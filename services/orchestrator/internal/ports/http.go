@@ -24,6 +24,7 @@ const cancelSuffix = ":cancel"
 //	GET  /v1/jobs/{id}            → job.Status
 //	POST /v1/jobs/{id}:cancel     → 202 job.Submitted (state before cancelling)
 //	GET  /v1/jobs/{id}/manifest   → the publisher's manifest JSON
+//	GET  /v1/jobs/{id}/plan       → a dry run's plan (job.Plan)
 func RegisterHTTP(f *fiber.App, jobs *app.Jobs) {
 	f.Post("/v1/jobs", func(c *fiber.Ctx) error {
 		// The size is checked before anything is parsed or copied.
@@ -80,6 +81,18 @@ func RegisterHTTP(f *fiber.App, jobs *app.Jobs) {
 			return err
 		}
 		return c.Status(fiber.StatusAccepted).JSON(sub)
+	})
+	f.Get("/v1/jobs/:id/plan", func(c *fiber.Ctx) error {
+		id, err := param(c)
+		if err != nil {
+			return err
+		}
+		p, err := jobs.Plan(c.UserContext(), id)
+		if err != nil {
+			return err
+		}
+		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+		return c.Send(p)
 	})
 	f.Get("/v1/jobs/:id/manifest", func(c *fiber.Ctx) error {
 		id, err := param(c)

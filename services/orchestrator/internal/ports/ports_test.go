@@ -218,3 +218,7 @@ func TestSubscriptionsAnswerByErrorKind(t *testing.T) {
 		{"pubsubname":"pubsub","topic":"partition-done","route":"/events/partition-done"},
 		{"pubsubname":"pubsub","topic":"publish-done","route":"/events/publish-done"}]`, r.body)
 }
+
+func (e *engine) Plan(_ context.Context, id string) (json.RawMessage, error) {
+	return nil, errkind.New(errkind.NotFound, "GET /v1/jobs/"+id+"/plan on publisher answered 404: no plan")
+}

@@ -39,7 +39,8 @@ type Config struct {
 func Settings(cfg *Config) func(l *config.Loader) func(*config.Loader) {
 	return func(l *config.Loader) func(*config.Loader) {
 		l.String(&cfg.StateStore, "STATE_STORE", "statestore", "Dapr state store component for job records, the job index and connection slots")
-		l.Int(&cfg.SourceConcurrency, "SOURCE_CONCURRENCY", 2, "how many jobs may run at once against one connection; more wait in phase queued")
+		l.Int(&cfg.SourceConcurrency, "SOURCE_CONCURRENCY", 1, "how many jobs may run at once against one connection; more wait in phase queued "+
+			"(above 1, a run that finishes after another run of its connection started fails: its changes are against an older catalog state)")
 		l.Int(&cfg.JobListLimit, "JOB_LIST_LIMIT", 100, "most jobs GET /v1/jobs answers (its default and its maximum)")
 		l.Int(&cfg.LeasedJobs, "CONTROLPLANE_MAX_JOBS", 2, "most jobs leased from the control plane that run at once")
 		l.Duration(&cfg.EngineCallTimeout, "WORKFLOW_CALL_TIMEOUT", adapters.DefaultEngineCallTimeout,

@@ -256,3 +256,7 @@ func (w *world) finalizedJobs() []job.FinalizeRequest {
 	defer w.mu.Unlock()
 	return append([]job.FinalizeRequest(nil), w.finalized...)
 }
+
+func (w *world) Plan(_ context.Context, id string) (json.RawMessage, error) {
+	return nil, errkind.New(errkind.NotFound, "GET /v1/jobs/"+id+"/plan on publisher answered 404: no plan")
+}

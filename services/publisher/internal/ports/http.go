@@ -29,6 +29,13 @@ func Register(f *fiber.App, svc *app.Service) {
 		}
 		return c.JSON(fiber.Map{"id": c.Params("id"), "state": job.Cancelled})
 	})
+	f.Get("/v1/jobs/:id/plan", func(c *fiber.Ctx) error {
+		p, err := svc.Plan(c.UserContext(), c.Params("id"))
+		if err != nil {
+			return err
+		}
+		return c.JSON(p)
+	})
 	f.Get("/v1/jobs/:id/manifest", func(c *fiber.Ctx) error {
 		data, err := svc.Manifest(c.UserContext(), c.Params("id"))
 		if err != nil {
