@@ -186,6 +186,12 @@ func (o *orchestrator) manifest(ctx context.Context, id string) (json.RawMessage
 	return out, err
 }
 
+func (o *orchestrator) plan(ctx context.Context, id string) (job.Plan, error) {
+	var out job.Plan
+	err := o.do(ctx, http.MethodGet, "/v1/jobs/"+url.PathEscape(id)+"/plan", nil, "", &out, http.StatusOK)
+	return out, err
+}
+
 // do sends one request and decodes an expected answer into out (nil:
 // ignored). A transport failure is an unreachableError, unless ctx ended.
 func (o *orchestrator) do(ctx context.Context, method, path string, body []byte, ctype string, out any, want ...int) error {
