@@ -68,6 +68,7 @@ func (s *Server) startAdmin(addr string) error {
 		w.WriteHeader(http.StatusNoContent)
 	})
 	mux.HandleFunc("GET /witness", s.adminWitness)
+	mux.HandleFunc("GET /catalog", s.adminCatalog)
 	// The witness's own route without OAuth, for tests that play an
 	// attacker holding the host's signing key.
 	mux.HandleFunc("POST /witness/add-checkpoint", s.handleAddCheckpoint)

@@ -24,7 +24,7 @@ var (
 	shaPattern = regexp.MustCompile(`^[0-9a-f]{64}$`)
 	assetKinds = map[string]bool{
 		"database": true, "schema": true, "table": true, "column": true, "constraint": true,
-		"index": true, "routine": true, "lineage": true, "table_stats": true,
+		"index": true, "routine": true, "lineage": true, "table_stats": true, "tombstone": true,
 	}
 )
 
@@ -253,6 +253,17 @@ func (s *Server) handleManifest(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(missing) > 0 {
 		writeError(w, r, http.StatusConflict, "files_missing", "upload these files before the manifest: "+strings.Join(missing, ", "))
+		return
+	}
+	// A change set is applied to the connection's catalog before the
+	// manifest is taken: a run out of order is refused whole.
+	if err := s.catalog.apply(jobID, raw, d.files); err != nil {
+		var ae *applyError
+		if errors.As(err, &ae) {
+			writeError(w, r, ae.status, ae.code, ae.message)
+			return
+		}
+		writeError(w, r, http.StatusInternalServerError, "internal", err.Error())
 		return
 	}
 	// The manifest is the job's final file list: files it does not list were

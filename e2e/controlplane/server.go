@@ -85,6 +85,7 @@ type Server struct {
 	work          *workQueue
 	store         *jobStore
 	witness       *witness
+	catalog       *catalog
 }
 
 // Start listens and serves until Close.
@@ -105,6 +106,7 @@ func Start(opts Options) (*Server, error) {
 		limiter: newRateLimiter(opts.RateLimit, opts.RateWindow, opts.Now),
 		work:    newWorkQueue(opts.LeaseDuration, opts.Now),
 		store:   newJobStore(),
+		catalog: newCatalog(),
 	}
 	if s.witness, err = newWitness(opts.Now); err != nil {
 		return nil, fmt.Errorf("controlplane: witness key: %w", err)
