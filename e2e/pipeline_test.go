@@ -58,11 +58,15 @@ func supervise(t *testing.T, s *stack.Stack, dataDir string) {
 
 // pgSpec is a job on the e2e PostgreSQL database (only that one: the
 // server holds others).
+// pgSpec runs in mode full: the tests compare each job's files with a
+// whole extraction, and the connection's earlier jobs would make a run
+// ship only what changed.
 func pgSpec(name, connection, dsn string, extra ...string) string {
 	return strings.Join(append([]string{
 		"version: 1",
 		"name: " + name,
 		"connection: " + connection,
+		"mode: full",
 		"source:",
 		"  kind: postgres",
 		"  dsn: " + dsn,
