@@ -157,8 +157,9 @@ func startLinkedStack(t *testing.T, portBase int) *linkedStack {
 
 func (l *linkedStack) enqueue(t *testing.T) string {
 	t.Helper()
+	// Mode full: the runs are compared file by file with each other.
 	id, err := l.cp.Enqueue(map[string]any{
-		"version": 1, "name": "cp-demo", "connection": "default/sqlite/cp-demo",
+		"version": 1, "name": "cp-demo", "connection": "default/sqlite/cp-demo", "mode": "full",
 		"source": map[string]any{"kind": "sqlite", "dsn": l.db},
 	})
 	require.NoError(t, err)

@@ -94,10 +94,13 @@ func (c *catalog) apply(jobID string, raw []byte, files map[string]*StoredFile) 
 	if cat.applied[jobID] {
 		return nil
 	}
+	// A full run ships every asset: it applies whatever the catalog last
+	// applied. An incremental run only applies on top of its base.
 	switch {
-	case m.Base == "" && m.Mode != model.ModeFull:
+	case m.Mode == model.ModeFull:
+	case m.Base == "":
 		return &applyError{http.StatusBadRequest, "invalid_request", "an incremental run must name its base"}
-	case m.Base != "" && m.Base != cat.last:
+	case m.Base != cat.last:
 		last := cat.last
 		if last == "" {
 			last = "none"

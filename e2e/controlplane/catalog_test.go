@@ -101,11 +101,15 @@ func TestCatalogAppliesRunsInOrder(t *testing.T) {
 	require.Contains(t, body, "is at run "+second)
 	require.NotContains(t, h.catalogComments(), "table db/s/t9")
 
-	// A full run without a base (the agent lost its state) upserts and
-	// deletes nothing.
+	// A full run applies whatever its base: without one (the agent lost its
+	// state) it upserts and deletes nothing; with an old one, it is how an
+	// agent whose state fell behind the catalog catches up.
 	_, status, body = h.sendRun(model.ModeFull, "", func(w *model.Writer) { table(w, t, "t4", "four") })
 	require.Equal(t, http.StatusOK, status, body)
 	require.Len(t, h.catalogComments(), 3)
+	_, status, body = h.sendRun(model.ModeFull, first, func(w *model.Writer) { table(w, t, "t5", "five") })
+	require.Equal(t, http.StatusOK, status, body)
+	require.Len(t, h.catalogComments(), 4)
 	_, runs := h.srv.Catalog(catConn)
-	require.Len(t, runs, 3)
+	require.Len(t, runs, 4)
 }
