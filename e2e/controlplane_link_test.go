@@ -125,7 +125,7 @@ type linkedStack struct {
 	secrets []string // every client secret the vault held
 }
 
-func startLinkedStack(t *testing.T, portBase int) *linkedStack {
+func startLinkedStack(t *testing.T, portBase int, env ...string) *linkedStack {
 	t.Helper()
 	secret := "e2e-secret-" + randomSuffix(t)
 	vault := newFakeVault(t, map[string]string{"controlplane-client-id": cpClientID, "controlplane-client-secret": secret})
@@ -141,14 +141,14 @@ func startLinkedStack(t *testing.T, portBase int) *linkedStack {
 		Root: root(t), DataDir: dataDir, Profile: "local", PortBase: portBase, StartTimeout: 3 * time.Minute,
 		AckWait: 10 * time.Second, Progress: &testLog{t: t},
 		ExtraResources: []string{vault.componentDir(t)},
-		AppEnv: []string{
+		AppEnv: append([]string{
 			"CONTROLPLANE_URL=" + cp.APIURL(), "CONTROLPLANE_TOKEN_URL=" + cp.TokenURL(), "CONTROLPLANE_CA_FILE=" + caFile,
 			"CONTROLPLANE_SECRET_STORE=vault", "AGENT_ID=" + cpAgentID, "SHIP_JOB_LOGS=true",
 			"HEARTBEAT_INTERVAL=1s", "CONTROLPLANE_POLL_WAIT=5s", "CONTROLPLANE_MAX_RETRIES=8",
 			// One leased job at a time: a job whose lease is lost cannot be
 			// leased again (and adopted) before the loss is noticed.
 			"CONTROLPLANE_MAX_JOBS=1",
-		},
+		}, env...),
 	})
 	require.NoError(t, err)
 	supervise(t, s, dataDir)

@@ -117,7 +117,7 @@ func (c *catalog) apply(jobID string, raw []byte, files map[string]*StoredFile) 
 		}
 		_, err := model.ReadStream(bytes.NewReader(sf.Data), int64(len(sf.Data)), func(k model.Kind, rec arrow.Record) error {
 			for i := range int(rec.NumRows()) {
-				a := rowAsset(k, rec, i)
+				a := RowAsset(k, rec, i)
 				if k == model.KindTombstone {
 					deletes = append(deletes, a.Attributes["asset_kind"]+"\x00"+a.QualifiedName)
 					continue
@@ -143,8 +143,9 @@ func (c *catalog) apply(jobID string, raw []byte, files map[string]*StoredFile) 
 	return nil
 }
 
-// rowAsset reads row i as an asset.
-func rowAsset(k model.Kind, rec arrow.Record, i int) *Asset {
+// RowAsset reads row i of a batch of kind k as an asset (tests compare a
+// whole extraction with the catalog through it).
+func RowAsset(k model.Kind, rec arrow.Record, i int) *Asset {
 	a := &Asset{Kind: string(k), Attributes: map[string]string{}}
 	for j, f := range rec.Schema().Fields() {
 		col := rec.Column(j)
