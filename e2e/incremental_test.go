@@ -21,6 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/secure-agent/secure-agent/e2e/controlplane"
+	"github.com/secure-agent/secure-agent/libs/job"
 	"github.com/secure-agent/secure-agent/libs/model"
 )
 
@@ -487,6 +488,135 @@ func TestIncrementalRunsFollowTheSource(t *testing.T) {
 					seed, applied, stmt, diffLines(want, got))
 				t.Logf("step %d: %s — %d assets, changes %v", applied, stmt, len(want), man.Changes)
 			}
+			// No change in the source: nothing but the manifest ships.
+			again := l.runIncremental(t, src, nil)
+			require.Empty(t, again.Files, "a run without source changes ships no file")
+			for k, c := range again.Changes {
+				require.Zero(t, c.Created+c.Updated+c.Deleted+c.Withheld, "%s: %+v", k, c)
+			}
 		})
 	}
+	t.Run("fail-safes", func(t *testing.T) {
+		t.Parallel()
+		testFailSafes(t, l)
+	})
+	t.Run("SIGKILL of the extractor mid-run ships no tombstone", func(t *testing.T) {
+		t.Parallel()
+		testKilledRunDeletesNothing(t, l)
+	})
+}
+
+// catalogHas reports whether the control plane's catalog of conn holds
+// the asset.
+func catalogHas(l *linkedStack, conn, kind, qn string) bool {
+	assets, _ := l.cp.Catalog(conn)
+	return slices.ContainsFunc(assets, func(a controlplane.Asset) bool { return a.Kind == kind && a.QualifiedName == qn })
+}
+
+// testFailSafes triggers each fail-safe that a job can reach in its own
+// case and checks it withholds exactly its deletions.
+func testFailSafes(t *testing.T, l *linkedStack) {
+	const role, conn = "sa_e2e_fs", "default/postgres/failsafe"
+	pgCatalog(t, "sa_e2e_fs_a", 1, 5)
+	pgCatalog(t, "sa_e2e_fs_b", 1, 5)
+	admin := func(db, stmt string) {
+		c, err := pgx.Connect(context.Background(), "postgres://postgres@127.0.0.1:5432/"+db+"?sslmode=disable")
+		require.NoError(t, err)
+		defer c.Close(context.Background())
+		_, err = c.Exec(context.Background(), stmt)
+		require.NoError(t, err, stmt)
+	}
+	admin("postgres", "DROP ROLE IF EXISTS "+role)
+	admin("postgres", "CREATE ROLE "+role+" LOGIN")
+	t.Cleanup(func() {
+		for _, db := range []string{"sa_e2e_fs_a", "sa_e2e_fs_b"} {
+			admin("postgres", "DROP DATABASE IF EXISTS "+db+" WITH (FORCE)")
+		}
+		admin("postgres", "DROP ROLE IF EXISTS "+role)
+	})
+	src := &ddlSource{name: "failsafe", conn: conn, spec: map[string]any{
+		"source": map[string]any{"kind": "postgres", "dsn": "postgres://" + role + "@127.0.0.1:5432/postgres?sslmode=disable",
+			"databases": []string{"*"}},
+		"filters": map[string]any{"include_schemas": []string{`sa_e2e_fs_[ab]\.s00`}},
+	}}
+	qn := func(db, table string) string { return conn + "/" + db + "/s00/" + table }
+	byDefault := map[string]any{"max_deletion_share": 0}
+	first := l.runIncremental(t, src, byDefault)
+	require.Equal(t, model.ModeFull, first.Mode)
+	require.True(t, catalogHas(l, conn, "table", qn("sa_e2e_fs_b", "t004")))
+
+	t.Run("threshold", func(t *testing.T) {
+		admin("sa_e2e_fs_a", "DROP TABLE s00.t004, s00.t003, s00.t002 CASCADE")
+		m := l.runIncremental(t, src, byDefault)
+		require.Len(t, m.FailSafes, 1)
+		require.Equal(t, "threshold", m.FailSafes[0].Name)
+		require.EqualValues(t, 3, m.FailSafes[0].Withheld[model.KindTable])
+		require.Zero(t, m.Changes[model.KindTable].Deleted)
+		require.True(t, catalogHas(l, conn, "table", qn("sa_e2e_fs_a", "t004")), "withheld: still in the catalog")
+		// The job's own share lets them through, and only them.
+		m = l.runIncremental(t, src, map[string]any{"max_deletion_share": 1})
+		require.Empty(t, m.FailSafes)
+		require.EqualValues(t, 3, m.Changes[model.KindTable].Deleted)
+		require.False(t, catalogHas(l, conn, "table", qn("sa_e2e_fs_a", "t004")))
+		require.True(t, catalogHas(l, conn, "table", qn("sa_e2e_fs_a", "t001")))
+	})
+	t.Run("no assets", func(t *testing.T) {
+		before, _ := l.cp.Catalog(conn)
+		m := l.runIncremental(t, src, map[string]any{"max_deletion_share": 1,
+			"filters": map[string]any{"include_schemas": []string{`sa_e2e_fs_a\.no_such_schema`}}})
+		require.Len(t, m.FailSafes, 1)
+		require.Equal(t, "no_assets", m.FailSafes[0].Name)
+		after, _ := l.cp.Catalog(conn)
+		require.Len(t, after, len(before), "nothing was deleted")
+	})
+	t.Run("unreadable database", func(t *testing.T) {
+		admin("postgres", "REVOKE CONNECT ON DATABASE sa_e2e_fs_b FROM PUBLIC")
+		admin("sa_e2e_fs_a", "DROP TABLE s00.t001 CASCADE")
+		m := l.runIncremental(t, src, map[string]any{"max_deletion_share": 1})
+		require.Len(t, m.FailSafes, 1)
+		require.Equal(t, "unreadable", m.FailSafes[0].Name)
+		require.Contains(t, m.FailSafes[0].Message, "sa_e2e_fs_b")
+		require.EqualValues(t, 6, m.FailSafes[0].Withheld[model.KindTable], "every table and view of the unreadable database")
+		require.EqualValues(t, 1, m.Changes[model.KindTable].Deleted, "the readable database's deletion goes through")
+		require.True(t, catalogHas(l, conn, "table", qn("sa_e2e_fs_b", "t004")))
+		require.False(t, catalogHas(l, conn, "table", qn("sa_e2e_fs_a", "t001")))
+	})
+}
+
+// testKilledRunDeletesNothing kills the extractor while an incremental
+// run of an unchanged source is in the middle of its partitions: the run
+// recovers by redelivery and ships no tombstone.
+func testKilledRunDeletesNothing(t *testing.T, l *linkedStack) {
+	const db = "sa_e2e_incr_kill"
+	pgCatalog(t, db, 12, 30)
+	src := &ddlSource{name: "kill", conn: "default/postgres/incrkill", spec: map[string]any{
+		"source": map[string]any{"kind": "postgres", "dsn": "postgres://postgres@127.0.0.1:5432/" + db + "?sslmode=disable",
+			"databases": []string{db}},
+		"partitioning": map[string]any{"tables_per_partition": 30, "max_parallel": 1},
+	}, extract: []string{"--source", "postgres", "--dsn", "postgres://postgres@127.0.0.1:5432/" + db + "?sslmode=disable", "--database", db}}
+	l.runIncremental(t, src, nil)
+	spec := map[string]any{"version": 1, "connection": src.conn}
+	for k, v := range src.spec {
+		spec[k] = v
+	}
+	id, err := l.cp.Enqueue(spec)
+	require.NoError(t, err)
+	a := agent{t: t, s: l.s}
+	a.waitUntil(id, "some partitions done, most not", 3*time.Minute, func(st job.Status) bool {
+		done := partitionsSucceeded(st)
+		return done >= 1 && done <= len(st.Partitions)-3
+	})
+	a.kill("extractor")
+	j := l.waitState(t, id, 3*time.Minute, "succeeded", "failed", "cancelled")
+	require.Equal(t, "succeeded", j.State, "statuses: %+v", l.cp.Statuses(id))
+	var m model.Manifest
+	require.NoError(t, json.Unmarshal(l.cp.Manifest(id), &m))
+	require.Equal(t, model.ModeIncremental, m.Mode)
+	require.Empty(t, m.FailSafes)
+	require.Zero(t, m.Rows[model.KindTombstone], "no tombstone")
+	for k, c := range m.Changes {
+		require.Zero(t, c.Deleted+c.Withheld+c.Created+c.Updated, "%s: %+v", k, c)
+	}
+	assets, _ := l.cp.Catalog(src.conn)
+	require.Equal(t, wholeExtraction(t, src), assetLines(assets))
 }
