@@ -454,7 +454,7 @@ func (l *linkedStack) runIncremental(t *testing.T, src *ddlSource, extra map[str
 // by asset and attribute by attribute. INCR_SEED=N replays a seed.
 func TestIncrementalRunsFollowTheSource(t *testing.T) {
 	t.Parallel()
-	l := startLinkedStack(t, 20000, "CONTROLPLANE_MAX_JOBS=2")
+	l := startLinkedStack(t, 18000, "CONTROLPLANE_MAX_JOBS=2")
 	seed := incrSeed(t)
 	t.Logf("seed %d (replay with INCR_SEED=%d)", seed, seed)
 	const steps = 30
