@@ -298,7 +298,7 @@ func All() []Def {
 		ExtractorRequests, ExtractorPreflights, ExtractorRunDuration, AssetsExtracted, StagedFiles, StagedBytes, BatchesAnnounced,
 		PublisherBatches, PublisherBatchesPublished, PublisherBacklog, PublisherPartitions, PublisherPartitionDuration,
 		PublisherUploadFiles, PublisherUploadBytes, PublisherUploadFailures, PublisherManifests, PublisherInvalid,
-		PublisherIgnored, PublisherControlPlaneFiles,
+		PublisherIgnored, PublisherControlPlaneFiles, PublisherCatalogChanges, PublisherFailSafes, PublisherCatalogStateUnreadable,
 		SourceStatements, SourceStatementDuration, SourceConnections,
 		ObjectStoreOps, ObjectStoreBytes, ObjectStoreDuration,
 		PubSubEvents, PubSubPublished, DeadLettered, DeadLettersPending, DeadLetters,
