@@ -333,7 +333,8 @@ func TestControlPlaneLink(t *testing.T) {
 		const db = "sa_e2e_cplink"
 		dsn := pgCatalog(t, db, 12, 30) // 360 tables in 72 partitions, one at a time: a job of ~10 s
 		spec := map[string]any{
-			"version": 1, "name": "cp-pg", "connection": "default/postgres/cplink",
+			// Mode full: the rerun's files are compared with the first run's.
+			"version": 1, "name": "cp-pg", "connection": "default/postgres/cplink", "mode": "full",
 			"source":       map[string]any{"kind": "postgres", "dsn": dsn, "databases": []string{db}},
 			"partitioning": map[string]any{"tables_per_partition": 5, "max_parallel": 1},
 		}
