@@ -303,5 +303,8 @@ func script(id string, spec job.Spec, submitted time.Time) []job.Status {
 	done.State, done.Phase = job.Succeeded, ""
 	done.FinishedAt = ptr(started.Add(3200 * time.Millisecond))
 	done.Manifest = &job.ManifestRef{Binding: spec.Destinations[0].Binding, Key: spec.Destinations[0].Prefix + "/" + id + "/manifest.json", Files: 3, Bytes: 1300}
+	done.Mode = model.ModeIncremental
+	done.Changes = map[model.Kind]model.ChangeCounts{model.KindTable: {Created: 2, Updated: 1, Unchanged: 40, Deleted: 1},
+		model.KindColumn: {Created: 5, Unchanged: 400, Withheld: 3}}
 	return []job.Status{st(job.Pending, ""), st(job.Running, "preflight"), e1, e2, fin, done}
 }

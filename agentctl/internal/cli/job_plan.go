@@ -148,12 +148,7 @@ func writePlan(w io.Writer, p job.Plan) error {
 			fmt.Fprintf(&b, "Note: %s\n", warn)
 		}
 	}
-	var t model.ChangeCounts
-	for _, k := range slices.Sorted(maps.Keys(p.Changes)) {
-		c := p.Changes[k]
-		t.Created, t.Updated, t.Deleted, t.Unchanged, t.Withheld = t.Created+c.Created, t.Updated+c.Updated,
-			t.Deleted+c.Deleted, t.Unchanged+c.Unchanged, t.Withheld+c.Withheld
-	}
+	t := changeTotals(p.Changes)
 	fmt.Fprintf(&b, "Plan: %d to create, %d to update, %d to delete, %d unchanged", t.Created, t.Updated, t.Deleted, t.Unchanged)
 	if t.Withheld > 0 {
 		fmt.Fprintf(&b, ", %d deletion(s) withheld", t.Withheld)
@@ -168,4 +163,29 @@ var reasonText = map[string]string{
 	model.ReasonDropped:    "dropped in the source",
 	model.ReasonExcluded:   "newly excluded by the job's filters or databases",
 	model.ReasonNotVisible: "no longer visible to the agent's user",
+}
+
+// changeTotals sums a run's changes over the kinds.
+func changeTotals(changes map[model.Kind]model.ChangeCounts) model.ChangeCounts {
+	var t model.ChangeCounts
+	for _, k := range slices.Sorted(maps.Keys(changes)) {
+		c := changes[k]
+		t.Created, t.Updated, t.Deleted, t.Unchanged, t.Withheld = t.Created+c.Created, t.Updated+c.Updated,
+			t.Deleted+c.Deleted, t.Unchanged+c.Unchanged, t.Withheld+c.Withheld
+	}
+	return t
+}
+
+// changesText says what a finished run did to the catalog, e.g.
+// "incremental: 3 created, 1 updated, 2 deleted, 440 unchanged".
+func changesText(st job.Status) string {
+	t := changeTotals(st.Changes)
+	out := fmt.Sprintf("%s: %d created, %d updated, %d deleted, %d unchanged", st.Mode, t.Created, t.Updated, t.Deleted, t.Unchanged)
+	if t.Withheld > 0 {
+		out += fmt.Sprintf(", %d deletion(s) withheld by a fail-safe (see the warnings)", t.Withheld)
+	}
+	if st.DryRun {
+		out += " (dry run: nothing was shipped; agentctl plan --job " + st.ID + ")"
+	}
+	return out
 }

@@ -117,6 +117,9 @@ func (c *runCmd) report(env *Env, st job.Status) error {
 		for _, l := range manifestLines(st.Manifest, c.orch.local, c.orch.destDir) {
 			fmt.Fprintln(out, l)
 		}
+		if st.Mode != "" {
+			fmt.Fprintln(out, "changes: "+changesText(st))
+		}
 		fmt.Fprintf(out, "job %s succeeded: %d assets in %s\n", st.ID, st.Assets, fmtDuration(jobElapsed(st, env.Now())))
 		return nil
 	case job.Cancelled:

@@ -74,6 +74,9 @@ func printStatus(w io.Writer, st job.Status, now time.Time, local bool, destDir 
 	}
 	row("duration", d)
 	row("assets", fmt.Sprint(st.Assets))
+	if st.Mode != "" {
+		row("changes", changesText(st))
+	}
 	if st.State == job.Succeeded || st.Manifest != nil {
 		for _, l := range manifestLines(st.Manifest, local, destDir) {
 			k, v, _ := strings.Cut(l, ":")

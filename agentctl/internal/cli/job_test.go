@@ -109,6 +109,7 @@ func TestRunWaitSucceeded(t *testing.T) {
 		"j-1",
 		"manifest: binding destination, key jobs/j-1/manifest.json (3 files, 1.3 KiB)",
 		"output:   " + manifest,
+		"changes: incremental: 7 created, 1 updated, 1 deleted, 440 unchanged, 3 deletion(s) withheld by a fail-safe (see the warnings)",
 		"job j-1 succeeded: 1234 assets in 3.2s",
 	}, lines(r.stdout))
 
@@ -375,6 +376,7 @@ func TestStatusListManifest(t *testing.T) {
 		`(?m)^submitted +2026-03-01 \d\d:01:00 \S+ \(.+ ago\)$`,
 		`(?m)^duration +3.2s$`,
 		`(?m)^assets +1234$`,
+		`(?m)^changes +incremental: 7 created, 1 updated, 1 deleted, 440 unchanged, 3 deletion\(s\) withheld by a fail-safe \(see the warnings\)$`,
 		`(?m)^manifest +binding destination, key jobs/j-1/manifest.json \(3 files, 1.3 KiB\)$`,
 		`(?m)^output +` + regexp.QuoteMeta(manifest) + `$`,
 		`(?m)^PARTITION +DATABASE +SCHEMAS +TABLES +STATE +ATTEMPTS +ASSETS +ERROR$`,
