@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/secure-agent/secure-agent/libs/model"
 	"go/ast"
 	"go/constant"
 	"go/importer"
@@ -127,6 +128,10 @@ func psqlArgs(q catalogQuery, db string) (string, error) {
 			vals = append(vals, "NULL")
 		case t == "bool":
 			vals = append(vals, "true")
+		case t == "int":
+			// The free-text caps: the default cap's characters, plus the
+			// one that tells the Writer a value was longer.
+			vals = append(vals, strconv.Itoa(model.DefaultMaxTextBytes+1))
 		default:
 			return "", fmt.Errorf("%s: parameter $%d has type %s, which the bench does not know how to fill", q.name, n, t)
 		}
