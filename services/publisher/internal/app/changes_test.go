@@ -81,6 +81,13 @@ func TestIncrementalRuns(t *testing.T) {
 	require.EqualValues(t, 10, m.Changes[model.KindTable].Unchanged)
 	require.Empty(t, m.Files)
 	require.Empty(t, w.files("job-2"))
+	// Publish-done counts the assets read, not the (no) assets shipped, so
+	// the job's status says how big the catalog is.
+	done := w.events.all()
+	last := done[len(done)-1]
+	require.Equal(t, "job-2", last.JobID)
+	require.EqualValues(t, 10, last.Rows[model.KindTable])
+	require.Empty(t, last.Files)
 
 	// Mode full ships everything again, and changes nothing.
 	_, m = w.run(t, "job-3", 10, job.Spec{Mode: model.ModeFull})

@@ -120,6 +120,8 @@ func (s *Service) PublishPartition(ctx context.Context, ev job.PartitionDone) er
 		if rec.Digests, err = s.stageDigests(ctx, ev, cmp.entries); err != nil {
 			return err
 		}
+		// verifyRun checked the run's rows against its files.
+		rec.Extracted = maps.Clone(ev.Rows)
 	}
 	if err := s.records.Save(ctx, publishKey(ev.JobID, ev.Partition), rec); err != nil {
 		return fmt.Errorf("record published partition %s of job %s: %w", ev.Partition, ev.JobID, err)

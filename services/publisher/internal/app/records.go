@@ -33,6 +33,10 @@ type PublishRecord struct {
 	// Digests are the partition's asset digests in staging (nil for a
 	// run without a connection to compare with).
 	Digests *StagedDigests `json:"digests,omitempty"`
+	// Extracted are the run's rows per kind when only some of them were
+	// uploaded (an incremental run): publish-done reports these, so the
+	// job's status counts the assets read, not the assets shipped.
+	Extracted map[model.Kind]int64 `json:"extracted,omitempty"`
 }
 
 // StagedDigests locate a partition run's digests in staging.
@@ -68,5 +72,9 @@ func jobKey(jobID string) string { return "job/" + jobID }
 
 // publishDone is the event a publish record answers with.
 func (r PublishRecord) publishDone(jobID, partition string) job.PublishDone {
-	return job.PublishDone{JobID: jobID, Partition: partition, Run: r.Run, OK: true, Files: r.Files, Rows: r.Rows}
+	rows := r.Rows
+	if r.Extracted != nil {
+		rows = r.Extracted
+	}
+	return job.PublishDone{JobID: jobID, Partition: partition, Run: r.Run, OK: true, Files: r.Files, Rows: rows}
 }
