@@ -34,6 +34,8 @@ const (
 	ActionEgressRefused      = "egress.refused"
 	ActionProcessStarted     = "process.started"
 	ActionAuditPruned        = "audit.pruned"
+	ActionScheduleSet        = "schedule.set"
+	ActionScheduleDeleted    = "schedule.deleted"
 )
 
 // Outcomes of an action.

@@ -53,6 +53,10 @@ type Spec struct {
 	// MaxDeletionShare overrides the publisher's share of the catalog a
 	// run may delete before its deletions are withheld (0: the default).
 	MaxDeletionShare float64 `json:"max_deletion_share,omitempty" yaml:"max_deletion_share,omitempty"`
+	// Schedule makes the spec a schedule (POST /v1/schedules) that runs it
+	// again and again; a spec with a schedule is not submitted as one job.
+	// A scheduled spec needs a Name matching ScheduleNamePattern.
+	Schedule *Schedule `json:"schedule,omitempty" yaml:"schedule,omitempty"`
 }
 
 // Modes a spec may ask for.
@@ -198,7 +202,9 @@ var unknownField = regexp.MustCompile(`field (\S+) not found in type job\.(\w+)`
 
 // sections names the spec's parts for unknown-field messages.
 var sections = map[string]string{
-	"Spec":         "the spec (fields: version, name, connection, source, filters, exclude_fields, partitioning, destinations, max_text_bytes, allow_empty_match)",
+	"Spec": "the spec (fields: version, name, connection, source, filters, exclude_fields, partitioning, destinations, max_text_bytes, " +
+		"allow_empty_match, mode, dry_run, max_deletion_share, schedule)",
+	"Schedule":     "schedule (fields: cron, every, time_zone)",
 	"Source":       "source (fields: kind, dsn, databases, password, require_tls, connect_timeout)",
 	"SecretRef":    "source.password (fields: store, key, field)",
 	"Partitioning": "partitioning (fields: by, tables_per_partition, max_parallel, timeout, retries)",
@@ -307,6 +313,15 @@ func (s Spec) Validate() error {
 	}
 	if err := changeset.CheckMaxDeletionShare(s.MaxDeletionShare); err != nil {
 		add("%v", err)
+	}
+	if s.Schedule != nil {
+		p = append(p, s.Schedule.problems()...)
+		if !ScheduleNamePattern.MatchString(s.Name) {
+			add("name: is %q; a scheduled spec needs a name that names its schedule: 1 to 63 lowercase letters, digits or '-' (e.g. sales-pg-nightly)", s.Name)
+		}
+		if s.DryRun {
+			add("dry_run: a schedule runs for real; remove dry_run, or remove schedule and run the plan once (agentctl plan SPEC)")
+		}
 	}
 	pt := s.Partitioning
 	if pt.By != "auto" && pt.By != "database" {

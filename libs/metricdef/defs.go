@@ -65,6 +65,13 @@ var (
 	WorkflowEvents = Def{Name: "secure_agent_orchestrator_events_raised_total", Type: Counter, Group: GroupJobs, Apps: []string{Orchestrator},
 		Help:   "Events raised into job workflows, by type (partition-done, publish-done, cancel, deadline).",
 		Labels: []string{"type"}}
+	ScheduleFires = Def{Name: "secure_agent_schedule_fires_total", Type: Counter, Group: GroupJobs, Apps: []string{Orchestrator},
+		Help: "Fires of job schedules, by outcome (started: a job was submitted; skipped: a run of the connection " +
+			"was still queued or running, so this fire did not start another; failed: the job could not be submitted " +
+			"and the scheduler retries the fire).",
+		Labels: []string{"outcome"}}
+	Schedules = Def{Name: "secure_agent_schedules", Type: Gauge, Group: GroupJobs, Apps: []string{Orchestrator},
+		Help: "Job schedules registered, as this orchestrator last read them."}
 )
 
 // Pipeline: partitions through the extractor and the publisher.
@@ -293,7 +300,7 @@ var (
 func All() []Def {
 	return []Def{
 		BuildInfo, HTTPRequestDuration,
-		JobsStarted, JobsFinished, JobDuration, JobPhaseDuration, LastSuccess, WorkflowEvents,
+		JobsStarted, JobsFinished, JobDuration, JobPhaseDuration, LastSuccess, WorkflowEvents, ScheduleFires, Schedules,
 		PartitionsDispatched, PartitionsInFlight, PartitionRetries,
 		ExtractorRequests, ExtractorPreflights, ExtractorRunDuration, AssetsExtracted, StagedFiles, StagedBytes, BatchesAnnounced,
 		PublisherBatches, PublisherBatchesPublished, PublisherBacklog, PublisherPartitions, PublisherPartitionDuration,

@@ -70,7 +70,7 @@ type argsCommand interface {
 
 func commands() []command {
 	return []command{
-		&runCmd{}, &planCmd{}, &statusCmd{}, &listCmd{}, &cancelCmd{}, &manifestCmd{},
+		&runCmd{}, &planCmd{}, &statusCmd{}, &listCmd{}, &cancelCmd{}, &manifestCmd{}, &schedulesCmd{},
 		&deadLettersCmd{}, &auditCmd{}, &probeBrokerCmd{}, &extractCmd{}, &preflightCmd{}, &exportCmd{}, &verifyImageCmd{}, versionCmd{},
 	}
 }

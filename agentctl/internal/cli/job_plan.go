@@ -84,6 +84,7 @@ func (c *planCmd) run(ctx context.Context, env *Env) error {
 		return &codedError{code: ExitUsage, err: fmt.Errorf("%s: %w", src, err)}
 	}
 	spec.DryRun = true
+	spec.Schedule = nil // the plan of a scheduled spec is what its next run would change
 	body, err := json.Marshal(spec)
 	if err != nil {
 		return fmt.Errorf("encode the dry run of %s: %w", src, err)

@@ -68,8 +68,13 @@ func (c *runCmd) run(ctx context.Context, env *Env) error {
 	}
 	// The orchestrator validates too; checking here lists every mistake
 	// before anything is sent, and works without a stack.
-	if _, err := job.ParseSpec(data); err != nil {
+	spec, err := job.ParseSpec(data)
+	if err != nil {
 		return &codedError{code: ExitUsage, err: fmt.Errorf("%s: %w", src, err)}
+	}
+	if spec.Schedule != nil {
+		return &codedError{code: ExitUsage, err: fmt.Errorf("%s has a schedule (%s): register it with `agentctl schedules add %s`, "+
+			"or remove schedule to run it once now", src, spec.Schedule, c.spec)}
 	}
 	sub, err := c.orch.client.submit(ctx, data)
 	if err != nil {

@@ -15,7 +15,7 @@ func main() {
 		DefaultAppPort: 6001,
 		AnswerProbes:   true,
 		// agentctl calls the job API directly, with the job API token.
-		ClientRoutes: []string{"/v1/jobs"},
+		ClientRoutes: []string{"/v1/jobs", "/v1/schedules"},
 		Settings:     service.Settings(&cfg),
 		Wire: func(ctx context.Context, d bootstrap.Deps) (func(context.Context) error, error) {
 			return service.Wire(ctx, d, cfg, service.Collaborators{})

@@ -158,6 +158,10 @@ func (j *Jobs) Submit(ctx context.Context, body []byte, key string) (job.Submitt
 	if err != nil {
 		return job.Submitted{}, errkind.Wrap(errkind.Invalid, err, "")
 	}
+	if spec.Schedule != nil {
+		return job.Submitted{}, errkind.New(errkind.Invalid, "this spec has a schedule ("+spec.Schedule.String()+
+			"): register it with `agentctl schedules add SPEC` (POST /v1/schedules), or remove schedule to run it once now")
+	}
 	if err := j.checkDestinations(ctx, spec); err != nil {
 		return job.Submitted{}, err
 	}
@@ -172,7 +176,7 @@ func (j *Jobs) Submit(ctx context.Context, body []byte, key string) (job.Submitt
 			return j.resume(ctx, held, spec)
 		}
 	}
-	return j.start(ctx, id, spec, now, false, audit.ActionJobSubmitted)
+	return j.start(ctx, id, spec, now, false, audit.ActionJobSubmitted, "client")
 }
 
 var keyPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{7,127}$`)
@@ -207,7 +211,7 @@ func (j *Jobs) resume(ctx context.Context, held Submission, spec job.Spec) (job.
 		logging.WithTrace(ctx, j.log).Info("repeated submission answered with the job its idempotency key created", zap.String("job_id", held.JobID))
 		return job.Submitted{ID: held.JobID, State: run.JobStatus().State}, nil
 	}
-	return j.start(ctx, held.JobID, spec, held.At, true, audit.ActionJobSubmitted)
+	return j.start(ctx, held.JobID, spec, held.At, true, audit.ActionJobSubmitted, "client")
 }
 
 // specDigest identifies a spec for idempotency keys.
@@ -228,6 +232,19 @@ func (j *Jobs) checkDestinations(ctx context.Context, spec job.Spec) error {
 // control plane). A workflow that already exists under id is left alone:
 // started is false and nothing runs twice.
 func (j *Jobs) SubmitAs(ctx context.Context, id string, spec job.Spec) (started bool, err error) {
+	if spec.Schedule != nil {
+		return false, errkind.New(errkind.Invalid, "the job carries a schedule; the control plane schedules its own jobs, so a leased spec must not have one")
+	}
+	return j.submitAs(ctx, id, spec, audit.ActionJobLeased, "controlplane")
+}
+
+// SubmitScheduled starts a validated spec under the id of one fire of
+// schedule; like SubmitAs, a fire delivered twice starts one job.
+func (j *Jobs) SubmitScheduled(ctx context.Context, id string, spec job.Spec, schedule string) (started bool, err error) {
+	return j.submitAs(ctx, id, spec, audit.ActionJobSubmitted, "schedule:"+schedule)
+}
+
+func (j *Jobs) submitAs(ctx context.Context, id string, spec job.Spec, action, actor string) (started bool, err error) {
 	if err := checkID(id); err != nil {
 		return false, err
 	}
@@ -242,19 +259,15 @@ func (j *Jobs) SubmitAs(ctx context.Context, id string, spec job.Spec) (started 
 		return false, err
 	}
 	// A record without a workflow is a start that crashed half-way: start it.
-	if _, err := j.start(ctx, id, spec, j.now().UTC(), true, audit.ActionJobLeased); err != nil {
+	if _, err := j.start(ctx, id, spec, j.now().UTC(), true, action, actor); err != nil {
 		return false, err
 	}
 	return true, nil
 }
 
-func (j *Jobs) start(ctx context.Context, id string, spec job.Spec, now time.Time, recordMayExist bool, action string) (job.Submitted, error) {
+func (j *Jobs) start(ctx context.Context, id string, spec job.Spec, now time.Time, recordMayExist bool, action, actor string) (job.Submitted, error) {
 	log := logging.WithTrace(ctx, j.log).With(zap.String("job_id", id))
 	tp := TraceParent(ctx)
-	actor := "client"
-	if action == audit.ActionJobLeased {
-		actor = "controlplane"
-	}
 	err := j.audit.Record(audit.WithJob(ctx, id), audit.Entry{Action: action, Actor: actor, App: "orchestrator", Target: id,
 		Outcome: audit.OutcomeOK, Details: map[string]string{"connection": spec.Connection, "source_kind": spec.Source.Kind,
 			"spec_sha256": specDigest(spec), "destinations": strconv.Itoa(len(spec.Destinations))}})

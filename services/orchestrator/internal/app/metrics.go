@@ -31,6 +31,8 @@ type Metrics struct {
 	partitionsRetried *prometheus.CounterVec
 	eventsRaised      *prometheus.CounterVec
 	leases            *prometheus.CounterVec
+	scheduleFires     *prometheus.CounterVec
+	schedules         prometheus.Gauge
 
 	mu       sync.Mutex
 	inFlight map[string]int // by job: partitions requested and not yet done
@@ -49,6 +51,8 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		partitionsRetried: metricdef.PartitionRetries.CounterVec(),
 		eventsRaised:      metricdef.WorkflowEvents.CounterVec(),
 		leases:            metricdef.CPLeases.CounterVec(),
+		scheduleFires:     metricdef.ScheduleFires.CounterVec(),
+		schedules:         metricdef.Schedules.Gauge(),
 		inFlight:          map[string]int{},
 		last:              map[string]time.Time{},
 	}
@@ -68,9 +72,12 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	for _, e := range []string{LeaseAcquired, LeaseLost, LeaseReleased} {
 		m.leases.WithLabelValues(e)
 	}
+	for _, o := range []string{job.FireStarted, job.FireSkipped, FireFailed} {
+		m.scheduleFires.WithLabelValues(o)
+	}
 	inFlight := metricdef.PartitionsInFlight.GaugeFunc(m.partitionsInFlight)
 	if err := metricdef.Register(reg, m.jobsStarted, m.jobsFinished, m.jobDuration, m.phaseDuration, m.lastSuccess,
-		m.partitionsSent, m.partitionsRetried, m.eventsRaised, m.leases, inFlight); err != nil {
+		m.partitionsSent, m.partitionsRetried, m.eventsRaised, m.leases, m.scheduleFires, m.schedules, inFlight); err != nil {
 		return nil, fmt.Errorf("orchestrator: %w", err)
 	}
 	return m, nil
@@ -167,5 +174,17 @@ func (m *Metrics) eventRaised(t EventType) {
 func (m *Metrics) lease(event string) {
 	if m != nil {
 		m.leases.WithLabelValues(event).Inc()
+	}
+}
+
+func (m *Metrics) scheduleFired(outcome string) {
+	if m != nil {
+		m.scheduleFires.WithLabelValues(outcome).Inc()
+	}
+}
+
+func (m *Metrics) schedulesRegistered(n int) {
+	if m != nil {
+		m.schedules.Set(float64(n))
 	}
 }

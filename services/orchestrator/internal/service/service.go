@@ -59,6 +59,10 @@ func Settings(cfg *Config) func(l *config.Loader) func(*config.Loader) {
 	}
 }
 
+// scheduleReconcileInterval is how often every schedule's next fire is
+// checked to be armed on Dapr's scheduler.
+const scheduleReconcileInterval = 5 * time.Minute
+
 // Collaborators replace the other services in tests; nil fields use the
 // real ones over the sidecar.
 type Collaborators struct {
@@ -126,10 +130,19 @@ func Wire(ctx context.Context, d bootstrap.Deps, cfg Config, c Collaborators) (f
 		Audit: d.Audit,
 	})
 	ports.RegisterHTTP(d.App, jobs)
+	slots := adapters.NewSlotStore(client, cfg.StateStore)
+	schedules := app.NewSchedules(adapters.NewScheduleStore(client, cfg.StateStore),
+		adapters.NewDaprScheduler(client, cfg.EngineCallTimeout), jobs, engine, slots,
+		app.SchedulesOptions{Metrics: metrics, Logger: log.Named("schedules"), Audit: d.Audit})
+	ports.RegisterSchedules(d.App, schedules)
 	ports.RegisterSubscriptions(d.Router, app.NewForwarder(engine, metrics, log))
 
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
+	go func() {
+		defer wg.Done()
+		schedules.RunReconciler(ctx, scheduleReconcileInterval)
+	}()
 	go func() {
 		defer wg.Done()
 		_ = engine.RunWorker(ctx, registry)
