@@ -146,6 +146,13 @@ func (s Schedule) String() string {
 	return "cron " + strings.TrimSpace(s.Cron) + " (" + tz + ")"
 }
 
+// ScheduledJobID is the id of the job a schedule's fire at at starts:
+// s-20261204-020000-NAME. One fire time is one job, however often the
+// scheduler delivers the fire.
+func ScheduledJobID(schedule string, at time.Time) string {
+	return "s-" + at.UTC().Format("20060102-150405") + "-" + schedule
+}
+
 // Outcomes of a schedule's fire.
 const (
 	FireStarted = "started" // a job was submitted

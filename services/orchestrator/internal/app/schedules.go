@@ -113,11 +113,6 @@ func triggerName(name string, generation int64, at time.Time) string {
 	return TriggerPrefix + name + "-g" + strconv.FormatInt(generation, 10) + "-" + strconv.FormatInt(at.Unix(), 10)
 }
 
-// FireJobID is the id of the job one fire starts.
-func FireJobID(name string, at time.Time) string {
-	return "s-" + at.UTC().Format("20060102-150405") + "-" + name
-}
-
 // maxScheduleAttempts bounds the retries of a lost update race.
 const maxScheduleAttempts = 20
 
@@ -354,7 +349,7 @@ func (s *Schedules) decide(ctx context.Context, rec ScheduleRecord, t Trigger) (
 		}
 		return job.ScheduleFire{At: t.At, Outcome: job.FireSkipped, Reason: "a later fire was handled already"}, false, nil
 	}
-	id := FireJobID(t.Schedule, t.At)
+	id := job.ScheduledJobID(t.Schedule, t.At)
 	fire = job.ScheduleFire{At: t.At, Outcome: job.FireStarted, JobID: id}
 	run, err := s.runner.Inspect(ctx, id)
 	if err != nil {

@@ -191,7 +191,7 @@ func TestScheduleFireStartsARunAndArmsTheNext(t *testing.T) {
 	w.now = fireAt.Add(2 * time.Second) // delivered a little late
 	require.NoError(t, w.sched.deliver(t, w.s, first))
 
-	id := FireJobID("nightly", fireAt)
+	id := job.ScheduledJobID("nightly", fireAt)
 	require.Equal(t, "s-20261204-110000-nightly", id)
 	rec, ok := w.jobs.recs[id]
 	require.True(t, ok, "the fire's job is recorded")
@@ -225,7 +225,7 @@ func TestScheduleFireDeliveredTwiceStartsOneRun(t *testing.T) {
 	tr = w2.sched.armed[first]
 	b, _ = json.Marshal(tr)
 	w2.now = tr.At
-	_, err = w2.s.jobs.SubmitScheduled(context.Background(), FireJobID("nightly", tr.At), w2.mustRec(t).Spec, "nightly")
+	_, err = w2.s.jobs.SubmitScheduled(context.Background(), job.ScheduledJobID("nightly", tr.At), w2.mustRec(t).Spec, "nightly")
 	require.NoError(t, err)
 	require.NoError(t, w2.s.Fire(context.Background(), first, b))
 	require.Len(t, w2.jobs.recs, 1, "the job the first delivery started, and no other")
