@@ -39,36 +39,37 @@ const cliRedisDB = 11
 // temp dir, not in the checkout. The run file's ports are fixed (3501..,
 // 6001.., 5001x, and 50005/50006 for placement and scheduler, as `dapr
 // init` has them); no other test uses them.
-func TestDaprCLIRunFile(t *testing.T) {
-	t.Parallel()
-	r := root(t)
+func TestDaprCLIRunFile(tt *testing.T) {
+	tt.Parallel()
+	t := repeatFailures(tt)
+	r := root(t.T)
 	for _, b := range []string{"dapr", "agentctl", "demodb"} {
 		if _, err := os.Stat(filepath.Join(r, "bin", b)); err != nil {
 			t.Fatalf("bin/%s is missing: run `make tools build` first", b)
 		}
 	}
 	started := time.Now()
-	tree := stackDataDir(t)
+	tree := stackDataDir(t.T)
 	for _, f := range []string{"dapr.yaml", "dapr.env", "secrets.sample.json"} {
-		copyFile(t, filepath.Join(r, "deploy", "local", f), filepath.Join(tree, "deploy", "local", f))
+		copyFile(t.T, filepath.Join(r, "deploy", "local", f), filepath.Join(tree, "deploy", "local", f))
 	}
 	require.NoError(t, os.CopyFS(filepath.Join(tree, "components"), os.DirFS(filepath.Join(r, "components"))))
 	require.NoError(t, os.Symlink(filepath.Join(r, "bin"), filepath.Join(tree, "bin")))
 
 	runFile, err := os.ReadFile(filepath.Join(tree, "deploy", "local", "dapr.yaml"))
 	require.NoError(t, err)
-	placement := headerCommand(t, string(runFile), "bin/placement")
-	scheduler := headerCommand(t, string(runFile), "bin/scheduler")
-	waitPortsFree(t, fixedPorts(t, string(runFile), placement, scheduler))
-	flushRedisDB(t, "127.0.0.1:6379", cliRedisDB)
-	t.Cleanup(func() { flushRedisDB(t, "127.0.0.1:6379", cliRedisDB) })
+	placement := headerCommand(t.T, string(runFile), "bin/placement")
+	scheduler := headerCommand(t.T, string(runFile), "bin/scheduler")
+	waitPortsFree(t.T, fixedPorts(t.T, string(runFile), placement, scheduler))
+	flushRedisDB(t.T, "127.0.0.1:6379", cliRedisDB)
+	t.Cleanup(func() { flushRedisDB(t.T, "127.0.0.1:6379", cliRedisDB) })
 
 	// The control plane the CLI needs and does not start.
 	var own []*exec.Cmd
 	for _, c := range [][]string{placement, scheduler} {
 		cmd := exec.Command(filepath.Join(tree, c[0]), c[1:]...)
 		cmd.Dir = tree
-		log := logFile(t, tree, filepath.Base(c[0]))
+		log := logFile(t.T, tree, filepath.Base(c[0]))
 		cmd.Stdout, cmd.Stderr = log, log
 		require.NoError(t, cmd.Start())
 		own = append(own, cmd)
@@ -85,12 +86,12 @@ func TestDaprCLIRunFile(t *testing.T) {
 		})
 	}
 	noCLI := func() string { return "" }
-	waitHealthzOrExit(t, "placement", "http://127.0.0.1:"+flagValue(t, placement, "--healthz-port")+"/healthz", nil, noCLI)
-	waitHealthzOrExit(t, "scheduler", "http://127.0.0.1:"+flagValue(t, scheduler, "--healthz-port")+"/healthz", nil, noCLI)
+	waitHealthzOrExit(t, "placement", "http://127.0.0.1:"+flagValue(t.T, placement, "--healthz-port")+"/healthz", nil, noCLI)
+	waitHealthzOrExit(t, "scheduler", "http://127.0.0.1:"+flagValue(t.T, scheduler, "--healthz-port")+"/healthz", nil, noCLI)
 
 	// The header's steps, in a shell as a user runs them.
 	require.NoError(t, os.MkdirAll(filepath.Join(tree, "data"), 0o700))
-	clientToken := randomHex(t, 32)
+	clientToken := randomHex(t.T, 32)
 	script := strings.Join([]string{
 		"set -eu",
 		"cp -n deploy/local/secrets.sample.json data/secrets.json",
@@ -101,7 +102,7 @@ func TestDaprCLIRunFile(t *testing.T) {
 	}, "\n")
 	cli := exec.Command("bash", "-c", script)
 	cli.Dir = tree
-	cli.Env = append(os.Environ(), "DAPR_API_TOKEN="+randomHex(t, 32), "APP_API_TOKEN="+randomHex(t, 32), "CLIENT_API_TOKEN="+clientToken)
+	cli.Env = append(os.Environ(), "DAPR_API_TOKEN="+randomHex(t.T, 32), "APP_API_TOKEN="+randomHex(t.T, 32), "CLIENT_API_TOKEN="+clientToken)
 	out, err := cli.StdoutPipe()
 	require.NoError(t, err)
 	cli.Stderr = cli.Stdout
@@ -133,12 +134,12 @@ func TestDaprCLIRunFile(t *testing.T) {
 		}
 		if t.Failed() {
 			t.Logf("---- dapr run -f output ----\n%s", tail(output(), 120))
-			dumpCLILogs(t, tree)
+			dumpCLILogs(t.T, tree)
 		}
 	})
 
 	// The four apps and their sidecars, on the run file's ports.
-	apps := appPorts(t, string(runFile))
+	apps := appPorts(t.T, string(runFile))
 	require.Len(t, apps, len(stack.Apps))
 	for _, app := range stack.Apps {
 		p, ok := apps[app]
@@ -177,7 +178,7 @@ func TestDaprCLIRunFile(t *testing.T) {
 	t.Logf("demo job %s succeeded %s after start", m[1], time.Since(started).Round(time.Second))
 
 	// Ctrl-C: the CLI stops the four apps and their sidecars.
-	require.Len(t, processesIn(t, tree), 3+2*len(stack.Apps), "the CLI, placement, scheduler, four apps and four sidecars run in the tree")
+	require.Len(t, processesIn(t.T, tree), 3+2*len(stack.Apps), "the CLI, placement, scheduler, four apps and four sidecars run in the tree")
 	require.NoError(t, cli.Process.Signal(syscall.SIGINT))
 	select {
 	case err := <-exited:
@@ -189,7 +190,7 @@ func TestDaprCLIRunFile(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		left = left[:0]
-		for _, p := range processesIn(t, tree) {
+		for _, p := range processesIn(t.T, tree) {
 			pid, _, _ := strings.Cut(p, " ")
 			if pid != strconv.Itoa(own[0].Process.Pid) && pid != strconv.Itoa(own[1].Process.Pid) {
 				left = append(left, p)
@@ -203,10 +204,10 @@ func TestDaprCLIRunFile(t *testing.T) {
 	require.Empty(t, left, "apps or sidecars left after Ctrl-C")
 	// A member may still be exiting (its cmdline already empty, not yet a
 	// zombie): it has until the same deadline to be gone.
-	members := groupMembers(t, cli.Process.Pid)
+	members := groupMembers(t.T, cli.Process.Pid)
 	for len(members) > 0 && time.Now().Before(deadline) {
 		time.Sleep(200 * time.Millisecond)
-		members = groupMembers(t, cli.Process.Pid)
+		members = groupMembers(t.T, cli.Process.Pid)
 	}
 	require.Empty(t, members, "processes left in the CLI's process group")
 	for _, app := range stack.Apps {
@@ -342,7 +343,7 @@ func waitPortsFree(t *testing.T, ports []int) {
 
 // waitHealthzOrExit polls url until it answers 2xx, failing early if the
 // CLI exits (exited; nil before it starts) and printing its output.
-func waitHealthzOrExit(t *testing.T, what, url string, exited <-chan error, output func() string) {
+func waitHealthzOrExit(t testing.TB, what, url string, exited <-chan error, output func() string) {
 	t.Helper()
 	deadline := time.Now().Add(3 * time.Minute)
 	var last string
@@ -381,7 +382,7 @@ func logFile(t *testing.T, dir, name string) *os.File {
 }
 
 // runTool runs a repository binary in dir and fails with its output.
-func runTool(t *testing.T, dir string, env []string, bin string, args ...string) string {
+func runTool(t testing.TB, dir string, env []string, bin string, args ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()

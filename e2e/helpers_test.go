@@ -5,12 +5,14 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -197,4 +199,45 @@ func stackDataDir(t *testing.T) string {
 	require.NoError(t, err)
 	t.Logf("data dir kept: %s", dir)
 	return dir
+}
+
+// failureRecorder is t that remembers its failure messages and repeats
+// them once the test's cleanups have dumped their logs: the tail of the
+// output, all CI shows of a failing test, then names the failure.
+type failureRecorder struct {
+	*testing.T
+	mu   sync.Mutex
+	msgs []string
+}
+
+// repeatFailures must be called first in the test, so its cleanup runs
+// after every other.
+func repeatFailures(t *testing.T) *failureRecorder {
+	r := &failureRecorder{T: t}
+	t.Cleanup(func() {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if t.Failed() && len(r.msgs) > 0 {
+			t.Logf("==== %s failed (repeated after the logs above) ====\n%s", t.Name(), tail(strings.Join(r.msgs, "\n"), 30))
+		}
+	})
+	return r
+}
+
+func (r *failureRecorder) record(format string, args ...any) {
+	r.mu.Lock()
+	r.msgs = append(r.msgs, fmt.Sprintf(format, args...))
+	r.mu.Unlock()
+}
+
+func (r *failureRecorder) Errorf(format string, args ...any) {
+	r.T.Helper()
+	r.record(format, args...)
+	r.T.Errorf(format, args...)
+}
+
+func (r *failureRecorder) Fatalf(format string, args ...any) {
+	r.T.Helper()
+	r.record(format, args...)
+	r.T.Fatalf(format, args...)
 }
