@@ -236,6 +236,16 @@ func checkTokens(t *testing.T, s endpoints, secretValue string) {
 		require.Equal(t, http.StatusOK, a.Status, "health → orchestrator GET /v1/jobs: %s", a.Body)
 		a = do(t, http.MethodGet, s.AppURL("health")+"/v1/status")
 		require.Equal(t, http.StatusUnauthorized, a.Status, "health's status is a client route: %s", a.Body)
+
+		// Schedules: the same token; their fires come only from the sidecar.
+		a = do(t, http.MethodGet, s.AppURL("orchestrator")+"/v1/schedules")
+		require.Equal(t, http.StatusUnauthorized, a.Status, "%s", a.Body)
+		a = doWith(t, http.MethodGet, s.AppURL("orchestrator")+"/v1/schedules", clientAuth(s))
+		require.Equal(t, http.StatusOK, a.Status, "%s", a.Body)
+		a = doWith(t, http.MethodPost, s.AppURL("orchestrator")+"/job/schedule-x-g1-1", clientAuth(s))
+		require.Equal(t, http.StatusUnauthorized, a.Status, "a client cannot fire a schedule: %s", a.Body)
+		a = doWith(t, http.MethodGet, s.SidecarURL("health")+"/v1.0/invoke/orchestrator/method/v1/schedules", sidecarAuth(s, "health"))
+		require.Equal(t, http.StatusForbidden, a.Status, "health may not read schedules through its sidecar: %s", a.Body)
 	})
 }
 
