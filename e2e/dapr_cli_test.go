@@ -37,7 +37,7 @@ const cliRedisDB = 11
 // It runs in a copy of the checkout's layout (the run file, dapr.env,
 // components/, bin/ linked), so the CLI's .dapr/logs and data/ land in a
 // temp dir, not in the checkout. The run file's ports are fixed (3501..,
-// 6001.., 5001x, and 50005/50006 for placement and scheduler, as `dapr
+// 6001.., 351x, and 50005/50006 for placement and scheduler, as `dapr
 // init` has them); no other test uses them.
 func TestDaprCLIRunFile(tt *testing.T) {
 	tt.Parallel()
