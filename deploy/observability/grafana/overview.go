@@ -49,6 +49,11 @@ func overview() boardSpec {
 				{kind: timeseriesPanel, title: "Job duration", unit: units.Seconds,
 					description: "Median and 95th percentile of job duration, from workflow start to final state, by final state.",
 					targets:     p50p95(m.JobDuration.Name, "state", "{{state}}", Always)},
+				{kind: timeseriesPanel, title: "Schedule fires", unit: units.Short,
+					description: "Fires of job schedules in each interval, by outcome: started a job; skipped because a run of the " +
+						"connection was still going; failed to submit (the scheduler delivers it again). `agentctl schedules` lists them.",
+					targets: []target{{expr: sumBy("outcome", increase(m.ScheduleFires.Name)),
+						legend: "{{outcome}}", when: Always}}},
 				{kind: timeseriesPanel, title: "Time since last success", unit: units.DurationSeconds,
 					description: "Time since the last job of each connection succeeded. Compare it with how often the connection is meant to run.",
 					targets: []target{{expr: "time() - max by (connection) (" + sel(m.LastSuccess.Name) + ")",
