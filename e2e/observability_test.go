@@ -99,7 +99,7 @@ func TestObservabilityLive(t *testing.T) {
 		requireNoSecretInSpans(t, recv.all(), secrets)
 	})
 
-	prom.waitTwoSamplesAfter(t, time.Now())
+	sampleBindingCalls(t, s, prom)
 	t.Run("after a successful job", func(t *testing.T) {
 		report.queries(t, prom, assets, "always", "success")
 		report.alertMetrics(t, prom, assets)
@@ -114,7 +114,7 @@ func TestObservabilityLive(t *testing.T) {
 	})
 	st = a.wait(bad, 3*time.Minute)
 	require.Equal(t, job.Failed, st.State)
-	prom.waitTwoSamplesAfter(t, time.Now())
+	sampleBindingCalls(t, s, prom)
 	t.Run("after a failing job", func(t *testing.T) {
 		report.queries(t, prom, assets, "failure", "failure")
 		report.queries(t, prom, assets, "always", "failure")
@@ -248,6 +248,24 @@ func (p *prometheus) query(t *testing.T, expr string) (int, error) {
 // a series first exported before at then has two samples, which rate()
 // over a panel's window needs (one scrape is not enough for a histogram
 // created by the job that just ended).
+// sampleBindingCalls has health check every app's components (the
+// publisher's output bindings among them) twice with a scrape between, then
+// waits for two scrapes. Rates over Dapr's binding histograms then have an
+// increase to show even when all of a job's binding calls fell between two
+// scrapes of series that did not exist before (rate over a new counter that
+// does not change is 0, and a quantile over zero rates is no data).
+func sampleBindingCalls(t *testing.T, s *stack.Stack, prom *prometheus) {
+	t.Helper()
+	status := func() {
+		ans := doWith(t, http.MethodGet, s.AppURL("health")+"/v1/status", clientAuth(s))
+		require.Contains(t, []int{http.StatusOK, http.StatusServiceUnavailable}, ans.Status, "health /v1/status: %s", ans.Body)
+	}
+	status()
+	prom.waitScrapedAfter(t, time.Now())
+	status()
+	prom.waitTwoSamplesAfter(t, time.Now())
+}
+
 func (p *prometheus) waitTwoSamplesAfter(t *testing.T, at time.Time) {
 	t.Helper()
 	p.waitScrapedAfter(t, at)
