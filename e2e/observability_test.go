@@ -248,21 +248,27 @@ func (p *prometheus) query(t *testing.T, expr string) (int, error) {
 // a series first exported before at then has two samples, which rate()
 // over a panel's window needs (one scrape is not enough for a histogram
 // created by the job that just ended).
-// sampleBindingCalls has health check every app's components (the
-// publisher's output bindings among them) twice with a scrape between, then
-// waits for two scrapes. Rates over Dapr's binding histograms then have an
-// increase to show even when all of a job's binding calls fell between two
-// scrapes of series that did not exist before (rate over a new counter that
-// does not change is 0, and a quantile over zero rates is no data).
+// sampleBindingCalls writes an 8 MiB file to the publisher's staging
+// binding through its sidecar twice, with a scrape between, deletes it and
+// waits for two scrapes. daprd records an output binding's latency only
+// when the call took at least a millisecond (it measures whole
+// milliseconds, and skips 0), so a job's small writes on loopback may leave
+// the latency histogram empty, or new and unchanged between scrapes; a
+// rate over it is then 0 and its quantile no data. The large writes give
+// Dapr's binding latency panels an increase to show in every phase.
 func sampleBindingCalls(t *testing.T, s *stack.Stack, prom *prometheus) {
 	t.Helper()
-	status := func() {
-		ans := doWith(t, http.MethodGet, s.AppURL("health")+"/v1/status", clientAuth(s))
-		require.Contains(t, []int{http.StatusOK, http.StatusServiceUnavailable}, ans.Status, "health /v1/status: %s", ans.Body)
+	call := func(op, data string) {
+		b, err := json.Marshal(map[string]any{"operation": op, "data": data, "metadata": map[string]string{"fileName": "observability-probe/latency"}})
+		require.NoError(t, err)
+		ans := postBody(t, s.SidecarURL("publisher")+"/v1.0/bindings/staging", string(b), sidecarAuth(s, "publisher"))
+		require.Contains(t, []int{http.StatusOK, http.StatusNoContent}, ans.Status, "%s on the staging binding through the publisher's sidecar: %s", op, ans.Body)
 	}
-	status()
+	big := strings.Repeat("x", 8<<20)
+	call("create", big)
 	prom.waitScrapedAfter(t, time.Now())
-	status()
+	call("create", big)
+	call("delete", "")
 	prom.waitTwoSamplesAfter(t, time.Now())
 }
 

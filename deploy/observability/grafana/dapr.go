@@ -162,7 +162,8 @@ func daprSidecars() boardSpec {
 					targets: []target{{expr: sumBy("app, component, operation, success", rate(daprOutputBindingCount)),
 						legend: "{{app}} {{component}} {{operation}} success={{success}}", when: Always}}},
 				{kind: timeseriesPanel, title: "Output binding latency", unit: units.Milliseconds,
-					description: "95th percentile of output binding response time, by binding and operation.",
+					description: "95th percentile of output binding response time, by binding and operation. daprd records only " +
+						"calls that took at least 1 ms, so fast local writes may leave it empty.",
 					targets: []target{{expr: quantile("0.95", daprOutputBindingLatency, "app, component, operation"),
 						legend: "{{app}} {{component}} {{operation}} p95", when: Always}}},
 				{kind: timeseriesPanel, title: "State store calls", unit: units.OpsPerSecond,
