@@ -107,10 +107,7 @@ const refusedRetryFor = 5 * time.Second
 // is not running); after that, a restarting orchestrator is waited for.
 func (o *orchestrator) submit(ctx context.Context, spec []byte) (job.Submitted, error) {
 	var out job.Submitted
-	ctype := "application/yaml"
-	if t := bytes.TrimSpace(spec); len(t) > 0 && t[0] == '{' {
-		ctype = "application/json"
-	}
+	ctype := specContentType(spec)
 	key := newIdempotencyKey()
 	start := time.Now()
 	deadline := start.Add(submitRetryFor)
@@ -137,6 +134,15 @@ func (o *orchestrator) submit(ctx context.Context, spec []byte) (job.Submitted, 
 		}
 		wait = min(2*wait, 5*time.Second)
 	}
+}
+
+// specContentType is how a spec is sent: JSON when it is a JSON object
+// (the orchestrator decodes it strictly as JSON then), else YAML.
+func specContentType(spec []byte) string {
+	if t := bytes.TrimSpace(spec); len(t) > 0 && t[0] == '{' {
+		return "application/json"
+	}
+	return "application/yaml"
 }
 
 // retrySubmit tells whether a submission may have been lost on its way

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -128,12 +127,8 @@ func (c *schedulesCmd) add(ctx context.Context, env *Env) error {
 		return &codedError{code: ExitUsage, err: fmt.Errorf("%s has no schedule: add schedule: {cron: \"0 2 * * *\", time_zone: Europe/Berlin} "+
 			"or schedule: {every: 6h} (docs/jobs.md), or run it once with `agentctl run %s`", src, c.arg)}
 	}
-	ctype := "application/yaml"
-	if t := strings.TrimSpace(string(data)); strings.HasPrefix(t, "{") {
-		ctype = "application/json"
-	}
 	var st job.ScheduleStatus
-	if err := c.orch.client.do(ctx, http.MethodPost, "/v1/schedules", data, ctype, &st, http.StatusCreated, http.StatusOK); err != nil {
+	if err := c.orch.client.do(ctx, http.MethodPost, "/v1/schedules", data, specContentType(data), &st, http.StatusCreated, http.StatusOK); err != nil {
 		return fmt.Errorf("add schedule from %s: %w", src, err)
 	}
 	if c.jsonOut {
