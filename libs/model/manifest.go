@@ -50,7 +50,26 @@ type Manifest struct {
 	Changes map[Kind]ChangeCounts `json:"changes,omitempty"`
 	// FailSafes lists the fail-safes that withheld deletions.
 	FailSafes []FailSafe `json:"fail_safes,omitempty"`
+	// Consistency says which state of the source's catalog the rows
+	// describe (Consistency(Source.Kind)).
+	Consistency string `json:"consistency,omitempty"`
 }
+
+// consistency is, per source kind, what a reader of the manifest may
+// assume about the moment its rows describe (docs/connectors.md).
+var consistency = map[string]string{
+	"postgres": "one snapshot per database: every catalog statement reads the same repeatable-read snapshot; " +
+		"view definitions are read in short transactions of at most 256 views that import it (pg_export_snapshot), " +
+		"so no lock is held on more than one chunk's relations; text printed by pg_get_* functions " +
+		"(view definitions, defaults, index expressions, routine bodies) is what the system catalogs held when it was read",
+	"mysql": "none across statements: information_schema is not transactional, so each statement reads the catalog " +
+		"as it is when it runs; DDL during the extraction can show a table without the columns or indexes it gained meanwhile",
+	"sqlite": "one snapshot: every statement runs in one read transaction on the file",
+}
+
+// Consistency is the consistency statement of a source kind's manifests
+// ("" for a kind without one).
+func Consistency(kind string) string { return consistency[kind] }
 
 // Modes of a pipeline run.
 const (

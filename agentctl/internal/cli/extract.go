@@ -176,11 +176,12 @@ func (c *extractCmd) run(ctx context.Context, env *Env) error {
 			Kind: src.Kind, Connection: src.Connection, Databases: src.Databases,
 			Filters: src.Filters, ExcludeFields: src.ExcludeFields, MaxTextBytes: w.MaxTextBytes(),
 		},
-		StartedAt:  start.UTC(),
-		FinishedAt: finished.UTC(),
-		Files:      files,
-		Rows:       counts,
-		Queries:    stats.Queries,
+		StartedAt:   start.UTC(),
+		FinishedAt:  finished.UTC(),
+		Files:       files,
+		Rows:        counts,
+		Queries:     stats.Queries,
+		Consistency: model.Consistency(src.Kind),
 	}
 	if err := model.WriteManifest(out, m); err != nil {
 		return fmt.Errorf("write manifest.json to %s: %w", out, err)

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // extractSummary is agentctl extract's JSON line.
@@ -34,14 +36,18 @@ type results struct {
 // measure runs one untimed warm-up of each side (so neither pays for a
 // cold cache), then cfg.runs timed runs of each, interleaved so that load
 // from other processes on the machine hits both sides alike.
-func measure(ctx context.Context, cfg config, agentctl string, cat catalog, queries []catalogQuery) (results, error) {
+func measure(ctx context.Context, cfg config, agentctl string, cat catalog, queries connectorSQL) (results, error) {
 	var res results
 	tmp, err := os.MkdirTemp("", "sa-bench-")
 	if err != nil {
 		return res, err
 	}
 	defer os.RemoveAll(tmp)
-	script, err := psqlScript(queries, cat.db)
+	after, err := viewChunkKeys(ctx, cfg, cat.db, queries.chunk)
+	if err != nil {
+		return res, err
+	}
+	script, err := psqlScript(queries, after, cat.db)
 	if err != nil {
 		return res, err
 	}
@@ -137,4 +143,43 @@ func tail(s string) string {
 		s = "..." + s[len(s)-2000:]
 	}
 	return s
+}
+
+// viewChunkKeys are the keys the connector's view definition chunks start
+// after: the schema and name of every chunk-th view of db in the
+// connector's order, but the last view.
+func viewChunkKeys(ctx context.Context, cfg config, db string, chunk int) ([][2]string, error) {
+	conn, err := pgx.Connect(ctx, cfg.dsn(db))
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close(context.Background())
+	rows, err := conn.Query(ctx, `SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE c.relkind IN ('v', 'm') AND n.nspname NOT LIKE 'pg\_%' AND n.nspname <> 'information_schema'
+		ORDER BY n.nspname, c.relname`)
+	if err != nil {
+		return nil, fmt.Errorf("list the views of %s: %w", db, err)
+	}
+	defer rows.Close()
+	var keys [][2]string
+	views := 0
+	for i := 1; rows.Next(); i++ {
+		views = i
+		var k [2]string
+		if err := rows.Scan(&k[0], &k[1]); err != nil {
+			return nil, err
+		}
+		if i%chunk == 0 {
+			keys = append(keys, k)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	// A key on the last view would start a chunk after it: the connector
+	// reads ceil(views/chunk) chunks (at least one).
+	if views > 0 && views%chunk == 0 {
+		keys = keys[:len(keys)-1]
+	}
+	return keys, nil
 }

@@ -11,6 +11,7 @@ import (
 	"go/types"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -24,21 +25,32 @@ type catalogQuery struct {
 
 // connectorStatements are the PostgreSQL connector's catalog statements in
 // the order it runs them; databasesSQL runs outside the per-database
-// transaction.
+// transaction. viewDefsSQL, which reads view definitions in chunks of
+// viewDefChunk in transactions of their own, runs after it.
 var connectorStatements = []string{
-	"databasesSQL", "schemasSQL", "tablesSQL", "columnsSQL",
-	"constraintsSQL", "indexesSQL", "routinesSQL", "lineageSQL",
+	"databasesSQL", "schemasSQL", "columnsSQL",
+	"constraintsSQL", "indexesSQL", "routinesSQL", "lineageSQL", "tablesSQL",
+}
+
+const viewDefsStatement = "viewDefsSQL"
+
+// connectorSQL is what the bench reads from the connector's source.
+type connectorSQL struct {
+	statements []catalogQuery // connectorStatements
+	viewDefs   catalogQuery
+	chunk      int // ViewDefChunk
 }
 
 // connectorQueries reads the SQL texts from the connector's source, so the
 // psql side runs exactly what agentctl runs: the constants are unexported,
 // and a copy here would drift. go/types evaluates the constant
 // expressions (the statements are built from shared fragments).
-func connectorQueries(dir string) ([]catalogQuery, error) {
+func connectorQueries(dir string) (connectorSQL, error) {
+	var out connectorSQL
 	fset := token.NewFileSet()
 	matches, err := filepath.Glob(filepath.Join(dir, "*.go"))
 	if err != nil {
-		return nil, err
+		return out, err
 	}
 	var files []*ast.File
 	for _, m := range matches {
@@ -47,25 +59,42 @@ func connectorQueries(dir string) ([]catalogQuery, error) {
 		}
 		f, err := parser.ParseFile(fset, m, nil, 0)
 		if err != nil {
-			return nil, fmt.Errorf("parse %s: %w", m, err)
+			return out, fmt.Errorf("parse %s: %w", m, err)
 		}
 		files = append(files, f)
 	}
 	if len(files) == 0 {
-		return nil, fmt.Errorf("no Go files in %s: is --root the checkout?", dir)
+		return out, fmt.Errorf("no Go files in %s: is --root the checkout?", dir)
 	}
 	// Errors (imports this program cannot resolve) are ignored: only the
 	// package's constants are needed, and they type-check without imports.
 	conf := types.Config{Importer: importer.Default(), Error: func(error) {}}
 	pkg, _ := conf.Check("postgres", fset, files, nil)
-	var out []catalogQuery
-	for _, name := range connectorStatements {
+	lookup := func(name string, kind constant.Kind) (constant.Value, error) {
 		obj, ok := pkg.Scope().Lookup(name).(*types.Const)
-		if !ok || obj.Val().Kind() != constant.String {
-			return nil, fmt.Errorf("%s: no string constant %s; update connectorStatements in e2e/cmd/bench to the connector's statements", dir, name)
+		if !ok || obj.Val().Kind() != kind {
+			return nil, fmt.Errorf("%s: no %s constant %s; update e2e/cmd/bench to the connector's statements", dir, kind, name)
 		}
-		out = append(out, catalogQuery{name: name, sql: constant.StringVal(obj.Val())})
+		return obj.Val(), nil
 	}
+	for _, name := range append(slices.Clone(connectorStatements), viewDefsStatement) {
+		v, err := lookup(name, constant.String)
+		if err != nil {
+			return out, err
+		}
+		q := catalogQuery{name: name, sql: constant.StringVal(v)}
+		if name == viewDefsStatement {
+			out.viewDefs = q
+		} else {
+			out.statements = append(out.statements, q)
+		}
+	}
+	v, err := lookup("ViewDefChunk", constant.Int)
+	if err != nil {
+		return out, err
+	}
+	n, _ := constant.Int64Val(v)
+	out.chunk = int(n)
 	return out, nil
 }
 
@@ -74,12 +103,15 @@ var paramCast = regexp.MustCompile(`\$(\d+)::([a-z]+(?:\[\])?)`)
 // psqlScript runs the statements as the connector does: databasesSQL on
 // its own, then every per-database statement in one repeatable-read,
 // read-only transaction, each prepared and executed with the parameters of
-// an unfiltered extraction of db (no patterns, every optional field on).
-func psqlScript(queries []catalogQuery, db string) (string, error) {
+// an unfiltered extraction of db (no patterns, every optional field on);
+// then the view definitions chunk by chunk, each statement its own
+// transaction. after holds each chunk's predecessor (schema and name of
+// the last view of the chunk before; nil for the first chunk).
+func psqlScript(sql connectorSQL, after [][2]string, db string) (string, error) {
 	var b strings.Builder
 	b.WriteString("\\set ON_ERROR_STOP 1\n")
-	for i, q := range queries {
-		args, err := psqlArgs(q, db)
+	for i, q := range sql.statements {
+		args, err := psqlArgs(q, db, nil)
 		if err != nil {
 			return "", err
 		}
@@ -89,14 +121,34 @@ func psqlScript(queries []catalogQuery, db string) (string, error) {
 		fmt.Fprintf(&b, "PREPARE %s AS %s;\nEXECUTE %s%s;\n", strings.ToLower(q.name), strings.TrimSpace(q.sql), strings.ToLower(q.name), args)
 	}
 	b.WriteString("COMMIT;\n")
+	q := sql.viewDefs
+	fmt.Fprintf(&b, "PREPARE %s AS %s;\n", strings.ToLower(q.name), strings.TrimSpace(q.sql))
+	for i := 0; i <= len(after); i++ {
+		var key []string // the $n::name parameters, NULL for the first chunk
+		if i > 0 {
+			key = after[i-1][:]
+		}
+		args, err := psqlArgs(q, db, &viewChunk{after: key, limit: sql.chunk})
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(&b, "EXECUTE %s%s;\n", strings.ToLower(q.name), args)
+	}
 	return b.String(), nil
+}
+
+// viewChunk fills viewDefsSQL's chunk parameters: the name-typed key of
+// the predecessor and the int limit after the text cap.
+type viewChunk struct {
+	after []string
+	limit int
 }
 
 // psqlArgs derives each parameter's value from its cast in the SQL: text is
 // the database name, text[] a pattern list (NULL: not filtered), bool an
 // "include this optional field" switch (true). databasesSQL's text[] is
 // the database list, limited to db like agentctl's --database.
-func psqlArgs(q catalogQuery, db string) (string, error) {
+func psqlArgs(q catalogQuery, db string, chunk *viewChunk) (string, error) {
 	paramTypes := map[int]string{}
 	for _, m := range paramCast.FindAllStringSubmatch(q.sql, -1) {
 		n, _ := strconv.Atoi(m[1])
@@ -113,8 +165,10 @@ func psqlArgs(q catalogQuery, db string) (string, error) {
 		nums = append(nums, n)
 	}
 	sort.Ints(nums)
-	lit := "'" + strings.ReplaceAll(db, "'", "''") + "'"
+	quote := func(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+	lit := quote(db)
 	var vals []string
+	names, ints := 0, 0
 	for i, n := range nums {
 		if n != i+1 {
 			return "", fmt.Errorf("%s: parameter $%d is never cast, so its type is unknown", q.name, i+1)
@@ -128,10 +182,20 @@ func psqlArgs(q catalogQuery, db string) (string, error) {
 			vals = append(vals, "NULL")
 		case t == "bool":
 			vals = append(vals, "true")
+		case t == "name" && chunk != nil:
+			if chunk.after == nil {
+				vals = append(vals, "NULL")
+			} else {
+				vals = append(vals, quote(chunk.after[names]))
+			}
+			names++
+		case t == "int" && chunk != nil && ints == 1:
+			vals = append(vals, strconv.Itoa(chunk.limit))
 		case t == "int":
 			// The free-text caps: the default cap's characters, plus the
 			// one that tells the Writer a value was longer.
 			vals = append(vals, strconv.Itoa(model.DefaultMaxTextBytes+1))
+			ints++
 		default:
 			return "", fmt.Errorf("%s: parameter $%d has type %s, which the bench does not know how to fill", q.name, n, t)
 		}

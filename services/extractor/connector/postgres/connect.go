@@ -43,9 +43,26 @@ func (c *Connector) dial(ctx context.Context, password secret.Value, database st
 	return conn, err
 }
 
-func (c *Connector) connect(ctx context.Context, password secret.Value, database string) (*pgx.Conn, error) {
+// dialSession is dial with sessionSQL's settings (lock_timeout, JIT off)
+// made at connection start, for a connection whose transactions are too
+// short to pay a statement for them.
+func (c *Connector) dialSession(ctx context.Context, password secret.Value, database string) (*pgx.Conn, error) {
+	conn, err := c.connect(ctx, password, database, map[string]string{"lock_timeout": c.lockTimeout, "jit": "off"})
+	c.obs.Connected(Kind, err)
+	return conn, err
+}
+
+func (c *Connector) connect(ctx context.Context, password secret.Value, database string, params ...map[string]string) (*pgx.Conn, error) {
 	cfg := c.cfg.Copy()
 	cfg.Database = database
+	for _, p := range params {
+		if cfg.RuntimeParams == nil {
+			cfg.RuntimeParams = map[string]string{}
+		}
+		for k, v := range p {
+			cfg.RuntimeParams[k] = v
+		}
+	}
 	if !password.IsZero() {
 		cfg.Password = password.Reveal()
 	}

@@ -69,12 +69,23 @@ func (c *Connector) extractDatabase(ctx context.Context, main *pgx.Conn, passwor
 
 	r := newDBReader(c, tx, db, w, st)
 	steps := []func(context.Context) error{
-		r.session, r.schemas, r.columns, r.constraints, r.indexes, r.routines, r.lineage, r.tables,
+		r.session, r.schemas, r.columns, r.constraints, r.indexes, r.routines, r.lineage,
 	}
 	for _, step := range steps {
 		if err := step(ctx); err != nil {
 			return err
 		}
+	}
+	views, err := r.openViewDefs(ctx, password)
+	if err != nil {
+		return err
+	}
+	defer views.close(ctx)
+	if err := r.tables(ctx, views); err != nil {
+		return err
+	}
+	if err := views.finish(ctx); err != nil {
+		return err
 	}
 	st.Queries++
 	if err := tx.Commit(ctx); err != nil {

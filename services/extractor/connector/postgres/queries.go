@@ -4,26 +4,42 @@ package postgres
 // of tables:
 //
 //	server:        1  databasesSQL (on the DSN's database)
-//	per database: 10  BEGIN (repeatable read, read only), sessionSQL,
+//	per database: 11  BEGIN (repeatable read, read only), sessionSQL,
 //	                  schemasSQL, columnsSQL, constraintsSQL, indexesSQL,
-//	                  routinesSQL, lineageSQL, tablesSQL (tables and their
-//	                  statistics), COMMIT
+//	                  routinesSQL, lineageSQL, exportSnapshotSQL,
+//	                  tablesSQL (tables and their statistics), COMMIT
+//	per chunk of
+//	ViewDefChunk views: 4 on a second connection: BEGIN (repeatable read,
+//	                  read only), SET TRANSACTION SNAPSHOT (the first
+//	                  transaction's), viewDefsSQL, COMMIT
 //
 // so an extraction sends QueriesFixed + QueriesPerDatabase × databases
-// statements. The per-database statements share one repeatable-read
-// snapshot, so columns, constraints and lineage describe the same catalog
-// as the tables they belong to.
+// statements, plus QueriesPerViewChunk for every ViewDefChunk views of a
+// database after the first ViewDefChunk (none when view_definition is excluded: then the
+// snapshot is not exported and the per-database count is 10). Every
+// per-database statement reads the same repeatable-read snapshot, so
+// columns, constraints, lineage and view definitions describe the same
+// catalog as the tables they belong to.
 //
-// tablesSQL runs last on purpose: pg_get_viewdef locks every relation a
-// view reads until the transaction ends (pg_total_relation_size releases
-// its locks), and those locks should be held as briefly as possible.
+// View definitions are read apart because pg_get_viewdef locks every
+// relation a view reads until the transaction ends: in the transaction
+// that reads the tables, a catalog of many thousands of views filled the
+// server's shared lock table ("out of shared memory", which
+// max_locks_per_transaction bounds). Each chunk's transaction imports the
+// first transaction's snapshot (pg_export_snapshot, as pg_dump's parallel
+// workers do) and ends after at most ViewDefChunk views, which releases
+// their locks. The chunks are read as the tables stream reaches them
+// (both are ordered by schema and name), so neither side is buffered.
+// pg_get_viewdef, like every pg_get_* function, prints the definition the
+// system catalogs hold when it runs, in either transaction.
 //
 // Everything is read from pg_catalog rather than information_schema: it is
 // faster, and information_schema hides objects the user does not own and has
 // no notion of partitions, materialized views or index expressions.
 const (
-	QueriesFixed       = 1
-	QueriesPerDatabase = 10
+	QueriesFixed        = 1
+	QueriesPerDatabase  = 11 + QueriesPerViewChunk
+	QueriesPerViewChunk = 4
 )
 
 // sessionSQL bounds lock waits: pg_total_relation_size and pg_get_viewdef
@@ -101,16 +117,15 @@ LEFT JOIN pg_description d ON d.objoid = n.oid AND d.classoid = 'pg_namespace'::
 WHERE ` + schemaFilterSQL + `
 ORDER BY n.nspname`
 
-// tablesSQL: $8 selects view definitions (false when the job excludes
-// view_definition, which spares pg_get_viewdef); $9 caps free text. PostgreSQL records no
-// creation or alteration time for relations, so those stay null.
+// tablesSQL: $8 caps free text. PostgreSQL records no creation or
+// alteration time for relations, so those stay null. Its order is
+// viewDefsSQL's: the view definitions are merged into its rows.
 // reltuples is -1 until the first VACUUM/ANALYZE: unknown, not zero.
 // Partitioned and foreign tables have no storage of their own, so no size.
 const tablesSQL = `
 SELECT n.nspname, c.relname, c.relkind, c.relispartition,
-       pg_get_userbyid(c.relowner), left(d.description, $9::int),
+       pg_get_userbyid(c.relowner), left(d.description, $8::int),
        pn.nspname, pc.relname,
-       CASE WHEN $8::bool AND c.relkind IN ('v', 'm') THEN left(pg_get_viewdef(c.oid, true), $9::int) END,
        CASE WHEN c.reltuples >= 0 AND c.relkind <> 'v' THEN c.reltuples::int8 END,
        CASE WHEN c.relkind IN ('r', 'm') THEN pg_total_relation_size(c.oid) END,
        greatest(pg_stat_get_last_analyze_time(c.oid), pg_stat_get_last_autoanalyze_time(c.oid))
@@ -122,6 +137,29 @@ LEFT JOIN pg_class pc ON pc.oid = i.inhparent
 LEFT JOIN pg_namespace pn ON pn.oid = pc.relnamespace
 WHERE ` + tableKindsSQL + ` AND ` + tableFilterSQL + `
 ORDER BY n.nspname, c.relname`
+
+// exportSnapshotSQL names the extraction's snapshot for the view
+// definition chunks (SET TRANSACTION SNAPSHOT).
+const exportSnapshotSQL = `SELECT pg_export_snapshot()`
+
+// ViewDefChunk bounds the views one transaction reads the definitions of,
+// and with it the relation locks pg_get_viewdef holds at once: a view's
+// own and those of every relation it reads (the default lock table holds
+// 6,400).
+const ViewDefChunk = 256
+
+// viewDefsSQL reads the definitions of the views and materialized views
+// tablesSQL lists, in its order, ViewDefChunk at a time: $8 caps free
+// text; $9, $10 are the schema and name of the chunk's predecessor (NULL
+// for the first chunk); $11 is ViewDefChunk.
+const viewDefsSQL = `
+SELECT n.nspname, c.relname, left(pg_get_viewdef(c.oid, true), $8::int)
+FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('v', 'm') AND ` + tableFilterSQL + `
+  AND ($9::name IS NULL OR (n.nspname, c.relname) > ($9::name, $10::name))
+ORDER BY n.nspname, c.relname
+LIMIT $11::int`
 
 // columnsSQL computes the key flags in SQL (one pass over pg_constraint,
 // hashed) so Go never holds a map of every table's keys. $8 selects default

@@ -9,10 +9,11 @@ import (
 
 // tables writes tables, views, materialized views, foreign and partitioned
 // tables and partitions, and the statistics of those that have any (every
-// kind but views), from one statement.
-func (r *dbReader) tables(ctx context.Context) error {
+// kind but views), from one statement; views supplies the definitions
+// (nil: view_definition is excluded).
+func (r *dbReader) tables(ctx context.Context, views *viewDefs) error {
 	const what = "tables"
-	rows, err := r.query(ctx, what, tablesSQL, r.withArgs(7, r.c.wantViewDefs, r.textChars())...)
+	rows, err := r.query(ctx, what, tablesSQL, r.withArgs(7, r.textChars())...)
 	if err != nil {
 		return err
 	}
@@ -20,7 +21,8 @@ func (r *dbReader) tables(ctx context.Context) error {
 		schema, name             string
 		relkind                  byte
 		isPartition              bool
-		owner, comment, viewDef  pgtype.Text
+		owner, comment           pgtype.Text
+		viewDef                  *string
 		parentSchema, parentName pgtype.Text
 		rowCount, totalBytes     pgtype.Int8
 		lastAnalyzed             pgtype.Timestamptz
@@ -29,9 +31,17 @@ func (r *dbReader) tables(ctx context.Context) error {
 	)
 	for rows.Next() {
 		err := rows.Scan(&schema, &name, &relkind, &isPartition, &owner, &comment,
-			&parentSchema, &parentName, &viewDef, &rowCount, &totalBytes, &lastAnalyzed)
+			&parentSchema, &parentName, &rowCount, &totalBytes, &lastAnalyzed)
 		if err != nil {
 			return r.finish(rows, what, err)
+		}
+		viewDef = nil
+		if views != nil && (relkind == 'v' || relkind == 'm') {
+			// Read in step even for a view the filters drop.
+			if viewDef, err = views.definition(ctx, schema, name); err != nil {
+				rows.Close()
+				return err
+			}
 		}
 		t := r.table(schema, name)
 		if !t.included {
@@ -44,7 +54,7 @@ func (r *dbReader) tables(ctx context.Context) error {
 			Database: r.db.name, Schema: schema, Name: name,
 			Kind:  tableKind(relkind, isPartition),
 			Owner: textRef(&owner), Comment: textRef(&comment),
-			ViewDefinition: textRef(&viewDef),
+			ViewDefinition: viewDef,
 		}
 		if isPartition && parentName.Valid {
 			p := model.Names{Connection: r.c.src.Connection, Database: r.db.name, Schema: parentSchema.String, Table: parentName.String}

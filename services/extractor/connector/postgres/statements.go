@@ -30,6 +30,9 @@ var (
 	stRoutines    = dbobs.Statement{Name: "routines", Operation: "SELECT", Summary: "SELECT pg_proc"}
 	stLineage     = dbobs.Statement{Name: "lineage", Operation: "SELECT", Summary: "SELECT pg_rewrite pg_depend"}
 	stTables      = dbobs.Statement{Name: "tables", Operation: "SELECT", Summary: "SELECT pg_class"}
+	stSnapshot    = dbobs.Statement{Name: "snapshot", Operation: "SELECT", Summary: "SELECT pg_export_snapshot"}
+	stUseSnapshot = dbobs.Statement{Name: "use_snapshot", Operation: "SET", Summary: "SET TRANSACTION SNAPSHOT"}
+	stViewDefs    = dbobs.Statement{Name: "view_definitions", Operation: "SELECT", Summary: "SELECT pg_class pg_get_viewdef"}
 	stCommit      = dbobs.Statement{Name: "commit", Operation: "COMMIT", Summary: "COMMIT"}
 	stRollback    = dbobs.Statement{Name: "rollback", Operation: "ROLLBACK", Summary: "ROLLBACK"}
 	stPlan        = dbobs.Statement{Name: "plan", Operation: "SELECT", Summary: "SELECT pg_namespace pg_class"}
@@ -43,7 +46,7 @@ var (
 // Statements is every statement the connector may send.
 func Statements() []dbobs.Statement {
 	return []dbobs.Statement{stDatabases, stBegin, stSession, stSchemas, stColumns, stConstraints, stIndexes, stRoutines,
-		stLineage, stTables, stCommit, stRollback, stPlan, stPrivileges, stFilterNames, stOther}
+		stLineage, stTables, stSnapshot, stUseSnapshot, stViewDefs, stCommit, stRollback, stPlan, stPrivileges, stFilterNames, stOther}
 }
 
 // statementsBySQL names the catalog statements by their (constant) text.
@@ -57,6 +60,8 @@ var statementsBySQL = map[string]dbobs.Statement{
 	routinesSQL:       stRoutines,
 	lineageSQL:        stLineage,
 	tablesSQL:         stTables,
+	exportSnapshotSQL: stSnapshot,
+	viewDefsSQL:       stViewDefs,
 	planSQL:           stPlan,
 	catalogObjectsSQL: stPrivileges,
 	namesSQL:          stFilterNames,
@@ -76,6 +81,10 @@ func statementFor(sql string) dbobs.Statement {
 		return stCommit
 	case "ROLLBACK":
 		return stRollback
+	case "SET":
+		if strings.HasPrefix(sql, "SET TRANSACTION SNAPSHOT ") {
+			return stUseSnapshot
+		}
 	}
 	return stOther
 }

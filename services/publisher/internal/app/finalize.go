@@ -211,6 +211,7 @@ func buildManifest(id string, req job.FinalizeRequest, parts map[string]PublishR
 		},
 		StartedAt: req.StartedAt, FinishedAt: now, Queries: req.Queries,
 		Files: []model.FileInfo{}, Rows: map[model.Kind]int64{},
+		Consistency: model.Consistency(spec.Source.Kind),
 	}
 	if !filtersEmpty(spec.Filters) {
 		m.Source.Filters = spec.Filters
