@@ -27,6 +27,7 @@ import (
 
 	"github.com/secure-agent/secure-agent/libs/audit"
 	"github.com/secure-agent/secure-agent/libs/config"
+	"github.com/secure-agent/secure-agent/libs/gctune"
 	"github.com/secure-agent/secure-agent/libs/daprclient"
 	"github.com/secure-agent/secure-agent/libs/httpserver"
 	"github.com/secure-agent/secure-agent/libs/logging"
@@ -122,6 +123,9 @@ type Spec struct {
 	// AuditWriter marks the service that writes the audit log (health):
 	// its own entries go to the log it opens, not through invocation.
 	AuditWriter bool
+	// GCPercent, when set, is the GOGC the service runs with unless the
+	// environment sets GOGC (libs/gctune: services that encode Arrow).
+	GCPercent int
 	// ClientRoutes are path prefixes that clients other than the sidecar
 	// call directly (the orchestrator's job API for agentctl): besides the
 	// sidecar, they serve a request with CLIENT_API_TOKEN as bearer token.
@@ -148,6 +152,9 @@ func Run(ctx context.Context, spec Spec, args []string, env config.LookupEnv) er
 	}
 	defer func() { _ = log.Sync() }()
 	log = log.With(zap.String("app_id", c.AppID), zap.String("version", Version))
+	if spec.GCPercent > 0 {
+		log.Debug("garbage collector", zap.String("target", gctune.Apply(gctune.LookupEnv(env), spec.GCPercent)))
+	}
 
 	tel, shutdownTel, err := telemetry.Setup(ctx, telemetry.Options{
 		Service: spec.Name, Version: Version, OTLPEndpoint: c.OTLPEndpoint,

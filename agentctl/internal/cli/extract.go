@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/secure-agent/secure-agent/libs/gctune"
 	"github.com/secure-agent/secure-agent/libs/model"
 	"github.com/secure-agent/secure-agent/services/extractor/connector"
 )
@@ -108,6 +109,7 @@ type summary struct {
 
 func (c *extractCmd) run(ctx context.Context, env *Env) error {
 	start := time.Now()
+	gctune.Apply(gctune.LookupEnv(env.LookupEnv), gctune.DefaultPercent)
 	jobID := c.jobID
 	if jobID == "" {
 		jobID = newJobID()

@@ -9,6 +9,7 @@ import (
 
 	"github.com/secure-agent/secure-agent/libs/bootstrap"
 	"github.com/secure-agent/secure-agent/libs/config"
+	"github.com/secure-agent/secure-agent/libs/gctune"
 	"github.com/secure-agent/secure-agent/libs/objectstore"
 	"github.com/secure-agent/secure-agent/services/extractor/connector"
 	"github.com/secure-agent/secure-agent/services/extractor/connector/dbobs"
@@ -43,6 +44,7 @@ func service() bootstrap.Spec {
 		Name:           "extractor",
 		DefaultAppPort: 6002,
 		AnswerProbes:   true,
+		GCPercent:      gctune.DefaultPercent,
 		Settings: func(l *config.Loader) func(*config.Loader) {
 			l.String(&s.stagingBinding, "STAGING_BINDING", "staging", "output binding of the staging object store")
 			l.String(&s.stateStore, "STATE_STORE", "statestore", "state store component holding the records of finished runs")

@@ -11,6 +11,7 @@ import (
 	"github.com/secure-agent/secure-agent/libs/bootstrap"
 	"github.com/secure-agent/secure-agent/libs/changeset"
 	"github.com/secure-agent/secure-agent/libs/config"
+	"github.com/secure-agent/secure-agent/libs/gctune"
 	"github.com/secure-agent/secure-agent/libs/controlplane"
 	"github.com/secure-agent/secure-agent/libs/objectstore"
 	"github.com/secure-agent/secure-agent/libs/statestore"
@@ -43,6 +44,7 @@ func Spec() bootstrap.Spec {
 		Name:           "publisher",
 		DefaultAppPort: 6003,
 		AnswerProbes:   true,
+		GCPercent:      gctune.DefaultPercent,
 		Settings: func(l *config.Loader) func(*config.Loader) {
 			l.String(&s.StagingBinding, "STAGING_BINDING", "staging", "output binding the extractor stages files in")
 			l.String(&s.StateStore, "STATE_STORE", "statestore", "state store component for the publisher's records")
