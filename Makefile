@@ -162,8 +162,8 @@ test-integration: ## real stacks: local profile and PROFILE=redis, in parallel
 	cd e2e && SA_ROOT=$(CURDIR) VERSION=$(VERSION) REVISION=$(REVISION) SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) PLATFORMS='$(PLATFORMS)' \
 	  $(STATIC) $(GOTEST) $(STATIC_FLAGS) -count=1 -timeout 25m -v ./...
 
-bench: runtime build ## extractor benchmark: agentctl extract vs psql on BENCH_TABLES tables (default 10000; see docs/operations.md)
-	cd e2e && SA_ROOT=$(CURDIR) BENCH_TABLES=$(BENCH_TABLES) $(GO) run ./cmd/bench
+bench: runtime build ## benchmarks: agentctl extract vs psql and the whole pipeline, case a (BENCH_TABLES tables, default 10000) and b (100,000 tables of 50 columns); BENCH_CASES picks (docs/operations.md)
+	cd e2e && SA_ROOT=$(CURDIR) BENCH_TABLES=$(BENCH_TABLES) BENCH_CASES=$(BENCH_CASES) $(GO) run ./cmd/bench
 
 generate: ## rewrite the files generated from charts/secure-agent/files/policy.yaml (components/config/, the pub/sub topic scopes); make test fails when they drift
 	$(GO) run ./deploy/local/cmd/genpolicy

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/secure-agent/secure-agent/e2e/internal/benchcat"
 )
 
 // extractSummary is agentctl extract's JSON line.
@@ -33,30 +35,41 @@ type results struct {
 	peakRSSOS      int64 // highest the kernel reported for the child (cross-check)
 }
 
-// measure runs one untimed warm-up of each side (so neither pays for a
-// cold cache), then cfg.runs timed runs of each, interleaved so that load
-// from other processes on the machine hits both sides alike.
-func measure(ctx context.Context, cfg config, agentctl string, cat catalog, queries connectorSQL) (results, error) {
-	var res results
-	tmp, err := os.MkdirTemp("", "sa-bench-")
+// side is what a case measures: agentctl extract's source arguments, and
+// the floor, the same catalog statements run by the engine's own client.
+type side struct {
+	extractArgs []string // --source, --dsn, --database ...
+	floorName   string   // psql, mariadb
+	floor       func(ctx context.Context) (time.Duration, error)
+}
+
+// postgresSide runs psql on the connector's statements (queries.go).
+func postgresSide(ctx context.Context, cfg config, cat benchcat.Postgres, queries connectorSQL, tmp string) (side, error) {
+	after, err := viewChunkKeys(ctx, cfg, cat.DB, queries.chunk)
 	if err != nil {
-		return res, err
+		return side{}, err
 	}
-	defer os.RemoveAll(tmp)
-	after, err := viewChunkKeys(ctx, cfg, cat.db, queries.chunk)
+	script, err := psqlScript(queries, after, cat.DB)
 	if err != nil {
-		return res, err
-	}
-	script, err := psqlScript(queries, after, cat.db)
-	if err != nil {
-		return res, err
+		return side{}, err
 	}
 	scriptPath := filepath.Join(tmp, "catalog.sql")
 	if err := os.WriteFile(scriptPath, []byte(script), 0o600); err != nil {
-		return res, err
+		return side{}, err
 	}
-	dsn := cfg.dsn(cat.db)
+	dsn := cfg.dsn(cat.DB)
+	return side{
+		extractArgs: []string{"--source", "postgres", "--dsn", dsn, "--database", cat.DB},
+		floorName:   "psql",
+		floor:       func(ctx context.Context) (time.Duration, error) { return runPsql(ctx, cfg.psql, dsn, scriptPath) },
+	}, nil
+}
 
+// measure runs one untimed warm-up of each side (so neither pays for a
+// cold cache), then cfg.runs timed runs of each, interleaved so that load
+// from other processes on the machine hits both sides alike.
+func measure(ctx context.Context, cfg config, agentctl, tmp string, sd side) (results, error) {
+	var res results
 	for i := 0; i <= cfg.runs; i++ {
 		warm := i == 0
 		label := fmt.Sprintf("run %d/%d", i, cfg.runs)
@@ -64,19 +77,19 @@ func measure(ctx context.Context, cfg config, agentctl string, cat catalog, quer
 			label = "warm-up"
 		}
 		out := filepath.Join(tmp, fmt.Sprintf("out-%d", i))
-		d, sum, rssOS, err := runAgentctl(ctx, agentctl, dsn, cat.db, out)
+		d, sum, rssOS, err := runAgentctl(ctx, agentctl, sd.extractArgs, out)
 		if err != nil {
 			return res, err
 		}
 		if err := os.RemoveAll(out); err != nil {
 			return res, err
 		}
-		p, err := runPsql(ctx, cfg.psql, dsn, scriptPath)
+		p, err := sd.floor(ctx)
 		if err != nil {
 			return res, err
 		}
-		fmt.Fprintf(os.Stderr, "bench: %s: agentctl %s (peak RSS %.1f MiB), psql %s\n", label,
-			d.Round(time.Millisecond), mib(sum.PeakRSSBytes), p.Round(time.Millisecond))
+		fmt.Fprintf(os.Stderr, "bench: %s: agentctl %s (peak RSS %.1f MiB), %s %s\n", label,
+			d.Round(time.Millisecond), mib(sum.PeakRSSBytes), sd.floorName, p.Round(time.Millisecond))
 		if warm {
 			continue
 		}
@@ -91,9 +104,9 @@ func measure(ctx context.Context, cfg config, agentctl string, cat catalog, quer
 
 // runAgentctl times one extraction (process start to exit, as a user sees
 // it) and returns its summary line and the kernel's peak RSS for it.
-func runAgentctl(ctx context.Context, bin, dsn, db, out string) (time.Duration, extractSummary, int64, error) {
+func runAgentctl(ctx context.Context, bin string, args []string, out string) (time.Duration, extractSummary, int64, error) {
 	var sum extractSummary
-	cmd := exec.CommandContext(ctx, bin, "extract", "--source", "postgres", "--dsn", dsn, "--database", db, "--out", out)
+	cmd := exec.CommandContext(ctx, bin, append(append([]string{"extract"}, args...), "--out", out)...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	start := time.Now()
