@@ -14,7 +14,7 @@ import (
 )
 
 // sqliteLayout changes whenever SQLite's generated file changes shape.
-const sqliteLayout = 1
+const sqliteLayout = 2
 
 // CachedSQLite returns the path of a generated SQLite catalog of tables
 // tables (see SQLite), building it once per machine in cacheDir: SQLite
@@ -58,6 +58,11 @@ func CacheDir() (string, error) {
 // BaseColumns columns with a primary key, a foreign key to the previous
 // table and an index, and a view per 10 tables joining two (SQLite has no
 // schemas and no comments). The file must not exist.
+//
+// SQLite re-reads its schema table for every DDL statement (a full scan:
+// generating is quadratic in the number of objects), so the index is a
+// UNIQUE constraint's, created by the CREATE TABLE itself: one statement
+// per table, which halves the time (about 2 minutes for 50,000 tables).
 func SQLite(ctx context.Context, path string, tables int) error {
 	if _, err := os.Stat(path); err == nil {
 		return fmt.Errorf("%s exists; give a new file", path)
@@ -78,8 +83,7 @@ func SQLite(ctx context.Context, path string, tables int) error {
 		stmt := fmt.Sprintf(`CREATE TABLE t%06d (
   id integer PRIMARY KEY, prev_id integer REFERENCES t%06d (id), name text NOT NULL, code varchar(32),
   amount numeric(12,2) DEFAULT 0, qty integer, active boolean DEFAULT 1, created_at timestamp DEFAULT CURRENT_TIMESTAMP,
-  payload blob, note text);
-CREATE INDEX t%06d_code_idx ON t%06d (code, created_at);`, i, prev, i, i)
+  payload blob, note text, UNIQUE (code, created_at));`, i, prev)
 		if i%10 == 0 {
 			stmt += fmt.Sprintf(`
 CREATE VIEW v%06d AS SELECT a.id, a.name, a.created_at, b.amount, b.qty FROM t%06d a JOIN t%06d b ON b.id = a.prev_id;`, i/10, i, i-1)
