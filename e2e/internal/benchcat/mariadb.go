@@ -49,11 +49,12 @@ func (c MariaDB) marker() string {
 
 // Assets is the number of assets an unfiltered extraction of Schemas()
 // reads: the model database, schemas, tables and views, table statistics
-// (tables only), columns (views have 5), constraints (PK and FK), indexes
-// (PRIMARY, the FK's and the named one; MariaDB indexes a foreign key
-// unless an index starts with its column).
+// (tables only), columns (views have 5), constraints (PK, FK and the
+// json_valid CHECK MariaDB adds to a JSON column), indexes (PRIMARY, the
+// FK's and the named one; MariaDB indexes a foreign key unless an index
+// starts with its column). 186,011 for 10,000 tables, as measured.
 func (c MariaDB) Assets() int {
-	return 1 + len(c.Schemas()) + c.Tables + c.Views + c.Tables + c.Tables*BaseColumns + 5*c.Views + 2*c.Tables + 3*c.Tables
+	return 1 + len(c.Schemas()) + c.Tables + c.Views + c.Tables + c.Tables*BaseColumns + 5*c.Views + 3*c.Tables + 3*c.Tables
 }
 
 // Ensure builds the catalog unless its marker is recorded; a catalog left
