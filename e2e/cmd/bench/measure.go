@@ -134,6 +134,11 @@ func runPsql(ctx context.Context, bin, dsn, script string) (time.Duration, error
 	return d, nil
 }
 
+// childMaxRSS is the kernel's ru_maxrss of a finished child: the larger
+// of its own peak and this process's RSS when the child exec'd (Linux
+// carries the pre-exec memory's high-water mark over), which is fine as a
+// cross-check from a process as small as the bench; agentctl's own figure
+// (VmHWM) is the one reported.
 func childMaxRSS(cmd *exec.Cmd) int64 {
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		return ru.Maxrss * 1024 // KiB on Linux
