@@ -17,7 +17,7 @@ import (
 // Every one goes through a session, the one place they are counted and
 // observed. Summaries name the catalog tables and pragma functions read.
 var (
-	stOpen             = dbobs.Statement{Name: "open", Operation: "SELECT", Summary: "SELECT sqlite_schema"}
+	stOpen             = dbobs.Statement{Name: "open", Operation: "PRAGMA", Summary: "PRAGMA schema_version"}
 	stBegin            = dbobs.Statement{Name: "begin", Operation: "BEGIN", Summary: "BEGIN"}
 	stSchemas          = dbobs.Statement{Name: "schemas", Operation: "SELECT", Summary: "SELECT pragma_database_list"}
 	stTables           = dbobs.Statement{Name: "tables", Operation: "SELECT", Summary: "SELECT pragma_table_list sqlite_schema"}
