@@ -27,8 +27,8 @@ import (
 
 	"github.com/secure-agent/secure-agent/libs/audit"
 	"github.com/secure-agent/secure-agent/libs/config"
-	"github.com/secure-agent/secure-agent/libs/gctune"
 	"github.com/secure-agent/secure-agent/libs/daprclient"
+	"github.com/secure-agent/secure-agent/libs/gctune"
 	"github.com/secure-agent/secure-agent/libs/httpserver"
 	"github.com/secure-agent/secure-agent/libs/logging"
 	"github.com/secure-agent/secure-agent/libs/logship"
