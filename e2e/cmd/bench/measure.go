@@ -29,10 +29,10 @@ type extractSummary struct {
 }
 
 type results struct {
-	agentctl, psql []time.Duration
-	last           extractSummary
-	peakRSS        int64 // highest agentctl reported
-	peakRSSOS      int64 // highest the kernel reported for the child (cross-check)
+	agentctl, floor []time.Duration // floor: the engine's own client (psql, mariadb)
+	last            extractSummary
+	peakRSS         int64 // highest agentctl reported
+	peakRSSOS       int64 // highest the kernel reported for the child (cross-check)
 }
 
 // side is what a case measures: agentctl extract's source arguments, and
@@ -45,7 +45,7 @@ type side struct {
 
 // postgresSide runs psql on the connector's statements (queries.go).
 func postgresSide(ctx context.Context, cfg config, cat benchcat.Postgres, queries connectorSQL, tmp string) (side, error) {
-	after, err := viewChunkKeys(ctx, cfg, cat.DB, queries.chunk)
+	after, err := viewChunkKeys(ctx, cfg, cat.DB, queries)
 	if err != nil {
 		return side{}, err
 	}
@@ -94,7 +94,7 @@ func measure(ctx context.Context, cfg config, agentctl, tmp string, sd side) (re
 			continue
 		}
 		res.agentctl = append(res.agentctl, d)
-		res.psql = append(res.psql, p)
+		res.floor = append(res.floor, p)
 		res.last = sum
 		res.peakRSS = max(res.peakRSS, sum.PeakRSSBytes)
 		res.peakRSSOS = max(res.peakRSSOS, rssOS)
@@ -165,15 +165,17 @@ func tail(s string) string {
 
 // viewChunkKeys are the keys the connector's view definition chunks start
 // after: the schema and name of every chunk-th view of db in the
-// connector's order, but the last view.
-func viewChunkKeys(ctx context.Context, cfg config, db string, chunk int) ([][2]string, error) {
+// connector's order, but the last view. System schemas are left out with
+// the connector's own condition.
+func viewChunkKeys(ctx context.Context, cfg config, db string, sql connectorSQL) ([][2]string, error) {
+	chunk := sql.chunk
 	conn, err := pgx.Connect(ctx, cfg.dsn(db))
 	if err != nil {
 		return nil, err
 	}
 	defer conn.Close(context.Background())
 	rows, err := conn.Query(ctx, `SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-		WHERE c.relkind IN ('v', 'm') AND n.nspname NOT LIKE 'pg\_%' AND n.nspname <> 'information_schema'
+		WHERE c.relkind IN ('v', 'm') AND `+sql.userSchema+`
 		ORDER BY n.nspname, c.relname`)
 	if err != nil {
 		return nil, fmt.Errorf("list the views of %s: %w", db, err)

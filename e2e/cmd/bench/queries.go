@@ -38,7 +38,8 @@ const viewDefsStatement = "viewDefsSQL"
 type connectorSQL struct {
 	statements []catalogQuery // connectorStatements
 	viewDefs   catalogQuery
-	chunk      int // ViewDefChunk
+	chunk      int    // ViewDefChunk
+	userSchema string // userSchemaSQL: the condition that leaves system schemas out (alias n)
 }
 
 // connectorQueries reads the SQL texts from the connector's source, so the
@@ -89,6 +90,11 @@ func connectorQueries(dir string) (connectorSQL, error) {
 			out.statements = append(out.statements, q)
 		}
 	}
+	us, err := lookup("userSchemaSQL", constant.String)
+	if err != nil {
+		return out, err
+	}
+	out.userSchema = constant.StringVal(us)
 	v, err := lookup("ViewDefChunk", constant.Int)
 	if err != nil {
 		return out, err

@@ -50,7 +50,7 @@ type line struct {
 }
 
 func report(stdout, stderr io.Writer, bc benchCase, sh shape, floor string, res results) error {
-	a, p := median(res.agentctl), median(res.psql)
+	a, p := median(res.agentctl), median(res.floor)
 	ratio := float64(a) / float64(p)
 	rssTarget := float64(targetPeakRSSMiB)
 	l := line{
@@ -59,7 +59,7 @@ func report(stdout, stderr io.Writer, bc benchCase, sh shape, floor string, res 
 		AgentctlMS: a.Milliseconds(), PsqlMS: p.Milliseconds(),
 		Ratio:        round2(ratio),
 		PeakRSSBytes: res.peakRSS, PeakRSSMiB: round2(mib(res.peakRSS)),
-		AgentctlRunsMS: ms(res.agentctl), PsqlRunsMS: ms(res.psql),
+		AgentctlRunsMS: ms(res.agentctl), PsqlRunsMS: ms(res.floor),
 		PeakRSSOSBytes: res.peakRSSOS, OutputBytes: res.last.Bytes,
 		TargetRatio: targetRatio, TargetRSSMiB: rssTarget,
 	}
@@ -73,7 +73,7 @@ func report(stdout, stderr io.Writer, bc benchCase, sh shape, floor string, res 
 	fmt.Fprintf(stderr, "\nbench: case %s, extraction: %d tables of %d columns, %d views (%s)\n", bc.name, sh.tables, sh.columns, sh.views, sh.label)
 	fmt.Fprintf(stderr, "  assets:    %v\n", res.last.Counts)
 	fmt.Fprintf(stderr, "  agentctl:  %s median of %v (%d queries, %.1f MiB of Arrow files)\n", a.Round(time.Millisecond), rounded(res.agentctl), res.last.Queries, mib(res.last.Bytes))
-	fmt.Fprintf(stderr, "  %-10s %s median of %v (the same statements)\n", floor+":", p.Round(time.Millisecond), rounded(res.psql))
+	fmt.Fprintf(stderr, "  %-10s %s median of %v (the same statements)\n", floor+":", p.Round(time.Millisecond), rounded(res.floor))
 	fmt.Fprintf(stderr, "  ratio:     %.2f (target ≤ %.1f: %s)\n", ratio, targetRatio, verdict(ratio <= targetRatio))
 	fmt.Fprintf(stderr, "  peak RSS:  %.1f MiB (kernel: %.1f MiB; target ≤ %.0f MiB: %s)\n",
 		mib(res.peakRSS), mib(res.peakRSSOS), rssTarget, verdict(mib(res.peakRSS) <= rssTarget))
@@ -137,7 +137,7 @@ type e2eLine struct {
 
 // reportPipeline prints the end-to-end case beside the psql baseline.
 func reportPipeline(stdout, stderr io.Writer, bc benchCase, sh shape, floor string, res results, e e2eResult) error {
-	w, p := median(e.runs), median(res.psql)
+	w, p := median(e.runs), median(res.floor)
 	ratio := float64(w) / float64(p)
 	name, top := e.maxRSS()
 	peaks := map[string]float64{}

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	_ "github.com/go-sql-driver/mysql" // the database/sql driver "mysql"
+	"github.com/go-sql-driver/mysql"
 )
 
 // MariaDB is a generated MariaDB catalog of the same shape as Postgres: in
@@ -76,7 +76,7 @@ func (c MariaDB) Ensure(ctx context.Context, dsn string, progress io.Writer) err
 		fmt.Fprintf(progress, "bench: reusing MariaDB databases %s_* (%s)\n", c.Prefix, marker)
 		return nil
 	case err == nil, errors.Is(err, sql.ErrNoRows):
-	case strings.Contains(err.Error(), "1146") || strings.Contains(err.Error(), "1049"): // no table or database yet
+	case mysqlErrorIs(err, errNoSuchTable, errNoSuchDatabase): // nothing built yet
 	default:
 		return fmt.Errorf("look for the marker of %s: %w", c.Prefix, err)
 	}
@@ -119,4 +119,23 @@ func (c MariaDB) Ensure(ctx context.Context, dsn string, progress io.Writer) err
 	}
 	fmt.Fprintf(progress, "bench: MariaDB %s built in %s\n", c.Prefix, time.Since(start).Round(time.Second))
 	return nil
+}
+
+// MariaDB error numbers Ensure expects before the first build.
+const (
+	errNoSuchDatabase = 1049
+	errNoSuchTable    = 1146
+)
+
+func mysqlErrorIs(err error, numbers ...uint16) bool {
+	var me *mysql.MySQLError
+	if !errors.As(err, &me) {
+		return false
+	}
+	for _, n := range numbers {
+		if me.Number == n {
+			return true
+		}
+	}
+	return false
 }
