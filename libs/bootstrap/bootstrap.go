@@ -44,7 +44,10 @@ var Version = "dev"
 // hands an app (APP_ID, APP_PORT, DAPR_HTTP_PORT, DAPR_GRPC_PORT) so
 // `dapr run` needs no translation.
 type Common struct {
-	AppID        string
+	AppID string
+	// Instance names this replica among the app's replicas (the pod name,
+	// SA_INSTANCE); the leases a replica holds carry it.
+	Instance     string
 	AppHost      string
 	AppPort      int
 	DaprHTTPPort int
@@ -151,7 +154,7 @@ func Run(ctx context.Context, spec Spec, args []string, env config.LookupEnv) er
 		return fmt.Errorf("%s: logging: %w", spec.Name, err)
 	}
 	defer func() { _ = log.Sync() }()
-	log = log.With(zap.String("app_id", c.AppID), zap.String("version", Version))
+	log = log.With(zap.String("app_id", c.AppID), zap.String("instance", c.Instance), zap.String("version", Version))
 	if spec.GCPercent > 0 {
 		log.Debug("garbage collector", zap.String("target", gctune.Apply(gctune.LookupEnv(env), spec.GCPercent)))
 	}
@@ -283,6 +286,8 @@ func loadConfig(spec Spec, args []string, env config.LookupEnv) (Common, error) 
 	var c Common
 	l := config.New(spec.Name)
 	l.String(&c.AppID, "APP_ID", spec.Name, "Dapr app id of this service")
+	l.String(&c.Instance, "SA_INSTANCE", defaultInstance(), "this replica's name, unique among the app's replicas (the chart sets the pod name; "+
+		"the default is host name and process id); the leases a replica holds carry it")
 	l.String(&c.AppHost, "APP_HOST", "127.0.0.1", "address the app's HTTP API listens on; keep it loopback, only the sidecar calls it")
 	l.Port(&c.AppPort, "APP_PORT", spec.DefaultAppPort, "port of the app's HTTP API (the sidecar's --app-port)")
 	l.Port(&c.DaprHTTPPort, "DAPR_HTTP_PORT", 3500, "HTTP port of this app's Dapr sidecar")
@@ -450,4 +455,14 @@ func errOrEmpty(err error) string {
 		return "the file has no PEM certificate"
 	}
 	return err.Error()
+}
+
+// defaultInstance names a replica started without SA_INSTANCE: unique on
+// its host, so two replicas there never take each other for themselves.
+func defaultInstance() string {
+	h, err := os.Hostname()
+	if err != nil || h == "" {
+		h = "localhost"
+	}
+	return h + "-" + strconv.Itoa(os.Getpid())
 }

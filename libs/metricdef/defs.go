@@ -240,6 +240,10 @@ var (
 		Help: "Job leases from the control plane, by event (acquired; lost: the control plane took it back or it " +
 			"expired before renewal; released).",
 		Labels: []string{"event"}}
+	CPPollerHeld = Def{Name: "secure_agent_controlplane_poller_held", Type: Gauge, Group: GroupControlPlane, ControlPlane: true,
+		Apps: []string{Orchestrator},
+		Help: "1 on the orchestrator replica that holds the poller lease and polls the control plane for work, 0 on the others " +
+			"(summed over replicas it is 1; 0 for longer than the lease's TTL means no replica polls)."}
 	Heartbeats = Def{Name: "secure_agent_heartbeats_total", Type: Counter, Group: GroupControlPlane, ControlPlane: true,
 		Apps:   []string{Health},
 		Help:   "Heartbeats sent to the control plane, by result (ok, error).",
@@ -310,7 +314,7 @@ func All() []Def {
 		ObjectStoreOps, ObjectStoreBytes, ObjectStoreDuration,
 		PubSubEvents, PubSubPublished, DeadLettered, DeadLettersPending, DeadLetters,
 		SecretReads,
-		CPRequests, CPRequestDuration, CPRetries, CPTokens, CPAuthFailures, CPEgressRefused, CPLeases, Heartbeats,
+		CPRequests, CPRequestDuration, CPRetries, CPTokens, CPAuthFailures, CPEgressRefused, CPLeases, CPPollerHeld, Heartbeats,
 		JobLogLinesDropped, JobLogLinesPublished, JobLogBuffered,
 		LogUploadDropped, LogUploadLines, LogUploadBatches, LogUploadBuffered,
 		AuditRecords, AuditLogEntries, AuditCheckpoints, AuditCosignatures, AuditLastCosigned, AuditDegraded, AuditPruned,

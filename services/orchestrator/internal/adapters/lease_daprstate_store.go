@@ -2,15 +2,28 @@ package adapters
 
 import (
 	"context"
+	"time"
+
+	"github.com/secure-agent/secure-agent/libs/lease"
 
 	"github.com/secure-agent/secure-agent/libs/statestore"
 	"github.com/secure-agent/secure-agent/services/orchestrator/internal/app"
 )
 
-// leasesKey holds the control-plane leases the orchestrator keeps.
+// leasesKey held the control-plane leases before the poller lease kept
+// them (read once, to move them).
 const leasesKey = "controlplane-leases"
 
-// LeaseStore keeps the held control-plane leases under one key of a Dapr
+// pollerLeaseKey is the lease one orchestrator replica holds to poll the
+// control plane; the control-plane leases it keeps are stored with it.
+const pollerLeaseKey = "controlplane-poller"
+
+// NewPollerLease is this replica's view of the poller lease.
+func NewPollerLease(client StateClient, storeName, instance string, ttl time.Duration) *lease.Lease {
+	return lease.New(newStore(client, storeName), pollerLeaseKey, instance, ttl)
+}
+
+// LeaseStore reads and empties the control-plane leases an earlier version kept under one key of a Dapr
 // state store (a handful at most: one per leased job running).
 type LeaseStore struct {
 	st statestore.Store

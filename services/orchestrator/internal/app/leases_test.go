@@ -191,7 +191,7 @@ func (j *fakeLeasedJobs) state(id string) (job.State, bool) {
 
 const leasedSpecJSON = `{"version":1,"connection":"default/sqlite/1","source":{"kind":"sqlite","dsn":"file:/tmp/x.db"}}`
 
-func lease(n int, spec string) controlplane.Lease {
+func cpLease(n int, spec string) controlplane.Lease {
 	return controlplane.Lease{LeaseID: fmt.Sprintf("lease-%d", n), JobID: fmt.Sprintf("job-%d", n),
 		ExpiresAt: time.Now().Add(3 * time.Second), DurationSeconds: 3, Spec: json.RawMessage(spec)}
 }
@@ -210,7 +210,7 @@ func startPollerWith(t *testing.T, w *fakeWork, jobs *fakeLeasedJobs, store *fak
 }
 
 func TestPollerRunsLeasedJobAndReportsEveryTransition(t *testing.T) {
-	w, jobs, store := newFakeWork(lease(1, leasedSpecJSON)), newFakeLeasedJobs(), &fakeLeaseStore{}
+	w, jobs, store := newFakeWork(cpLease(1, leasedSpecJSON)), newFakeLeasedJobs(), &fakeLeaseStore{}
 	stop := startPoller(t, w, jobs, store)
 	defer stop()
 
@@ -231,7 +231,7 @@ func TestPollerRunsLeasedJobAndReportsEveryTransition(t *testing.T) {
 }
 
 func TestPollerRenewsAndCancelsTheJobOfALostLease(t *testing.T) {
-	w, jobs, store := newFakeWork(lease(1, leasedSpecJSON)), newFakeLeasedJobs(), &fakeLeaseStore{}
+	w, jobs, store := newFakeWork(cpLease(1, leasedSpecJSON)), newFakeLeasedJobs(), &fakeLeaseStore{}
 	stop := startPollerWith(t, w, jobs, store, 1) // no free slot: the job cannot be adopted under a new lease
 	defer stop()
 	require.Eventually(t, func() bool { return w.renewed("lease-1") >= 1 }, 5*time.Second, 10*time.Millisecond, "the lease is renewed (every third of its 3s)")
@@ -270,7 +270,7 @@ func TestPollerResumesLeasesHeldBeforeARestart(t *testing.T) {
 }
 
 func TestPollerReportsAJobThatFinishedWhileUnleased(t *testing.T) {
-	w, jobs, store := newFakeWork(lease(3, leasedSpecJSON)), newFakeLeasedJobs(), &fakeLeaseStore{}
+	w, jobs, store := newFakeWork(cpLease(3, leasedSpecJSON)), newFakeLeasedJobs(), &fakeLeaseStore{}
 	jobs.set("job-3", job.Succeeded)
 	stop := startPoller(t, w, jobs, store)
 	defer stop()
@@ -280,7 +280,7 @@ func TestPollerReportsAJobThatFinishedWhileUnleased(t *testing.T) {
 }
 
 func TestPollerReportsAnInvalidSpecFailed(t *testing.T) {
-	w, jobs, store := newFakeWork(lease(4, `{"version":1,"source":{"kind":"oracle"}}`)), newFakeLeasedJobs(), &fakeLeaseStore{}
+	w, jobs, store := newFakeWork(cpLease(4, `{"version":1,"source":{"kind":"oracle"}}`)), newFakeLeasedJobs(), &fakeLeaseStore{}
 	stop := startPoller(t, w, jobs, store)
 	defer stop()
 	require.Eventually(t, func() bool { return len(w.reported("lease-4")) == 1 }, 5*time.Second, 5*time.Millisecond)
@@ -289,7 +289,7 @@ func TestPollerReportsAnInvalidSpecFailed(t *testing.T) {
 }
 
 func TestLeasedSpecKeepsExplicitDestinations(t *testing.T) {
-	l := lease(5, `{"version":1,"connection":"c","source":{"kind":"sqlite","dsn":"file:/x.db"},
+	l := cpLease(5, `{"version":1,"connection":"c","source":{"kind":"sqlite","dsn":"file:/x.db"},
 		"destinations":[{"binding":"s3"},{"binding":"controlplane"}]}`)
 	spec, err := leasedSpec(l)
 	require.NoError(t, err)
@@ -297,7 +297,7 @@ func TestLeasedSpecKeepsExplicitDestinations(t *testing.T) {
 }
 
 func TestPollerAdoptsAJobLeasedAgainWhileItRuns(t *testing.T) {
-	w, jobs, store := newFakeWork(lease(6, leasedSpecJSON)), newFakeLeasedJobs(), &fakeLeaseStore{}
+	w, jobs, store := newFakeWork(cpLease(6, leasedSpecJSON)), newFakeLeasedJobs(), &fakeLeaseStore{}
 	stop := startPoller(t, w, jobs, store)
 	defer stop()
 	require.Eventually(t, func() bool { return len(w.reported("lease-6")) == 1 }, 5*time.Second, 5*time.Millisecond)

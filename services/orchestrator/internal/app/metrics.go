@@ -31,6 +31,7 @@ type Metrics struct {
 	partitionsRetried *prometheus.CounterVec
 	eventsRaised      *prometheus.CounterVec
 	leases            *prometheus.CounterVec
+	pollerLease       prometheus.Gauge
 	scheduleFires     *prometheus.CounterVec
 	schedules         prometheus.Gauge
 
@@ -51,6 +52,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		partitionsRetried: metricdef.PartitionRetries.CounterVec(),
 		eventsRaised:      metricdef.WorkflowEvents.CounterVec(),
 		leases:            metricdef.CPLeases.CounterVec(),
+		pollerLease:       metricdef.CPPollerHeld.Gauge(),
 		scheduleFires:     metricdef.ScheduleFires.CounterVec(),
 		schedules:         metricdef.Schedules.Gauge(),
 		inFlight:          map[string]int{},
@@ -77,7 +79,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	}
 	inFlight := metricdef.PartitionsInFlight.GaugeFunc(m.partitionsInFlight)
 	if err := metricdef.Register(reg, m.jobsStarted, m.jobsFinished, m.jobDuration, m.phaseDuration, m.lastSuccess,
-		m.partitionsSent, m.partitionsRetried, m.eventsRaised, m.leases, m.scheduleFires, m.schedules, inFlight); err != nil {
+		m.partitionsSent, m.partitionsRetried, m.eventsRaised, m.leases, m.pollerLease, m.scheduleFires, m.schedules, inFlight); err != nil {
 		return nil, fmt.Errorf("orchestrator: %w", err)
 	}
 	return m, nil
@@ -174,6 +176,16 @@ func (m *Metrics) eventRaised(t EventType) {
 func (m *Metrics) lease(event string) {
 	if m != nil {
 		m.leases.WithLabelValues(event).Inc()
+	}
+}
+
+func (m *Metrics) pollerHeld(held bool) {
+	if m != nil {
+		v := 0.0
+		if held {
+			v = 1
+		}
+		m.pollerLease.Set(v)
 	}
 }
 

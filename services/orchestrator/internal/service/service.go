@@ -28,6 +28,7 @@ type Config struct {
 	ControlPlane      controlplane.Settings
 	LeasedJobs        int
 	PollWait          time.Duration
+	PollerLeaseTTL    time.Duration
 	EngineCallTimeout time.Duration
 	// SlotRetry and ActivityRetry are not settings; tests shorten them.
 	SlotRetry     time.Duration
@@ -46,10 +47,14 @@ func Settings(cfg *Config) func(l *config.Loader) func(*config.Loader) {
 		l.Duration(&cfg.EngineCallTimeout, "WORKFLOW_CALL_TIMEOUT", adapters.DefaultEngineCallTimeout,
 			"bound on each call to the sidecar's workflow engine (start, read, raise an event)")
 		l.Duration(&cfg.PollWait, "CONTROLPLANE_POLL_WAIT", 30*time.Second, "how long one long-poll for work waits (at most 60s)")
+		l.Duration(&cfg.PollerLeaseTTL, "CONTROLPLANE_POLLER_LEASE_TTL", 15*time.Second,
+			"with several orchestrator replicas one polls the control plane, holding a lease in the state store that it renews every TTL/5; "+
+				"when it dies another takes over within this TTL plus TTL/5")
 		checkCP := controlplane.Register(l, &cfg.ControlPlane)
 		return func(l *config.Loader) {
 			checkCP(l)
 			l.Check(cfg.LeasedJobs >= 1, "CONTROLPLANE_MAX_JOBS", "must be at least 1")
+			l.Check(cfg.PollerLeaseTTL >= 5*time.Second && cfg.PollerLeaseTTL <= 10*time.Minute, "CONTROLPLANE_POLLER_LEASE_TTL", "must be from 5s to 10m")
 			l.Check(cfg.PollWait >= time.Second && cfg.PollWait <= time.Minute, "CONTROLPLANE_POLL_WAIT", "must be from 1s to 60s")
 			l.Check(cfg.StateStore != "", "STATE_STORE", "must name the Dapr state store component (e.g. statestore)")
 			l.Check(cfg.SourceConcurrency >= 1, "SOURCE_CONCURRENCY", "must be at least 1")
@@ -162,16 +167,20 @@ func Wire(ctx context.Context, d bootstrap.Deps, cfg Config, c Collaborators) (f
 		c.Work = cp
 	}
 	if c.Work != nil {
-		poller := app.NewPoller(c.Work, jobs, adapters.NewLeaseStore(client, cfg.StateStore), app.PollerOptions{
-			AgentID: cfg.ControlPlane.AgentID, MaxJobs: cfg.LeasedJobs, Wait: cfg.PollWait, Logger: log.Named("leases"),
-			TracerProvider: d.TracerProvider, Jobs: tracing.Jobs, Metrics: metrics,
-		})
+		newPoller := func(held app.LeaseStore) *app.Poller {
+			return app.NewPoller(c.Work, jobs, held, app.PollerOptions{
+				AgentID: cfg.ControlPlane.AgentID, MaxJobs: cfg.LeasedJobs, Wait: cfg.PollWait, Logger: log.Named("leases"),
+				TracerProvider: d.TracerProvider, Jobs: tracing.Jobs, Metrics: metrics,
+			})
+		}
+		pollerLease := adapters.NewPollerLease(client, cfg.StateStore, d.Common.Instance, cfg.PollerLeaseTTL)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			poller.Run(ctx)
+			app.RunPolling(ctx, pollerLease, adapters.NewLeaseStore(client, cfg.StateStore), newPoller, metrics, log.Named("leases"))
 		}()
-		log.Info("polling the control plane for work", zap.String("url", cfg.ControlPlane.URL), zap.String("agent_id", cfg.ControlPlane.AgentID))
+		log.Info("the control plane is polled for work by the replica holding the poller lease", zap.String("url", cfg.ControlPlane.URL),
+			zap.String("agent_id", cfg.ControlPlane.AgentID), zap.String("instance", d.Common.Instance), zap.Duration("lease_ttl", cfg.PollerLeaseTTL))
 	}
 	return func(fctx context.Context) error {
 		done := make(chan struct{})
