@@ -14,12 +14,13 @@ type RecordStore interface {
 }
 
 // VersionedStore keeps records with optimistic concurrency (etags): the
-// catalog-state pointers and the bases jobs compare with. Save with an
-// empty etag creates the key only if it is absent; a lost race is
-// errkind.Conflict.
+// catalog-state pointers, the bases jobs compare with and the partition
+// claims of the replicas. Save with an empty etag creates the key only if
+// it is absent; a lost race is errkind.Conflict.
 type VersionedStore interface {
 	Load(ctx context.Context, key string, v any) (etag string, found bool, err error)
 	Save(ctx context.Context, key string, v any, etag string) error
+	Delete(ctx context.Context, key string) error
 }
 
 // StagingStore is the object store the extractor stages files in. A

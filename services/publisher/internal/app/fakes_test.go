@@ -142,6 +142,13 @@ func (m *memVersioned) Save(_ context.Context, key string, v any, etag string) e
 	return nil
 }
 
+func (m *memVersioned) Delete(_ context.Context, key string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.recs, key)
+	return nil
+}
+
 // memEvents keeps the PublishDone events sent.
 type memEvents struct {
 	mu   sync.Mutex

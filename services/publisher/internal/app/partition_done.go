@@ -70,6 +70,19 @@ func (s *Service) PublishPartition(ctx context.Context, ev job.PartitionDone) er
 		return s.publish(ctx, rec.publishDone(ev.JobID, ev.Partition))
 	}
 
+	claim, published, err := s.claimPartition(ctx, ev, log)
+	if err != nil {
+		return err
+	}
+	if published != nil {
+		log.Info("partition published by another publisher replica; its publish-done is sent again", zap.String("published_run", published.Run))
+		s.backlog.partitionEnded(ev.JobID, ev.Partition)
+		return s.publish(ctx, published.publishDone(ev.JobID, ev.Partition))
+	}
+	defer claim.release(ctx, log)
+	jobStopped := stopped
+	stopped = func() bool { return jobStopped() || claim.ended.Load() || claim.lost.Load() }
+
 	start := time.Now()
 	dests := destinations(ev.Destinations)
 	opened, err := s.openDestinations(dests)
@@ -97,6 +110,8 @@ func (s *Service) PublishPartition(ctx context.Context, ev job.PartitionDone) er
 	files, rows, problems, err := s.compact(ctx, ev, opened, cmp, stopped, log)
 	var refused *uploadError
 	switch {
+	case errors.Is(err, errStopped) && claim.lost.Load():
+		return errkind.Wrap(errkind.Transient, errClaimLost, "publish partition "+ev.Partition)
 	case errors.Is(err, errStopped):
 		log.Info("publish of the partition stopped: the job was cancelled")
 		s.ignore(job.TopicPartitionDone, "job_cancelled")
@@ -122,6 +137,10 @@ func (s *Service) PublishPartition(ctx context.Context, ev job.PartitionDone) er
 		}
 		// verifyRun checked the run's rows against its files.
 		rec.Extracted = maps.Clone(ev.Rows)
+	}
+	if !claim.l.Held() {
+		// Another replica may be publishing it now: it records the partition.
+		return errkind.Wrap(errkind.Transient, errClaimLost, "record partition "+ev.Partition)
 	}
 	if err := s.records.Save(ctx, publishKey(ev.JobID, ev.Partition), rec); err != nil {
 		return fmt.Errorf("record published partition %s of job %s: %w", ev.Partition, ev.JobID, err)

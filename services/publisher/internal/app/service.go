@@ -41,6 +41,11 @@ type Options struct {
 	// Audit records each sealed manifest before it is written and each
 	// upload a destination acknowledged (nil: audit.Off).
 	Audit audit.Recorder
+	// Instance names this replica in the partition claims it holds
+	// (default "publisher"); ClaimTTL bounds how long a dead replica's
+	// claim delays another (default DefaultClaimTTL).
+	Instance string
+	ClaimTTL time.Duration
 }
 
 // Service is the publisher.
@@ -51,6 +56,9 @@ type Service struct {
 	events  EventPublisher
 
 	versioned        VersionedStore
+	claims           VersionedStore
+	instance         string
+	claimTTL         time.Duration
 	snapshots        snapshotCache
 	maxDeletionShare float64
 	target           int64
@@ -88,6 +96,15 @@ func New(o Options) (*Service, error) {
 	if o.Audit == nil {
 		o.Audit = audit.Off{}
 	}
+	if o.Instance == "" {
+		o.Instance = "publisher"
+	}
+	if o.ClaimTTL == 0 {
+		o.ClaimTTL = DefaultClaimTTL
+	}
+	if o.ClaimTTL < time.Second {
+		return nil, fmt.Errorf("publisher: claim TTL %s must be at least 1s", o.ClaimTTL)
+	}
 	m, err := newMetrics(o.Registerer)
 	if err != nil {
 		return nil, err
@@ -97,6 +114,7 @@ func New(o Options) (*Service, error) {
 		target: o.CompactTargetBytes, log: o.Logger, m: m, backlog: newBacklog(m.backlog), tracer: tracerOf(o.TracerProvider), now: o.Now,
 		parts: newKeyedMutex(), jobs: newJobGate(), audit: o.Audit,
 		versioned: o.Versioned, maxDeletionShare: o.MaxDeletionShare,
+		claims: o.Versioned, instance: o.Instance, claimTTL: o.ClaimTTL,
 	}, nil
 }
 

@@ -32,6 +32,7 @@ type Settings struct {
 	CompactTargetBytes int
 	StagingSweep       time.Duration
 	MaxDeletionShare   float64
+	ClaimTTL           time.Duration
 	// ControlPlane is the link to the control plane's ingest API, the
 	// destination named job.DestinationControlPlane (off without a URL).
 	ControlPlane controlplane.Settings
@@ -54,11 +55,15 @@ func Spec() bootstrap.Spec {
 				"how often staged files left by ended jobs (a run killed after its job ended) are deleted")
 			l.Float(&s.MaxDeletionShare, "MAX_DELETION_SHARE", changeset.DefaultMaxDeletionShare,
 				"share of a connection's catalog one run may delete; above it the run's deletions are withheld (a job's max_deletion_share overrides it)")
+			l.Duration(&s.ClaimTTL, "PUBLISH_CLAIM_TTL", app.DefaultClaimTTL,
+				"a replica publishing a partition holds a claim on it in the state store, renewed every TTL/5; another replica waits for it, "+
+					"and takes the partition over when the claim was not renewed for this long (a replica that died)")
 			checkControlPlane := controlplane.Register(l, &s.ControlPlane)
 			return func(l *config.Loader) {
 				checkControlPlane(l)
 				l.Check(s.StagingBinding != "", "STAGING_BINDING", "is empty; name the staging output binding component")
 				l.Check(s.StateStore != "", "STATE_STORE", "is empty; name the state store component")
+				l.Check(s.ClaimTTL >= 5*time.Second && s.ClaimTTL <= 10*time.Minute, "PUBLISH_CLAIM_TTL", "must be from 5s to 10m")
 				l.Check(s.StagingSweep >= time.Second, "STAGING_SWEEP_INTERVAL", "must be at least 1s")
 				l.Check(s.MaxDeletionShare > 0 && s.MaxDeletionShare <= 1, "MAX_DELETION_SHARE",
 					"must be above 0 and at most 1 (0.2: a run may delete up to 20% of the catalog; 1: any share)")
@@ -95,6 +100,8 @@ func Spec() bootstrap.Spec {
 				Registerer:         d.Registry,
 				TracerProvider:     d.TracerProvider,
 				Audit:              d.Audit,
+				Instance:           d.Common.Instance,
+				ClaimTTL:           s.ClaimTTL,
 			})
 			if err != nil {
 				return nil, err
