@@ -39,6 +39,7 @@ var flagHelp = errors.New("help")
 
 func run(ctx context.Context, args []string, env config.LookupEnv, out io.Writer) error {
 	var o stack.Options
+	replicas := map[string]*int{}
 	var quiet, demo, runOnce bool
 	var ackWait time.Duration
 	var streamMax string
@@ -46,14 +47,18 @@ func run(ctx context.Context, args []string, env config.LookupEnv, out io.Writer
 	l.String(&o.Root, "SA_ROOT", ".", "repository root (holds components/ and bin/)")
 	l.String(&o.DataDir, "DATA_DIR", "./data", "where the stack keeps everything it writes")
 	l.Enum(&o.Profile, "PROFILE", "local", stack.Profiles, "component profile: local (NATS JetStream + SQLite, nothing to install) or redis")
-	l.Int(&o.PortBase, "SA_PORT_BASE", 17000, "first of the 150 ports the stack uses; move it to run a second stack")
+	l.Int(&o.PortBase, "SA_PORT_BASE", 17000, fmt.Sprintf("first of the %d ports the stack uses; move it to run a second stack", stack.PortSpan))
 	l.HostPort(&o.RedisHost, "SA_REDIS_HOST", "127.0.0.1:6379", "Redis address for PROFILE=redis")
 	l.String(&o.RedisPassword, "SA_REDIS_PASSWORD", "", "Redis password for PROFILE=redis", config.Secret())
 	l.Int(&o.RedisDB, "SA_REDIS_DB", 0, "Redis database number for PROFILE=redis")
 	l.Enum(&o.LogLevel, "LOG_LEVEL", "info", []string{"debug", "info", "warn", "error"}, "log level of apps and sidecars")
 	l.Duration(&o.StartTimeout, "START_TIMEOUT", 2*time.Minute, "bound on start-up; past it the launcher stops everything and says what was not ready")
 	l.Bool(&quiet, "QUIET", false, "do not echo process output (it is still written to DATA_DIR/logs)")
-	l.Int(&o.ExtractorReplicas, "EXTRACTOR_REPLICAS", 1, fmt.Sprintf("extractor replicas sharing the work (1 to %d)", stack.MaxExtractorReplicas))
+	for _, a := range stack.Apps {
+		replicas[a] = new(int)
+		l.Int(replicas[a], stack.ReplicasVar(a), 1, fmt.Sprintf("%s processes (1 to %d), each with its own sidecar; the second, %s, has the same app id and shares %s's messages "+
+			"(competing consumers); each gets its process name as SA_INSTANCE", a, stack.MaxReplicas, stack.InstanceName(a, 2), a))
+	}
 	l.Duration(&ackWait, "SA_ACK_WAIT", 60*time.Second, "how long the broker waits for a subscriber's answer before redelivering")
 	l.String(&streamMax, "SA_STREAM_MAX_BYTES", "256MiB", "size limit of each of the 8 JetStream streams (PROFILE=local), e.g. 64MiB or 1GiB; the launcher checks DATA_DIR has room for all of them before it starts")
 	l.Bool(&demo, "DEMO", true, "run the demo job on the bundled SQLite database once the stack is up")
@@ -69,8 +74,12 @@ func run(ctx context.Context, args []string, env config.LookupEnv, out io.Writer
 	_, perr := stack.PlanPorts(o.PortBase)
 	l.Check(perr == nil, "SA_PORT_BASE", fmt.Sprint(perr))
 	l.Check(o.RedisDB >= 0 && o.RedisDB <= 15, "SA_REDIS_DB", fmt.Sprintf("invalid value %d: must be 0 to 15", o.RedisDB))
-	l.Check(o.ExtractorReplicas >= 1 && o.ExtractorReplicas <= stack.MaxExtractorReplicas, "EXTRACTOR_REPLICAS",
-		fmt.Sprintf("invalid value %d: must be 1 to %d", o.ExtractorReplicas, stack.MaxExtractorReplicas))
+	o.Replicas = map[string]int{}
+	for _, a := range stack.Apps {
+		n := *replicas[a]
+		l.Check(n >= 1 && n <= stack.MaxReplicas, stack.ReplicasVar(a), fmt.Sprintf("invalid value %d: must be 1 to %d", n, stack.MaxReplicas))
+		o.Replicas[a] = n
+	}
 	l.Check(ackWait >= time.Second, "SA_ACK_WAIT", fmt.Sprintf("invalid value %s: must be at least 1s", ackWait))
 	l.Check(demo || !runOnce, "RUN_ONCE", "RUN_ONCE=1 runs the demo job and exits; it needs DEMO=1")
 	o.AckWait = ackWait
@@ -153,7 +162,7 @@ func printSummary(ctx context.Context, out io.Writer, s *stack.Stack, o stack.Op
 	fmt.Fprintf(out, "\nsecure-agent stack is up in %s (profile %s, data in %s)\n\n", took.Round(100*time.Millisecond), o.Profile, s.DataDir())
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "APP\tAPP PORT\tSIDECAR HTTP\tSIDECAR gRPC\tSIDECAR METRICS\tSTATUS\tCOMPONENTS")
-	for _, a := range stack.Apps {
+	for _, a := range s.Instances() {
 		ap := s.Ports().App[a]
 		status := "healthy"
 		h, err := s.Health(ctx, a)

@@ -66,7 +66,7 @@ func inUseError(dir, path string) error {
 
 // otherBase suggests a port base that does not overlap the holder's.
 func otherBase(base int) int {
-	if base+10000 <= 65535-150 {
+	if base+10000 <= 65535-PortSpan {
 		return base + 10000
 	}
 	return 27000

@@ -17,7 +17,8 @@ func TestPrometheusConfigCoversEveryProcess(t *testing.T) {
 	ports, err := PlanPorts(17000)
 	require.NoError(t, err)
 	l := Layout{ports: ports}
-	targets := l.MetricsTargets([]string{"orchestrator", "extractor", "extractor-2", "publisher", "health"})
+	instances := (&Stack{opts: Options{Replicas: map[string]int{"orchestrator": 2, "extractor": 2, "publisher": 2, "health": 2}}}).Instances()
+	targets := l.MetricsTargets(instances)
 	b, err := PrometheusConfig(targets, PrometheusOptions{ScrapeInterval: 2 * time.Second, RuleFiles: []string{"/r.yaml"}})
 	require.NoError(t, err)
 	var c promConfig
@@ -31,11 +32,15 @@ func TestPrometheusConfigCoversEveryProcess(t *testing.T) {
 			got[st.Targets[0]] = st.Labels
 		}
 	}
-	require.Len(t, got, 5*2+3)
-	require.Equal(t, map[string]string{"app": "extractor", "container": "app", "process": "extractor-2"},
-		got["127.0.0.1:"+itoa(ports.App["extractor-2"].App)])
-	require.Equal(t, map[string]string{"app": "extractor", "container": "daprd", "process": "extractor-2-dapr"},
-		got["127.0.0.1:"+itoa(ports.App["extractor-2"].DaprMetrics)])
+	require.Len(t, got, 8*2+3)
+	for _, inst := range instances {
+		app := AppIDOf(inst)
+		require.Equal(t, map[string]string{"app": app, "container": "app", "process": inst},
+			got["127.0.0.1:"+itoa(ports.App[inst].App)])
+		require.Equal(t, map[string]string{"app": app, "container": "daprd", "process": inst + "-dapr"},
+			got["127.0.0.1:"+itoa(ports.App[inst].DaprMetrics)])
+	}
+	require.Equal(t, "publisher", got["127.0.0.1:"+itoa(ports.App["publisher-2"].App)]["app"])
 	require.Equal(t, "sentry", got["127.0.0.1:"+itoa(ports.SentryMetrics)]["container"])
 	require.True(t, strings.HasPrefix(string(b), "# Written by the secure-agent launcher"))
 }

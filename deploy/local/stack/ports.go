@@ -2,32 +2,58 @@ package stack
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 )
 
 // Apps are the agent's services, in start order; stop order is the reverse.
 var Apps = []string{"orchestrator", "extractor", "publisher", "health"}
 
-// MaxExtractorReplicas bounds EXTRACTOR_REPLICAS: the second replica takes
-// the app port slot after the four apps, the last one inside the 150-port
-// plan. (A cluster scales replicas with its deployment, not this launcher.)
-const MaxExtractorReplicas = 2
+// MaxReplicas bounds each app's replica count (ORCHESTRATOR_REPLICAS,
+// EXTRACTOR_REPLICAS, PUBLISHER_REPLICAS, HEALTH_REPLICAS): every second
+// replica has an app port slot of its own inside the PortSpan plan. (A
+// cluster scales replicas with its deployments, not this launcher.)
+const MaxReplicas = 2
 
-// ReplicaName is the process name of extractor replica i (1-based; replica
-// 1 is plain "extractor"). Every replica has the app id "extractor".
-func ReplicaName(i int) string {
+// PortSpan is how many ports from SA_PORT_BASE the stack's plan covers.
+const PortSpan = 200
+
+// ReplicasVar names the launcher setting of app's replica count, e.g.
+// EXTRACTOR_REPLICAS.
+func ReplicasVar(app string) string { return strings.ToUpper(app) + "_REPLICAS" }
+
+// InstanceName is the process name of replica i (1-based) of app: replica
+// 1 is plain app ("publisher"), replica i is "app-i" ("publisher-2"). Every
+// replica has the app id app, and its own sidecar.
+func InstanceName(app string, i int) string {
 	if i <= 1 {
-		return "extractor"
+		return app
 	}
-	return fmt.Sprintf("extractor-%d", i)
+	return fmt.Sprintf("%s-%d", app, i)
 }
 
-// AppIDOf maps a process-level app name (extractor-2) to its app id.
+// AppIDOf maps a process-level app name (publisher-2) to its app id
+// (publisher). Only "<app>-<number>" of the four Apps is mapped; anything
+// else (a sidecar's "extractor-dapr", "sentry") comes back unchanged.
 func AppIDOf(name string) string {
-	if strings.HasPrefix(name, "extractor-") {
-		return "extractor"
+	for _, a := range Apps {
+		n, ok := strings.CutPrefix(name, a+"-")
+		if !ok || n == "" {
+			continue
+		}
+		if _, err := strconv.ParseUint(n, 10, 16); err == nil {
+			return a
+		}
 	}
 	return name
+}
+
+// appSlots is the order of the app port slots, base+100, base+110, ...: the
+// four apps, then the second replicas, extractor-2 first (it had its slot
+// before the others had replicas, so no port moved when they got theirs).
+var appSlots = []string{
+	"orchestrator", "extractor", "publisher", "health",
+	"extractor-2", "orchestrator-2", "publisher-2", "health-2",
 }
 
 // Ports is the whole stack's port plan, derived from one base so a second
@@ -59,10 +85,11 @@ type AppPorts struct {
 	App, DaprHTTP, DaprGRPC, DaprInternal, DaprMetrics int
 }
 
-// PlanPorts lays out every port from base; nothing outside [base, base+150) is used.
+// PlanPorts lays out every port from base, every replica's included;
+// nothing outside [base, base+PortSpan) is used.
 func PlanPorts(base int) (Ports, error) {
-	if base < 1024 || base > 65535-150 {
-		return Ports{}, fmt.Errorf("port base %d out of range: pick a number from 1024 to %d (the stack uses the next 150 ports)", base, 65535-150)
+	if base < 1024 || base > 65535-PortSpan {
+		return Ports{}, fmt.Errorf("port base %d out of range: pick a number from 1024 to %d (the stack uses the next %d ports)", base, 65535-PortSpan, PortSpan)
 	}
 	p := Ports{
 		Base: base, NATS: base,
@@ -73,11 +100,7 @@ func PlanPorts(base int) (Ports, error) {
 		ControlPlaneAPI: base + 40, ControlPlaneAdmin: base + 41,
 		App: map[string]AppPorts{},
 	}
-	names := append([]string{}, Apps...)
-	for i := 2; i <= MaxExtractorReplicas; i++ {
-		names = append(names, ReplicaName(i))
-	}
-	for i, a := range names {
+	for i, a := range appSlots {
 		o := base + 100 + i*10
 		p.App[a] = AppPorts{App: o, DaprHTTP: o + 1, DaprGRPC: o + 2, DaprInternal: o + 3, DaprMetrics: o + 4}
 	}
@@ -99,6 +122,25 @@ func (p Ports) All() map[int]string {
 		m[ap.DaprGRPC] = a + " sidecar gRPC"
 		m[ap.DaprInternal] = a + " sidecar internal gRPC"
 		m[ap.DaprMetrics] = a + " sidecar metrics"
+	}
+	return m
+}
+
+// Used lists the ports of a stack running only instances (the Dapr and
+// reference control planes' and those instances' own) with their owners:
+// the slots of replicas it does not run may be another stack's.
+func (p Ports) Used(instances []string) map[int]string {
+	m := p.All()
+	run := map[string]bool{}
+	for _, n := range instances {
+		run[n] = true
+	}
+	for a, ap := range p.App {
+		if !run[a] {
+			for _, port := range []int{ap.App, ap.DaprHTTP, ap.DaprGRPC, ap.DaprInternal, ap.DaprMetrics} {
+				delete(m, port)
+			}
+		}
 	}
 	return m
 }

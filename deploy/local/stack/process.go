@@ -185,7 +185,7 @@ type lineWriter struct {
 
 func newLineWriter(w io.Writer) *lineWriter {
 	width := 0
-	for _, n := range append([]string{"nats", "sentry", "placement", "scheduler"}, Apps...) {
+	for _, n := range append([]string{"nats", "sentry", "placement", "scheduler"}, appSlots...) {
 		if l := len(n) + len("-dapr"); l > width {
 			width = l
 		}

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -31,8 +32,14 @@ type Options struct {
 	RedisDB       int    // redis profile; lets two stacks share one server
 	LogLevel      string // apps and sidecars
 	StartTimeout  time.Duration
-	// ExtractorReplicas runs this many extractor processes (1 or 2), each
-	// with its own sidecar, sharing extraction requests as competing consumers.
+	// Replicas is how many processes of each app run, keyed by app id (1 to
+	// MaxReplicas; a missing app or 0 is 1). Each replica has its own
+	// sidecar and tokens, the same app id, and SA_INSTANCE=its process name
+	// (InstanceName); replicas share their app's messages as competing
+	// consumers.
+	Replicas map[string]int
+	// ExtractorReplicas is Replicas["extractor"] by its older name: 0 leaves
+	// that to Replicas; set both and they must agree.
 	ExtractorReplicas int
 	// AckWait is how long the broker waits for a subscriber's answer before
 	// redelivering (JetStream ackWait; default 60s).
@@ -109,12 +116,11 @@ func prepare(opts Options) (*Stack, error) {
 	if opts.LogLevel == "" {
 		opts.LogLevel = "info"
 	}
-	if opts.ExtractorReplicas == 0 {
-		opts.ExtractorReplicas = 1
+	replicas, err := resolveReplicas(opts.Replicas, opts.ExtractorReplicas)
+	if err != nil {
+		return nil, err
 	}
-	if opts.ExtractorReplicas < 1 || opts.ExtractorReplicas > MaxExtractorReplicas {
-		return nil, fmt.Errorf("EXTRACTOR_REPLICAS is %d: use 1 to %d", opts.ExtractorReplicas, MaxExtractorReplicas)
-	}
+	opts.Replicas, opts.ExtractorReplicas = replicas, replicas["extractor"]
 	if opts.AckWait <= 0 {
 		opts.AckWait = 60 * time.Second
 	}
@@ -218,7 +224,7 @@ func (s *Stack) checkBinaries() error {
 
 func (s *Stack) checkPortsFree() error {
 	var busy []string
-	all := s.ports.All()
+	all := s.ports.Used(s.Instances())
 	if s.opts.Profile == "local" {
 		all[s.ports.NATS] = "nats"
 	}
@@ -416,12 +422,51 @@ func (s *Stack) startDaprControlPlane(ctx context.Context) error {
 	return s.waitHTTP(ctx, "scheduler", fmt.Sprintf("http://%s:%d/healthz", lo, p.SchedulerHealthz))
 }
 
-// Instances are the app processes this stack runs: the four apps and any
-// extra extractor replicas.
+// resolveReplicas checks the replica counts of Options and returns one for
+// every app (missing or 0 is 1).
+func resolveReplicas(byApp map[string]int, extractor int) (map[string]int, error) {
+	out := map[string]int{}
+	for a, n := range byApp {
+		if !slices.Contains(Apps, a) {
+			return nil, fmt.Errorf("replicas of unknown app %q: the apps are %s", a, strings.Join(Apps, ", "))
+		}
+		out[a] = n
+	}
+	if extractor != 0 {
+		if n := out["extractor"]; n != 0 && n != extractor {
+			return nil, fmt.Errorf("extractor replicas set twice: ExtractorReplicas %d, Replicas[extractor] %d", extractor, n)
+		}
+		out["extractor"] = extractor
+	}
+	for _, a := range Apps {
+		if out[a] == 0 {
+			out[a] = 1
+		}
+		if n := out[a]; n < 1 || n > MaxReplicas {
+			return nil, fmt.Errorf("%s is %d: use 1 to %d", ReplicasVar(a), n, MaxReplicas)
+		}
+	}
+	return out, nil
+}
+
+// replicas is how many processes of app this stack runs.
+func (s *Stack) replicas(app string) int {
+	n := s.opts.Replicas[app]
+	if app == "extractor" && n == 0 {
+		n = s.opts.ExtractorReplicas
+	}
+	return max(n, 1)
+}
+
+// Instances are the app processes this stack runs, in start order: each
+// app in Apps order, its further replicas right after it (orchestrator,
+// orchestrator-2, extractor, extractor-2, ...).
 func (s *Stack) Instances() []string {
-	out := append([]string{}, Apps...)
-	for i := 2; i <= s.opts.ExtractorReplicas; i++ {
-		out = append(out, ReplicaName(i))
+	var out []string
+	for _, a := range Apps {
+		for i := 1; i <= s.replicas(a); i++ {
+			out = append(out, InstanceName(a, i))
+		}
 	}
 	return out
 }
@@ -460,17 +505,25 @@ func (s *Stack) startApp(name string) error {
 	if _, err := s.spawn(name+"-dapr", s.bin("daprd"), args, env); err != nil {
 		return err
 	}
-	appEnv := []string{
-		"APP_ID=" + app, "APP_HOST=" + lo, "APP_PORT=" + strconv.Itoa(ap.App),
+	_, err := s.spawn(name, s.bin(app), nil, s.appEnv(name))
+	return err
+}
+
+// appEnv is the environment of the app instance name (not its sidecar).
+func (s *Stack) appEnv(name string) []string {
+	ap := s.ports.App[name]
+	env := []string{
+		"APP_ID=" + AppIDOf(name), "APP_HOST=127.0.0.1", "APP_PORT=" + strconv.Itoa(ap.App),
 		"DAPR_HTTP_PORT=" + strconv.Itoa(ap.DaprHTTP), "DAPR_GRPC_PORT=" + strconv.Itoa(ap.DaprGRPC),
 		"LOG_FORMAT=console", "LOG_LEVEL=" + s.opts.LogLevel,
 	}
-	appEnv = append(appEnv, s.otlpEnv()...)
-	appEnv = append(appEnv, s.controlPlaneEnv()...)
-	appEnv = append(appEnv, s.opts.AppEnv...)
-	appEnv = append(appEnv, s.appTokenEnv(name)...)
-	_, err := s.spawn(name, s.bin(app), nil, appEnv)
-	return err
+	env = append(env, s.otlpEnv()...)
+	env = append(env, s.controlPlaneEnv()...)
+	env = append(env, s.opts.AppEnv...)
+	// After AppEnv (the last of a name wins): each replica keeps its own
+	// identity, which the services use for their leases.
+	env = append(env, "SA_INSTANCE="+name)
+	return append(env, s.appTokenEnv(name)...)
 }
 
 // otlpEnv points an app's exporter at OTLPEndpoint.

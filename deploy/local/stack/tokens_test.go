@@ -36,10 +36,11 @@ func TestAPITokenIsMadeOnceAndKept(t *testing.T) {
 
 func TestPrepareTokensPerInstanceAndFreshEachStart(t *testing.T) {
 	dir := t.TempDir()
-	s := &Stack{opts: Options{DataDir: dir, ExtractorReplicas: 2}}
+	s := &Stack{opts: Options{DataDir: dir, Replicas: map[string]int{"orchestrator": 2, "extractor": 2, "publisher": 2, "health": 2}}}
 	require.NoError(t, s.prepareTokens())
 	first := s.Tokens()
-	require.Len(t, first.Sidecar, len(Apps)+1)
+	require.Len(t, first.Sidecar, 2*len(Apps))
+	require.Len(t, first.App, 2*len(Apps))
 	seen := map[string]bool{first.API: true}
 	for _, inst := range s.Instances() {
 		for _, tok := range []string{first.Sidecar[inst], first.App[inst]} {
@@ -60,18 +61,29 @@ func TestPrepareTokensPerInstanceAndFreshEachStart(t *testing.T) {
 	require.Equal(t, first, read)
 
 	// Only the apps with client routes get the job API token.
-	require.Contains(t, s.appTokenEnv("orchestrator"), "CLIENT_API_TOKEN="+first.API)
-	require.Contains(t, s.appTokenEnv("health"), "CLIENT_API_TOKEN="+first.API)
-	for _, inst := range []string{"extractor", "extractor-2", "publisher"} {
+	for _, inst := range []string{"orchestrator", "orchestrator-2", "health", "health-2"} {
+		require.Contains(t, s.appTokenEnv(inst), "CLIENT_API_TOKEN="+first.API, inst)
+	}
+	for _, inst := range []string{"extractor", "extractor-2", "publisher", "publisher-2"} {
 		require.NotContains(t, s.appTokenEnv(inst), "CLIENT_API_TOKEN="+first.API, inst)
 		require.Equal(t, []string{"DAPR_API_TOKEN=" + first.Sidecar[inst], "APP_API_TOKEN=" + first.App[inst]}, s.sidecarTokenEnv(inst))
 	}
 
-	s2 := &Stack{opts: Options{DataDir: dir, ExtractorReplicas: 1}}
+	s2 := &Stack{opts: Options{DataDir: dir, ExtractorReplicas: 2}}
 	require.NoError(t, s2.prepareTokens())
 	second := s2.Tokens()
 	require.Equal(t, first.API, second.API)
+	require.Len(t, second.Sidecar, len(Apps)+1, "ExtractorReplicas still adds extractor-2")
 	require.NotEqual(t, first.Sidecar["orchestrator"], second.Sidecar["orchestrator"], "sidecar tokens are new at every start")
+	require.NotEqual(t, first.Sidecar["extractor-2"], second.Sidecar["extractor-2"])
+	for _, inst := range []string{"orchestrator-2", "publisher-2", "health-2"} {
+		_, err = os.Stat(filepath.Join(TokensDir(dir), inst+".env"))
+		require.ErrorIs(t, err, os.ErrNotExist, "a previous start's tokens do not linger: %s", inst)
+	}
+
+	s3 := &Stack{opts: Options{DataDir: dir}}
+	require.NoError(t, s3.prepareTokens())
+	require.Len(t, s3.Tokens().Sidecar, len(Apps))
 	_, err = os.Stat(filepath.Join(TokensDir(dir), "extractor-2.env"))
-	require.ErrorIs(t, err, os.ErrNotExist, "a previous start's tokens do not linger")
+	require.ErrorIs(t, err, os.ErrNotExist)
 }
