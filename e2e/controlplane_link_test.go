@@ -127,9 +127,16 @@ type linkedStack struct {
 
 func startLinkedStack(t *testing.T, portBase int, env ...string) *linkedStack {
 	t.Helper()
+	return startLinkedStackWith(t, portBase, 6*time.Second, func(*stack.Options) {}, env...)
+}
+
+// startLinkedStackWith is startLinkedStack with the control plane's lease
+// duration and stack options changed by set (replicas, say).
+func startLinkedStackWith(t *testing.T, portBase int, leaseDuration time.Duration, set func(*stack.Options), env ...string) *linkedStack {
+	t.Helper()
 	secret := "e2e-secret-" + randomSuffix(t)
 	vault := newFakeVault(t, map[string]string{"controlplane-client-id": cpClientID, "controlplane-client-secret": secret})
-	cp, err := controlplane.Start(controlplane.Options{ClientID: cpClientID, ClientSecret: secret, LeaseDuration: 6 * time.Second})
+	cp, err := controlplane.Start(controlplane.Options{ClientID: cpClientID, ClientSecret: secret, LeaseDuration: leaseDuration})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = cp.Close() })
 
@@ -137,7 +144,7 @@ func startLinkedStack(t *testing.T, portBase int, env ...string) *linkedStack {
 	writeSecrets(t, dataDir)
 	caFile := filepath.Join(t.TempDir(), "cp-ca.pem")
 	require.NoError(t, os.WriteFile(caFile, cp.CAPEM(), 0o600))
-	s, err := stack.Start(context.Background(), stack.Options{
+	o := stack.Options{
 		Root: root(t), DataDir: dataDir, Profile: "local", PortBase: portBase, StartTimeout: 3 * time.Minute,
 		AckWait: 10 * time.Second, Progress: &testLog{t: t},
 		ExtraResources: []string{vault.componentDir(t)},
@@ -149,7 +156,9 @@ func startLinkedStack(t *testing.T, portBase int, env ...string) *linkedStack {
 			// leased again (and adopted) before the loss is noticed.
 			"CONTROLPLANE_MAX_JOBS=1",
 		}, env...),
-	})
+	}
+	set(&o)
+	s, err := stack.Start(context.Background(), o)
 	require.NoError(t, err)
 	supervise(t, s, dataDir)
 	return &linkedStack{s: s, cp: cp, vault: vault, db: demoDB(t), secrets: []string{secret}}
@@ -223,6 +232,12 @@ func (l *linkedStack) ingested(t *testing.T, id string) []string {
 	require.Len(t, stored, len(m.Files), "files stored that the manifest does not list")
 	sort.Strings(out)
 	return out
+}
+
+// kill SIGKILLs one process of the stack and waits until it was restarted.
+func (l *linkedStack) kill(t *testing.T, name string) {
+	t.Helper()
+	agent{t: t, s: l.s}.kill(name)
 }
 
 func (l *linkedStack) run(t *testing.T) (string, []string) {

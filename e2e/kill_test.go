@@ -40,12 +40,20 @@ const (
 // extractor, the default ack wait.
 func prodStack(t *testing.T, portBase int) agent {
 	t.Helper()
+	return prodStackWith(t, portBase, func(*stack.Options) {})
+}
+
+// prodStackWith is prodStack with options changed by set (replicas, say).
+func prodStackWith(t *testing.T, portBase int, set func(*stack.Options)) agent {
+	t.Helper()
 	dataDir := stackDataDir(t)
 	writeSecrets(t, dataDir)
-	s, err := stack.Start(context.Background(), stack.Options{
+	o := stack.Options{
 		Root: root(t), DataDir: dataDir, Profile: "local", PortBase: portBase, StartTimeout: 3 * time.Minute,
 		Progress: &testLog{t: t}, Restarts: 100, // these tests kill on purpose, many times
-	})
+	}
+	set(&o)
+	s, err := stack.Start(context.Background(), o)
 	require.NoError(t, err)
 	supervise(t, s, dataDir)
 	return agent{t: t, s: s}

@@ -171,12 +171,29 @@ func referenceAssets(t *testing.T, args ...string) []string {
 
 // kill SIGKILLs one process of the stack and waits until the stack's
 // supervisor has started it again and every app is healthy.
-func (a agent) kill(name string) {
+func (a agent) kill(name string) { a.killAll(name) }
+
+// killAll SIGKILLs the named processes at once, then waits until each was
+// started again and is healthy.
+func (a agent) killAll(names ...string) {
 	a.t.Helper()
-	before := a.s.Pids()[name]
-	require.NotZero(a.t, before, "no process %s", name)
-	require.NoError(a.t, syscall.Kill(before, syscall.SIGKILL))
-	a.t.Logf("killed %s (pid %d)", name, before)
+	pids := map[string]int{}
+	for _, name := range names {
+		before := a.s.Pids()[name]
+		require.NotZero(a.t, before, "no process %s", name)
+		require.NoError(a.t, syscall.Kill(before, syscall.SIGKILL))
+		a.t.Logf("killed %s (pid %d)", name, before)
+		pids[name] = before
+	}
+	for _, name := range names {
+		a.waitBack(name, pids[name])
+	}
+}
+
+// waitBack waits until process name runs again under a pid other than
+// before, healthy.
+func (a agent) waitBack(name string, before int) {
+	a.t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
 		if pid := a.s.Pids()[name]; pid != before && pid != 0 && alive(pid) {

@@ -278,22 +278,59 @@ type InvokeResult struct {
 // body (nil: none) and decodes a 2xx answer into out (nil: ignored). A
 // non-2xx answer becomes an error of the matching errkind carrying the
 // callee's message, so callers can tell "invalid" from "try again".
+//
+// A call that certainly never reached the callee's app — its sidecar could
+// not connect to the app (a replica restarting) or the callee's sidecar
+// was down — is sent again, with back-off, for up to unreachedRetry (or
+// until ctx ends): the name resolution picks an instance each time, so
+// another replica answers. A call that may have reached the app is never
+// repeated here.
 func (s *Sidecar) InvokeJSON(ctx context.Context, appID, verb, method string, in, out any) (err error) {
 	ctx, span := s.startInvoke(ctx, appID, verb, method)
 	defer func() { endInvoke(span, err) }()
-	var body io.Reader
+	var payload []byte
 	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
+		if payload, err = json.Marshal(in); err != nil {
 			return fmt.Errorf("encode request for %s %s on %s: %w", verb, method, appID, err)
 		}
-		body = bytes.NewReader(b)
+	}
+	giveUp := time.Now().Add(unreachedRetry)
+	for wait := 100 * time.Millisecond; ; wait = min(2*wait, time.Second) {
+		err = s.invokeJSONOnce(ctx, appID, verb, method, payload, in != nil, out)
+		if err == nil || !unreached(err) || time.Now().Add(wait).After(giveUp) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+	}
+}
+
+// unreachedRetry bounds how long InvokeJSON repeats a call that never
+// reached the callee's app.
+const unreachedRetry = 15 * time.Second
+
+// unreached reports a call that never reached the callee's app: the
+// callee's sidecar could not connect to its app, or the caller's sidecar
+// could not connect to the callee's sidecar.
+func unreached(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "connect: connection refused") &&
+		(strings.Contains(msg, "error invoking app channel") || strings.Contains(msg, "code = Unavailable"))
+}
+
+func (s *Sidecar) invokeJSONOnce(ctx context.Context, appID, verb, method string, payload []byte, hasBody bool, out any) error {
+	var body io.Reader
+	if hasBody {
+		body = bytes.NewReader(payload)
 	}
 	req, err := http.NewRequestWithContext(ctx, verb, s.base+"/v1.0/invoke/"+appID+"/method/"+strings.TrimPrefix(method, "/"), body)
 	if err != nil {
 		return err
 	}
-	if in != nil {
+	if hasBody {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	s.propagator.Inject(ctx, propagation.HeaderCarrier(req.Header))

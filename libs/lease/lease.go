@@ -10,9 +10,9 @@
 // own monotonic clock (the way Kubernetes' leader election does): clocks
 // of different hosts are never compared. A holder steps down on its own
 // once TTL/2 has passed since its last successful write, so it has stopped
-// before anyone can take over. The same holder name taking the lease again
-// (a restarted process of the same replica: its old process is gone)
-// needs no wait.
+// before anyone can take over. A holder name is not trusted to mean the
+// same process: a restarted replica waits like any other (two replicas
+// given the same name by mistake must not both hold the lease).
 package lease
 
 import (
@@ -38,7 +38,7 @@ type Store interface {
 // Record is what the lease's key holds.
 type Record struct {
 	Holder string `json:"holder"` // "" after a release: free to take at once
-	// Term grows by one at every change of holder: a fencing token for
+	// Term grows by one every time the lease is taken: a fencing token for
 	// whoever wants to record which term did something.
 	Term      int64           `json:"term"`
 	TTL       string          `json:"ttl"`        // as the holder set it
@@ -86,13 +86,14 @@ type Status struct {
 	Acquired bool
 	Holder   string // the holder now (this replica when Acquired)
 	Term     int64
-	// TakenOver is true when the lease was taken from another holder that
-	// stopped writing (rather than free, new or already ours).
+	// TakenOver is true when the lease was taken from a holder that
+	// stopped writing (rather than free or new).
 	TakenOver bool
 }
 
-// TryAcquire takes the lease if it is free, new, already this holder's,
-// or its holder has not written for the TTL as seen by this replica. It
+// TryAcquire takes the lease if it is free, new, or its holder (another
+// replica, or an earlier process of this one) has not written for the TTL
+// as seen by this replica. It
 // never waits; call it again (every TTL/5, say) until it answers Acquired.
 func (l *Lease) TryAcquire(ctx context.Context) (Status, error) {
 	l.mu.Lock()
@@ -108,7 +109,7 @@ func (l *Lease) TryAcquire(ctx context.Context) (Status, error) {
 	now := l.now()
 	takeover := false
 	switch {
-	case !found, rec.Holder == "", rec.Holder == l.holder:
+	case !found, rec.Holder == "":
 	case l.seen && l.seenEtag == etag && now.Sub(l.seenAt) >= l.ttl:
 		takeover = true
 	default:
@@ -118,9 +119,7 @@ func (l *Lease) TryAcquire(ctx context.Context) (Status, error) {
 		return Status{Holder: rec.Holder, Term: rec.Term}, nil
 	}
 	next := rec
-	if rec.Holder != l.holder {
-		next.Term++
-	}
+	next.Term++
 	next.Holder, next.TTL, next.RenewedAt = l.holder, l.ttl.String(), time.Now().UTC()
 	if err := l.store.Save(ctx, l.key, next, etag); err != nil {
 		if errkind.Of(err) == errkind.Conflict {

@@ -89,18 +89,25 @@ func TestFencedWritesOfAReplacedHolder(t *testing.T) {
 	require.NoError(t, b.Renew(ctx))
 }
 
-func TestRestartedReplicaRetakesByName(t *testing.T) {
+// A restarted replica (same name, new process) waits like any other: a
+// name is not proof that the old process is gone.
+func TestRestartedReplicaWaitsLikeAnyOther(t *testing.T) {
 	ctx := context.Background()
 	st, c := leasetest.NewMemStore(), &clock{t: time.Unix(1000, 0)}
 	first := newAt(st, "orchestrator", c)
 	_, err := first.TryAcquire(ctx)
 	require.NoError(t, err)
 	require.NoError(t, first.Put(ctx, []string{"lease-1"}))
-	again := newAt(st, "orchestrator", c) // the same replica, restarted
+	again := newAt(st, "orchestrator", c)
 	s, err := again.TryAcquire(ctx)
 	require.NoError(t, err)
-	require.True(t, s.Acquired, "the same replica need not wait for its own lease")
-	require.EqualValues(t, 1, s.Term)
+	require.False(t, s.Acquired, "the same name does not skip the wait")
+	c.advance(15 * time.Second)
+	s, err = again.TryAcquire(ctx)
+	require.NoError(t, err)
+	require.True(t, s.Acquired)
+	require.True(t, s.TakenOver)
+	require.EqualValues(t, 2, s.Term)
 	require.JSONEq(t, `["lease-1"]`, string(again.Data()))
 }
 

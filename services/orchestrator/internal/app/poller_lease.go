@@ -32,8 +32,8 @@ type heldLeases struct {
 
 // RunPolling runs the control-plane poller on this replica whenever it
 // holds the poller lease, until ctx ends. Replicas that do not hold it try
-// every TTL/5; one takes over within TTL (plus that interval) of the
-// holder's last write when the holder dies. The held control-plane leases
+// every TTL/5; one takes over within TTL + 2·TTL/5 of the holder's last
+// write when the holder dies. The held control-plane leases
 // are kept with the lease itself, so every write of them is fenced: a
 // replica that lost the lease can no longer record anything and stops
 // polling. legacy holds leases an earlier version recorded under its own

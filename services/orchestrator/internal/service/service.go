@@ -49,7 +49,7 @@ func Settings(cfg *Config) func(l *config.Loader) func(*config.Loader) {
 		l.Duration(&cfg.PollWait, "CONTROLPLANE_POLL_WAIT", 30*time.Second, "how long one long-poll for work waits (at most 60s)")
 		l.Duration(&cfg.PollerLeaseTTL, "CONTROLPLANE_POLLER_LEASE_TTL", 15*time.Second,
 			"with several orchestrator replicas one polls the control plane, holding a lease in the state store that it renews every TTL/5; "+
-				"when it dies another takes over within this TTL plus TTL/5")
+				"when it dies another takes over within this TTL plus 2/5 of it")
 		checkCP := controlplane.Register(l, &cfg.ControlPlane)
 		return func(l *config.Loader) {
 			checkCP(l)
