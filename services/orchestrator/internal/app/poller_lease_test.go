@@ -44,7 +44,6 @@ func startReplica(t *testing.T, st *leasetest.MemStore, name string, w *fakeWork
 	return r
 }
 
-
 // Two replicas: one polls; when it is cut off from the state store it
 // stops polling and the other takes over within the TTL plus its retry
 // interval, resuming the control-plane lease the first was keeping, so
