@@ -28,6 +28,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/secure-agent/secure-agent/deploy/local/stack"
 	"github.com/secure-agent/secure-agent/e2e/internal/benchcat"
 )
 
@@ -55,6 +56,7 @@ type config struct {
 	// local stack, submission to manifest.
 	e2e           bool
 	stackPortBase int
+	replicas      int
 	cases         []string
 }
 
@@ -114,6 +116,15 @@ func run(ctx context.Context, args []string) error {
 	fs.StringVar(&cfg.mariadb, "mariadb", "mariadb", "mariadb client binary")
 	fs.BoolVar(&cfg.e2e, "e2e", os.Getenv("BENCH_E2E") != "0", "also run the catalog through the whole local stack (env BENCH_E2E=0 skips it)")
 	fs.IntVar(&cfg.stackPortBase, "stack-port-base", 25000, "SA_PORT_BASE of the stack the end-to-end case starts")
+	defReplicas := 1
+	if v := os.Getenv("BENCH_REPLICAS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("BENCH_REPLICAS=%q: use 1 or 2", v)
+		}
+		defReplicas = n
+	}
+	fs.IntVar(&cfg.replicas, "replicas", defReplicas, "with 2, the end-to-end case runs again on two replicas of every service and compares (env BENCH_REPLICAS)")
 	defCases := "a,b,c"
 	if v := os.Getenv("BENCH_CASES"); v != "" {
 		defCases = v
@@ -126,6 +137,9 @@ func run(ctx context.Context, args []string) error {
 	cfg.cases = strings.Split(caseList, ",")
 	if cfg.tables < 10 {
 		return fmt.Errorf("--tables %d: use at least 10 (there is one view per 10 tables)", cfg.tables)
+	}
+	if cfg.replicas < 1 || cfg.replicas > stack.MaxReplicas {
+		return fmt.Errorf("--replicas %d (BENCH_REPLICAS): use 1 to %d", cfg.replicas, stack.MaxReplicas)
 	}
 	if cfg.runs < 1 {
 		return fmt.Errorf("--runs %d: use at least 1", cfg.runs)
@@ -204,11 +218,25 @@ func runCase(ctx context.Context, cfg config, bc benchCase, agentctl string, que
 	if !cfg.e2e {
 		return nil
 	}
-	e2e, err := measurePipeline(ctx, cfg, spec)
+	e2e, err := measurePipeline(ctx, cfg, spec, pipelineRun{incremental: true})
 	if err != nil {
 		return fmt.Errorf("end-to-end case: %w", err)
 	}
-	return reportPipeline(os.Stdout, os.Stderr, bc, sh, sd.floorName, res, e2e)
+	if err := reportPipeline(os.Stdout, os.Stderr, bc, sh, sd.floorName, res, e2e); err != nil {
+		return err
+	}
+	if cfg.replicas < 2 {
+		return nil
+	}
+	two := map[string]int{}
+	for _, app := range stack.Apps {
+		two[app] = cfg.replicas
+	}
+	scaled, err := measurePipeline(ctx, cfg, spec, pipelineRun{replicas: two})
+	if err != nil {
+		return fmt.Errorf("end-to-end case with %d replicas of each service: %w", cfg.replicas, err)
+	}
+	return reportReplicas(os.Stdout, os.Stderr, bc, sh, cfg.replicas, e2e, scaled)
 }
 
 func (c config) dsn(db string) string {

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -14,6 +16,9 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
 
 	"github.com/secure-agent/secure-agent/deploy/local/stack"
 	"github.com/secure-agent/secure-agent/libs/job"
@@ -41,21 +46,30 @@ type e2eResult struct {
 	noChange        []time.Duration
 	noChangeShipped int64
 	noChangeFiles   int
+	// assetSet identifies the last full run's asset set (assetSetOf).
+	assetSet string
+}
+
+// pipelineRun is one stack the end-to-end case runs on.
+type pipelineRun struct {
+	replicas    map[string]int // nil: one of each
+	incremental bool           // also time incremental runs of the unchanged source
 }
 
 // measurePipeline starts the local stack (embedded default profile) and
 // times cfg.runs jobs on the catalog from submission to a terminal state
 // with the manifest written, after one warm-up job, while sampling every
 // stack process's RSS.
-func measurePipeline(ctx context.Context, cfg config, spec string) (e2eResult, error) {
+func measurePipeline(ctx context.Context, cfg config, spec string, pr pipelineRun) (e2eResult, error) {
 	res := e2eResult{peakRSS: map[string]int64{}}
 	dataDir, err := os.MkdirTemp("", "sa-bench-stack-")
 	if err != nil {
 		return res, err
 	}
 	defer os.RemoveAll(dataDir)
-	fmt.Fprintln(os.Stderr, "bench: starting the local stack for the end-to-end case")
-	s, err := stack.Start(ctx, stack.Options{Root: cfg.root, DataDir: dataDir, Profile: "local", PortBase: cfg.stackPortBase, LogLevel: "warn"})
+	fmt.Fprintf(os.Stderr, "bench: starting the local stack for the end-to-end case (%s)\n", replicasLabel(pr.replicas))
+	s, err := stack.Start(ctx, stack.Options{Root: cfg.root, DataDir: dataDir, Profile: "local", PortBase: cfg.stackPortBase, LogLevel: "warn",
+		Replicas: pr.replicas})
 	if err != nil {
 		return res, fmt.Errorf("start the stack: %w", err)
 	}
@@ -112,6 +126,12 @@ func measurePipeline(ctx context.Context, cfg config, spec string) (e2eResult, e
 		if res.shipped, _, err = shipped(dataDir, st.ID); err != nil {
 			return res, err
 		}
+		if res.assetSet, err = assetSetOf(filepath.Join(dataDir, "destination", job.DefaultPrefix, st.ID)); err != nil {
+			return res, err
+		}
+	}
+	if !pr.incremental {
+		return res, nil
 	}
 	// The source does not change: each incremental run compares with the
 	// last full one and ships its manifest only.
@@ -240,4 +260,47 @@ func (r e2eResult) maxRSS() (string, int64) {
 		}
 	}
 	return best, top
+}
+
+// replicasLabel says how many replicas of each service a stack runs.
+func replicasLabel(r map[string]int) string {
+	if len(r) == 0 {
+		return "one replica of each service"
+	}
+	var parts []string
+	for _, app := range stack.Apps {
+		parts = append(parts, fmt.Sprintf("%s %d", app, max(r[app], 1)))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// assetSetOf identifies the asset set of the job in dir, independent of
+// file and row order: the number of assets and the sum (mod 2^64) of the
+// first 8 bytes of sha256("kind qualified-name") of each. Two runs with
+// the same set give the same value; streaming, so a 5M-asset job needs no
+// sorted copy.
+func assetSetOf(dir string) (string, error) {
+	m, err := model.ReadManifest(dir)
+	if err != nil {
+		return "", fmt.Errorf("the manifest in %s: %w", dir, err)
+	}
+	var n, sum uint64
+	for _, f := range m.Files {
+		err := model.ReadFile(filepath.Join(dir, f.Name), func(kind model.Kind, rec arrow.Record) error {
+			qn, ok := rec.Column(0).(*array.String)
+			if !ok {
+				return fmt.Errorf("%s: the first column is %s, not the qualified name", f.Name, rec.Column(0).DataType())
+			}
+			for i := 0; i < qn.Len(); i++ {
+				h := sha256.Sum256([]byte(string(kind) + " " + qn.Value(i)))
+				sum += binary.BigEndian.Uint64(h[:8])
+				n++
+			}
+			return nil
+		})
+		if err != nil {
+			return "", fmt.Errorf("read %s: %w", f.Name, err)
+		}
+	}
+	return fmt.Sprintf("%d:%016x", n, sum), nil
 }

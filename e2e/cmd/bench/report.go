@@ -176,3 +176,50 @@ func reportPipeline(stdout, stderr io.Writer, bc benchCase, sh shape, floor stri
 	fmt.Fprintf(stderr, "  ratio:     %.2f (target ≤ %.1f: %s)\n", ncRatio, targetNoChangeRatio, verdict(ncRatio <= targetNoChangeRatio))
 	return nil
 }
+
+type replicasLine struct {
+	Case       string             `json:"case"`
+	Bench      string             `json:"bench"`
+	Engine     string             `json:"engine"`
+	Tables     int                `json:"tables"`
+	Replicas   int                `json:"replicas"`
+	WallMS     int64              `json:"wall_ms"`
+	OneEachMS  int64              `json:"one_each_ms"`
+	Ratio      float64            `json:"ratio"`
+	RunsMS     []int64            `json:"runs_ms"`
+	SameAssets bool               `json:"same_assets"`
+	AssetSet   string             `json:"asset_set"`
+	PeakRSSMiB map[string]float64 `json:"peak_rss_mib"`
+}
+
+// reportReplicas prints the end-to-end case on several replicas of every
+// service beside one of each: the asset set must be the same, and the
+// target is no slower.
+func reportReplicas(stdout, stderr io.Writer, bc benchCase, sh shape, n int, one, many e2eResult) error {
+	w, o := median(many.runs), median(one.runs)
+	ratio := float64(w) / float64(o)
+	peaks := map[string]float64{}
+	for name, b := range many.peakRSS {
+		peaks[name] = round2(mib(b))
+	}
+	same := one.assetSet != "" && one.assetSet == many.assetSet
+	b, err := json.Marshal(replicasLine{Case: "e2e-replicas", Bench: bc.name, Engine: bc.engine, Tables: sh.tables, Replicas: n,
+		WallMS: w.Milliseconds(), OneEachMS: o.Milliseconds(), Ratio: round2(ratio), RunsMS: ms(many.runs),
+		SameAssets: same, AssetSet: many.assetSet, PeakRSSMiB: peaks})
+	if err != nil {
+		return err
+	}
+	if _, err := fmt.Fprintf(stdout, "%s\n", b); err != nil {
+		return err
+	}
+	name, top := many.maxRSS()
+	fmt.Fprintf(stderr, "\nbench: case %s, end-to-end on %d replicas of every service\n", bc.name, n)
+	fmt.Fprintf(stderr, "  job:       %s median of %v (one of each: %s)\n", w.Round(time.Millisecond), rounded(many.runs), o.Round(time.Millisecond))
+	fmt.Fprintf(stderr, "  ratio:     %.2f (target ≤ 1.00, no slower: %s)\n", ratio, verdict(ratio <= 1))
+	fmt.Fprintf(stderr, "  assets:    %s (one of each: %s): %s\n", many.assetSet, one.assetSet, verdict(same))
+	fmt.Fprintf(stderr, "  peak RSS:  %s %.1f MiB is the largest process\n", name, mib(top))
+	if !same {
+		return fmt.Errorf("case %s: the asset set on %d replicas (%s) differs from one of each (%s)", bc.name, n, many.assetSet, one.assetSet)
+	}
+	return nil
+}
