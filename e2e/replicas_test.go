@@ -46,7 +46,7 @@ func uploadsOnce(t *testing.T, s *stack.Stack, id string) int {
 // twice.
 func TestReplicasWithProductionTimings(t *testing.T) {
 	t.Parallel()
-	a := prodStackWith(t, 34000, func(o *stack.Options) { o.Replicas = twoOfEach })
+	a := prodStackWith(t, 12000, func(o *stack.Options) { o.Replicas = twoOfEach })
 	dsn := pgCatalog(t, "sa_e2e_replicas", 26, 40)
 	const conn = "default/postgres/replicas"
 	spec := func(name string) string {
@@ -126,7 +126,7 @@ func TestPollerTakeover(t *testing.T) {
 	const ttl = 15 * time.Second
 	// Control-plane leases outlive the takeover: a lease of 60 s is renewed
 	// every 20 s, so the new holder renews it in time.
-	l := startLinkedStackWith(t, 35000, 60*time.Second, func(o *stack.Options) {
+	l := startLinkedStackWith(t, 13000, 60*time.Second, func(o *stack.Options) {
 		o.Replicas = map[string]int{"orchestrator": 2}
 	})
 	baselineID, baseline := l.run(t)

@@ -3,6 +3,7 @@ package audit
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 
 	dapr "github.com/dapr/go-sdk/client"
@@ -69,7 +70,7 @@ func (s DaprStore) Get(ctx context.Context, keys []string) (map[string][]byte, e
 }
 
 func (s DaprStore) Commit(ctx context.Context, c Commit) error {
-	ops := make([]*dapr.StateOperation, 0, len(c.Create)+len(c.Put)+1)
+	ops := make([]*dapr.StateOperation, 0, len(c.Create)+len(c.Put)+len(c.Remember)+1)
 	for k, v := range c.Create {
 		ops = append(ops, &dapr.StateOperation{Type: dapr.StateOperationTypeUpsert,
 			Item: &dapr.SetStateItem{Key: k, Value: v, Options: strong}})
@@ -77,6 +78,11 @@ func (s DaprStore) Commit(ctx context.Context, c Commit) error {
 	for k, v := range c.Put {
 		ops = append(ops, &dapr.StateOperation{Type: dapr.StateOperationTypeUpsert,
 			Item: &dapr.SetStateItem{Key: k, Value: v, Options: &dapr.StateOptions{Consistency: dapr.StateConsistencyStrong}}})
+	}
+	ttl := map[string]string{"ttlInSeconds": strconv.Itoa(int(RequestMemory.Seconds()))}
+	for k, v := range c.Remember {
+		ops = append(ops, &dapr.StateOperation{Type: dapr.StateOperationTypeUpsert,
+			Item: &dapr.SetStateItem{Key: k, Value: v, Metadata: ttl, Options: &dapr.StateOptions{Consistency: dapr.StateConsistencyStrong}}})
 	}
 	head := &dapr.SetStateItem{Key: headKey, Value: c.Head, Options: strong}
 	if c.HeadETag != "" {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"strconv"
 	"sync"
 	"time"
@@ -144,20 +145,76 @@ func (l *Log) Append(ctx context.Context, entries ...Entry) ([]Entry, error) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	out, err := l.append(ctx, entries)
-	// Our view was stale (a retried commit that had landed, or a second
-	// writer): reload and append on the new head, a bounded number of
-	// times.
-	for try := 0; try < 8 && errors.Is(err, ErrConflict); try++ {
-		if rerr := l.reload(ctx); rerr != nil {
-			return nil, rerr
-		}
-		out, err = l.append(ctx, entries)
-	}
+	out, _, err := l.appendRetrying(ctx, "", entries)
 	return out, err
 }
 
-func (l *Log) append(ctx context.Context, entries []Entry) ([]Entry, error) {
+// AppendOnce is Append for a request that may arrive more than once: a
+// caller's sidecar repeats a call whose answer was lost (the writer's
+// sidecar died after the commit). The first arrival stores the entries and
+// remembers requestID, in the same commit, for RequestMemory; a repeat
+// stores nothing and answers the sequence numbers stored the first time.
+// An empty requestID is a plain Append.
+func (l *Log) AppendOnce(ctx context.Context, requestID string, entries ...Entry) ([]uint64, error) {
+	if requestID != "" && !requestIDPattern.MatchString(requestID) {
+		return nil, fmt.Errorf("audit request id %q: want 32 lowercase hex digits", requestID)
+	}
+	for i, e := range entries {
+		if err := e.Validate(); err != nil {
+			return nil, fmt.Errorf("audit entry %d of %d: %w", i+1, len(entries), err)
+		}
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out, seqs, err := l.appendRetrying(ctx, requestID, entries)
+	if err != nil || seqs != nil {
+		return seqs, err
+	}
+	seqs = make([]uint64, len(out))
+	for i, e := range out {
+		seqs[i] = e.Seq
+	}
+	return seqs, nil
+}
+
+// RequestMemory is how long AppendOnce remembers a request id: far longer
+// than any caller repeats a call.
+const RequestMemory = time.Hour
+
+var requestIDPattern = regexp.MustCompile(`^[0-9a-f]{32}$`)
+
+func requestKey(id string) string { return "audit/r/" + id }
+
+// appendRetrying appends under l.mu. Our view may be stale (a retried
+// commit that had landed, or a second writer): it reloads and appends on
+// the new head, a bounded number of times. For a request already stored
+// it returns the stored sequence numbers (repeat) and no entries.
+func (l *Log) appendRetrying(ctx context.Context, requestID string, entries []Entry) (out []Entry, repeat []uint64, err error) {
+	for try := 0; ; try++ {
+		if requestID != "" {
+			got, err := l.store.Get(ctx, []string{requestKey(requestID)})
+			if err != nil {
+				return nil, nil, fmt.Errorf("read audit request %s: %w", requestID, err)
+			}
+			if b, ok := got[requestKey(requestID)]; ok {
+				var seqs []uint64
+				if err := json.Unmarshal(b, &seqs); err != nil || len(seqs) != len(entries) {
+					return nil, nil, fmt.Errorf("audit request %s was stored with other entries: %s", requestID, b)
+				}
+				return nil, seqs, nil
+			}
+		}
+		out, err = l.append(ctx, entries, requestID)
+		if !errors.Is(err, ErrConflict) || try == 8 {
+			return out, nil, err
+		}
+		if rerr := l.reload(ctx); rerr != nil {
+			return nil, nil, rerr
+		}
+	}
+}
+
+func (l *Log) append(ctx context.Context, entries []Entry, requestID string) ([]Entry, error) {
 	if c, ok := l.store.(interface{ CheckBeforeCommit() bool }); ok && c.CheckBeforeCommit() {
 		_, etag, _, err := l.store.LoadHead(ctx)
 		if err != nil {
@@ -203,6 +260,17 @@ func (l *Log) append(ctx context.Context, entries []Entry) ([]Entry, error) {
 	head.Size, head.Root = size, b64(root)
 	if c.Head, err = json.Marshal(head); err != nil {
 		return nil, err
+	}
+	if requestID != "" {
+		seqs := make([]uint64, len(out))
+		for i, e := range out {
+			seqs[i] = e.Seq
+		}
+		b, err := json.Marshal(seqs)
+		if err != nil {
+			return nil, err
+		}
+		c.Remember = map[string][]byte{requestKey(requestID): b}
 	}
 	if err := l.store.Commit(ctx, c); err != nil {
 		return nil, fmt.Errorf("store %d audit entries from %d: %w", len(entries), l.head.Size, err)

@@ -365,3 +365,46 @@ func TestParseEntryIsCanonical(t *testing.T) {
 		}
 	}
 }
+
+// A request repeated (the caller's sidecar retrying a call whose answer
+// was lost), to the same writer or to a second one, stores its entries
+// once and answers the first sequence numbers.
+func TestAppendOnceStoresARepeatedRequestOnce(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	f.appendN(t, f.log, 2)
+	const id = "0123456789abcdef0123456789abcdef"
+	first, err := f.log.AppendOnce(ctx, id, entry(10), entry(11))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(first) != 2 || first[0] != 2 || first[1] != 3 {
+		t.Fatalf("first arrival stored as %v, want [2 3]", first)
+	}
+	f.appendN(t, f.log, 1)
+	for _, l := range []*Log{f.log, f.open(t)} {
+		again, err := l.AppendOnce(ctx, id, entry(10), entry(11))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(again) != fmt.Sprint(first) {
+			t.Fatalf("repeat answered %v, want %v", again, first)
+		}
+	}
+	if h := f.open(t).Head(); h.Size != 5 {
+		t.Fatalf("size %d, want 5: the repeats stored nothing", h.Size)
+	}
+	other, err := f.log.AppendOnce(ctx, "fedcba9876543210fedcba9876543210", entry(12))
+	if err != nil || len(other) != 1 || other[0] != 5 {
+		t.Fatalf("another request: %v %v", other, err)
+	}
+	if _, err := f.log.AppendOnce(ctx, "not-an-id", entry(13)); err == nil {
+		t.Fatal("a malformed request id was accepted")
+	}
+	if _, _, err := f.open(t).Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if rep := f.verify(t, f.export(t), nil); !rep.OK() || rep.Entries != 6 {
+		t.Fatalf("%+v", rep)
+	}
+}

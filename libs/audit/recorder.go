@@ -2,6 +2,8 @@ package audit
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -30,6 +32,10 @@ const AppendPath = "/v1/audit/entries"
 // AppendRequest is the body of POST AppendPath.
 type AppendRequest struct {
 	Entries []Entry `json:"entries"`
+	// RequestID makes a repeated request (the caller's sidecar retrying a
+	// call whose answer was lost) store nothing more: 32 hex digits, new
+	// for each Record.
+	RequestID string `json:"request_id,omitempty"`
 }
 
 // AppendResponse answers it: each entry's sequence number.
@@ -131,7 +137,9 @@ func (r *Remote) Record(ctx context.Context, entries ...Entry) error {
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
 	var resp AppendResponse
-	err := r.inv.InvokeJSON(ctx, r.appID, http.MethodPost, AppendPath, AppendRequest{Entries: entries}, &resp)
+	var id [16]byte
+	_, _ = rand.Read(id[:])
+	err := r.inv.InvokeJSON(ctx, r.appID, http.MethodPost, AppendPath, AppendRequest{Entries: entries, RequestID: hex.EncodeToString(id[:])}, &resp)
 	if err == nil && len(resp.Seqs) != len(entries) {
 		err = fmt.Errorf("%s stored %d of %d entries", r.appID, len(resp.Seqs), len(entries))
 	}
@@ -163,12 +171,13 @@ func NewLocal(l *Log, zl *zap.Logger, reg prometheus.Registerer, onFail func(err
 	return r, nil
 }
 
-// Append stores entries and returns them as stored.
-func (r *Local) Append(ctx context.Context, entries ...Entry) ([]Entry, error) {
+// Append stores entries and returns their sequence numbers; a request id
+// (AppendRequest.RequestID) already stored answers the numbers stored then.
+func (r *Local) Append(ctx context.Context, requestID string, entries ...Entry) ([]uint64, error) {
 	for i := range entries {
 		entries[i] = Fill(ctx, entries[i])
 	}
-	out, err := r.log.Append(ctx, entries...)
+	seqs, err := r.log.AppendOnce(ctx, requestID, entries...)
 	if err != nil {
 		r.records.WithLabelValues("failed").Add(float64(len(entries)))
 		if r.onFail != nil {
@@ -177,7 +186,7 @@ func (r *Local) Append(ctx context.Context, entries ...Entry) ([]Entry, error) {
 		return nil, newUnavailable(fmt.Sprintf("%s %s was not stored", entries[0].Action, entries[0].Target), err)
 	}
 	r.records.WithLabelValues("ok").Add(float64(len(entries)))
-	return out, nil
+	return seqs, nil
 }
 
 // Record implements Recorder.
@@ -185,7 +194,7 @@ func (r *Local) Record(ctx context.Context, entries ...Entry) error {
 	if len(entries) == 0 {
 		return nil
 	}
-	if _, err := r.Append(ctx, entries...); err != nil {
+	if _, err := r.Append(ctx, "", entries...); err != nil {
 		r.zl.Error("audit log unavailable: the action was not taken", zap.String("action", entries[0].Action),
 			zap.String("target", entries[0].Target), zap.Error(err))
 		return err

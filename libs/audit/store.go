@@ -18,6 +18,9 @@ type Commit struct {
 	// Put holds keys written whatever they held (pruned entries,
 	// cosignatures added to a checkpoint).
 	Put map[string][]byte
+	// Remember holds keys written whatever they held that the store may
+	// forget after RequestMemory (request ids of AppendOnce).
+	Remember map[string][]byte
 	// Head is the new head, written only if the stored head's etag is
 	// still HeadETag (empty: only if there is no head yet).
 	Head     []byte
@@ -105,6 +108,9 @@ func (m *MemStore) Commit(_ context.Context, c Commit) error {
 		m.kv[k] = append([]byte(nil), v...)
 	}
 	for k, v := range c.Put {
+		m.kv[k] = append([]byte(nil), v...)
+	}
+	for k, v := range c.Remember {
 		m.kv[k] = append([]byte(nil), v...)
 	}
 	m.kv[headKey] = append([]byte(nil), c.Head...)

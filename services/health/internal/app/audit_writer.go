@@ -106,8 +106,9 @@ func NewAuditWriter(o AuditOptions) (*AuditWriter, error) {
 func (w *AuditWriter) Recorder() audit.Recorder { return w.local }
 
 // Append stores entries from caller (the app id daprd authenticated with
-// mTLS): an app may record only its own actions.
-func (w *AuditWriter) Append(ctx context.Context, caller string, entries []audit.Entry) ([]uint64, error) {
+// mTLS): an app may record only its own actions. A requestID already
+// stored (a retried call) stores nothing more and answers the first seqs.
+func (w *AuditWriter) Append(ctx context.Context, caller, requestID string, entries []audit.Entry) ([]uint64, error) {
 	if caller == "" {
 		return nil, errkind.New(errkind.Unauthorized, "audit entries are appended through Dapr service invocation "+
 			"(no dapr-caller-app-id): call health through your sidecar")
@@ -124,15 +125,11 @@ func (w *AuditWriter) Append(ctx context.Context, caller string, entries []audit
 			return nil, errkind.Wrap(errkind.Invalid, err, fmt.Sprintf("entry %d", i+1))
 		}
 	}
-	out, err := w.local.Append(ctx, entries...)
+	seqs, err := w.local.Append(ctx, requestID, entries...)
 	if err != nil {
 		return nil, err
 	}
 	w.clear("store")
-	seqs := make([]uint64, len(out))
-	for i, e := range out {
-		seqs[i] = e.Seq
-	}
 	if h := w.opts.Log.Head(); h.Size-h.LastCheckpoint >= w.opts.CheckpointEntries {
 		select {
 		case w.kick <- struct{}{}:

@@ -43,14 +43,14 @@ func entryOf(app string) audit.Entry {
 func TestAppendsOnlyAnAppsOwnEntries(t *testing.T) {
 	w := newTestWriter(t, audit.NewMemStore(), nil)
 	ctx := context.Background()
-	seqs, err := w.Append(ctx, "extractor", []audit.Entry{entryOf("extractor"), entryOf("extractor")})
+	seqs, err := w.Append(ctx, "extractor", "", []audit.Entry{entryOf("extractor"), entryOf("extractor")})
 	require.NoError(t, err)
 	require.Equal(t, []uint64{0, 1}, seqs)
-	_, err = w.Append(ctx, "extractor", []audit.Entry{entryOf("orchestrator")})
+	_, err = w.Append(ctx, "extractor", "", []audit.Entry{entryOf("orchestrator")})
 	require.Equal(t, errkind.Unauthorized, errkind.Of(err), "%v", err)
-	_, err = w.Append(ctx, "", []audit.Entry{entryOf("extractor")})
+	_, err = w.Append(ctx, "", "", []audit.Entry{entryOf("extractor")})
 	require.Equal(t, errkind.Unauthorized, errkind.Of(err), "%v", err)
-	_, err = w.Append(ctx, "extractor", nil)
+	_, err = w.Append(ctx, "extractor", "", nil)
 	require.Equal(t, errkind.Invalid, errkind.Of(err), "%v", err)
 }
 
@@ -61,7 +61,7 @@ func TestStoreDownIsDegraded(t *testing.T) {
 	w := newTestWriter(t, store, nil)
 	ctx := context.Background()
 	store.Fail = errors.New("database is locked")
-	_, err := w.Append(ctx, "publisher", []audit.Entry{entryOf("publisher")})
+	_, err := w.Append(ctx, "publisher", "", []audit.Entry{entryOf("publisher")})
 	require.ErrorIs(t, err, audit.ErrUnavailable)
 	require.Equal(t, errkind.Transient, errkind.Of(err))
 	st := w.Status()
@@ -74,7 +74,7 @@ func TestStoreDownIsDegraded(t *testing.T) {
 	require.Contains(t, strings.Join(problems, " "), "audit log: store")
 
 	store.Fail = nil
-	_, err = w.Append(ctx, "publisher", []audit.Entry{entryOf("publisher")})
+	_, err = w.Append(ctx, "publisher", "", []audit.Entry{entryOf("publisher")})
 	require.NoError(t, err)
 	require.Equal(t, "ok", w.Status().State)
 }
@@ -86,7 +86,7 @@ func TestWitnessRefusalIsDegraded(t *testing.T) {
 	w := newTestWriter(t, audit.NewMemStore(), refusingWitness{err: &controlplane.StatusError{Operation: "addCheckpoint",
 		Status: http.StatusConflict, Code: "rolled_back", Message: "rolled back: this witness cosigned 40 entries", KnownSize: &known}})
 	ctx := context.Background()
-	_, err := w.Append(ctx, "orchestrator", []audit.Entry{entryOf("orchestrator")})
+	_, err := w.Append(ctx, "orchestrator", "", []audit.Entry{entryOf("orchestrator")})
 	require.NoError(t, err)
 	w.checkpoint(ctx)
 	st := w.Status()

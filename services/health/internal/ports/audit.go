@@ -64,7 +64,7 @@ func RegisterAudit(f *fiber.App, w *app.AuditWriter) {
 		if err := json.Unmarshal(c.Body(), &req); err != nil {
 			return errkind.Wrap(errkind.Invalid, err, "decode audit.AppendRequest")
 		}
-		seqs, err := w.Append(c.UserContext(), c.Get(CallerHeader), req.Entries)
+		seqs, err := w.Append(c.UserContext(), c.Get(CallerHeader), req.RequestID, req.Entries)
 		if err != nil {
 			return err
 		}
