@@ -57,7 +57,7 @@ SERVICES := orchestrator extractor publisher health
 RUNTIME  := daprd placement scheduler sentry nats-server
 RUNTIME_SRC := deploy/dapr-runtime/go.mod deploy/dapr-runtime/go.sum deploy/dapr-runtime/cmd/daprd/main.go deploy/dapr-runtime/build.sh $(wildcard deploy/dapr-runtime/patches/* deploy/dapr-runtime/internal/*/*)
 
-.PHONY: help runtime tools build images vulncheck run test test-unit test-integration bench services lint fmt clean generate fuzz
+.PHONY: help runtime tools build images vulncheck run test test-unit test-integration bench chaos services lint fmt clean generate fuzz
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -164,6 +164,11 @@ test-integration: ## real stacks: local profile and PROFILE=redis, in parallel
 
 bench: runtime build ## benchmarks: agentctl extract vs psql and the whole pipeline, case a (BENCH_TABLES tables, default 10000) and b (100,000 tables of 50 columns); BENCH_CASES picks (docs/operations.md)
 	cd e2e && SA_ROOT=$(CURDIR) BENCH_TABLES=$(BENCH_TABLES) BENCH_CASES=$(BENCH_CASES) $(GO) run ./cmd/bench
+
+# Not part of `make test`: up to about a minute and a half per kill (the
+# job, and the 60 s ack wait when a kill loses a message in flight).
+chaos: runtime build ## chaos run: jobs back to back on two replicas of every service while a random process (app, sidecar, NATS, placement, scheduler, sentry) is SIGKILLed mid-job, CHAOS_KILLS times (default 100); CHAOS_SEED repeats a run (docs/operations.md)
+	cd e2e && SA_ROOT=$(CURDIR) $(GO) run ./cmd/chaos
 
 generate: ## rewrite the files generated from charts/secure-agent/files/policy.yaml (components/config/, the pub/sub topic scopes); make test fails when they drift
 	$(GO) run ./deploy/local/cmd/genpolicy

@@ -1,6 +1,6 @@
-// Package benchcat builds the large generated catalogs `make bench` and the
-// memory regression tests read: once per server, reused while their
-// layout is unchanged (a marker set last says a catalog is complete).
+// Package benchcat builds the generated catalogs `make bench`, `make chaos`
+// and the memory regression tests read: once per server, reused while
+// their layout is unchanged (a marker set last says a catalog is complete).
 package benchcat
 
 import (
@@ -71,6 +71,15 @@ func (c Postgres) marker() string {
 // (it is set last) and is rebuilt. dsn names a database on the server;
 // progress receives one line per step.
 func (c Postgres) Ensure(ctx context.Context, dsn func(db string) string, progress io.Writer) error {
+	return ensureMarked(ctx, dsn, c.DB, c.marker(), "bench", progress, c.build)
+}
+
+// ensureMarked creates database db and fills it with build unless a
+// database of that name carries marker as its comment: the marker is set
+// last, so one left half-built (an interrupted run) or of another layout
+// is dropped and rebuilt. who prefixes the progress lines.
+func ensureMarked(ctx context.Context, dsn func(db string) string, db, marker, who string, progress io.Writer,
+	build func(ctx context.Context, dsn string, progress io.Writer) error) error {
 	admin, err := pgx.Connect(ctx, dsn("postgres"))
 	if err != nil {
 		return fmt.Errorf("connect to PostgreSQL (start it with `make services`): %w", err)
@@ -78,27 +87,27 @@ func (c Postgres) Ensure(ctx context.Context, dsn func(db string) string, progre
 	defer admin.Close(context.Background())
 
 	var comment *string
-	err = admin.QueryRow(ctx, `SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = $1`, c.DB).Scan(&comment)
+	err = admin.QueryRow(ctx, `SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = $1`, db).Scan(&comment)
 	switch {
-	case err == nil && comment != nil && *comment == c.marker():
-		fmt.Fprintf(progress, "bench: reusing database %s (%s)\n", c.DB, c.marker())
+	case err == nil && comment != nil && *comment == marker:
+		fmt.Fprintf(progress, "%s: reusing database %s (%s)\n", who, db, marker)
 		return nil
 	case err == nil:
-		fmt.Fprintf(progress, "bench: database %s is incomplete or of another layout; rebuilding it\n", c.DB)
-		if _, err := admin.Exec(ctx, fmt.Sprintf(`DROP DATABASE %s WITH (FORCE)`, pgx.Identifier{c.DB}.Sanitize())); err != nil {
-			return fmt.Errorf("drop %s: %w", c.DB, err)
+		fmt.Fprintf(progress, "%s: database %s is incomplete or of another layout; rebuilding it\n", who, db)
+		if _, err := admin.Exec(ctx, fmt.Sprintf(`DROP DATABASE %s WITH (FORCE)`, pgx.Identifier{db}.Sanitize())); err != nil {
+			return fmt.Errorf("drop %s: %w", db, err)
 		}
 	case !errors.Is(err, pgx.ErrNoRows):
-		return fmt.Errorf("look for database %s: %w", c.DB, err)
+		return fmt.Errorf("look for database %s: %w", db, err)
 	}
-	if _, err := admin.Exec(ctx, fmt.Sprintf(`CREATE DATABASE %s`, pgx.Identifier{c.DB}.Sanitize())); err != nil {
-		return fmt.Errorf("create database %s: %w", c.DB, err)
+	if _, err := admin.Exec(ctx, fmt.Sprintf(`CREATE DATABASE %s`, pgx.Identifier{db}.Sanitize())); err != nil {
+		return fmt.Errorf("create database %s: %w", db, err)
 	}
-	if err := c.build(ctx, dsn(c.DB), progress); err != nil {
-		return fmt.Errorf("build %s (it will be rebuilt on the next run): %w", c.DB, err)
+	if err := build(ctx, dsn(db), progress); err != nil {
+		return fmt.Errorf("build %s (it will be rebuilt on the next run): %w", db, err)
 	}
-	if _, err := admin.Exec(ctx, fmt.Sprintf(`COMMENT ON DATABASE %s IS '%s'`, pgx.Identifier{c.DB}.Sanitize(), c.marker())); err != nil {
-		return fmt.Errorf("mark %s as complete: %w", c.DB, err)
+	if _, err := admin.Exec(ctx, fmt.Sprintf(`COMMENT ON DATABASE %s IS '%s'`, pgx.Identifier{db}.Sanitize(), marker)); err != nil {
+		return fmt.Errorf("mark %s as complete: %w", db, err)
 	}
 	return nil
 }
