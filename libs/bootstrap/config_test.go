@@ -53,6 +53,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 	require.Equal(t, Common{
 		Audit:             defaultAudit,
 		AppID:             "health",
+		Instance:          defaultInstance(),
 		AppHost:           "127.0.0.1",
 		AppPort:           6004,
 		DaprHTTPPort:      3500,
@@ -75,6 +76,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 func TestLoadConfigEnvAndFlags(t *testing.T) {
 	env := map[string]string{
 		"APP_ID":                      "health-2",
+		"SA_INSTANCE":                 "health-2-pod",
 		"APP_PORT":                    "7000",
 		"DAPR_HTTP_PORT":              "3600",
 		"DAPR_GRPC_PORT":              "50011",
@@ -97,6 +99,7 @@ func TestLoadConfigEnvAndFlags(t *testing.T) {
 	require.Equal(t, Common{
 		Audit:             defaultAudit,
 		AppID:             "health-2",
+		Instance:          "health-2-pod",
 		AppHost:           "127.0.0.1",
 		AppPort:           7100, // flag beats env
 		DaprHTTPPort:      3600,
