@@ -160,7 +160,7 @@ test-observability: $(BIN)/.promtools ## dashboards, alert rules (promtool test 
 
 test-integration: ## real stacks: local profile and PROFILE=redis, in parallel
 	cd e2e && SA_ROOT=$(CURDIR) VERSION=$(VERSION) REVISION=$(REVISION) SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) PLATFORMS='$(PLATFORMS)' \
-	  $(STATIC) $(GOTEST) $(STATIC_FLAGS) -count=1 -timeout 25m -v ./...
+	  $(STATIC) $(GOTEST) $(STATIC_FLAGS) -count=1 -timeout 35m -v ./...
 
 bench: runtime build ## benchmarks: agentctl extract vs psql and the whole pipeline, case a (BENCH_TABLES tables, default 10000) and b (100,000 tables of 50 columns); BENCH_CASES picks (docs/operations.md)
 	cd e2e && SA_ROOT=$(CURDIR) BENCH_TABLES=$(BENCH_TABLES) BENCH_CASES=$(BENCH_CASES) $(GO) run ./cmd/bench
