@@ -29,7 +29,10 @@ func claimKey(jobID, partition string) string { return "publish-claim/" + jobID 
 // partition-done reach two replicas when the broker redelivers an event
 // whose subscriber was slow or died; the claim makes the second wait.
 type partitionClaim struct {
-	l       *lease.Lease
+	l *lease.Lease
+	// resumed: an earlier attempt held the claim (the key outlives every
+	// attempt but a successful one), so it may have uploaded files.
+	resumed bool
 	lost    atomic.Bool // another replica took it over
 	ended   atomic.Bool // the job was cancelled or finalized (seen by any replica)
 	stop    context.CancelFunc
@@ -44,13 +47,14 @@ type partitionClaim struct {
 func (s *Service) claimPartition(ctx context.Context, ev job.PartitionDone, log *zap.Logger) (c *partitionClaim, published *PublishRecord, err error) {
 	l := lease.New(s.claims, claimKey(ev.JobID, ev.Partition), s.instance, s.claimTTL)
 	deadline := time.Now().Add(2 * s.claimTTL)
-	waited := false
+	waited, resumed := false, false
 	for {
 		st, err := l.TryAcquire(ctx)
 		if err != nil {
 			return nil, nil, errkind.Wrap(errkind.Transient, err, "claim partition "+ev.Partition)
 		}
 		if st.Acquired {
+			resumed = st.Term > 1
 			if st.TakenOver {
 				log.Info("took over a partition whose publisher replica stopped renewing its claim", zap.Int64("term", st.Term))
 			}
@@ -85,7 +89,7 @@ func (s *Service) claimPartition(ctx context.Context, ev job.PartitionDone, log 
 		return nil, &rec, nil
 	}
 	kctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	c = &partitionClaim{l: l, stop: cancel}
+	c = &partitionClaim{l: l, stop: cancel, resumed: resumed}
 	c.stopped.Add(2)
 	go func() {
 		defer c.stopped.Done()
@@ -115,15 +119,16 @@ func (s *Service) claimPartition(ctx context.Context, ev job.PartitionDone, log 
 	return c, nil, nil
 }
 
-// release ends the claim: the key is deleted, so a later redelivery (or
-// another replica) need not wait for the TTL.
-func (c *partitionClaim) release(ctx context.Context, log *zap.Logger) {
+// release ends the claim, so a later redelivery (or another replica) need
+// not wait for the TTL: the key is deleted once the partition is recorded
+// (done), else kept free, its term telling the next attempt to resume.
+func (c *partitionClaim) release(ctx context.Context, done bool, log *zap.Logger) {
 	c.stop()
 	c.stopped.Wait()
 	if c.lost.Load() {
 		return
 	}
-	if err := c.l.Release(context.WithoutCancel(ctx), true); err != nil {
+	if err := c.l.Release(context.WithoutCancel(ctx), done); err != nil {
 		log.Warn("releasing the claim on the partition failed; it expires after its TTL", zap.Error(err))
 	}
 }

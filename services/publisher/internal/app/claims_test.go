@@ -185,3 +185,62 @@ func TestAReplicaTakesOverTheClaimOfADeadOne(t *testing.T) {
 	require.Equal(t, rec, again, "the record is the second replica's")
 	require.Len(t, w.events.all(), 1, "the first replica sent no publish-done")
 }
+
+// landedDest counts the puts that reached the store, by key; put number
+// hold waits for gate (a replica dying mid-upload).
+type landedDest struct {
+	*memObjects
+	mu     sync.Mutex
+	landed map[string]int
+	hold   int           // the put with this number (1-based) waits for gate
+	gate   chan struct{} // closed to let it through
+	held   chan struct{} // closed when it waits
+	n      int
+}
+
+func (d *landedDest) Put(ctx context.Context, key string, data []byte) error {
+	d.mu.Lock()
+	d.n++
+	n := d.n
+	d.mu.Unlock()
+	if n == d.hold {
+		close(d.held)
+		<-d.gate
+	}
+	d.mu.Lock()
+	d.landed[key]++
+	d.mu.Unlock()
+	return d.memObjects.Put(ctx, key, data)
+}
+
+// A replica dies after it uploaded some of a partition's files; the one
+// taking the partition over uploads only the files the destination does
+// not hold yet: none is written twice.
+func TestATakeoverUploadsOnlyWhatIsMissing(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(32 << 10)
+	dest := &landedDest{memObjects: newMemObjects(), landed: map[string]int{}, hold: 3, gate: make(chan struct{}), held: make(chan struct{})}
+	w.dests = map[string]DestinationStore{job.DefaultDestination: dest}
+	ev := w.stageRun(t, "job-resume-dest", "p001", "run-a", 3, 20, 200, 4000)
+	first := &watchedVersioned{memVersioned: w.versioned, loaded: make(chan int, 100)}
+	const ttl = time.Second
+
+	go func() { _ = w.replica(t, "publisher", first, ttl).PublishPartition(ctx, ev) }()
+	<-dest.held // two files written, the third in flight: the replica dies
+	first.mu.Lock()
+	first.cut = true
+	first.mu.Unlock()
+
+	require.NoError(t, w.replica(t, "publisher-2", w.versioned, ttl).PublishPartition(ctx, ev))
+	done := w.events.all()
+	require.Len(t, done, 1)
+	require.True(t, done[0].OK, done[0].Error)
+	require.Greater(t, len(done[0].Files), 3)
+	dest.mu.Lock()
+	defer dest.mu.Unlock()
+	require.Len(t, dest.landed, len(done[0].Files), "every upload file is in the destination")
+	for key, n := range dest.landed {
+		require.Equal(t, 1, n, "%s was written %d times", key, n)
+	}
+	close(dest.gate) // the dead replica's put never lands in reality
+}

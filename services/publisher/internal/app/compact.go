@@ -26,7 +26,11 @@ import (
 // time. Each staged file is hashed again as it is read, so what is
 // uploaded is what was verified. It is the span "publisher compact
 // partition", each upload to a destination a "publisher upload file" in it.
-func (s *Service) compact(ctx context.Context, ev job.PartitionDone, dests []openDest, cmp *comparison, stopped func() bool, log *zap.Logger) (
+//
+// resumed says an earlier attempt at the partition was cut short (a killed
+// replica, a failed upload): files a destination already holds with the
+// same sha256 are not uploaded again.
+func (s *Service) compact(ctx context.Context, ev job.PartitionDone, dests []openDest, cmp *comparison, stopped func() bool, resumed bool, log *zap.Logger) (
 	files []model.FileInfo, rows map[model.Kind]int64, problems []string, err error) {
 	ctx, span, log := s.step(ctx, "compact partition", log, append(jobAttrs(ev.JobID, ev.Partition, ev.Run), attrFiles.Int(len(ev.Files)))...)
 	defer func() {
@@ -49,6 +53,11 @@ func (s *Service) compact(ctx context.Context, ev job.PartitionDone, dests []ope
 			return nil // a plan uploads nothing
 		}
 		for _, d := range dests {
+			if resumed && d.holds(ctx, ev.JobID, info) {
+				log.Debug("upload file already written by an earlier attempt; not uploaded again",
+					zap.String("destination", d.Binding), zap.String("file", info.Name))
+				continue
+			}
 			if err := s.uploadFile(ctx, ev, d, info, data, log); err != nil {
 				return err
 			}

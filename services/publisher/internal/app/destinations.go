@@ -2,6 +2,8 @@ package app
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 
 	"github.com/secure-agent/secure-agent/libs/job"
@@ -49,6 +51,22 @@ func (d openDest) putFile(ctx context.Context, jobID string, info model.FileInfo
 		return jf.PutJobFile(ctx, d.jobAt(jobID), info, data)
 	}
 	return "", d.store.Put(ctx, job.JobDir(d.Prefix, jobID)+"/"+info.Name, data)
+}
+
+// holds reports whether the destination already holds exactly this
+// upload file (same sha256): an earlier attempt at the partition wrote it
+// before it was cut short. A destination that takes files by job
+// (JobFileStore) skips files it has on its own, so it is never asked.
+func (d openDest) holds(ctx context.Context, jobID string, info model.FileInfo) bool {
+	if _, ok := d.store.(JobFileStore); ok {
+		return false
+	}
+	data, err := d.store.Get(ctx, job.JobDir(d.Prefix, jobID)+"/"+info.Name)
+	if err != nil {
+		return false // missing or unreadable: upload it
+	}
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:]) == info.SHA256
 }
 
 // putManifest writes the job's manifest and answers the key it is found

@@ -79,7 +79,8 @@ func (s *Service) PublishPartition(ctx context.Context, ev job.PartitionDone) er
 		s.backlog.partitionEnded(ev.JobID, ev.Partition)
 		return s.publish(ctx, published.publishDone(ev.JobID, ev.Partition))
 	}
-	defer claim.release(ctx, log)
+	recorded := false
+	defer func() { claim.release(ctx, recorded, log) }()
 	jobStopped := stopped
 	stopped = func() bool { return jobStopped() || claim.ended.Load() || claim.lost.Load() }
 
@@ -107,7 +108,7 @@ func (s *Service) PublishPartition(ctx context.Context, ev job.PartitionDone) er
 		}
 		cmp = &comparison{base: snap, incremental: base.Mode == model.ModeIncremental && snap != nil}
 	}
-	files, rows, problems, err := s.compact(ctx, ev, opened, cmp, stopped, log)
+	files, rows, problems, err := s.compact(ctx, ev, opened, cmp, stopped, claim.resumed, log)
 	var refused *uploadError
 	switch {
 	case errors.Is(err, errStopped) && claim.lost.Load():
@@ -145,6 +146,7 @@ func (s *Service) PublishPartition(ctx context.Context, ev job.PartitionDone) er
 	if err := s.records.Save(ctx, publishKey(ev.JobID, ev.Partition), rec); err != nil {
 		return fmt.Errorf("record published partition %s of job %s: %w", ev.Partition, ev.JobID, err)
 	}
+	recorded = true
 	s.m.partitions.WithLabelValues(resultPublished).Inc()
 	s.m.duration.WithLabelValues(resultPublished).Observe(time.Since(start).Seconds())
 	s.m.batchesPublished.Add(float64(len(ev.Files)))
