@@ -71,24 +71,34 @@ func (a agent) deadLetters() []json.RawMessage {
 	return l.DeadLetters
 }
 
-// slotHolders reads a connection's slot holders from the orchestrator's
-// state (the SQLite state store of the local profile).
-func (a agent) slotHolders(connection string) []string {
-	a.t.Helper()
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(a.s.DataDir(), "state", "state.db")+"?mode=ro&_pragma=busy_timeout(5000)")
-	require.NoError(a.t, err)
+// stateValue reads key from the orchestrator's state (the SQLite state
+// store of the local profile); false when it is absent.
+func stateValue(t *testing.T, s *stack.Stack, key string) ([]byte, bool) {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(s.DataDir(), "state", "state.db")+"?mode=ro&_pragma=busy_timeout(5000)")
+	require.NoError(t, err)
 	defer db.Close()
 	var value string
 	var binary bool
-	err = db.QueryRow("SELECT value, is_binary FROM state WHERE key = ?", "orchestrator||slots/"+connection).Scan(&value, &binary)
+	err = db.QueryRow("SELECT value, is_binary FROM state WHERE key = ?", "orchestrator||"+key).Scan(&value, &binary)
 	if err == sql.ErrNoRows {
-		return nil
+		return nil, false
 	}
-	require.NoError(a.t, err)
+	require.NoError(t, err)
 	raw := []byte(value)
 	if binary { // state.sqlite keeps values it did not store as JSON in base64
 		raw, err = base64.StdEncoding.DecodeString(value)
-		require.NoError(a.t, err)
+		require.NoError(t, err)
+	}
+	return raw, true
+}
+
+// slotHolders reads a connection's slot holders from the orchestrator's state.
+func (a agent) slotHolders(connection string) []string {
+	a.t.Helper()
+	raw, ok := stateValue(a.t, a.s, "slots/"+connection)
+	if !ok {
+		return nil
 	}
 	var v struct {
 		Holders []string `json:"holders"`

@@ -1,16 +1,12 @@
 package e2e
 
 import (
-	"database/sql"
-	"encoding/base64"
 	"encoding/json"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
-	_ "modernc.org/sqlite"
 
 	"github.com/secure-agent/secure-agent/deploy/local/stack"
 	"github.com/secure-agent/secure-agent/libs/audit"
@@ -90,27 +86,13 @@ func TestReplicasWithProductionTimings(t *testing.T) {
 	}
 }
 
-// pollerLease reads the orchestrator's poller lease from the state store
-// (the SQLite state store of the local profile).
+// pollerLease reads the orchestrator's poller lease from its state.
 func pollerLease(t *testing.T, s *stack.Stack) lease.Record {
 	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(s.DataDir(), "state", "state.db")+"?mode=ro&_pragma=busy_timeout(5000)")
-	require.NoError(t, err)
-	defer db.Close()
-	var value string
-	var binary bool
-	err = db.QueryRow("SELECT value, is_binary FROM state WHERE key = ?", "orchestrator||controlplane-poller").Scan(&value, &binary)
-	if err == sql.ErrNoRows {
-		return lease.Record{}
-	}
-	require.NoError(t, err)
-	raw := []byte(value)
-	if binary {
-		raw, err = base64.StdEncoding.DecodeString(value)
-		require.NoError(t, err)
-	}
 	var rec lease.Record
-	require.NoError(t, json.Unmarshal(raw, &rec), string(raw))
+	if raw, ok := stateValue(t, s, "controlplane-poller"); ok {
+		require.NoError(t, json.Unmarshal(raw, &rec), string(raw))
+	}
 	return rec
 }
 
