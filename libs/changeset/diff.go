@@ -2,6 +2,7 @@ package changeset
 
 import (
 	"fmt"
+	"hash/maphash"
 	"maps"
 	"math"
 	"slices"
@@ -26,6 +27,10 @@ const (
 // snapshot (no earlier run) makes every asset created.
 func (s *Snapshot) Classify(e Entry) (Op, []string) {
 	old, ok := s.Lookup(e.Kind, e.QualifiedName)
+	return classify(old, ok, e)
+}
+
+func classify(old Entry, ok bool, e Entry) (Op, []string) {
 	switch {
 	case !ok:
 		return Created, nil
@@ -156,15 +161,9 @@ type Result struct {
 // Finish compares every entry a run saw with its base snapshot (nil: the
 // first run), decides each missing asset's reason, applies the fail-safes
 // and returns the change set and the next snapshot. seen is sorted in
-// place; an asset seen twice is an error.
+// place; an asset seen twice is an error. It holds everything in memory:
+// Compare and Diff.Emit do the same over streams.
 func Finish(base *Snapshot, seen []Entry, scope Scope, opts Options, meta Meta) (Result, error) {
-	if err := CheckMaxDeletionShare(opts.MaxDeletionShare); err != nil {
-		return Result{}, err
-	}
-	share := opts.MaxDeletionShare
-	if share == 0 {
-		share = DefaultMaxDeletionShare
-	}
 	if base != nil && base.Meta.Connection != "" && base.Meta.Connection != scope.Connection {
 		return Result{}, fmt.Errorf("changeset: the base snapshot is of connection %q, the run of %q", base.Meta.Connection, scope.Connection)
 	}
@@ -172,110 +171,294 @@ func Finish(base *Snapshot, seen []Entry, scope Scope, opts Options, meta Meta) 
 	if err != nil {
 		return Result{}, err
 	}
-	res := Result{Counts: map[model.Kind]Counts{}}
-	for _, e := range next.entries {
-		c := res.Counts[e.Kind]
-		switch op, _ := base.Classify(e); op {
-		case Created:
-			c.Created++
-		case Updated:
-			c.Updated++
-		default:
-			c.Unchanged++
-		}
-		res.Counts[e.Kind] = c
+	var baseRun Opener
+	if base != nil {
+		baseRun = func() (Iterator, error) { return Slice(base.entries), nil }
 	}
+	d, err := CompareRuns(baseRun, func() (Iterator, error) { return Slice(next.entries), nil }, scope, opts)
+	if err != nil {
+		return Result{}, err
+	}
+	res := Result{Counts: d.Counts, FailSafes: d.FailSafes}
+	keep := make([]Entry, 0, d.NextEntries)
+	err = d.Emit(Emit{
+		Next:      func(e Entry) error { keep = append(keep, e); return nil },
+		Tombstone: func(t Tombstone) error { res.Tombstones = append(res.Tombstones, t); return nil },
+	})
+	if err != nil {
+		return Result{}, err
+	}
+	res.Next = &Snapshot{Meta: next.Meta, entries: keep}
+	return res, nil
+}
 
-	// The base's assets the run did not see, each with its reason, or
-	// withheld because its database could not be read.
-	var gone []Tombstone
-	var unreadable []Entry
+// Opener opens a sorted stream of entries: each pass over a run opens it
+// again.
+type Opener func() (Iterator, error)
+
+// Diff is a run compared with its base over two sorted streams, the base
+// (nil: the first run) and what the run saw: the counts and the fail-safes
+// are known after one pass over both; Emit makes a second that hands out
+// the next state and the tombstones. Neither pass holds more than the
+// streams' current entries and a hash of each table seen.
+type Diff struct {
+	base, seen Opener
+	scope      Scope
+	seed       maphash.Seed
+	tables     map[uint64]struct{} // the tables seen, by hash of name
+	gone       bool                // the deletions are withheld
+	baseN      int
+	seenN      int
+
+	Counts    map[model.Kind]Counts
+	FailSafes []FailSafe
+	// NextEntries is the size of the next state.
+	NextEntries int
+}
+
+// Emit is what Diff.Emit hands out, in order; a nil func is not called.
+type Emit struct {
+	// Next gets every entry of the next state: every asset seen and
+	// every withheld one.
+	Next func(Entry) error
+	// Tombstone gets every deleted asset.
+	Tombstone func(Tombstone) error
+	// Change gets every asset created or updated, with the attributes
+	// that changed.
+	Change func(op Op, e Entry, attrs []string) error
+}
+
+// CompareRuns makes the first pass over base and seen.
+func CompareRuns(base, seen Opener, scope Scope, opts Options) (*Diff, error) {
+	if err := CheckMaxDeletionShare(opts.MaxDeletionShare); err != nil {
+		return nil, err
+	}
+	share := opts.MaxDeletionShare
+	if share == 0 {
+		share = DefaultMaxDeletionShare
+	}
+	d := &Diff{base: base, seen: seen, scope: scope, seed: maphash.MakeSeed(), tables: map[uint64]struct{}{},
+		Counts: map[model.Kind]Counts{}}
+	goneN, unreadableN := map[model.Kind]int64{}, map[model.Kind]int64{}
+	var gone, unreadable int64
 	unreadableDBs := map[string]bool{}
-	for _, e := range base.Entries() {
-		if _, ok := next.index(e.Kind, e.QualifiedName); ok {
-			continue
+	err := d.join(func(old Entry, hasOld bool, cur Entry, hasCur bool) error {
+		if hasCur {
+			c := d.Counts[cur.Kind]
+			switch op, _ := classify(old, hasOld, cur); op {
+			case Created:
+				c.Created++
+			case Updated:
+				c.Updated++
+			default:
+				c.Unchanged++
+			}
+			d.Counts[cur.Kind] = c
+			return nil
 		}
-		reason, db, ok, err := scope.reason(e, next)
-		if err != nil {
-			return Result{}, err
-		}
-		if !ok {
-			unreadable = append(unreadable, e)
+		_, db, ok, err := d.reason(old)
+		switch {
+		case err != nil:
+			return err
+		case !ok:
+			unreadable++
+			unreadableN[old.Kind]++
 			unreadableDBs[db] = true
-			continue
+		default:
+			gone++
+			goneN[old.Kind]++
 		}
-		gone = append(gone, Tombstone{Kind: e.Kind, QualifiedName: e.QualifiedName, Reason: reason})
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	withheld := map[string]bool{} // by kind and name
-	withhold := func(name, msg string, entries []Entry) {
-		fs := FailSafe{Name: name, Message: msg, Withheld: map[model.Kind]int64{}}
-		for _, e := range entries {
-			fs.Withheld[e.Kind]++
-			withheld[string(e.Kind)+"\x00"+e.QualifiedName] = true
-		}
-		res.FailSafes = append(res.FailSafes, fs)
+	withhold := func(name, msg string, n map[model.Kind]int64) {
+		d.FailSafes = append(d.FailSafes, FailSafe{Name: name, Message: msg, Withheld: maps.Clone(n)})
 	}
-	goneEntries := func() []Entry {
-		out := make([]Entry, len(gone))
-		for i, t := range gone {
-			out[i], _ = base.Lookup(t.Kind, t.QualifiedName)
-		}
-		return out
-	}
-	if len(unreadable) > 0 {
+	if unreadable > 0 {
 		dbs := slices.Sorted(maps.Keys(unreadableDBs))
 		withhold(FailSafeUnreadable, fmt.Sprintf("%d deletion(s) withheld: %s held assets at the last run and could not be read now "+
 			"(listed without access, or no longer listed while the agent's user cannot list them all); "+
 			"grant the agent's user access (MySQL: SHOW DATABASES or a global privilege, so a dropped schema can be told from a hidden one) "+
-			"and the next run deletes what is really gone", len(unreadable), strings.Join(dbs, ", ")), unreadable)
+			"and the next run deletes what is really gone", unreadable, strings.Join(dbs, ", ")), unreadableN)
 	}
-	if len(gone) > 0 {
+	if gone > 0 {
 		switch {
 		case opts.Incomplete != "":
 			withhold(FailSafePartitionFailed, fmt.Sprintf("%d deletion(s) withheld: the run is not complete (%s); only a complete run deletes",
-				len(gone), opts.Incomplete), goneEntries())
-			gone = nil
-		case next.Len() == 0:
+				gone, opts.Incomplete), goneN)
+			d.gone = true
+		case d.seenN == 0:
 			withhold(FailSafeNoAssets, fmt.Sprintf("%d deletion(s) withheld: the run saw no asset at all, which is more likely a source or "+
 				"privilege problem than an empty catalog; if the catalog really is empty, run the job with mode: full after checking the source",
-				len(gone)), goneEntries())
-			gone = nil
-		case float64(len(gone)) > share*float64(base.Len()):
-			pct := 100 * float64(len(gone)) / float64(base.Len())
+				gone), goneN)
+			d.gone = true
+		case float64(gone) > share*float64(d.baseN):
+			pct := 100 * float64(gone) / float64(d.baseN)
 			withhold(FailSafeThreshold, fmt.Sprintf("%d deletion(s) withheld: they are %.1f%% of the %d assets of the last run, above "+
 				"max_deletion_share %g; if they are expected (a dropped schema, a new filter), run the job again with max_deletion_share: %s",
-				len(gone), pct, base.Len(), share, suggestShare(len(gone), base.Len())), goneEntries())
-			gone = nil
+				gone, pct, d.baseN, share, suggestShare(int(gone), d.baseN)), goneN)
+			d.gone = true
 		}
 	}
-	res.Tombstones = gone
-	for _, t := range gone {
-		c := res.Counts[t.Kind]
-		c.Deleted++
-		res.Counts[t.Kind] = c
+	if !d.gone {
+		for k, n := range goneN {
+			c := d.Counts[k]
+			c.Deleted += n
+			d.Counts[k] = c
+		}
 	}
-	for _, fs := range res.FailSafes {
+	for _, fs := range d.FailSafes {
 		for k, n := range fs.Withheld {
-			c := res.Counts[k]
+			c := d.Counts[k]
 			c.Withheld += n
-			res.Counts[k] = c
+			d.Counts[k] = c
 		}
 	}
-	// The withheld assets stay in the state, so a later clean run can
-	// still delete them.
-	if len(withheld) > 0 {
-		keep := next.entries
-		for _, e := range base.Entries() {
-			if withheld[string(e.Kind)+"\x00"+e.QualifiedName] {
-				keep = append(keep, e)
+	d.NextEntries = d.seenN + int(unreadable)
+	if d.gone {
+		d.NextEntries += int(gone)
+	}
+	return d, nil
+}
+
+// Emit makes the second pass. The streams must hold what they held in the
+// first: a difference is an error.
+func (d *Diff) Emit(out Emit) error {
+	baseN, seenN, next := d.baseN, d.seenN, 0
+	err := d.join(func(old Entry, hasOld bool, cur Entry, hasCur bool) error {
+		if hasCur {
+			if out.Change != nil {
+				if op, attrs := classify(old, hasOld, cur); op != Unchanged {
+					if err := out.Change(op, cur, attrs); err != nil {
+						return err
+					}
+				}
+			}
+			next++
+			if out.Next != nil {
+				return out.Next(cur)
+			}
+			return nil
+		}
+		reason, _, ok, err := d.reason(old)
+		if err != nil {
+			return err
+		}
+		if ok && !d.gone {
+			if out.Tombstone != nil {
+				return out.Tombstone(Tombstone{Kind: old.Kind, QualifiedName: old.QualifiedName, Reason: reason})
+			}
+			return nil
+		}
+		// Withheld: it stays in the state, so a later clean run can still
+		// delete it.
+		next++
+		if out.Next != nil {
+			return out.Next(old)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if d.baseN != baseN || d.seenN != seenN || next != d.NextEntries {
+		return fmt.Errorf("changeset: the run's entries changed between two passes (base %d then %d, seen %d then %d)", baseN, d.baseN, seenN, d.seenN)
+	}
+	return nil
+}
+
+// join walks base and seen in step, calling visit for every asset with
+// its base entry, its entry in the run, or both; it counts both streams.
+func (d *Diff) join(visit func(old Entry, hasOld bool, cur Entry, hasCur bool) error) error {
+	open := func(o Opener) (Iterator, error) {
+		if o == nil {
+			return Slice(nil), nil
+		}
+		return o()
+	}
+	base, err := open(d.base)
+	if err != nil {
+		return err
+	}
+	defer closeIterator(base)
+	seen, err := open(d.seen)
+	if err != nil {
+		return err
+	}
+	defer closeIterator(seen)
+	d.baseN, d.seenN = 0, 0
+	old, hasOld, err := base.Next()
+	if err != nil {
+		return err
+	}
+	cur, hasCur, err := seen.Next()
+	if err != nil {
+		return err
+	}
+	for hasOld || hasCur {
+		c := 0
+		switch {
+		case !hasOld:
+			c = 1
+		case !hasCur:
+			c = -1
+		default:
+			c = Compare(old, cur)
+		}
+		switch {
+		case c < 0: // only in the base
+			d.baseN++
+			err = visit(old, true, Entry{}, false)
+		case c > 0: // only in the run
+			d.seenN++
+			d.seeTable(cur)
+			err = visit(Entry{}, false, cur, true)
+		default:
+			d.baseN++
+			d.seenN++
+			d.seeTable(cur)
+			err = visit(old, true, cur, true)
+		}
+		if err != nil {
+			return err
+		}
+		if c <= 0 {
+			if old, hasOld, err = base.Next(); err != nil {
+				return err
 			}
 		}
-		if next, err = NewSnapshot(meta, keep); err != nil {
-			return Result{}, err
+		if c >= 0 {
+			if cur, hasCur, err = seen.Next(); err != nil {
+				return err
+			}
 		}
 	}
-	res.Next = next
-	return res, nil
+	return nil
+}
+
+func closeIterator(it Iterator) {
+	if c, ok := it.(interface{ Close() }); ok {
+		c.Close()
+	}
+}
+
+// seeTable remembers a table seen: a table sorts before everything in it,
+// so it is known before anything of it is missed.
+func (d *Diff) seeTable(e Entry) {
+	if e.Kind == model.KindTable {
+		d.tables[maphash.String(d.seed, e.QualifiedName)] = struct{}{}
+	}
+}
+
+func (d *Diff) tableSeen(qn string) bool {
+	_, ok := d.tables[maphash.String(d.seed, qn)]
+	return ok
+}
+
+func (d *Diff) reason(e Entry) (Reason, string, bool, error) {
+	return d.scope.reason(e, d.tableSeen)
 }
 
 // suggestShare is a share just above n of total, rounded up to a percent.
@@ -289,7 +472,7 @@ func suggestShare(n, total int) string {
 
 // reason says why e is gone, or (ok false) that its database could not be
 // read, so whether it is gone is unknown.
-func (sc Scope) reason(e Entry, seen *Snapshot) (r Reason, db string, ok bool, err error) {
+func (sc Scope) reason(e Entry, tableSeen func(qn string) bool) (r Reason, db string, ok bool, err error) {
 	n, err := SplitName(sc.Connection, e.Kind, e.QualifiedName)
 	if err != nil {
 		return "", "", false, err
@@ -335,7 +518,7 @@ func (sc Scope) reason(e Entry, seen *Snapshot) (r Reason, db string, ok bool, e
 	}
 	// Its table was seen: the table is visible, so this part of it (a
 	// column, an index) was dropped.
-	if _, ok := seen.index(model.KindTable, model.QualifiedName(sc.Connection, n.Database, n.Schema, n.Table)); ok {
+	if tableSeen(model.QualifiedName(sc.Connection, n.Database, n.Schema, n.Table)) {
 		return ReasonDropped, where, true, nil
 	}
 	return ReasonNotVisible, where, true, nil

@@ -118,10 +118,16 @@ const snapshotBatch = 64 << 10
 
 // Encode writes the snapshot as an Arrow IPC stream (zstd).
 func (s *Snapshot) Encode() ([]byte, error) {
+	return encodeEntries(s.Meta, s.entries, snapshotBatch)
+}
+
+// encodeEntries writes entries as a snapshot file of record batches of
+// at most batch rows.
+func encodeEntries(meta Meta, entries []Entry, batch int) ([]byte, error) {
 	md := arrow.NewMetadata(
 		[]string{metaFormat, metaConnection, metaJobID, metaSchemaVersion, metaCreatedAt, metaEntries},
-		[]string{FormatVersion, s.Meta.Connection, s.Meta.JobID, s.Meta.SchemaVersion,
-			s.Meta.CreatedAt.UTC().Format(time.RFC3339Nano), strconv.Itoa(len(s.entries))})
+		[]string{FormatVersion, meta.Connection, meta.JobID, meta.SchemaVersion,
+			meta.CreatedAt.UTC().Format(time.RFC3339Nano), strconv.Itoa(len(entries))})
 	sch := arrow.NewSchema(snapshotSchema.Fields(), &md)
 	var buf bytes.Buffer
 	w := ipc.NewWriter(&buf, ipc.WithSchema(sch), ipc.WithZstd())
@@ -137,7 +143,7 @@ func (s *Snapshot) Encode() ([]byte, error) {
 		return w.Write(rec)
 	}
 	var fb []byte
-	for i, e := range s.entries {
+	for i, e := range entries {
 		kinds.Append(string(e.Kind))
 		qns.Append(e.QualifiedName)
 		digests.Append(e.Digest[:])
@@ -146,13 +152,13 @@ func (s *Snapshot) Encode() ([]byte, error) {
 			fb = binary.LittleEndian.AppendUint32(fb, f)
 		}
 		fields.Append(fb)
-		if (i+1)%snapshotBatch == 0 {
+		if (i+1)%batch == 0 {
 			if err := flush(); err != nil {
 				return nil, fmt.Errorf("changeset: encode snapshot: %w", err)
 			}
 		}
 	}
-	if len(s.entries)%snapshotBatch != 0 || len(s.entries) == 0 {
+	if len(entries)%batch != 0 || len(entries) == 0 {
 		if err := flush(); err != nil {
 			return nil, fmt.Errorf("changeset: encode snapshot: %w", err)
 		}
@@ -174,62 +180,117 @@ func DecodeSnapshot(data []byte) (*Snapshot, error) {
 }
 
 func decodeSnapshot(data []byte) (*Snapshot, error) {
+	d, err := newFileDecoder(data)
+	if err != nil {
+		return nil, err
+	}
+	defer d.close()
+	entries := make([]Entry, 0, min(d.count, 1<<20))
+	for {
+		e, ok, err := d.next()
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			break
+		}
+		entries = append(entries, e)
+	}
+	return &Snapshot{Meta: d.meta, entries: entries}, nil
+}
+
+// fileDecoder reads a snapshot file's entries one record batch at a time,
+// checking that they are sorted and sound and that the file holds the
+// entries its metadata counts.
+type fileDecoder struct {
+	r     *ipc.Reader
+	meta  Meta
+	count int
+	read  int
+	last  Entry
+
+	rec    arrow.Record
+	row    int
+	kinds  *array.String
+	qns    *array.String
+	digest *array.FixedSizeBinary
+	fields *array.Binary
+}
+
+func newFileDecoder(data []byte) (*fileDecoder, error) {
 	r, err := ipc.NewReader(bytes.NewReader(data), ipc.WithSchema(snapshotSchema))
 	if err != nil {
 		return nil, fmt.Errorf("not a catalog-state file: %w", err)
 	}
-	defer r.Release()
 	md := r.Schema().Metadata()
 	get := func(k string) string { v, _ := md.GetValue(k); return v }
 	if v := get(metaFormat); v != FormatVersion {
+		r.Release()
 		return nil, fmt.Errorf("catalog-state format %q, this agent reads %s", v, FormatVersion)
 	}
-	meta := Meta{Connection: get(metaConnection), JobID: get(metaJobID), SchemaVersion: get(metaSchemaVersion)}
-	if meta.CreatedAt, err = time.Parse(time.RFC3339Nano, get(metaCreatedAt)); err != nil {
+	d := &fileDecoder{r: r, meta: Meta{Connection: get(metaConnection), JobID: get(metaJobID), SchemaVersion: get(metaSchemaVersion)}}
+	if d.meta.CreatedAt, err = time.Parse(time.RFC3339Nano, get(metaCreatedAt)); err != nil {
+		r.Release()
 		return nil, fmt.Errorf("created_at: %w", err)
 	}
-	count, err := strconv.Atoi(get(metaEntries))
-	if err != nil || count < 0 {
+	if d.count, err = strconv.Atoi(get(metaEntries)); err != nil || d.count < 0 {
+		r.Release()
 		return nil, fmt.Errorf("entries %q is not a count", get(metaEntries))
 	}
-	entries := make([]Entry, 0, min(count, 1<<20))
-	for r.Next() {
-		rec := r.Record()
-		kinds := rec.Column(0).(*array.String)
-		qns := rec.Column(1).(*array.String)
-		digests := rec.Column(2).(*array.FixedSizeBinary)
-		fields := rec.Column(3).(*array.Binary)
-		for i := range int(rec.NumRows()) {
-			if kinds.IsNull(i) || qns.IsNull(i) || digests.IsNull(i) || fields.IsNull(i) {
-				return nil, fmt.Errorf("entry %d has a null", len(entries))
-			}
-			k := model.Kind(kinds.Value(i))
-			if model.ArrowSchema(k) == nil {
-				return nil, fmt.Errorf("entry %d: unknown kind %q", len(entries), k)
-			}
-			fb := fields.Value(i)
-			if len(fb)%4 != 0 {
-				return nil, fmt.Errorf("entry %d: field hashes of %d bytes", len(entries), len(fb))
-			}
-			e := Entry{Kind: k, QualifiedName: qns.Value(i), Fields: make([]uint32, len(fb)/4)}
-			copy(e.Digest[:], digests.Value(i))
-			for j := range e.Fields {
-				e.Fields[j] = binary.LittleEndian.Uint32(fb[4*j:])
-			}
-			if n := len(entries); n > 0 && Compare(entries[n-1], e) >= 0 {
-				return nil, fmt.Errorf("entry %d (%s %s) is out of order", n, e.Kind, e.QualifiedName)
-			}
-			entries = append(entries, e)
-		}
-	}
-	if err := r.Err(); err != nil {
-		return nil, err
-	}
-	if len(entries) != count {
-		return nil, fmt.Errorf("it holds %d entries, its metadata says %d", len(entries), count)
-	}
-	if meta.Connection == "" {
+	if d.meta.Connection == "" {
+		r.Release()
 		return nil, errors.New("it names no connection")
 	}
-	return &Snapshot{Meta: meta, entries: entries}, nil
+	return d, nil
+}
+
+func (d *fileDecoder) close() { d.r.Release() }
+
+// next answers the next entry; ok is false after the last one.
+func (d *fileDecoder) next() (e Entry, ok bool, err error) {
+	for d.rec == nil || d.row >= int(d.rec.NumRows()) {
+		if !d.r.Next() {
+			if err := d.r.Err(); err != nil {
+				return Entry{}, false, err
+			}
+			if d.read != d.count {
+				return Entry{}, false, fmt.Errorf("it holds %d entries, its metadata says %d", d.read, d.count)
+			}
+			return Entry{}, false, nil
+		}
+		d.rec, d.row = d.r.Record(), 0
+		d.kinds = d.rec.Column(0).(*array.String)
+		d.qns = d.rec.Column(1).(*array.String)
+		d.digest = d.rec.Column(2).(*array.FixedSizeBinary)
+		d.fields = d.rec.Column(3).(*array.Binary)
+	}
+	i, n := d.row, d.read
+	d.row++
+	if d.kinds.IsNull(i) || d.qns.IsNull(i) || d.digest.IsNull(i) || d.fields.IsNull(i) {
+		return Entry{}, false, fmt.Errorf("entry %d has a null", n)
+	}
+	// ParseKind answers the kind's own string, not one that keeps the
+	// record batch alive.
+	k, err := model.ParseKind(d.kinds.Value(i))
+	if err != nil || model.ArrowSchema(k) == nil {
+		return Entry{}, false, fmt.Errorf("entry %d: unknown kind %q", n, d.kinds.Value(i))
+	}
+	fb := d.fields.Value(i)
+	if len(fb)%4 != 0 {
+		return Entry{}, false, fmt.Errorf("entry %d: field hashes of %d bytes", n, len(fb))
+	}
+	e = Entry{Kind: k, QualifiedName: strings.Clone(d.qns.Value(i)), Fields: make([]uint32, len(fb)/4)}
+	copy(e.Digest[:], d.digest.Value(i))
+	for j := range e.Fields {
+		e.Fields[j] = binary.LittleEndian.Uint32(fb[4*j:])
+	}
+	if n > 0 && Compare(d.last, e) >= 0 {
+		return Entry{}, false, fmt.Errorf("entry %d (%s %s) is out of order", n, e.Kind, e.QualifiedName)
+	}
+	if n >= d.count {
+		return Entry{}, false, fmt.Errorf("it holds more entries than the %d its metadata says", d.count)
+	}
+	d.read++
+	d.last = e
+	return e, true, nil
 }
