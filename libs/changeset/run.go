@@ -167,11 +167,11 @@ func LoadIndex(ctx context.Context, store Store, ref RunRef) (Index, error) {
 		return Index{}, fmt.Errorf("read %s: %w", ref.Key, err)
 	}
 	if got := sha(data); got != ref.SHA256 {
-		return Index{}, fmt.Errorf("%s has sha256 %s, its record says %s (changed or corrupted)", ref.Key, got, ref.SHA256)
+		return Index{}, corrupt("%s has sha256 %s, its record says %s (changed or corrupted)", ref.Key, got, ref.SHA256)
 	}
 	var x Index
 	if err := json.Unmarshal(data, &x); err != nil {
-		return Index{}, fmt.Errorf("%s is not a run index: %w", ref.Key, err)
+		return Index{}, corrupt("%s is not a run index: %v", ref.Key, err)
 	}
 	if x.Format != IndexFormat {
 		return Index{}, fmt.Errorf("%s is a run index of format %q, this agent reads %s", ref.Key, x.Format, IndexFormat)
@@ -181,7 +181,7 @@ func LoadIndex(ctx context.Context, store Store, ref RunRef) (Index, error) {
 		total += c.Entries
 	}
 	if total != x.Entries || x.Entries != ref.Entries {
-		return Index{}, fmt.Errorf("%s counts %d entries in its chunks, %d in all and its record %d", ref.Key, total, x.Entries, ref.Entries)
+		return Index{}, corrupt("%s counts %d entries in its chunks, %d in all and its record %d", ref.Key, total, x.Entries, ref.Entries)
 	}
 	return x, nil
 }
@@ -191,8 +191,9 @@ func sha(data []byte) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// Verify reads every chunk of a run and checks its sha256 (not its
-// entries): what a run that must be usable to the end is checked by first.
+// Verify reads every chunk of a run and checks its sha256 and metadata
+// (not its entries): what a run that must be usable to the end is checked
+// by first.
 func Verify(ctx context.Context, store Store, x Index) error {
 	for _, c := range x.Chunks {
 		data, err := store.Get(ctx, c.Key)
@@ -200,11 +201,29 @@ func Verify(ctx context.Context, store Store, x Index) error {
 			return fmt.Errorf("read %s: %w", c.Key, err)
 		}
 		if got := sha(data); got != c.SHA256 {
-			return fmt.Errorf("%s has sha256 %s, its index says %s (changed or corrupted)", c.Key, got, c.SHA256)
+			return corrupt("%s has sha256 %s, its index says %s (changed or corrupted)", c.Key, got, c.SHA256)
+		}
+		d, err := newFileDecoder(data)
+		if err != nil {
+			return corrupt("%s: %v", c.Key, err)
+		}
+		err = checkChunkMeta(&x, d, c)
+		d.close()
+		if err != nil {
+			return err
 		}
 	}
 	return nil
 }
+
+// CorruptError says a file of a run is not what its index or record says:
+// it was changed or corrupted where it is kept, and reading it again will
+// not help.
+type CorruptError struct{ msg string }
+
+func (e *CorruptError) Error() string { return e.msg }
+
+func corrupt(format string, args ...any) error { return &CorruptError{msg: fmt.Sprintf(format, args...)} }
 
 // Iterator yields entries in order; ok is false after the last one.
 type Iterator interface {
@@ -235,7 +254,7 @@ func (r *RunReader) Next() (Entry, bool, error) {
 		if r.dec == nil {
 			if r.chunk == len(r.idx.Chunks) {
 				if r.n != r.idx.Entries {
-					return Entry{}, false, fmt.Errorf("changeset: the run holds %d entries, its index says %d", r.n, r.idx.Entries)
+					return Entry{}, false, corrupt("changeset: the run holds %d entries, its index says %d", r.n, r.idx.Entries)
 				}
 				return Entry{}, false, nil
 			}
@@ -246,7 +265,7 @@ func (r *RunReader) Next() (Entry, bool, error) {
 		c := r.idx.Chunks[r.chunk]
 		e, ok, err := r.dec.next()
 		if err != nil {
-			return Entry{}, false, fmt.Errorf("changeset: read %s: %w", c.Key, err)
+			return Entry{}, false, corrupt("changeset: read %s: %v", c.Key, err)
 		}
 		if !ok {
 			r.dec.close()
@@ -255,7 +274,7 @@ func (r *RunReader) Next() (Entry, bool, error) {
 			continue
 		}
 		if r.n > 0 && Compare(r.last, e) >= 0 {
-			return Entry{}, false, fmt.Errorf("changeset: read %s: %s %s is out of order", c.Key, e.Kind, e.QualifiedName)
+			return Entry{}, false, corrupt("changeset: read %s: %s %s is out of order", c.Key, e.Kind, e.QualifiedName)
 		}
 		r.last = e
 		r.n++
@@ -277,11 +296,11 @@ func (r *RunReader) open(c Chunk) error {
 		return fmt.Errorf("changeset: read %s: %w", c.Key, err)
 	}
 	if got := sha(data); got != c.SHA256 {
-		return fmt.Errorf("changeset: %s has sha256 %s, its index says %s (changed or corrupted)", c.Key, got, c.SHA256)
+		return corrupt("changeset: %s has sha256 %s, its index says %s (changed or corrupted)", c.Key, got, c.SHA256)
 	}
 	d, err := newFileDecoder(data)
 	if err != nil {
-		return fmt.Errorf("changeset: read %s: %w", c.Key, err)
+		return corrupt("changeset: read %s: %v", c.Key, err)
 	}
 	if err := checkChunkMeta(&r.idx, d, c); err != nil {
 		d.close()
@@ -299,10 +318,10 @@ func checkChunkMeta(x *Index, d *fileDecoder, c Chunk) error {
 	}
 	switch {
 	case d.meta.Connection != x.Connection || d.meta.JobID != x.JobID:
-		return fmt.Errorf("changeset: %s is of connection %s job %s, its index says connection %s job %s",
+		return corrupt("changeset: %s is of connection %s job %s, its index says connection %s job %s",
 			c.Key, d.meta.Connection, d.meta.JobID, x.Connection, x.JobID)
 	case d.count != c.Entries:
-		return fmt.Errorf("changeset: %s holds %d entries, its index says %d", c.Key, d.count, c.Entries)
+		return corrupt("changeset: %s holds %d entries, its index says %d", c.Key, d.count, c.Entries)
 	}
 	return nil
 }

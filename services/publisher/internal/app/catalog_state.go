@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -16,11 +15,14 @@ import (
 )
 
 // CatalogState is the pointer to a connection's catalog state (ADR 0015):
-// the snapshot file in staging left by the last successful run.
+// the run in staging left by the last successful run (ADR 0018).
 type CatalogState struct {
-	JobID   string    `json:"job_id"`
+	JobID string `json:"job_id"`
+	// Key and SHA256 are the run's index file (Chunked), or the one
+	// snapshot file a state was kept in before runs.
 	Key     string    `json:"key"`
 	SHA256  string    `json:"sha256"`
+	Chunked bool      `json:"chunked,omitempty"`
 	Bytes   int64     `json:"bytes"`
 	Entries int       `json:"entries"`
 	At      time.Time `json:"at"`
@@ -45,27 +47,31 @@ func catalogStateKey(connection string) string { return "catalogstate/" + connec
 
 func baseKey(jobID string) string { return "base/" + jobID }
 
-// snapshotKey is where a job's catalog state lives in staging, outside the
-// jobs/ prefix the staging sweep deletes.
-func snapshotKey(connection, jobID string) string {
+// statePrefix is where a job's catalog state lives in staging, outside
+// the jobs/ prefix the staging sweep deletes: one folder per finalize
+// attempt, so two attempts never write the same file.
+func statePrefix(connection, jobID, attempt string) string {
 	sum := sha256.Sum256([]byte(connection))
-	return "catalog-state/" + hex.EncodeToString(sum[:8]) + "/" + jobID + ".arrows"
+	return "catalog-state/" + hex.EncodeToString(sum[:8]) + "/" + jobID + "-" + attempt + "/"
 }
 
-// digestsKey is where a partition run's digests are staged.
-func digestsKey(jobID, partition, run string) string {
-	return "jobs/" + jobID + "/digests/" + partition + "-" + run + ".arrows"
+// digestsPrefix is where a partition run's digests are staged.
+func digestsPrefix(jobID, partition, run string) string {
+	return "jobs/" + jobID + "/digests/" + partition + "-" + run + "/"
 }
 
-// jobBase returns the job's pinned base and its snapshot, pinning it on
-// first use.
-func (s *Service) jobBase(ctx context.Context, jobID, connection, mode string, log *zap.Logger) (JobBase, *changeset.Snapshot, error) {
+// jobBase returns the job's pinned base and a lookup in its state (nil:
+// none), pinning it on first use.
+func (s *Service) jobBase(ctx context.Context, jobID, connection, mode string, log *zap.Logger) (JobBase, *changeset.Lookup, error) {
 	base, err := s.pinBase(ctx, jobID, connection, mode, log)
 	if err != nil {
 		return JobBase{}, nil, err
 	}
-	snap, err := s.baseSnapshot(ctx, jobID, connection, base)
-	return base, snap, err
+	x, err := s.baseIndex(ctx, jobID, connection, base)
+	if err != nil || x == nil {
+		return base, nil, err
+	}
+	return base, changeset.NewLookup(s.staging, *x, s.chunks), nil
 }
 
 // pinBase returns the job's pinned base, pinning it on first use: the
@@ -95,17 +101,18 @@ func (s *Service) pinBase(ctx context.Context, jobID, connection, mode string, l
 	return base, nil
 }
 
-// baseSnapshot loads the state a pinned base compares with (nil: none).
-func (s *Service) baseSnapshot(ctx context.Context, jobID, connection string, base JobBase) (*changeset.Snapshot, error) {
+// baseIndex is the index of the state a pinned base compares with (nil:
+// none).
+func (s *Service) baseIndex(ctx context.Context, jobID, connection string, base JobBase) (*changeset.Index, error) {
 	if base.State == nil {
 		return nil, nil
 	}
-	snap, err := s.loadSnapshot(ctx, connection, *base.State)
+	x, err := s.stateIndex(ctx, connection, *base.State)
 	if err != nil {
 		// Pinned and then lost: nothing this job compares can be trusted.
 		return nil, fmt.Errorf("the catalog state job %s compares with: %w", jobID, err)
 	}
-	return snap, nil
+	return &x, nil
 }
 
 func (s *Service) newJobBase(ctx context.Context, connection, mode string, log *zap.Logger) (JobBase, error) {
@@ -126,7 +133,7 @@ func (s *Service) newJobBase(ctx context.Context, connection, mode string, log *
 		return base, nil
 	}
 	base.Replaces = st.JobID
-	if _, err := s.loadSnapshot(ctx, connection, st); err != nil {
+	if err := s.checkState(ctx, connection, st); err != nil {
 		s.m.catalogStateUnreadable.Inc()
 		log.Warn("the connection's catalog state cannot be used: this run ships every asset and deletes nothing", zap.Error(err))
 		base.Mode = model.ModeFull
@@ -138,51 +145,50 @@ func (s *Service) newJobBase(ctx context.Context, connection, mode string, log *
 	return base, nil
 }
 
-// loadSnapshot reads a catalog state from staging and checks it against
-// its pointer. The last one read is kept, so a job's partitions read it
-// once.
-func (s *Service) loadSnapshot(ctx context.Context, connection string, st CatalogState) (*changeset.Snapshot, error) {
-	if snap := s.snapshots.get(st.SHA256); snap != nil {
-		return snap, nil
+// stateIndex reads the index of a catalog state and checks it against its
+// pointer; the chunks are checked as they are read.
+func (s *Service) stateIndex(ctx context.Context, connection string, st CatalogState) (changeset.Index, error) {
+	if !st.Chunked {
+		x := changeset.SingleFile(st.Key, st.SHA256, st.Entries)
+		x.Connection, x.JobID = connection, st.JobID
+		return x, nil
 	}
-	data, err := s.staging.Get(ctx, st.Key)
+	x, err := changeset.LoadIndex(ctx, s.staging, changeset.RunRef{Key: st.Key, SHA256: st.SHA256, Entries: st.Entries})
 	if err != nil {
-		return nil, fmt.Errorf("read %s from staging: %w", st.Key, err)
+		return changeset.Index{}, err
 	}
-	sum := sha256.Sum256(data)
-	if got := hex.EncodeToString(sum[:]); got != st.SHA256 {
-		return nil, fmt.Errorf("%s has sha256 %s, its record says %s (changed or corrupted in staging)", st.Key, got, st.SHA256)
+	if x.Connection != connection || x.JobID != st.JobID {
+		return changeset.Index{}, fmt.Errorf("%s is the state of connection %s job %s, its record says connection %s job %s",
+			st.Key, x.Connection, x.JobID, connection, st.JobID)
 	}
-	snap, err := changeset.DecodeSnapshot(data)
+	return x, nil
+}
+
+// checkState reads every file of a catalog state and checks it: a state
+// that cannot be used is found before a job pins it, not half-way.
+func (s *Service) checkState(ctx context.Context, connection string, st CatalogState) error {
+	x, err := s.stateIndex(ctx, connection, st)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", st.Key, err)
+		return err
 	}
-	if snap.Meta.Connection != connection || snap.Meta.JobID != st.JobID {
-		return nil, fmt.Errorf("%s is the state of connection %s job %s, its record says connection %s job %s",
-			st.Key, snap.Meta.Connection, snap.Meta.JobID, connection, st.JobID)
-	}
-	s.snapshots.put(st.SHA256, snap)
-	return snap, nil
+	return changeset.Verify(ctx, s.staging, x)
 }
 
-// snapshotCache keeps the last catalog state read.
-type snapshotCache struct {
-	mu   sync.Mutex
-	sum  string
-	snap *changeset.Snapshot
-}
-
-func (c *snapshotCache) get(sum string) *changeset.Snapshot {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.sum == sum {
-		return c.snap
+// deleteState deletes the files of a catalog state that was replaced.
+func (s *Service) deleteState(ctx context.Context, connection string, st CatalogState, log *zap.Logger) {
+	keys := []string{st.Key}
+	if st.Chunked {
+		x, err := s.stateIndex(ctx, connection, st)
+		if err != nil {
+			log.Warn("the previous catalog state's index is unreadable: its chunk files stay in staging", zap.String("key", st.Key), zap.Error(err))
+		}
+		for _, c := range x.Chunks {
+			keys = append(keys, c.Key)
+		}
 	}
-	return nil
-}
-
-func (c *snapshotCache) put(sum string, snap *changeset.Snapshot) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.sum, c.snap = sum, snap
+	for _, k := range keys {
+		if err := s.staging.Delete(ctx, k); err != nil && errkind.Of(err) != errkind.NotFound {
+			log.Warn("a file of the previous catalog state was not deleted from staging", zap.String("key", k), zap.Error(err))
+		}
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -174,4 +175,95 @@ func TestAnAlteredCatalogStateIsNotUsed(t *testing.T) {
 	require.Empty(t, m.Base)
 	require.Zero(t, m.Rows[model.KindTombstone], "nothing is deleted without a state to compare with")
 	require.Contains(t, fmt.Sprint(out.Warnings), "cannot be used")
+}
+
+// stateFiles lists the catalog-state files in staging.
+func (w *changesWorld) stateFiles() []string {
+	var out []string
+	for k := range w.staging.snapshot() {
+		if strings.HasPrefix(k, "catalog-state/") {
+			out = append(out, k)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func TestTheCatalogStateIsARunOfChunks(t *testing.T) {
+	w := newChangesWorld()
+	ctx := context.Background()
+	// 6,000 tables of 3 columns: 24,000 assets, two chunks.
+	w.run(t, "job-1", 6000, job.Spec{})
+	var st CatalogState
+	_, ok, err := w.versioned.Load(ctx, catalogStateKey(testConn), &st)
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.True(t, st.Chunked)
+	require.Equal(t, 24000, st.Entries)
+	first := w.stateFiles()
+	require.Len(t, first, 3, "two chunks and the index")
+
+	// One table changed name: only it ships, and the old state's files are
+	// deleted once the new one is the connection's.
+	_, m := w.run(t, "job-2", 5999, job.Spec{})
+	require.Equal(t, "job-1", m.Base)
+	require.EqualValues(t, 5999, m.Changes[model.KindTable].Unchanged)
+	require.EqualValues(t, 1, m.Changes[model.KindTable].Deleted)
+	second := w.stateFiles()
+	require.Len(t, second, 3)
+	for _, k := range first {
+		require.NotContains(t, second, k)
+	}
+
+	// A chunk altered in staging: the next run finds it before it pins the
+	// state, ships everything and deletes nothing.
+	data, err := w.staging.Get(ctx, second[0])
+	require.NoError(t, err)
+	data[len(data)/2] ^= 0xff
+	require.NoError(t, w.staging.Put(ctx, second[0], data))
+	out, m := w.run(t, "job-3", 5000, job.Spec{})
+	require.Equal(t, model.ModeFull, m.Mode)
+	require.Zero(t, m.Rows[model.KindTombstone])
+	require.Contains(t, fmt.Sprint(out.Warnings), "changed or corrupted")
+}
+
+func TestAStateKeptInOneFileBeforeRunsIsStillTheBase(t *testing.T) {
+	w := newChangesWorld()
+	ctx := context.Background()
+	w.run(t, "job-1", 10, job.Spec{})
+	// Rewrite job-1's state the way an older publisher kept it: one
+	// snapshot file, its pointer not chunked.
+	var st CatalogState
+	_, ok, err := w.versioned.Load(ctx, catalogStateKey(testConn), &st)
+	require.NoError(t, err)
+	require.True(t, ok)
+	x, err := changeset.LoadIndex(ctx, w.staging, changeset.RunRef{Key: st.Key, SHA256: st.SHA256, Entries: st.Entries})
+	require.NoError(t, err)
+	var entries []changeset.Entry
+	r := changeset.NewRunReader(ctx, w.staging, x)
+	for {
+		e, ok, err := r.Next()
+		require.NoError(t, err)
+		if !ok {
+			break
+		}
+		entries = append(entries, e)
+	}
+	snap, err := changeset.NewSnapshot(x.Meta(), entries)
+	require.NoError(t, err)
+	data, err := snap.Encode()
+	require.NoError(t, err)
+	old := CatalogState{JobID: "job-1", Key: "catalog-state/old/job-1.arrows", SHA256: shaOf(data), Entries: len(entries), At: st.At}
+	require.NoError(t, w.staging.Put(ctx, old.Key, data))
+	etag, _, err := w.versioned.Load(ctx, catalogStateKey(testConn), &st)
+	require.NoError(t, err)
+	require.NoError(t, w.versioned.Save(ctx, catalogStateKey(testConn), old, etag))
+
+	_, m := w.run(t, "job-2", 9, job.Spec{})
+	require.Equal(t, model.ModeIncremental, m.Mode)
+	require.Equal(t, "job-1", m.Base)
+	require.EqualValues(t, 9, m.Changes[model.KindTable].Unchanged)
+	require.EqualValues(t, 1, m.Changes[model.KindTable].Deleted)
+	_, err = w.staging.Get(ctx, old.Key)
+	require.Error(t, err, "the old file is deleted once replaced")
 }

@@ -95,7 +95,8 @@ func (s *Service) compact(ctx context.Context, ev job.PartitionDone, dests []ope
 // comparison digests every row of a partition and, for an incremental
 // run, says which rows ship: those created or updated since the base.
 type comparison struct {
-	base        *changeset.Snapshot // nil: nothing to compare with
+	ctx         context.Context
+	base        *changeset.Lookup // nil: nothing to compare with
 	incremental bool
 	entries     []changeset.Entry // every row seen
 }
@@ -121,7 +122,10 @@ func (c *comparison) write(kind model.Kind, rec arrow.Record, sink func(arrow.Re
 		c.entries = append(c.entries, e)
 		ship := true
 		if c.incremental {
-			op, _ := c.base.Classify(e)
+			op, _, err := c.base.Classify(c.ctx, e)
+			if err != nil {
+				return &sinkError{err}
+			}
 			ship = op != changeset.Unchanged
 		}
 		switch {

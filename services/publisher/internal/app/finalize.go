@@ -93,13 +93,13 @@ func (s *Service) Finalize(ctx context.Context, id string, req job.FinalizeReque
 		if _, _, err := s.checkBaseCurrent(ctx, id, changes); err != nil {
 			return job.Finalized{}, err
 		}
-		if deletions, err = s.uploadTombstones(ctx, id, req, changes, opened, log); err != nil {
+		if deletions, err = s.writeChanges(ctx, id, req, changes, opened, log); err != nil {
 			return job.Finalized{}, err
 		}
 	}
 	m := buildManifest(id, req, parts, deletions, s.now().UTC())
 	if changes != nil {
-		m.Mode, m.Base, m.Changes, m.FailSafes = changes.base.Mode, changes.baseJob(), changes.res.Counts, changes.res.FailSafes
+		m.Mode, m.Base, m.Changes, m.FailSafes = changes.base.Mode, changes.baseJob(), changes.diff.Counts, changes.diff.FailSafes
 	}
 	data, err := model.EncodeManifest(m)
 	if err != nil {
@@ -132,7 +132,7 @@ func (s *Service) Finalize(ctx context.Context, id string, req job.FinalizeReque
 		if err := s.commitState(ctx, id, changes, log); err != nil {
 			return job.Finalized{}, err
 		}
-		out.Mode, out.Changes, out.FailSafes, out.Warnings = changes.base.Mode, changes.res.Counts, changes.res.FailSafes, changes.warnings()
+		out.Mode, out.Changes, out.FailSafes, out.Warnings = changes.base.Mode, changes.diff.Counts, changes.diff.FailSafes, changes.warnings()
 	}
 	if err := s.records.Save(ctx, jobKey(id), JobRecord{State: JobFinalized, Finalized: &out, At: s.now().UTC()}); err != nil {
 		return job.Finalized{}, fmt.Errorf("record job %s finalized: %w", id, err)
@@ -245,12 +245,15 @@ func (s *Service) finishDryRun(ctx context.Context, id string, changes *jobChang
 	if changes == nil {
 		return job.Finalized{}, errkind.New(errkind.Invalid, fmt.Sprintf("job %s is a dry run without a connection: there is nothing to compare; set the spec's connection", id))
 	}
-	p := changes.plan(id)
+	p, err := changes.plan(id)
+	if err != nil {
+		return job.Finalized{}, err
+	}
 	if err := s.storePlan(ctx, p); err != nil {
 		return job.Finalized{}, err
 	}
-	out := job.Finalized{Rows: map[model.Kind]int64{}, Mode: changes.base.Mode, Changes: changes.res.Counts,
-		FailSafes: changes.res.FailSafes, Warnings: changes.warnings(), DryRun: true}
+	out := job.Finalized{Rows: map[model.Kind]int64{}, Mode: changes.base.Mode, Changes: changes.diff.Counts,
+		FailSafes: changes.diff.FailSafes, Warnings: changes.warnings(), DryRun: true}
 	if err := s.records.Save(ctx, jobKey(id), JobRecord{State: JobFinalized, Finalized: &out, At: s.now().UTC()}); err != nil {
 		return job.Finalized{}, fmt.Errorf("record job %s finalized: %w", id, err)
 	}

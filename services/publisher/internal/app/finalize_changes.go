@@ -2,9 +2,10 @@ package app
 
 import (
 	"context"
-	"crypto/sha256"
+	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -25,9 +26,9 @@ const tombstonePartition = "deletions"
 type jobChanges struct {
 	connection string
 	base       JobBase
-	snap       *changeset.Snapshot
-	seen       []changeset.Entry // every asset the run saw, sorted
-	res        changeset.Result
+	diff       *changeset.Diff
+	// next is the run the job's state was written to (writeChanges).
+	next *changeset.RunRef
 }
 
 // baseJob is the job whose state the run compares with ("" for none).
@@ -38,8 +39,9 @@ func (c *jobChanges) baseJob() string {
 	return c.base.State.JobID
 }
 
-// compareJob compares every partition's digests with the job's base. It
-// answers nil for a job without a connection (nothing to compare with).
+// compareJob compares every partition's digests with the job's base in
+// one streaming pass (changeset.CompareRuns): the counts and fail-safes.
+// It answers nil for a job without a connection (nothing to compare with).
 func (s *Service) compareJob(ctx context.Context, id string, req job.FinalizeRequest, parts map[string]PublishRecord, log *zap.Logger) (*jobChanges, error) {
 	conn := req.Spec.Connection
 	if conn == "" {
@@ -53,10 +55,11 @@ func (s *Service) compareJob(ctx context.Context, id string, req job.FinalizeReq
 	if _, _, err := s.checkBaseCurrent(ctx, id, c); err != nil {
 		return nil, err
 	}
-	if c.snap, err = s.baseSnapshot(ctx, id, conn, base); err != nil {
+	baseIdx, err := s.baseIndex(ctx, id, conn, base)
+	if err != nil {
 		return nil, err
 	}
-	var seen []changeset.Entry
+	var digests []changeset.Index
 	var incomplete []string
 	for _, pid := range slices.Sorted(maps.Keys(parts)) {
 		d := parts[pid].Digests
@@ -64,20 +67,11 @@ func (s *Service) compareJob(ctx context.Context, id string, req job.FinalizeReq
 			incomplete = append(incomplete, pid)
 			continue
 		}
-		data, err := s.staging.Get(ctx, d.Key)
+		x, err := s.digestsIndex(ctx, conn, id, pid, *d)
 		if err != nil {
-			return nil, fmt.Errorf("read the digests of partition %s: %w", pid, err)
+			return nil, err
 		}
-		sum := sha256.Sum256(data)
-		if got := hex.EncodeToString(sum[:]); got != d.SHA256 {
-			return nil, errkind.New(errkind.Invalid, fmt.Sprintf("the digests of partition %s (%s) have sha256 %s, not %s: "+
-				"staging was altered; run the job again", pid, d.Key, got, d.SHA256))
-		}
-		part, err := changeset.DecodeSnapshot(data)
-		if err != nil {
-			return nil, fmt.Errorf("the digests of partition %s: %w", pid, err)
-		}
-		seen = append(seen, part.Entries()...)
+		digests = append(digests, x)
 	}
 	scope := changeset.Scope{Connection: conn}
 	if req.Listing != nil {
@@ -93,19 +87,64 @@ func (s *Service) compareJob(ctx context.Context, id string, req job.FinalizeReq
 	if len(incomplete) > 0 {
 		opts.Incomplete = fmt.Sprintf("partition(s) %v were published without digests", incomplete)
 	}
-	c.res, err = changeset.Finish(c.snap, seen, scope, opts, changeset.Meta{Connection: conn, JobID: id, CreatedAt: s.now().UTC()})
-	if err != nil {
-		return nil, fmt.Errorf("compare job %s with its connection's catalog state: %w", id, err)
+	var baseRun changeset.Opener
+	if baseIdx != nil {
+		baseRun = func() (changeset.Iterator, error) { return changeset.NewRunReader(ctx, s.staging, *baseIdx), nil }
 	}
-	c.seen = seen
+	seen := func() (changeset.Iterator, error) {
+		its := make([]changeset.Iterator, len(digests))
+		for i, x := range digests {
+			its[i] = changeset.NewRunReader(ctx, s.staging, x)
+		}
+		return changeset.Merge(its...), nil
+	}
+	if c.diff, err = changeset.CompareRuns(baseRun, seen, scope, opts); err != nil {
+		return nil, changesError(id, err)
+	}
 	return c, nil
 }
 
-// uploadTombstones writes the job's tombstones as upload files to every
-// destination, like a partition's files, and returns them.
-func (s *Service) uploadTombstones(ctx context.Context, id string, req job.FinalizeRequest, c *jobChanges, dests []openDest, log *zap.Logger) ([]model.FileInfo, error) {
-	if len(c.res.Tombstones) == 0 {
-		return nil, nil
+// changesError is an error of a pass over the job's digests and state: a
+// file changed in staging fails the job, anything else is tried again.
+func changesError(id string, err error) error {
+	var bad *changeset.CorruptError
+	if errors.As(err, &bad) {
+		return errkind.Wrap(errkind.Invalid, err, fmt.Sprintf("compare job %s with its connection's catalog state: "+
+			"staging was altered; run the job again", id))
+	}
+	return fmt.Errorf("compare job %s with its connection's catalog state: %w", id, err)
+}
+
+// digestsIndex reads the index of a partition's digests.
+func (s *Service) digestsIndex(ctx context.Context, conn, id, pid string, d StagedDigests) (changeset.Index, error) {
+	if !d.Chunked {
+		x := changeset.SingleFile(d.Key, d.SHA256, d.Entries)
+		x.Connection, x.JobID = conn, id
+		return x, nil
+	}
+	x, err := changeset.LoadIndex(ctx, s.staging, changeset.RunRef{Key: d.Key, SHA256: d.SHA256, Entries: d.Entries})
+	if err == nil && (x.Connection != conn || x.JobID != id) {
+		err = fmt.Errorf("they are of connection %s job %s", x.Connection, x.JobID)
+	}
+	if err != nil {
+		return changeset.Index{}, changesError(id, fmt.Errorf("the digests of partition %s: %w", pid, err))
+	}
+	return x, nil
+}
+
+// writeChanges makes the second pass over the job's digests and state: it
+// writes the job's state to staging as a run (unless it is already the
+// connection's) and its tombstones as upload files to every destination,
+// like a partition's files, and returns those.
+func (s *Service) writeChanges(ctx context.Context, id string, req job.FinalizeRequest, c *jobChanges, dests []openDest, log *zap.Logger) ([]model.FileInfo, error) {
+	_, cur, err := s.checkBaseCurrent(ctx, id, c)
+	if err != nil {
+		return nil, err
+	}
+	var next *changeset.RunWriter
+	if cur == nil || cur.JobID != id {
+		next = changeset.NewRunWriter(s.staging, statePrefix(c.connection, id, attemptID()),
+			changeset.Meta{Connection: c.connection, JobID: id, CreatedAt: s.now().UTC()})
 	}
 	ev := job.PartitionDone{JobID: id, Partition: tombstonePartition}
 	var files []model.FileInfo
@@ -122,13 +161,20 @@ func (s *Service) uploadTombstones(ctx context.Context, id string, req job.Final
 	if err != nil {
 		return nil, err
 	}
-	for _, t := range c.res.Tombstones {
+	emit := changeset.Emit{Tombstone: func(t changeset.Tombstone) error {
 		if err := w.Tombstone(model.Tombstone{QualifiedName: t.QualifiedName, AssetKind: t.Kind, Reason: t.Reason,
 			ParentQualifiedName: changeset.ParentOf(c.connection, t.Kind, t.QualifiedName)}); err != nil {
-			_ = w.Close()
-			u.Discard()
-			return nil, fmt.Errorf("tombstone of %s: %w", t.QualifiedName, err)
+			return fmt.Errorf("tombstone of %s: %w", t.QualifiedName, err)
 		}
+		return nil
+	}}
+	if next != nil {
+		emit.Next = func(e changeset.Entry) error { return next.Add(ctx, e) }
+	}
+	if err := c.diff.Emit(emit); err != nil {
+		_ = w.Close()
+		u.Discard()
+		return nil, changesError(id, err)
 	}
 	if err := w.Close(); err != nil {
 		u.Discard()
@@ -137,7 +183,21 @@ func (s *Service) uploadTombstones(ctx context.Context, id string, req job.Final
 	if err := u.Close(); err != nil {
 		return nil, err
 	}
+	if next != nil {
+		ref, err := next.Close(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("store the catalog state of job %s in staging: %w", id, err)
+		}
+		c.next = &ref
+	}
 	return files, nil
+}
+
+// attemptID tells one finalize attempt's files from another's.
+func attemptID() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 // writerSink feeds a model.Writer's batches to an upload writer.
@@ -164,10 +224,10 @@ func (s *Service) checkBaseCurrent(ctx context.Context, id string, c *jobChanges
 	return etag, &st, nil
 }
 
-// commitState keeps the job's catalog state as the connection's current
-// one: the snapshot file in staging, then the pointer, replaced only if
-// it still names the state the job compared with. A repeated finalize
-// finds the pointer already naming the job.
+// commitState keeps the job's catalog state, written by writeChanges, as
+// the connection's current one: the pointer is replaced only if it still
+// names the state the job compared with. A repeated finalize finds the
+// pointer already naming the job.
 func (s *Service) commitState(ctx context.Context, id string, c *jobChanges, log *zap.Logger) error {
 	etag, cur, err := s.checkBaseCurrent(ctx, id, c)
 	if err != nil {
@@ -176,17 +236,11 @@ func (s *Service) commitState(ctx context.Context, id string, c *jobChanges, log
 	if cur != nil && cur.JobID == id {
 		return nil
 	}
-	data, err := c.res.Next.Encode()
-	if err != nil {
-		return fmt.Errorf("encode the catalog state of job %s: %w", id, err)
+	if c.next == nil {
+		return fmt.Errorf("the catalog state of job %s was not written", id)
 	}
-	key := snapshotKey(c.connection, id)
-	if err := s.staging.Put(ctx, key, data); err != nil {
-		return fmt.Errorf("store the catalog state of job %s in staging: %w", id, err)
-	}
-	sum := sha256.Sum256(data)
-	st := CatalogState{JobID: id, Key: key, SHA256: hex.EncodeToString(sum[:]), Bytes: int64(len(data)),
-		Entries: c.res.Next.Len(), At: s.now().UTC()}
+	st := CatalogState{JobID: id, Key: c.next.Key, SHA256: c.next.SHA256, Chunked: true, Bytes: c.next.Bytes,
+		Entries: c.next.Entries, At: s.now().UTC()}
 	if err := s.versioned.Save(ctx, catalogStateKey(c.connection), st, etag); err != nil {
 		if errkind.Of(err) == errkind.Conflict {
 			return errkind.Wrap(errkind.Conflict, err, fmt.Sprintf("another run of connection %s replaced its catalog state "+
@@ -194,11 +248,8 @@ func (s *Service) commitState(ctx context.Context, id string, c *jobChanges, log
 		}
 		return fmt.Errorf("replace the catalog state of connection %s: %w", c.connection, err)
 	}
-	s.snapshots.put(st.SHA256, c.res.Next)
-	if cur != nil && cur.Key != key {
-		if err := s.staging.Delete(ctx, cur.Key); err != nil {
-			log.Warn("the previous catalog state was not deleted from staging", zap.String("key", cur.Key), zap.Error(err))
-		}
+	if cur != nil && cur.Key != st.Key {
+		s.deleteState(ctx, c.connection, *cur, log)
 	}
 	log.Info("catalog state replaced", zap.String("connection", c.connection), zap.Int("entries", st.Entries),
 		zap.Int64("bytes", st.Bytes), zap.String("previous_job", c.baseJob()))
@@ -207,13 +258,13 @@ func (s *Service) commitState(ctx context.Context, id string, c *jobChanges, log
 
 // countChanges adds a finished run's changes to the metrics.
 func (s *Service) countChanges(c *jobChanges) {
-	for k, n := range c.res.Counts {
+	for k, n := range c.diff.Counts {
 		for change, v := range map[string]int64{"created": n.Created, "updated": n.Updated, "unchanged": n.Unchanged,
 			"deleted": n.Deleted, "withheld": n.Withheld} {
 			s.m.catalogChanges.WithLabelValues(string(k), change).Add(float64(v))
 		}
 	}
-	for _, fs := range c.res.FailSafes {
+	for _, fs := range c.diff.FailSafes {
 		s.m.failSafes.WithLabelValues(fs.Name).Inc()
 	}
 }
@@ -225,7 +276,7 @@ func (c *jobChanges) warnings() []string {
 	if c.base.Warning != "" {
 		out = append(out, c.base.Warning)
 	}
-	for _, fs := range c.res.FailSafes {
+	for _, fs := range c.diff.FailSafes {
 		out = append(out, "fail-safe "+fs.Name+": "+fs.Message)
 	}
 	return out
@@ -234,26 +285,28 @@ func (c *jobChanges) warnings() []string {
 // planKey is where a dry run's plan is kept in staging.
 func planKey(jobID string) string { return "plans/" + jobID + ".json" }
 
-// plan is the dry run's change set, item by item.
-func (c *jobChanges) plan(id string) job.Plan {
-	p := job.Plan{JobID: id, Connection: c.connection, Mode: c.base.Mode, Base: c.baseJob(), Changes: c.res.Counts,
-		FailSafes: c.res.FailSafes, Warnings: c.warnings(), Items: []job.PlanItem{}}
-	for _, e := range c.seen {
-		switch op, attrs := c.snap.Classify(e); op {
-		case changeset.Created:
-			p.Items = append(p.Items, job.PlanItem{Op: string(op), Kind: e.Kind, QualifiedName: e.QualifiedName})
-		case changeset.Updated:
-			p.Items = append(p.Items, job.PlanItem{Op: string(op), Kind: e.Kind, QualifiedName: e.QualifiedName, Attributes: attrs})
-		}
-	}
-	for _, t := range c.res.Tombstones {
-		p.Items = append(p.Items, job.PlanItem{Op: string(changeset.Deleted), Kind: t.Kind, QualifiedName: t.QualifiedName, Reason: t.Reason})
-	}
-	slices.SortFunc(p.Items, func(a, b job.PlanItem) int {
-		return changeset.Compare(changeset.Entry{Kind: a.Kind, QualifiedName: a.QualifiedName},
-			changeset.Entry{Kind: b.Kind, QualifiedName: b.QualifiedName})
+// plan is the dry run's change set, item by item, from a second pass.
+func (c *jobChanges) plan(id string) (job.Plan, error) {
+	p := job.Plan{JobID: id, Connection: c.connection, Mode: c.base.Mode, Base: c.baseJob(), Changes: c.diff.Counts,
+		FailSafes: c.diff.FailSafes, Warnings: c.warnings(), Items: []job.PlanItem{}}
+	err := c.diff.Emit(changeset.Emit{
+		Change: func(op changeset.Op, e changeset.Entry, attrs []string) error {
+			item := job.PlanItem{Op: string(op), Kind: e.Kind, QualifiedName: e.QualifiedName}
+			if op == changeset.Updated {
+				item.Attributes = attrs
+			}
+			p.Items = append(p.Items, item)
+			return nil
+		},
+		Tombstone: func(t changeset.Tombstone) error {
+			p.Items = append(p.Items, job.PlanItem{Op: string(changeset.Deleted), Kind: t.Kind, QualifiedName: t.QualifiedName, Reason: t.Reason})
+			return nil
+		},
 	})
-	return p
+	if err != nil {
+		return job.Plan{}, changesError(id, err)
+	}
+	return p, nil
 }
 
 // storePlan keeps a dry run's plan in staging.

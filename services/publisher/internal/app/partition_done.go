@@ -2,8 +2,6 @@ package app
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"maps"
@@ -102,11 +100,11 @@ func (s *Service) PublishPartition(ctx context.Context, ev job.PartitionDone) er
 	}
 	var cmp *comparison
 	if ev.Connection != "" {
-		base, snap, err := s.jobBase(ctx, ev.JobID, ev.Connection, ev.Mode, log)
+		base, lookup, err := s.jobBase(ctx, ev.JobID, ev.Connection, ev.Mode, log)
 		if err != nil {
 			return err
 		}
-		cmp = &comparison{base: snap, incremental: base.Mode == model.ModeIncremental && snap != nil}
+		cmp = &comparison{ctx: ctx, base: lookup, incremental: base.Mode == model.ModeIncremental && lookup != nil}
 	}
 	files, rows, problems, err := s.compact(ctx, ev, opened, cmp, stopped, claim.resumed, log)
 	var refused *uploadError
@@ -233,21 +231,20 @@ func sum(rows map[model.Kind]int64) int64 {
 	return n
 }
 
-// stageDigests stages the digests of every row of a partition run, for
-// finalize to compare the whole job with the catalog state.
+// stageDigests stages the digests of every row of a partition run, sorted,
+// as a run, for finalize to compare the whole job with the catalog state.
 func (s *Service) stageDigests(ctx context.Context, ev job.PartitionDone, entries []changeset.Entry) (*StagedDigests, error) {
-	snap, err := changeset.NewSnapshot(changeset.Meta{Connection: ev.Connection, JobID: ev.JobID, CreatedAt: s.now().UTC()}, entries)
-	if err != nil {
-		return nil, fmt.Errorf("digests of partition %s: %w", ev.Partition, err)
+	slices.SortFunc(entries, changeset.Compare)
+	w := changeset.NewRunWriter(s.staging, digestsPrefix(ev.JobID, ev.Partition, ev.Run),
+		changeset.Meta{Connection: ev.Connection, JobID: ev.JobID, CreatedAt: s.now().UTC()})
+	for _, e := range entries {
+		if err := w.Add(ctx, e); err != nil {
+			return nil, fmt.Errorf("digests of partition %s: %w", ev.Partition, err)
+		}
 	}
-	data, err := snap.Encode()
+	ref, err := w.Close(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("digests of partition %s: %w", ev.Partition, err)
-	}
-	key := digestsKey(ev.JobID, ev.Partition, ev.Run)
-	if err := s.staging.Put(ctx, key, data); err != nil {
 		return nil, fmt.Errorf("stage the digests of partition %s: %w", ev.Partition, err)
 	}
-	sum := sha256.Sum256(data)
-	return &StagedDigests{Key: key, SHA256: hex.EncodeToString(sum[:]), Entries: snap.Len()}, nil
+	return &StagedDigests{Key: ref.Key, SHA256: ref.SHA256, Chunked: true, Entries: ref.Entries}, nil
 }

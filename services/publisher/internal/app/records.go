@@ -39,10 +39,12 @@ type PublishRecord struct {
 	Extracted map[model.Kind]int64 `json:"extracted,omitempty"`
 }
 
-// StagedDigests locate a partition run's digests in staging.
+// StagedDigests locate a partition run's digests in staging: the index
+// of a run (Chunked), or one snapshot file before runs.
 type StagedDigests struct {
 	Key     string `json:"key"`
 	SHA256  string `json:"sha256"`
+	Chunked bool   `json:"chunked,omitempty"`
 	Entries int    `json:"entries"`
 }
 

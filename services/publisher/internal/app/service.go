@@ -18,6 +18,10 @@ import (
 // DefaultCompactTargetBytes is the size at which an upload file is closed.
 const DefaultCompactTargetBytes = 64 << 20
 
+// stateChunksCached is how many decoded chunks of catalog states a
+// publisher keeps for its lookups (about 3 MiB each).
+const stateChunksCached = 8
+
 // Options are the Service's dependencies.
 type Options struct {
 	Staging      StagingStore
@@ -59,7 +63,7 @@ type Service struct {
 	claims           VersionedStore
 	instance         string
 	claimTTL         time.Duration
-	snapshots        snapshotCache
+	chunks           *changeset.ChunkCache // decoded chunks of catalog states, for lookups
 	maxDeletionShare float64
 	target           int64
 	log              *zap.Logger
@@ -115,6 +119,7 @@ func New(o Options) (*Service, error) {
 		parts: newKeyedMutex(), jobs: newJobGate(), audit: o.Audit,
 		versioned: o.Versioned, maxDeletionShare: o.MaxDeletionShare,
 		claims: o.Versioned, instance: o.Instance, claimTTL: o.ClaimTTL,
+		chunks: changeset.NewChunkCache(stateChunksCached),
 	}, nil
 }
 
