@@ -23,6 +23,8 @@ const testConn = "default/postgres/1"
 type changesWorld struct {
 	*world
 	dest *memObjects
+	// spill, when set, is the publisher's digest spill.
+	spill int
 }
 
 func newChangesWorld() *changesWorld {
@@ -39,6 +41,9 @@ func (w *changesWorld) run(t *testing.T, id string, tables int, spec job.Spec) (
 	ev := w.stageRun(t, id, "p000", "run-1", 1, tables, 3, 1000)
 	ev.Connection, ev.Mode, ev.DryRun = spec.Connection, spec.Mode, spec.DryRun
 	svc := w.newService(t)
+	if w.spill > 0 {
+		svc.digestSpill = w.spill
+	}
 	require.NoError(t, svc.PublishPartition(ctx, ev))
 	listing := &changeset.Listing{Databases: map[string]changeset.DatabaseState{"shop": {Readable: true, TablesComplete: true}},
 		ListsAllDatabases: true}
@@ -191,11 +196,18 @@ func (w *changesWorld) stateFiles() []string {
 
 func TestTheCatalogStateIsARunOfChunks(t *testing.T) {
 	w := newChangesWorld()
+	w.spill = 5000 // each partition's digests in 5 runs
 	ctx := context.Background()
 	// 6,000 tables of 3 columns: 24,000 assets, two chunks.
 	w.run(t, "job-1", 6000, job.Spec{})
+	var rec PublishRecord
+	ok, err := w.records.Get(ctx, publishKey("job-1", "p000"), &rec)
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.Len(t, rec.Digests.Runs, 5)
+	require.Equal(t, 24000, rec.Digests.Entries)
 	var st CatalogState
-	_, ok, err := w.versioned.Load(ctx, catalogStateKey(testConn), &st)
+	_, ok, err = w.versioned.Load(ctx, catalogStateKey(testConn), &st)
 	require.NoError(t, err)
 	require.True(t, ok)
 	require.True(t, st.Chunked)

@@ -92,13 +92,49 @@ func (s *Service) compact(ctx context.Context, ev job.PartitionDone, dests []ope
 	return files, rows, nil, nil
 }
 
+// DefaultDigestSpill is how many digests a partition holds before it
+// stages them, sorted, as a run: what bounds its memory, whatever its size.
+const DefaultDigestSpill = 4 * changeset.ChunkEntries
+
 // comparison digests every row of a partition and, for an incremental
-// run, says which rows ship: those created or updated since the base.
+// run, says which rows ship: those created or updated since the base. The
+// digests are staged as sorted runs of at most digestSpill entries.
 type comparison struct {
 	ctx         context.Context
 	base        *changeset.Lookup // nil: nothing to compare with
 	incremental bool
-	entries     []changeset.Entry // every row seen
+	spillAt     int // DefaultDigestSpill
+	// stage writes sorted digests as a run.
+	stage   func(ctx context.Context, entries []changeset.Entry, n int) (changeset.RunRef, error)
+	entries []changeset.Entry // the rows seen since the last run was staged
+	runs    []changeset.RunRef
+}
+
+// spill stages the digests held as a run.
+func (c *comparison) spill() error {
+	if len(c.entries) == 0 {
+		return nil
+	}
+	slices.SortFunc(c.entries, changeset.Compare)
+	ref, err := c.stage(c.ctx, c.entries, len(c.runs))
+	if err != nil {
+		return err
+	}
+	c.runs = append(c.runs, ref)
+	c.entries = c.entries[:0]
+	return nil
+}
+
+// digests stages what is left and says where every digest is.
+func (c *comparison) digests() (*StagedDigests, error) {
+	if err := c.spill(); err != nil {
+		return nil, err
+	}
+	d := &StagedDigests{Runs: c.runs}
+	for _, r := range c.runs {
+		d.Entries += r.Entries
+	}
+	return d, nil
 }
 
 // write hands rec's rows that ship to sink, in order, and digests every
@@ -120,6 +156,11 @@ func (c *comparison) write(kind model.Kind, rec arrow.Record, sink func(arrow.Re
 			return err
 		}
 		c.entries = append(c.entries, e)
+		if len(c.entries) >= c.spillAt {
+			if err := c.spill(); err != nil {
+				return &sinkError{err}
+			}
+		}
 		ship := true
 		if c.incremental {
 			op, _, err := c.base.Classify(c.ctx, e)

@@ -67,11 +67,11 @@ func (s *Service) compareJob(ctx context.Context, id string, req job.FinalizeReq
 			incomplete = append(incomplete, pid)
 			continue
 		}
-		x, err := s.digestsIndex(ctx, conn, id, pid, *d)
+		xs, err := s.digestsIndexes(ctx, conn, id, pid, *d)
 		if err != nil {
 			return nil, err
 		}
-		digests = append(digests, x)
+		digests = append(digests, xs...)
 	}
 	scope := changeset.Scope{Connection: conn}
 	if req.Listing != nil {
@@ -115,21 +115,28 @@ func changesError(id string, err error) error {
 	return fmt.Errorf("compare job %s with its connection's catalog state: %w", id, err)
 }
 
-// digestsIndex reads the index of a partition's digests.
-func (s *Service) digestsIndex(ctx context.Context, conn, id, pid string, d StagedDigests) (changeset.Index, error) {
-	if !d.Chunked {
+// digestsIndexes read the indexes of a partition's digests.
+func (s *Service) digestsIndexes(ctx context.Context, conn, id, pid string, d StagedDigests) ([]changeset.Index, error) {
+	if len(d.Runs) == 0 {
+		if d.Key == "" {
+			return nil, nil // a partition without rows
+		}
 		x := changeset.SingleFile(d.Key, d.SHA256, d.Entries)
 		x.Connection, x.JobID = conn, id
-		return x, nil
+		return []changeset.Index{x}, nil
 	}
-	x, err := changeset.LoadIndex(ctx, s.staging, changeset.RunRef{Key: d.Key, SHA256: d.SHA256, Entries: d.Entries})
-	if err == nil && (x.Connection != conn || x.JobID != id) {
-		err = fmt.Errorf("they are of connection %s job %s", x.Connection, x.JobID)
+	out := make([]changeset.Index, 0, len(d.Runs))
+	for _, ref := range d.Runs {
+		x, err := changeset.LoadIndex(ctx, s.staging, ref)
+		if err == nil && (x.Connection != conn || x.JobID != id) {
+			err = fmt.Errorf("they are of connection %s job %s", x.Connection, x.JobID)
+		}
+		if err != nil {
+			return nil, changesError(id, fmt.Errorf("the digests of partition %s: %w", pid, err))
+		}
+		out = append(out, x)
 	}
-	if err != nil {
-		return changeset.Index{}, changesError(id, fmt.Errorf("the digests of partition %s: %w", pid, err))
-	}
-	return x, nil
+	return out, nil
 }
 
 // writeChanges makes the second pass over the job's digests and state: it

@@ -104,7 +104,10 @@ func (s *Service) PublishPartition(ctx context.Context, ev job.PartitionDone) er
 		if err != nil {
 			return err
 		}
-		cmp = &comparison{ctx: ctx, base: lookup, incremental: base.Mode == model.ModeIncremental && lookup != nil}
+		cmp = &comparison{ctx: ctx, base: lookup, incremental: base.Mode == model.ModeIncremental && lookup != nil, spillAt: s.digestSpill,
+			stage: func(ctx context.Context, entries []changeset.Entry, n int) (changeset.RunRef, error) {
+				return s.stageDigests(ctx, ev, entries, n)
+			}}
 	}
 	files, rows, problems, err := s.compact(ctx, ev, opened, cmp, stopped, claim.resumed, log)
 	var refused *uploadError
@@ -131,7 +134,7 @@ func (s *Service) PublishPartition(ctx context.Context, ev job.PartitionDone) er
 		Files: files, Rows: rows, PublishedAt: s.now().UTC(),
 	}
 	if cmp != nil {
-		if rec.Digests, err = s.stageDigests(ctx, ev, cmp.entries); err != nil {
+		if rec.Digests, err = cmp.digests(); err != nil {
 			return err
 		}
 		// verifyRun checked the run's rows against its files.
@@ -231,20 +234,19 @@ func sum(rows map[model.Kind]int64) int64 {
 	return n
 }
 
-// stageDigests stages the digests of every row of a partition run, sorted,
-// as a run, for finalize to compare the whole job with the catalog state.
-func (s *Service) stageDigests(ctx context.Context, ev job.PartitionDone, entries []changeset.Entry) (*StagedDigests, error) {
-	slices.SortFunc(entries, changeset.Compare)
-	w := changeset.NewRunWriter(s.staging, digestsPrefix(ev.JobID, ev.Partition, ev.Run),
+// stageDigests stages sorted digests of a partition run as its n-th run,
+// for finalize to compare the whole job with the catalog state.
+func (s *Service) stageDigests(ctx context.Context, ev job.PartitionDone, entries []changeset.Entry, n int) (changeset.RunRef, error) {
+	w := changeset.NewRunWriter(s.staging, fmt.Sprintf("%s%03d-", digestsPrefix(ev.JobID, ev.Partition, ev.Run), n),
 		changeset.Meta{Connection: ev.Connection, JobID: ev.JobID, CreatedAt: s.now().UTC()})
 	for _, e := range entries {
 		if err := w.Add(ctx, e); err != nil {
-			return nil, fmt.Errorf("digests of partition %s: %w", ev.Partition, err)
+			return changeset.RunRef{}, fmt.Errorf("digests of partition %s: %w", ev.Partition, err)
 		}
 	}
 	ref, err := w.Close(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("stage the digests of partition %s: %w", ev.Partition, err)
+		return changeset.RunRef{}, fmt.Errorf("stage the digests of partition %s: %w", ev.Partition, err)
 	}
-	return &StagedDigests{Key: ref.Key, SHA256: ref.SHA256, Chunked: true, Entries: ref.Entries}, nil
+	return ref, nil
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/secure-agent/secure-agent/libs/changeset"
 	"github.com/secure-agent/secure-agent/libs/job"
 	"github.com/secure-agent/secure-agent/libs/model"
 )
@@ -39,13 +40,14 @@ type PublishRecord struct {
 	Extracted map[model.Kind]int64 `json:"extracted,omitempty"`
 }
 
-// StagedDigests locate a partition run's digests in staging: the index
-// of a run (Chunked), or one snapshot file before runs.
+// StagedDigests locate a partition run's digests in staging: sorted runs
+// (ADR 0018), or the one snapshot file an older publisher staged them in
+// (Key).
 type StagedDigests struct {
-	Key     string `json:"key"`
-	SHA256  string `json:"sha256"`
-	Chunked bool   `json:"chunked,omitempty"`
-	Entries int    `json:"entries"`
+	Runs    []changeset.RunRef `json:"runs,omitempty"`
+	Key     string             `json:"key,omitempty"`
+	SHA256  string             `json:"sha256,omitempty"`
+	Entries int                `json:"entries"`
 }
 
 // JobState is the publisher's view of a job that will not change again.

@@ -64,6 +64,7 @@ type Service struct {
 	instance         string
 	claimTTL         time.Duration
 	chunks           *changeset.ChunkCache // decoded chunks of catalog states, for lookups
+	digestSpill      int
 	maxDeletionShare float64
 	target           int64
 	log              *zap.Logger
@@ -119,7 +120,7 @@ func New(o Options) (*Service, error) {
 		parts: newKeyedMutex(), jobs: newJobGate(), audit: o.Audit,
 		versioned: o.Versioned, maxDeletionShare: o.MaxDeletionShare,
 		claims: o.Versioned, instance: o.Instance, claimTTL: o.ClaimTTL,
-		chunks: changeset.NewChunkCache(stateChunksCached),
+		chunks: changeset.NewChunkCache(stateChunksCached), digestSpill: DefaultDigestSpill,
 	}, nil
 }
 
