@@ -24,7 +24,10 @@ type Partition struct {
 	ID       string   `json:"id"`
 	Database string   `json:"database"`
 	Schemas  []string `json:"schemas,omitempty"` // empty: the whole database
-	Tables   int      `json:"tables,omitempty"`  // planned table count (a hint for progress)
+	// Range, set with exactly one schema, is the range of its tables this
+	// partition holds: one of the partitions of a schema too big for one.
+	Range  *model.TableRange `json:"range,omitempty"`
+	Tables int               `json:"tables,omitempty"` // planned table count (a hint for progress)
 }
 
 // ExtractRequest asks an extractor to extract one partition. Attempt
@@ -72,9 +75,10 @@ type PartitionDone struct {
 	// the spec's destinations, so the publisher can upload and describe the
 	// partition in the manifest without the job spec (empty Destinations:
 	// the default destination).
-	Database     string        `json:"database,omitempty"`
-	Schemas      []string      `json:"schemas,omitempty"`
-	Destinations []Destination `json:"destinations,omitempty"`
+	Database     string            `json:"database,omitempty"`
+	Schemas      []string          `json:"schemas,omitempty"`
+	Range        *model.TableRange `json:"range,omitempty"`
+	Destinations []Destination     `json:"destinations,omitempty"`
 	// Connection, Mode and DryRun repeat the spec's, so the publisher can
 	// compare the partition with the connection's catalog state (ADR 0015).
 	Connection string `json:"connection,omitempty"`

@@ -99,6 +99,7 @@ type ManifestPartition struct {
 	ID       string         `json:"id"`
 	Database string         `json:"database"`
 	Schemas  []string       `json:"schemas,omitempty"`
+	Tables   *TableRange    `json:"tables,omitempty"`
 	Run      string         `json:"run"`
 	Rows     map[Kind]int64 `json:"rows"`
 }
@@ -405,4 +406,12 @@ func readVerified(dir string, f FileInfo, fn func(Kind, arrow.Record) error) err
 func localFileName(name string) bool {
 	return strings.HasSuffix(name, ".arrows") && !strings.Contains(name, "\\") &&
 		filepath.IsLocal(name) && path.Clean(name) == name
+}
+
+// TableRange is a range of one schema's table names, From included and
+// Before not, compared by bytes; "" leaves an end open. A partition of a
+// schema too big for one holds such a range.
+type TableRange struct {
+	From   string `json:"from,omitempty"`
+	Before string `json:"before,omitempty"`
 }

@@ -92,6 +92,9 @@ func printStatus(w io.Writer, st job.Status, now time.Time, local bool, destDir 
 		fmt.Fprintln(tw, "PARTITION\tDATABASE\tSCHEMAS\tTABLES\tSTATE\tATTEMPTS\tASSETS\tERROR")
 		for _, p := range st.Partitions {
 			schemas := strings.Join(p.Schemas, ",")
+			if r := p.Range; r != nil {
+				schemas += fmt.Sprintf(" [%q, %q)", r.From, r.Before) // a range of the schema's tables
+			}
 			var assets int64
 			for _, n := range p.Rows {
 				assets += n

@@ -39,7 +39,12 @@ type Source struct {
 	// on top of Filters. With a list, a database's own row is written only
 	// by the partition holding its first selected schema (see SchemaSet),
 	// so the partitions of one database write it exactly once.
-	Schemas       []string
+	Schemas []string
+	// Tables, when set, restricts the extraction to a range of the tables
+	// of its one schema (Schemas holds exactly one): one partition of a
+	// schema too big for one. The schema's own row, its routines and the
+	// database row are written only by the range that starts at "".
+	Tables        TableRange
 	Filters       Filters
 	ExcludeFields []string
 	RequireTLS    bool
@@ -164,6 +169,12 @@ func (s Source) Compile() (*Compiled, error) {
 		if name == "" {
 			problems = append(problems, fmt.Sprintf("schemas[%d] is empty; list schema names, or leave schemas out for every schema", i))
 		}
+	}
+	if s.Tables.Set() && len(s.Schemas) != 1 {
+		problems = append(problems, fmt.Sprintf("a table range is set with %d schemas; a range cuts exactly one schema", len(s.Schemas)))
+	}
+	if err := s.Tables.Check(); err != nil {
+		problems = append(problems, err.Error())
 	}
 	if err := model.ValidateExcludeFields(s.ExcludeFields); err != nil {
 		problems = append(problems, err.Error())

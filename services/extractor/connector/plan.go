@@ -29,6 +29,10 @@ type DatabasePlan struct {
 type SchemaPlan struct {
 	Name   string `json:"name"`
 	Tables int    `json:"tables"`
+	// Bounds are the names of every BoundEvery-th of its tables (in byte
+	// order, the first excluded): where the partitioning may cut a schema
+	// of more tables than a partition holds (see TableNames).
+	Bounds []string `json:"bounds,omitempty"`
 }
 
 // Tables sums the planned tables of the database.

@@ -1,12 +1,59 @@
 package connector
 
-import "sort"
+import (
+	"fmt"
+	"sort"
+)
 
-// SchemaSet is Source.Schemas compiled: the schema group one partition
-// extracts. The zero value (no list) admits every schema.
+// SchemaSet is Source.Schemas and Source.Tables compiled: the schema
+// group, or the range of one schema's tables, one partition extracts. The
+// zero value (no list) admits every schema and table.
 type SchemaSet struct {
-	names map[string]bool
+	names  map[string]bool
+	tables TableRange
 }
+
+// TableRange is a range of table names, From included and Before not,
+// compared by bytes (Go's order, PostgreSQL's "C" collation, MySQL's
+// utf8mb4_bin): a partition of a schema too big for one. "" leaves an end
+// open; the zero value admits every table.
+type TableRange struct {
+	From   string `json:"from,omitempty"`
+	Before string `json:"before,omitempty"`
+}
+
+// Set reports whether the range restricts anything.
+func (r TableRange) Set() bool { return r.From != "" || r.Before != "" }
+
+// Has reports whether table is in the range.
+func (r TableRange) Has(table string) bool {
+	return table >= r.From && (r.Before == "" || table < r.Before)
+}
+
+// Check says what is wrong with a range (nil: nothing).
+func (r TableRange) Check() error {
+	if r.Before != "" && r.From >= r.Before {
+		return fmt.Errorf("table range [%q, %q) is empty: from must sort before before", r.From, r.Before)
+	}
+	return nil
+}
+
+// WithTables restricts the set to a range of the tables of its one schema.
+func (s SchemaSet) WithTables(r TableRange) SchemaSet {
+	s.tables = r
+	return s
+}
+
+// Tables is the range of tables (zero: every table).
+func (s SchemaSet) Tables() TableRange { return s.tables }
+
+// HasTable reports whether a table of schema is this extraction's.
+func (s SchemaSet) HasTable(schema, table string) bool { return s.Has(schema) && s.tables.Has(table) }
+
+// OwnsSchema reports whether this extraction writes schema's own row and
+// its routines: the partition holding the first range of a split schema
+// does, so the ranges write them exactly once.
+func (s SchemaSet) OwnsSchema(schema string) bool { return s.Has(schema) && s.tables.From == "" }
 
 // NewSchemaSet builds the set of names; nil or empty admits every schema.
 func NewSchemaSet(names []string) SchemaSet {
@@ -50,7 +97,51 @@ func (s SchemaSet) OwnsDatabase(firstSelected string, anySelected bool) bool {
 	if s.names == nil {
 		return true
 	}
-	return anySelected && s.names[firstSelected]
+	return anySelected && s.names[firstSelected] && s.tables.From == ""
+}
+
+// BoundEvery is how many tables apart a plan's bounds are (SchemaPlan).
+const BoundEvery = 1000
+
+// Tally counts a plan's selected tables per selected schema, keeping
+// their names to give a big schema's bounds (SchemaPlan.Bounds).
+type Tally struct {
+	schemas map[string][]string
+}
+
+// Schema counts a selected schema, with or without tables.
+func (t *Tally) Schema(name string) {
+	if t.schemas == nil {
+		t.schemas = map[string][]string{}
+	}
+	if _, ok := t.schemas[name]; !ok {
+		t.schemas[name] = nil
+	}
+}
+
+// Table counts a selected table of a selected schema.
+func (t *Tally) Table(schema, name string) {
+	t.Schema(schema)
+	t.schemas[schema] = append(t.schemas[schema], name)
+}
+
+// Plans are the schemas in name order, with their table counts and, for
+// one of more than BoundEvery tables, the names of every BoundEvery-th
+// table after the first in byte order.
+func (t *Tally) Plans() []SchemaPlan {
+	out := make([]SchemaPlan, 0, len(t.schemas))
+	for name, tables := range t.schemas {
+		p := SchemaPlan{Name: name, Tables: len(tables)}
+		if len(tables) > BoundEvery {
+			sort.Strings(tables)
+			for i := BoundEvery; i < len(tables); i += BoundEvery {
+				p.Bounds = append(p.Bounds, tables[i])
+			}
+		}
+		out = append(out, p)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
 }
 
 // FirstName tracks the smallest of the names it sees.

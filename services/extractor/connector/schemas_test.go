@@ -1,6 +1,7 @@
 package connector
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -45,5 +46,48 @@ func TestSourceSchemasValidated(t *testing.T) {
 }
 
 func TestDatabasePlanTables(t *testing.T) {
-	require.Equal(t, 5, DatabasePlan{Schemas: []SchemaPlan{{"a", 2}, {"b", 3}, {"c", 0}}}.Tables())
+	require.Equal(t, 5, DatabasePlan{Schemas: []SchemaPlan{{Name: "a", Tables: 2}, {Name: "b", Tables: 3}, {Name: "c"}}}.Tables())
+}
+
+func TestTableRanges(t *testing.T) {
+	whole := NewSchemaSet([]string{"big"})
+	first := whole.WithTables(TableRange{Before: "m"})
+	middle := whole.WithTables(TableRange{From: "m", Before: "t"})
+	last := whole.WithTables(TableRange{From: "t"})
+	for _, table := range []string{"", "a", "l", "m", "m\x00", "s\xff", "t", "zz", "é"} {
+		n := 0
+		for _, p := range []SchemaSet{first, middle, last} {
+			if p.HasTable("big", table) {
+				n++
+			}
+			require.False(t, p.HasTable("other", table))
+		}
+		require.Equal(t, 1, n, "table %q is in exactly one range", table)
+		require.True(t, whole.HasTable("big", table))
+	}
+	require.True(t, first.OwnsSchema("big"))
+	require.False(t, middle.OwnsSchema("big"))
+	require.False(t, last.OwnsSchema("big"))
+	require.True(t, first.OwnsDatabase("big", true))
+	require.False(t, last.OwnsDatabase("big", true))
+
+	src := Source{Kind: "postgres", Connection: "c", DSN: "postgres://h/db", Schemas: []string{"a", "b"}, Tables: TableRange{From: "m"}}
+	require.ErrorContains(t, src.Validate(), "a range cuts exactly one schema")
+	src = Source{Kind: "postgres", Connection: "c", DSN: "postgres://h/db", Schemas: []string{"a"}, Tables: TableRange{From: "m", Before: "m"}}
+	require.ErrorContains(t, src.Validate(), "is empty")
+}
+
+func TestTallyBounds(t *testing.T) {
+	var tally Tally
+	tally.Schema("empty")
+	for i := 2*BoundEvery + 5; i > 0; i-- {
+		tally.Table("big", fmt.Sprintf("t%05d", i))
+	}
+	tally.Table("small", "x")
+	plans := tally.Plans()
+	require.Equal(t, []SchemaPlan{
+		{Name: "big", Tables: 2*BoundEvery + 5, Bounds: []string{fmt.Sprintf("t%05d", BoundEvery+1), fmt.Sprintf("t%05d", 2*BoundEvery+1)}},
+		{Name: "empty"},
+		{Name: "small", Tables: 1},
+	}, plans)
 }

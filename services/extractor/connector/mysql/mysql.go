@@ -73,7 +73,7 @@ func openObserved(src connector.Source, creds connector.Credentials, obs *dbobs.
 		user:    cfg.User,
 		timeout: cfg.Timeout,
 		scope: scope{connection: src.Connection, schemas: dedupe(databases), scopedByDSN: scopedByDSN,
-			part: connector.NewSchemaSet(src.Schemas), filters: filters},
+			part: connector.NewSchemaSet(src.Schemas).WithTables(src.Tables), filters: filters},
 		obs:    obs,
 		target: target(cfg),
 	}, nil

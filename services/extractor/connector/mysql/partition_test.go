@@ -151,3 +151,45 @@ func TestSchemaGroupPushdown(t *testing.T) {
 		require.Equal(t, []any{"a", "b"}, w.args)
 	}
 }
+
+// Partitions of one schema by ranges of table names extract together
+// exactly what the schema extracts: each table and everything in it once,
+// the schema's row and routines and the database row from the first range
+// only.
+func TestTableRangesUnionEqualsWhole(t *testing.T) {
+	f := loadFixture(t)
+	s := f.schemas() // sales, inventory, "Odd/Sch.ema ü"
+	for _, tc := range []struct {
+		schema string
+		ranges []connector.TableRange
+	}{
+		{schema: s[0], ranges: []connector.TableRange{{Before: "m"}, {From: "m", Before: "p"}, {From: "p"}}},
+		{schema: s[2], ranges: []connector.TableRange{{Before: "N"}, {From: "N"}}},
+	} {
+		t.Run(tc.schema, func(t *testing.T) {
+			src := f.source()
+			src.Schemas = []string{tc.schema}
+			whole, wholeSt := extract(t, src, nil, model.WriterOptions{})
+			var union []string
+			for i, r := range tc.ranges {
+				p := src
+				p.Tables = r
+				sink, st := extract(t, p, nil, model.WriterOptions{})
+				require.Equal(t, wholeSt.Queries, st.Queries)
+				require.NotZero(t, count(sink, model.KindTable), "range %d", i)
+				owns := i == 0
+				require.Equal(t, owns, count(sink, model.KindSchema) == 1, "range %d and the schema row", i)
+				require.Equal(t, owns && count(whole, model.KindDatabase) == 1, count(sink, model.KindDatabase) == 1, "range %d and the database row", i)
+				require.Equal(t, owns, count(sink, model.KindRoutine) > 0, "range %d and the routines", i)
+				for _, l := range f.lines(sink) {
+					require.NotContains(t, union, l, "a row extracted by two ranges")
+				}
+				union = append(union, f.lines(sink)...)
+			}
+			want := f.lines(whole)
+			sort.Strings(union)
+			sort.Strings(want)
+			require.Equal(t, want, union)
+		})
+	}
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"sort"
 
 	"github.com/secure-agent/secure-agent/services/extractor/connector"
 )
@@ -51,7 +50,7 @@ func (c *Conn) plan(ctx context.Context, q *counter) ([]connector.DatabasePlan, 
 	query := "SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES" +
 		" WHERE TABLE_TYPE IN " + tableTypes + " AND " + tables.sql() +
 		" UNION ALL SELECT SCHEMA_NAME, NULL FROM information_schema.SCHEMATA WHERE " + schemas.sql()
-	counts := map[string]int{}
+	var tally connector.Tally
 	err = q.each(ctx, stPlan, query, append(append([]any(nil), tables.args...), schemas.args...), func(rows *sql.Rows) error {
 		var schema string
 		var table sql.NullString
@@ -61,20 +60,14 @@ func (c *Conn) plan(ctx context.Context, q *counter) ([]connector.DatabasePlan, 
 		if !sc.schemaIncluded(schema) {
 			return nil
 		}
-		n := counts[schema]
+		tally.Schema(schema)
 		if table.Valid && sc.tableIncluded(schema, table.String) {
-			n++
+			tally.Table(schema, table.String)
 		}
-		counts[schema] = n
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read the schema and table plan of %s at %s: %w", info.version, c.addr, err)
 	}
-	plan := connector.DatabasePlan{}
-	for name, n := range counts {
-		plan.Schemas = append(plan.Schemas, connector.SchemaPlan{Name: name, Tables: n})
-	}
-	sort.Slice(plan.Schemas, func(i, j int) bool { return plan.Schemas[i].Name < plan.Schemas[j].Name })
-	return []connector.DatabasePlan{plan}, nil
+	return []connector.DatabasePlan{{Schemas: tally.Plans()}}, nil
 }

@@ -43,7 +43,7 @@ func (s scope) readSchemas(ctx context.Context, q *counter, info serverInfo, w *
 			return nil
 		}
 		first.See(name)
-		if !s.part.Has(name) {
+		if !s.part.OwnsSchema(name) {
 			return nil
 		}
 		n := s.names(name, "")

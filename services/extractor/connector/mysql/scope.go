@@ -74,11 +74,11 @@ func (s scope) selected(schema string) bool {
 }
 
 func (s scope) schemaIncluded(schema string) bool {
-	return s.selected(schema) && s.part.Has(schema)
+	return s.selected(schema) && s.part.OwnsSchema(schema)
 }
 
 func (s scope) tableIncluded(schema, table string) bool {
-	return s.inList(schema) && s.part.Has(schema) && s.filters.TableIncluded(DatabaseName, schema, table)
+	return s.inList(schema) && s.part.HasTable(schema, table) && s.filters.TableIncluded(DatabaseName, schema, table)
 }
 
 // schemaList restricts col (a schema name column) to the schema list.
@@ -89,6 +89,9 @@ func (s scope) schemaList(w *where, col string) {
 	}
 	w.add(col+" IN ("+marks(len(s.schemas))+")", anys(s.schemas)...)
 }
+
+// binSQL is expr as utf8mb4 compared by code point.
+func binSQL(expr string) string { return "CONVERT(" + expr + " USING utf8mb4) COLLATE utf8mb4_bin" }
 
 // marks is n comma-separated placeholders.
 func marks(n int) string { return strings.TrimSuffix(strings.Repeat("?, ", n), ", ") }
@@ -129,6 +132,15 @@ func (s scope) schemaFilter(w *where, schemaCol string) {
 // tableFilter is schemaFilter plus the table and temp-table patterns.
 func (s scope) tableFilter(w *where, schemaCol, tableCol string) {
 	s.schemaFilter(w, schemaCol)
+	// A partition's range of tables, compared by code point like Go
+	// compares UTF-8 bytes (information_schema's own collation ignores
+	// case).
+	if r := s.part.Tables(); r.From != "" {
+		w.add(binSQL(tableCol)+" >= "+binSQL("?"), r.From)
+	}
+	if r := s.part.Tables(); r.Before != "" {
+		w.add(binSQL(tableCol)+" < "+binSQL("?"), r.Before)
+	}
 	if !s.pushdown {
 		return
 	}

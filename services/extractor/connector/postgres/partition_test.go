@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -178,4 +179,48 @@ func extractWith(t *testing.T, conn *Connector) *conntest.Sink {
 	require.NoError(t, err)
 	require.NoError(t, w.Close())
 	return sink
+}
+
+// Three partitions of one schema by ranges of table names extract together
+// exactly what the schema extracts: each table and everything in it once,
+// the schema's row, its routines and the database row from the first
+// range only; the range is pushed into SQL.
+func TestTableRangesUnionEqualsWhole(t *testing.T) {
+	t.Parallel()
+	db := newDatabase(t, fixtureSQL(t), manyTables(12), "CREATE FUNCTION bulk.f() RETURNS int LANGUAGE sql AS 'SELECT 1';")
+	src := source(db)
+	src.Schemas = []string{"bulk"}
+	whole, wholeSt := extract(t, src, model.WriterOptions{})
+	ranges := []connector.TableRange{{Before: "t004"}, {From: "t004", Before: "v"}, {From: "v"}}
+	var union []string
+	for i, r := range ranges {
+		p := src
+		p.Tables = r
+		sink, st := extract(t, p, model.WriterOptions{})
+		require.Equal(t, wholeSt.Queries, st.Queries)
+		require.NotEmpty(t, tableNames(sink), "range %d", i)
+		for _, tb := range tableNames(sink) {
+			require.True(t, r.Has(strings.TrimPrefix(tb, "bulk.")), "range %d holds %s", i, tb)
+		}
+		owns := i == 0
+		require.Equal(t, owns, len(names(sink, model.KindSchema, "schema_name")) == 1, "range %d and the schema row", i)
+		require.Equal(t, owns, len(names(sink, model.KindDatabase, "database_name")) == 1, "range %d and the database row", i)
+		require.Equal(t, owns, len(names(sink, model.KindRoutine, "name")) == 1, "range %d and the routine", i)
+		for _, l := range lines(sink, db) {
+			require.NotContains(t, union, l, "a row extracted by two ranges")
+		}
+		union = append(union, lines(sink, db)...)
+
+		// SQL alone narrows to the range.
+		conn := open(t, p).(*Connector)
+		conn.schemas = connector.SchemaSet{}
+		alone := extractWith(t, conn)
+		for _, tb := range tableNames(alone) {
+			require.True(t, strings.HasPrefix(tb, "bulk.") && r.Has(strings.TrimPrefix(tb, "bulk.")), "SQL of range %d returned %s", i, tb)
+		}
+	}
+	want := lines(whole, db)
+	sort.Strings(union)
+	sort.Strings(want)
+	require.Equal(t, want, union)
 }

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"sort"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
@@ -81,12 +80,13 @@ func (c *Connector) planDatabase(ctx context.Context, main *pgx.Conn, password s
 	}
 	p := c.push
 	st.Queries++
-	rows, err := conn.Query(ctx, planSQL, db, p.schemas, p.includeSchemas, p.excludeSchemas, p.includeTables, p.excludeTables, p.tempTables)
+	rows, err := conn.Query(ctx, planSQL, db, p.schemas, p.includeSchemas, p.excludeSchemas, p.includeTables, p.excludeTables, p.tempTables,
+		nil, nil) // the plan sizes whole schemas: no table range
 	if err != nil {
 		return plan, false, c.readError("the schema and table plan", db, err)
 	}
 	defer rows.Close()
-	counts := map[string]int{} // one entry per selected schema
+	var tally connector.Tally
 	var (
 		schema string
 		table  pgtype.Text
@@ -98,18 +98,14 @@ func (c *Connector) planDatabase(ctx context.Context, main *pgx.Conn, password s
 		if !c.schemas.Has(schema) || !c.filters.SchemaIncluded(db, schema) {
 			continue
 		}
-		n := counts[schema]
+		tally.Schema(schema)
 		if table.Valid && c.filters.TableIncluded(db, schema, table.String) {
-			n++
+			tally.Table(schema, table.String)
 		}
-		counts[schema] = n
 	}
 	if err := rows.Err(); err != nil {
 		return plan, false, c.readError("the schema and table plan", db, err)
 	}
-	for name, n := range counts {
-		plan.Schemas = append(plan.Schemas, connector.SchemaPlan{Name: name, Tables: n})
-	}
-	sort.Slice(plan.Schemas, func(i, j int) bool { return plan.Schemas[i].Name < plan.Schemas[j].Name })
+	plan.Schemas = tally.Plans()
 	return plan, true, nil
 }

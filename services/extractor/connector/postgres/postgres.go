@@ -59,7 +59,7 @@ func openObserved(src connector.Source, creds connector.Credentials, obs *dbobs.
 	var scopedByDSN bool
 	src.Databases, scopedByDSN = src.DatabaseScope(dsnDatabase)
 	creds = connector.OrNone(creds)
-	schemas := connector.NewSchemaSet(src.Schemas)
+	schemas := connector.NewSchemaSet(src.Schemas).WithTables(src.Tables)
 	excluded := func(f string) bool { return slices.Contains(src.ExcludeFields, f) }
 	return &Connector{
 		src:             src,

@@ -15,11 +15,19 @@ type pushdown struct {
 	includeSchemas, excludeSchemas []string
 	includeTables, excludeTables   []string
 	tempTables                     []string
+	// tablesFrom and tablesBefore are Source.Tables (nil: an open end).
+	tablesFrom, tablesBefore *string
 }
 
 func newPushdown(c *connector.Compiled, schemas connector.SchemaSet) pushdown {
 	var p pushdown
 	p.schemas = schemas.List()
+	if r := schemas.Tables(); r.From != "" {
+		p.tablesFrom = &r.From
+	}
+	if r := schemas.Tables(); r.Before != "" {
+		p.tablesBefore = &r.Before
+	}
 	p.includeSchemas = includeList(c.IncludeSchemas)
 	p.excludeSchemas = excludeList(c.ExcludeSchemas)
 	p.includeTables = includeList(c.IncludeTables)

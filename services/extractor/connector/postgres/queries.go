@@ -63,6 +63,8 @@ const defaultLockTimeout = "10s"
 //	$1 database name   $2 schemas (Source.Schemas, exact names)
 //	$3 include_schemas $4 exclude_schemas
 //	$5 include_tables  $6 exclude_tables    $7 temp_tables
+//	$8, $9 the partition's range of table names (Source.Tables: from,
+//	before; NULL for an open end)
 //
 // The server may narrow, never decide: every row is re-checked in Go, so
 // SQL must never drop a name a Go pattern keeps. Hence exclusions are
@@ -78,6 +80,11 @@ const (
 	// byteRegexSQL is true in a database whose regex reads bytes.
 	byteRegexSQL = `getdatabaseencoding() = 'SQL_ASCII'`
 
+	// otherOrderSQL is true in a database whose names' bytes may sort
+	// otherwise than their UTF-8 (what Go compares a table range by): the
+	// range is then applied in Go only.
+	otherOrderSQL = `getdatabaseencoding() NOT IN ('UTF8', 'SQL_ASCII')`
+
 	schemaFilterSQL = userSchemaSQL + `
   AND ($2::text[] IS NULL OR n.nspname::text = ANY ($2::text[]))
   AND ($3::text[] IS NULL OR ` + byteRegexSQL + ` OR ($1::text || '.' || n.nspname) ~ ANY ($3::text[]))
@@ -90,7 +97,9 @@ const (
   AND ($5::text[] IS NULL OR ` + byteRegexSQL + ` OR (n.nspname || '.' || c.relname) ~ ANY ($5::text[]))
   AND ($6::text[] IS NULL OR ` + byteRegexSQL + ` OR NOT ((n.nspname || '.' || c.relname) ~ ANY ($6::text[]))
        OR strpos(n.nspname || '.' || c.relname, E'\n') > 0)
-  AND ($7::text[] IS NULL OR ` + byteRegexSQL + ` OR NOT (c.relname ~ ANY ($7::text[])) OR strpos(c.relname, E'\n') > 0)`
+  AND ($7::text[] IS NULL OR ` + byteRegexSQL + ` OR NOT (c.relname ~ ANY ($7::text[])) OR strpos(c.relname, E'\n') > 0)
+  AND ($8::text IS NULL OR ` + otherOrderSQL + ` OR c.relname::text >= $8::text COLLATE "C")
+  AND ($9::text IS NULL OR ` + otherOrderSQL + ` OR c.relname::text < $9::text COLLATE "C")`
 
 	tableFilterSQL = schemaFilterSQL + tableOnlyFilterSQL
 
@@ -117,14 +126,14 @@ LEFT JOIN pg_description d ON d.objoid = n.oid AND d.classoid = 'pg_namespace'::
 WHERE ` + schemaFilterSQL + `
 ORDER BY n.nspname`
 
-// tablesSQL: $8 caps free text. PostgreSQL records no creation or
+// tablesSQL: $10 caps free text. PostgreSQL records no creation or
 // alteration time for relations, so those stay null. Its order is
 // viewDefsSQL's: the view definitions are merged into its rows.
 // reltuples is -1 until the first VACUUM/ANALYZE: unknown, not zero.
 // Partitioned and foreign tables have no storage of their own, so no size.
 const tablesSQL = `
 SELECT n.nspname, c.relname, c.relkind, c.relispartition,
-       pg_get_userbyid(c.relowner), left(d.description, $8::int),
+       pg_get_userbyid(c.relowner), left(d.description, $10::int),
        pn.nspname, pc.relname,
        CASE WHEN c.reltuples >= 0 AND c.relkind <> 'v' THEN c.reltuples::int8 END,
        CASE WHEN c.relkind IN ('r', 'm') THEN pg_total_relation_size(c.oid) END,
@@ -149,21 +158,21 @@ const exportSnapshotSQL = `SELECT pg_export_snapshot()`
 const ViewDefChunk = 256
 
 // viewDefsSQL reads the definitions of the views and materialized views
-// tablesSQL lists, in its order, ViewDefChunk at a time: $8 caps free
-// text; $9, $10 are the schema and name of the chunk's predecessor (NULL
-// for the first chunk); $11 is ViewDefChunk.
+// tablesSQL lists, in its order, ViewDefChunk at a time: $10 caps free
+// text; $11, $12 are the schema and name of the chunk's predecessor (NULL
+// for the first chunk); $13 is ViewDefChunk.
 const viewDefsSQL = `
-SELECT n.nspname, c.relname, left(pg_get_viewdef(c.oid, true), $8::int)
+SELECT n.nspname, c.relname, left(pg_get_viewdef(c.oid, true), $10::int)
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind IN ('v', 'm') AND ` + tableFilterSQL + `
-  AND ($9::name IS NULL OR (n.nspname, c.relname) > ($9::name, $10::name))
+  AND ($11::name IS NULL OR (n.nspname, c.relname) > ($11::name, $12::name))
 ORDER BY n.nspname, c.relname
-LIMIT $11::int`
+LIMIT $13::int`
 
 // columnsSQL computes the key flags in SQL (one pass over pg_constraint,
-// hashed) so Go never holds a map of every table's keys. $8 selects default
-// and generation expressions (pg_get_expr); $9 caps free text. It is not sorted: sorting wide
+// hashed) so Go never holds a map of every table's keys. $10 selects default
+// and generation expressions (pg_get_expr); $11 caps free text. It is not sorted: sorting wide
 // rows of every column spills to disk on big catalogs, and the rows of a
 // table arrive together anyway (pg_attribute is scanned in order).
 const columnsSQL = `
@@ -174,8 +183,8 @@ WITH keycols AS (
   GROUP BY k.conrelid, k.attnum)
 SELECT n.nspname, c.relname, a.attname, a.attnum, format_type(a.atttypid, a.atttypmod),
        a.attnotnull, a.attgenerated <> '',
-       CASE WHEN $8::bool THEN left(pg_get_expr(ad.adbin, ad.adrelid), $9::int) END,
-       coalesce(kc.pk, false), coalesce(kc.fk, false), left(d.description, $9::int)
+       CASE WHEN $10::bool THEN left(pg_get_expr(ad.adbin, ad.adrelid), $11::int) END,
+       coalesce(kc.pk, false), coalesce(kc.fk, false), left(d.description, $11::int)
 FROM pg_attribute a
 JOIN pg_class c ON c.oid = a.attrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -189,7 +198,7 @@ WHERE a.attnum > 0 AND NOT a.attisdropped AND ` + tableKindsSQL + ` AND ` + tabl
 // model (their index is reported with the indexes), and NOT NULL is a
 // column property. A foreign key that references a partitioned table is
 // cloned by PostgreSQL once per referenced partition on the same table;
-// only the original is reported. $8 caps check clauses.
+// only the original is reported. $10 caps check clauses.
 const constraintsSQL = `
 SELECT n.nspname, c.relname, con.conname, con.contype,
        ARRAY(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY AS k(attnum, ord)
@@ -197,7 +206,7 @@ SELECT n.nspname, c.relname, con.conname, con.contype,
        rn.nspname, rc.relname,
        ARRAY(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY AS k(attnum, ord)
              JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.attnum ORDER BY k.ord),
-       CASE WHEN con.contype = 'c' THEN left(pg_get_constraintdef(con.oid, true), $8::int) END,
+       CASE WHEN con.contype = 'c' THEN left(pg_get_constraintdef(con.oid, true), $10::int) END,
        con.confupdtype, con.confdeltype
 FROM pg_constraint con
 JOIN pg_class c ON c.oid = con.conrelid
@@ -211,16 +220,16 @@ ORDER BY n.nspname, c.relname, con.conname`
 
 // indexesSQL: key columns in order, a plain column by name and an
 // expression as pg_get_indexdef prints it (INCLUDE columns are not keys).
-// $8 caps expressions and predicates.
+// $10 caps expressions and predicates.
 const indexesSQL = `
 SELECT n.nspname, c.relname, ic.relname,
        ARRAY(SELECT CASE WHEN k.attnum <> 0 THEN a.attname::text
-                         ELSE left(pg_get_indexdef(i.indexrelid, k.ord::int, true), $8::int) END
+                         ELSE left(pg_get_indexdef(i.indexrelid, k.ord::int, true), $10::int) END
              FROM unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
              LEFT JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
              WHERE k.ord <= i.indnkeyatts
              ORDER BY k.ord),
-       i.indisunique, i.indisprimary, am.amname, left(pg_get_expr(i.indpred, i.indrelid, true), $8::int)
+       i.indisunique, i.indisprimary, am.amname, left(pg_get_expr(i.indpred, i.indrelid, true), $10::int)
 FROM pg_index i
 JOIN pg_class ic ON ic.oid = i.indexrelid
 JOIN pg_class c ON c.oid = i.indrelid

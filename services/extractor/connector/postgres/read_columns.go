@@ -11,7 +11,7 @@ import (
 // computed in SQL.
 func (r *dbReader) columns(ctx context.Context) error {
 	const what = "columns"
-	rows, err := r.query(ctx, what, columnsSQL, r.withArgs(7, r.c.wantExprs, r.textChars())...)
+	rows, err := r.query(ctx, what, columnsSQL, r.withArgs(9, r.c.wantExprs, r.textChars())...)
 	if err != nil {
 		return err
 	}

@@ -11,7 +11,7 @@ import (
 // constraints with their columns in key order.
 func (r *dbReader) constraints(ctx context.Context) error {
 	const what = "constraints"
-	rows, err := r.query(ctx, what, constraintsSQL, r.withArgs(7, r.textChars())...)
+	rows, err := r.query(ctx, what, constraintsSQL, r.withArgs(9, r.textChars())...)
 	if err != nil {
 		return err
 	}

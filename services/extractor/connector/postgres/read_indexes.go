@@ -11,7 +11,7 @@ import (
 // and partitioned tables.
 func (r *dbReader) indexes(ctx context.Context) error {
 	const what = "indexes"
-	rows, err := r.query(ctx, what, indexesSQL, r.withArgs(7, r.textChars())...)
+	rows, err := r.query(ctx, what, indexesSQL, r.withArgs(9, r.textChars())...)
 	if err != nil {
 		return err
 	}

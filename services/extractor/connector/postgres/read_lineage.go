@@ -10,7 +10,7 @@ import (
 // reads).
 func (r *dbReader) lineage(ctx context.Context) error {
 	const what = "view lineage"
-	rows, err := r.query(ctx, what, lineageSQL, r.withArgs(7)...)
+	rows, err := r.query(ctx, what, lineageSQL, r.withArgs(9)...)
 	if err != nil {
 		return err
 	}

@@ -13,7 +13,7 @@ import (
 // (nil: view_definition is excluded).
 func (r *dbReader) tables(ctx context.Context, views *viewDefs) error {
 	const what = "tables"
-	rows, err := r.query(ctx, what, tablesSQL, r.withArgs(7, r.textChars())...)
+	rows, err := r.query(ctx, what, tablesSQL, r.withArgs(9, r.textChars())...)
 	if err != nil {
 		return err
 	}

@@ -117,7 +117,7 @@ func (v *viewDefs) openChunk(ctx context.Context) error {
 		after, afterName = &v.schema, &v.name
 	}
 	st.Queries++
-	rows, err := tx.Query(ctx, viewDefsSQL, v.r.withArgs(7, v.r.textChars(), after, afterName, ViewDefChunk)...)
+	rows, err := tx.Query(ctx, viewDefsSQL, v.r.withArgs(9, v.r.textChars(), after, afterName, ViewDefChunk)...)
 	if err != nil {
 		return v.r.c.readError(what, v.r.db.name, err)
 	}

@@ -18,7 +18,7 @@ type dbReader struct {
 	db    database
 	w     *model.Writer
 	st    *connector.Stats
-	base  []any // $1..$7, see queries.go
+	base  []any // $1..$9, see queries.go
 	dbRow bool  // the database row has been written
 	// filtered is false when no filter and no schema list is set: nothing
 	// to re-check.
@@ -49,7 +49,8 @@ func newDBReader(c *Connector, tx pgx.Tx, db database, w *model.Writer, st *conn
 	f := c.filters
 	return &dbReader{
 		c: c, tx: tx, db: db, w: w, st: st,
-		base: []any{db.name, p.schemas, p.includeSchemas, p.excludeSchemas, p.includeTables, p.excludeTables, p.tempTables},
+		base: []any{db.name, p.schemas, p.includeSchemas, p.excludeSchemas, p.includeTables, p.excludeTables, p.tempTables,
+			p.tablesFrom, p.tablesBefore},
 		filtered: len(f.IncludeSchemas)+len(f.ExcludeSchemas)+len(f.IncludeTables)+len(f.ExcludeTables) > 0 ||
 			f.TempTables != nil || c.schemas.Restricted(),
 	}
@@ -108,7 +109,7 @@ func (r *dbReader) table(schema, table string) *tableCursor {
 		return t
 	}
 	t.set, t.schema, t.table = true, schema, table
-	t.included = !r.filtered || r.c.schemas.Has(schema) && r.c.filters.TableIncluded(r.db.name, schema, table)
+	t.included = !r.filtered || r.c.schemas.HasTable(schema, table) && r.c.filters.TableIncluded(r.db.name, schema, table)
 	t.names = model.Names{Connection: r.c.src.Connection, Database: r.db.name, Schema: schema, Table: table}
 	if t.included {
 		t.qn = t.names.TableQN()
@@ -124,7 +125,7 @@ func (r *dbReader) schema(schema string) *schemaCursor {
 	}
 	s.set, s.schema = true, schema
 	s.selected = !r.filtered || r.c.filters.SchemaIncluded(r.db.name, schema)
-	s.included = s.selected && r.c.schemas.Has(schema)
+	s.included = s.selected && r.c.schemas.OwnsSchema(schema)
 	if s.included {
 		n := model.Names{Connection: r.c.src.Connection, Database: r.db.name, Schema: schema}
 		s.qn, s.parentQN = n.SchemaQN(), n.DatabaseQN()

@@ -35,7 +35,7 @@ func openDB(dsn, database string, filters *connector.Compiled, schemas connector
 	if err == nil {
 		err = drv.RegisterDeterministicScalarFunction(fnTableIncluded, 2, func(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
 			schema := text(args[0])
-			return schemas.Has(schema) && filters.TableIncluded(database, schema, text(args[1])), nil
+			return schemas.HasTable(schema, text(args[1])) && filters.TableIncluded(database, schema, text(args[1])), nil
 		})
 	}
 	if err != nil {

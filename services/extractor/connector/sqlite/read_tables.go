@@ -26,7 +26,10 @@ func (c *Connector) readSchemas(ctx context.Context, q *session, w *model.Writer
 			return nil
 		}
 		if name == "main" {
-			hasStat1 = stat1
+			hasStat1 = stat1 // every range of main reads its statistics
+		}
+		if !c.schemas.OwnsSchema(name) {
+			return nil // another range writes the schema's row
 		}
 		n := c.names
 		n.Schema = name

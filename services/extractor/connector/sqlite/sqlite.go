@@ -72,7 +72,7 @@ func openFile(ctx context.Context, src connector.Source, loc location, dbName st
 	if timeout <= 0 {
 		timeout = defaultConnectTimeout
 	}
-	schemas := connector.NewSchemaSet(src.Schemas)
+	schemas := connector.NewSchemaSet(src.Schemas).WithTables(src.Tables)
 	db, err := openDB(loc.driverDSN(timeout), dbName, filters, schemas)
 	if err != nil {
 		return nil, fmt.Errorf("open SQLite source %s: %w", loc.path, err)
@@ -159,7 +159,7 @@ func databaseName(src connector.Source, path string) (string, error) {
 
 // tableIncluded applies the filters and the schema group to a table.
 func (c *Connector) tableIncluded(schema, table string) bool {
-	return c.schemas.Has(schema) && c.filters.TableIncluded(c.names.Database, schema, table)
+	return c.schemas.HasTable(schema, table) && c.filters.TableIncluded(c.names.Database, schema, table)
 }
 
 // Close closes the file.

@@ -204,7 +204,7 @@ func (x *Extractor) handle(ctx context.Context, req job.ExtractRequest, key stri
 	if runErr != nil {
 		done := job.PartitionDone{
 			JobID: req.JobID, Partition: req.Partition.ID, Attempt: req.Attempt, Run: run,
-			Database: req.Partition.Database, Schemas: req.Partition.Schemas,
+			Database: req.Partition.Database, Schemas: req.Partition.Schemas, Range: req.Partition.Range,
 			Error: failureMessage(req, runErr, timedOut), Retryable: timedOut || Retryable(runErr),
 			Elapsed: job.Duration(time.Since(start)),
 		}

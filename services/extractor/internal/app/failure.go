@@ -43,6 +43,16 @@ func describePartition(p job.Partition) string {
 	default:
 		where = fmt.Sprintf("database %q, schemas %s", p.Database, strings.Join(p.Schemas, ", "))
 	}
+	if r := p.Range; r != nil {
+		switch {
+		case r.From == "":
+			where += fmt.Sprintf(", tables before %q", r.Before)
+		case r.Before == "":
+			where += fmt.Sprintf(", tables from %q", r.From)
+		default:
+			where += fmt.Sprintf(", tables from %q before %q", r.From, r.Before)
+		}
+	}
 	return fmt.Sprintf("partition %s (%s)", p.ID, where)
 }
 

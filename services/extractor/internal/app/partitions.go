@@ -5,6 +5,7 @@ import (
 	"sort"
 
 	"github.com/secure-agent/secure-agent/libs/job"
+	"github.com/secure-agent/secure-agent/libs/model"
 	"github.com/secure-agent/secure-agent/services/extractor/connector"
 )
 
@@ -16,8 +17,10 @@ import (
 // a plan there is one partition per planned database; with partitioning
 // "auto" a database holding more than TablesPerPartition tables is split
 // into schema groups: schemas in name order are added to a group while it
-// stays within TablesPerPartition tables, and a single larger schema is a
-// group of its own.
+// stays within TablesPerPartition tables, and a single larger schema is
+// split into ranges of its table names at the plan's bounds, each of at
+// most TablesPerPartition tables (at least connector.BoundEvery). The
+// same plan always gives the same partitions.
 func Partitions(pt job.Partitioning, listed []string, plan []connector.DatabasePlan, planned bool) []job.Partition {
 	var out []job.Partition
 	add := func(p job.Partition) {
@@ -40,6 +43,12 @@ func Partitions(pt job.Partitioning, listed []string, plan []connector.DatabaseP
 			continue
 		}
 		for _, g := range schemaGroups(db.Schemas, pt.TablesPerPartition) {
+			if len(g.names) == 1 && g.tables > pt.TablesPerPartition && len(g.bounds) > 0 {
+				for _, r := range tableRanges(g, pt.TablesPerPartition) {
+					add(job.Partition{Database: db.Name, Schemas: g.names, Range: r.rng, Tables: r.tables})
+				}
+				continue
+			}
 			add(job.Partition{Database: db.Name, Schemas: g.names, Tables: g.tables})
 		}
 	}
@@ -49,6 +58,30 @@ func Partitions(pt job.Partitioning, listed []string, plan []connector.DatabaseP
 type schemaGroup struct {
 	names  []string
 	tables int
+	bounds []string // of a group of one schema: its plan's bounds
+}
+
+type tableRange struct {
+	rng    *model.TableRange
+	tables int
+}
+
+// tableRanges cuts a group of one schema at every k-th of its bounds,
+// k × connector.BoundEvery being the most tables within limit (k ≥ 1).
+func tableRanges(g schemaGroup, limit int) []tableRange {
+	k := max(1, limit/connector.BoundEvery)
+	var cuts []string
+	for i := k - 1; i < len(g.bounds); i += k {
+		cuts = append(cuts, g.bounds[i])
+	}
+	out := make([]tableRange, 0, len(cuts)+1)
+	from := ""
+	for _, c := range cuts {
+		out = append(out, tableRange{rng: &model.TableRange{From: from, Before: c}, tables: k * connector.BoundEvery})
+		from = c
+	}
+	out = append(out, tableRange{rng: &model.TableRange{From: from}, tables: g.tables - len(cuts)*k*connector.BoundEvery})
+	return out
 }
 
 // schemaGroups packs schemas, in name order, greedily into groups of at
@@ -65,6 +98,7 @@ func schemaGroups(schemas []connector.SchemaPlan, limit int) []schemaGroup {
 		}
 		cur.names = append(cur.names, s.Name)
 		cur.tables += s.Tables
+		cur.bounds = s.Bounds
 	}
 	if len(cur.names) > 0 {
 		groups = append(groups, cur)

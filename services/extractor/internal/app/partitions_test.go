@@ -1,11 +1,13 @@
 package app
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/secure-agent/secure-agent/libs/job"
+	"github.com/secure-agent/secure-agent/libs/model"
 	"github.com/secure-agent/secure-agent/services/extractor/connector"
 )
 
@@ -140,5 +142,40 @@ func TestPartitionsCoverEverySchemaOnce(t *testing.T) {
 			}
 		}
 		require.Equal(t, connector.DatabasePlan{Schemas: plan}.Tables(), total)
+	}
+}
+
+func TestPartitionsCutABigSchemaIntoRanges(t *testing.T) {
+	var tally connector.Tally
+	for i := range 12345 {
+		tally.Table("public", fmt.Sprintf("t%05d", i))
+	}
+	tally.Table("small", "x")
+	plan := []connector.DatabasePlan{{Name: "db", Schemas: tally.Plans()}}
+	pt := job.Partitioning{By: "auto", TablesPerPartition: 5000}
+	got := Partitions(pt, nil, plan, true)
+	want := []job.Partition{
+		{ID: "p000", Database: "db", Schemas: []string{"public"}, Range: &model.TableRange{Before: "t05000"}, Tables: 5000},
+		{ID: "p001", Database: "db", Schemas: []string{"public"}, Range: &model.TableRange{From: "t05000", Before: "t10000"}, Tables: 5000},
+		{ID: "p002", Database: "db", Schemas: []string{"public"}, Range: &model.TableRange{From: "t10000"}, Tables: 2345},
+		{ID: "p003", Database: "db", Schemas: []string{"small"}, Tables: 1},
+	}
+	require.Equal(t, want, got)
+	require.Equal(t, want, Partitions(pt, nil, plan, true), "the same plan gives the same partitions")
+
+	// A limit below the bounds' spacing cuts at every bound.
+	got = Partitions(job.Partitioning{By: "auto", TablesPerPartition: 700}, nil, plan, true)
+	require.Len(t, got, 13+1)
+	require.Equal(t, &model.TableRange{From: "t01000", Before: "t02000"}, got[1].Range)
+
+	// Every table is in exactly one partition.
+	for i := range 12345 {
+		name, n := fmt.Sprintf("t%05d", i), 0
+		for _, p := range got[:13] {
+			if SourceFor(job.Spec{}, p).Tables.Has(name) {
+				n++
+			}
+		}
+		require.Equal(t, 1, n, name)
 	}
 }

@@ -28,7 +28,7 @@ func (r Record) done(req job.ExtractRequest) job.PartitionDone {
 	return job.PartitionDone{
 		JobID: req.JobID, Partition: req.Partition.ID, Attempt: req.Attempt, Run: r.Run, OK: true,
 		Files: r.Files, Rows: r.Rows, Queries: r.Queries, Elapsed: r.Elapsed,
-		Database: req.Partition.Database, Schemas: req.Partition.Schemas, Destinations: req.Spec.Destinations,
+		Database: req.Partition.Database, Schemas: req.Partition.Schemas, Range: req.Partition.Range, Destinations: req.Spec.Destinations,
 		Connection: req.Spec.Connection, Mode: req.Spec.Mode, DryRun: req.Spec.DryRun,
 	}
 }

@@ -2,6 +2,7 @@ package app
 
 import (
 	"fmt"
+	"github.com/secure-agent/secure-agent/services/extractor/connector"
 	"regexp"
 	"strings"
 
@@ -33,6 +34,14 @@ func CheckRequest(req *job.ExtractRequest) error {
 	for i, s := range req.Partition.Schemas {
 		if s == "" {
 			p = append(p, fmt.Sprintf("partition.schemas[%d] is empty", i))
+		}
+	}
+	if r := req.Partition.Range; r != nil {
+		if len(req.Partition.Schemas) != 1 {
+			p = append(p, fmt.Sprintf("partition.range is set with %d schemas; a range cuts exactly one schema", len(req.Partition.Schemas)))
+		}
+		if err := (connector.TableRange{From: r.From, Before: r.Before}).Check(); err != nil {
+			p = append(p, "partition.range: "+err.Error())
 		}
 	}
 	if req.Attempt < 1 {

@@ -24,5 +24,8 @@ func SourceFor(spec job.Spec, p job.Partition) connector.Source {
 	if p.Database != "" {
 		src.Databases = []string{p.Database}
 	}
+	if p.Range != nil {
+		src.Tables = connector.TableRange{From: p.Range.From, Before: p.Range.Before}
+	}
 	return src
 }

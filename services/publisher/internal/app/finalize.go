@@ -223,7 +223,7 @@ func buildManifest(id string, req job.FinalizeRequest, parts map[string]PublishR
 			m.Rows[k] += n
 		}
 		m.Partitions = append(m.Partitions, model.ManifestPartition{
-			ID: pid, Database: rec.Database, Schemas: rec.Schemas, Run: rec.Run, Rows: rec.Rows,
+			ID: pid, Database: rec.Database, Schemas: rec.Schemas, Tables: rec.Range, Run: rec.Run, Rows: rec.Rows,
 		})
 	}
 	for _, f := range deletions {

@@ -130,7 +130,7 @@ func (s *Service) PublishPartition(ctx context.Context, ev job.PartitionDone) er
 		return s.fail(ctx, log, ev, start, problems, len(files) > 0)
 	}
 	rec := PublishRecord{
-		Run: ev.Run, Database: ev.Database, Schemas: ev.Schemas, Destinations: dests,
+		Run: ev.Run, Database: ev.Database, Schemas: ev.Schemas, Range: ev.Range, Destinations: dests,
 		Files: files, Rows: rows, PublishedAt: s.now().UTC(),
 	}
 	if cmp != nil {

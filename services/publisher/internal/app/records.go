@@ -27,6 +27,7 @@ type PublishRecord struct {
 	Run          string               `json:"run"`
 	Database     string               `json:"database,omitempty"`
 	Schemas      []string             `json:"schemas,omitempty"`
+	Range        *model.TableRange    `json:"range,omitempty"`
 	Destinations []job.Destination    `json:"destinations"`
 	Files        []model.FileInfo     `json:"files"`
 	Rows         map[model.Kind]int64 `json:"rows"`
