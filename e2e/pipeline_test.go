@@ -136,6 +136,30 @@ func TestPipeline(t *testing.T) {
 		require.Equal(t, 60+3, countKind(jobs["mariadb"].ref, model.KindTable))
 	})
 
+	t.Run("a schema larger than a partition is split into ranges of its tables and matches its source", func(t *testing.T) {
+		a := a.on(t)
+		const db, conn = "sa_e2e_range", "default/postgres/range"
+		dsn := pgCatalog(t, db, 1, 250)
+		ref := referenceAssets(t, "--source", "postgres", "--dsn", dsn, "--connection", conn, "--database", db)
+		id := a.submit(strings.Join([]string{"version: 1", "name: range", "connection: " + conn, "source:", "  kind: postgres",
+			"  dsn: " + dsn, "  databases: [" + db + "]", "partitioning:", "  tables_per_partition: 100", "  max_parallel: 2"}, "\n") + "\n")
+		st := a.wait(id, 5*time.Minute)
+		require.Equal(t, job.Succeeded, st.State, "%v", st.Errors)
+		var ranges []model.TableRange
+		for _, p := range st.Partitions {
+			if p.Range != nil {
+				ranges = append(ranges, *p.Range)
+			}
+		}
+		// 250 tables and 1 view in s00: cut after the 100th and the 200th.
+		require.Len(t, ranges, 3, "%+v", st.Partitions)
+		require.Empty(t, ranges[0].From)
+		require.Equal(t, ranges[0].Before, ranges[1].From)
+		require.Equal(t, ranges[1].Before, ranges[2].From)
+		require.Empty(t, ranges[2].Before)
+		require.Equal(t, ref, a.assets(id), "the ranges together extract exactly the schema")
+	})
+
 	t.Run("both extractor replicas share the work", func(t *testing.T) {
 		a := a.on(t)
 		logs := func(name string) string {

@@ -100,8 +100,9 @@ func (s SchemaSet) OwnsDatabase(firstSelected string, anySelected bool) bool {
 	return anySelected && s.names[firstSelected] && s.tables.From == ""
 }
 
-// BoundEvery is how many tables apart a plan's bounds are (SchemaPlan).
-const BoundEvery = 1000
+// BoundEvery is how many tables apart a plan's bounds are (SchemaPlan):
+// the granularity of a split schema's ranges.
+const BoundEvery = 100
 
 // Tally counts a plan's selected tables per selected schema, keeping
 // their names to give a big schema's bounds (SchemaPlan.Bounds).
