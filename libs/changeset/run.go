@@ -223,7 +223,9 @@ type CorruptError struct{ msg string }
 
 func (e *CorruptError) Error() string { return e.msg }
 
-func corrupt(format string, args ...any) error { return &CorruptError{msg: fmt.Sprintf(format, args...)} }
+func corrupt(format string, args ...any) error {
+	return &CorruptError{msg: fmt.Sprintf(format, args...)}
+}
 
 // Iterator yields entries in order; ok is false after the last one.
 type Iterator interface {
