@@ -2,106 +2,94 @@ package changeset
 
 import (
 	"context"
-	"fmt"
+	"hash/maphash"
 	"slices"
-	"sync"
+	"strings"
 )
 
-// ChunkCache keeps the last few decoded chunks of runs, by sha256, for
-// lookups: a partition's rows come roughly in name order, so a few chunks
-// serve most of them. Safe for concurrent use.
-type ChunkCache struct {
-	mu     sync.Mutex
-	max    int
-	chunks map[string][]Entry
-	order  []string // least recently used first
+// KeyRange is a range of qualified names, Lo included and Hi not.
+type KeyRange struct{ Lo, Hi string }
+
+// Has reports whether qn is in the range.
+func (r KeyRange) Has(qn string) bool { return qn >= r.Lo && qn < r.Hi }
+
+// Under is the range of qn and every name below it (qn + "/…"): '0'
+// follows '/'.
+func Under(qn string) KeyRange { return KeyRange{Lo: qn, Hi: qn + "0"} }
+
+// Exactly is the range of qn alone.
+func Exactly(qn string) KeyRange { return KeyRange{Lo: qn, Hi: qn + "\x00"} }
+
+// DigestSet holds the digests of some of a run's assets, by a 128-bit
+// hash of their kind and name: what an incremental partition classifies
+// its rows against. It costs 40 bytes an asset, whatever its name.
+type DigestSet struct {
+	s1, s2 maphash.Seed
+	keys   []digestKey // sorted
 }
 
-// NewChunkCache keeps up to n chunks (at least 1).
-func NewChunkCache(n int) *ChunkCache {
-	return &ChunkCache{max: max(1, n), chunks: map[string][]Entry{}}
+type digestKey struct {
+	h1, h2 uint64
+	d      [DigestSize]byte
 }
 
-func (c *ChunkCache) get(sum string) ([]Entry, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e, ok := c.chunks[sum]
-	if ok {
-		c.touch(sum)
+func (s *DigestSet) key(k, qn string) (uint64, uint64) {
+	var a, b maphash.Hash
+	a.SetSeed(s.s1)
+	b.SetSeed(s.s2)
+	for _, h := range []*maphash.Hash{&a, &b} {
+		h.WriteString(k)
+		h.WriteByte(0)
+		h.WriteString(qn)
 	}
-	return e, ok
+	return a.Sum64(), b.Sum64()
 }
 
-func (c *ChunkCache) put(sum string, entries []Entry) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if _, ok := c.chunks[sum]; !ok && len(c.order) >= c.max {
-		delete(c.chunks, c.order[0])
-		c.order = c.order[1:]
+func cmpKey(a, b digestKey) int {
+	if a.h1 != b.h1 {
+		if a.h1 < b.h1 {
+			return -1
+		}
+		return 1
 	}
-	c.chunks[sum] = entries
-	c.touch(sum)
+	switch {
+	case a.h2 < b.h2:
+		return -1
+	case a.h2 > b.h2:
+		return 1
+	}
+	return 0
 }
 
-func (c *ChunkCache) touch(sum string) {
-	if i := slices.Index(c.order, sum); i >= 0 {
-		c.order = slices.Delete(c.order, i, i+1)
+// Len is the number of assets held.
+func (s *DigestSet) Len() int { return len(s.keys) }
+
+// Unchanged reports whether the set holds e's asset with e's digest.
+func (s *DigestSet) Unchanged(e Entry) bool {
+	if s == nil {
+		return false
 	}
-	c.order = append(c.order, sum)
+	h1, h2 := s.key(string(e.Kind), e.QualifiedName)
+	i, ok := slices.BinarySearchFunc(s.keys, digestKey{h1: h1, h2: h2}, cmpKey)
+	return ok && s.keys[i].d == e.Digest
 }
 
-// Lookup finds assets in a run by kind and qualified name, reading only
-// the chunk that may hold each one.
-type Lookup struct {
-	store Store
-	idx   Index
-	cache *ChunkCache
-}
-
-// NewLookup looks assets up in the run x lists, keeping decoded chunks in
-// cache.
-func NewLookup(store Store, x Index, cache *ChunkCache) *Lookup {
-	return &Lookup{store: store, idx: x, cache: cache}
-}
-
-// Get finds an asset.
-func (l *Lookup) Get(ctx context.Context, e Entry) (Entry, bool, error) {
-	if l == nil {
-		return Entry{}, false, nil
+// LoadDigests reads the assets of the run x lists whose names fall in one
+// of ranges and that keep (nil: all) admits, reading only the chunks that
+// may hold such names (every chunk of a run kept in one file).
+func LoadDigests(ctx context.Context, store Store, x Index, ranges []KeyRange, keep func(Entry) bool) (*DigestSet, error) {
+	s := &DigestSet{s1: maphash.MakeSeed(), s2: maphash.MakeSeed()}
+	sub := x
+	sub.Chunks, sub.Entries = nil, 0
+	for i, c := range x.Chunks {
+		if len(x.Chunks) > 1 && !chunkMayHold(x.Chunks, i, ranges) {
+			continue
+		}
+		sub.Chunks = append(sub.Chunks, c)
+		sub.Entries += c.Entries
 	}
-	// The last chunk whose first entry is not after e.
-	i, found := slices.BinarySearchFunc(l.idx.Chunks, e, func(c Chunk, e Entry) int {
-		return Compare(Entry{Kind: c.FirstKind, QualifiedName: c.First}, e)
-	})
-	if !found {
-		i--
-	}
-	if len(l.idx.Chunks) == 1 {
-		i = 0 // a single-file run names no first entry
-	}
-	if i < 0 {
-		return Entry{}, false, nil
-	}
-	entries, err := l.chunk(ctx, l.idx.Chunks[i])
-	if err != nil {
-		return Entry{}, false, err
-	}
-	j, ok := slices.BinarySearchFunc(entries, e, Compare)
-	if !ok {
-		return Entry{}, false, nil
-	}
-	return entries[j], true, nil
-}
-
-func (l *Lookup) chunk(ctx context.Context, c Chunk) ([]Entry, error) {
-	if entries, ok := l.cache.get(c.SHA256); ok {
-		return entries, nil
-	}
-	x := l.idx
-	x.Chunks, x.Entries = []Chunk{c}, c.Entries
-	r := NewRunReader(ctx, l.store, x)
+	r := NewRunReader(ctx, store, sub)
 	defer r.Close()
-	entries := make([]Entry, 0, c.Entries)
 	for {
 		e, ok, err := r.Next()
 		if err != nil {
@@ -110,20 +98,28 @@ func (l *Lookup) chunk(ctx context.Context, c Chunk) ([]Entry, error) {
 		if !ok {
 			break
 		}
-		entries = append(entries, e)
+		if !slices.ContainsFunc(ranges, func(kr KeyRange) bool { return kr.Has(e.QualifiedName) }) || (keep != nil && !keep(e)) {
+			continue
+		}
+		h1, h2 := s.key(string(e.Kind), e.QualifiedName)
+		s.keys = append(s.keys, digestKey{h1: h1, h2: h2, d: e.Digest})
 	}
-	l.cache.put(c.SHA256, entries)
-	return entries, nil
+	slices.SortFunc(s.keys, cmpKey)
+	return s, nil
 }
 
-// Classify says whether e is new, changed or unchanged against the run,
-// and for a changed asset which attributes changed. A nil Lookup (no
-// earlier run) makes every asset created.
-func (l *Lookup) Classify(ctx context.Context, e Entry) (Op, []string, error) {
-	old, ok, err := l.Get(ctx, e)
-	if err != nil {
-		return "", nil, fmt.Errorf("look %s %s up in the catalog state: %w", e.Kind, e.QualifiedName, err)
+// chunkMayHold reports whether chunk i, which holds names from its first
+// one to the next chunk's first one (both included: one name's kinds may
+// straddle two chunks), may hold a name in one of ranges.
+func chunkMayHold(chunks []Chunk, i int, ranges []KeyRange) bool {
+	lo := chunks[i].First
+	for _, r := range ranges {
+		if lo >= r.Hi {
+			continue
+		}
+		if i+1 == len(chunks) || strings.Compare(chunks[i+1].First, r.Lo) >= 0 {
+			return true
+		}
 	}
-	op, attrs := classify(old, ok, e)
-	return op, attrs, nil
+	return false
 }

@@ -138,14 +138,13 @@ func TestSingleFileRunIsReadLikeAChunkedOne(t *testing.T) {
 	got, err := readAll(t, NewRunReader(ctx, st, x))
 	require.NoError(t, err)
 	require.Equal(t, entries, got)
-	l := NewLookup(st, x, NewChunkCache(2))
-	e, ok, err := l.Get(ctx, entries[42])
+	set, err := LoadDigests(ctx, st, x, []KeyRange{Under(conn)}, nil)
 	require.NoError(t, err)
-	require.True(t, ok)
-	require.Equal(t, entries[42], e)
+	require.Equal(t, len(entries), set.Len())
+	require.True(t, set.Unchanged(entries[42]))
 }
 
-func TestMergeAndLookup(t *testing.T) {
+func TestMergeAndDigestSets(t *testing.T) {
 	ctx := context.Background()
 	st := newMemStore()
 	all := synthetic(3*ChunkEntries, "a")
@@ -169,26 +168,36 @@ func TestMergeAndLookup(t *testing.T) {
 
 	x, err := LoadIndex(ctx, st, writeRun(t, st, "state/", "job-1", all))
 	require.NoError(t, err)
-	cache := NewChunkCache(2)
-	l := NewLookup(st, x, cache)
-	st.gets = 0
-	for _, i := range []int{0, 1, ChunkEntries - 1, ChunkEntries, 2*ChunkEntries + 3, len(all) - 1} {
-		e, ok, err := l.Get(ctx, all[i])
-		require.NoError(t, err)
-		require.True(t, ok, i)
-		require.Equal(t, all[i], e)
+	require.Len(t, x.Chunks, 3)
+
+	// The digests under one table in the middle chunk: only that chunk is
+	// read, and only that table's entries are held.
+	mid := all[ChunkEntries+100]
+	table := mid.QualifiedName
+	if mid.Kind != model.KindTable {
+		table = table[:strings.LastIndexByte(table, '/')]
 	}
-	require.Equal(t, 3, st.gets, "each chunk is read once while it is among the cached")
-	_, ok, err := l.Get(ctx, Entry{Kind: model.KindTable, QualifiedName: conn + "/db/s/zzz"})
+	st.gets = 0
+	set, err := LoadDigests(ctx, st, x, []KeyRange{Under(table)}, nil)
 	require.NoError(t, err)
-	require.False(t, ok)
-	_, ok, err = l.Get(ctx, Entry{Kind: model.KindTable, QualifiedName: conn + "/a"})
+	require.Equal(t, 1, st.gets)
+	require.Equal(t, 4, set.Len(), "the table and its three columns")
+	require.True(t, set.Unchanged(mid))
+	changed := mid
+	changed.Digest[0] ^= 1
+	require.False(t, set.Unchanged(changed))
+	require.False(t, set.Unchanged(all[0]), "outside the range")
+
+	// Two ranges at both ends, one filtered: only the first and last
+	// chunks are read.
+	st.gets = 0
+	first, last := all[0].QualifiedName, all[len(all)-1].QualifiedName
+	set, err = LoadDigests(ctx, st, x, []KeyRange{Exactly(first), Under(last[:strings.LastIndexByte(last, '/')])},
+		func(e Entry) bool { return e.Kind == model.KindColumn })
 	require.NoError(t, err)
-	require.False(t, ok)
-	require.LessOrEqual(t, len(cache.chunks), 2)
-	op, _, err := l.Classify(ctx, Entry{Kind: all[7].Kind, QualifiedName: all[7].QualifiedName, Fields: all[7].Fields})
-	require.NoError(t, err)
-	require.Equal(t, Updated, op)
+	require.Equal(t, 2, st.gets)
+	require.False(t, set.Unchanged(all[0]), "a table, filtered out")
+	require.True(t, set.Unchanged(all[len(all)-1]))
 }
 
 // TestStreamingCompareMatchesFinish checks the two passes over chunked

@@ -5,12 +5,14 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/secure-agent/secure-agent/libs/changeset"
 	"github.com/secure-agent/secure-agent/libs/errkind"
+	"github.com/secure-agent/secure-agent/libs/job"
 	"github.com/secure-agent/secure-agent/libs/model"
 )
 
@@ -60,18 +62,73 @@ func digestsPrefix(jobID, partition, run string) string {
 	return "jobs/" + jobID + "/digests/" + partition + "-" + run + "/"
 }
 
-// jobBase returns the job's pinned base and a lookup in its state (nil:
+// jobBase returns the job's pinned base and the index of its state (nil:
 // none), pinning it on first use.
-func (s *Service) jobBase(ctx context.Context, jobID, connection, mode string, log *zap.Logger) (JobBase, *changeset.Lookup, error) {
+func (s *Service) jobBase(ctx context.Context, jobID, connection, mode string, log *zap.Logger) (JobBase, *changeset.Index, error) {
 	base, err := s.pinBase(ctx, jobID, connection, mode, log)
 	if err != nil {
 		return JobBase{}, nil, err
 	}
 	x, err := s.baseIndex(ctx, jobID, connection, base)
-	if err != nil || x == nil {
-		return base, nil, err
+	return base, x, err
+}
+
+// partitionBase reads the digests of the state's assets a partition may
+// hold: those under its schemas (or its database) and its database's own,
+// only the chunks that hold them. The database's name is the first row's:
+// a MySQL partition names schemas only. A range of one schema holds its
+// tables in the range; the first range also the schema's routines.
+func (s *Service) partitionBase(ctx context.Context, ev job.PartitionDone, x changeset.Index, first changeset.Entry) (*changeset.DigestSet, error) {
+	n, err := changeset.SplitName(ev.Connection, first.Kind, first.QualifiedName)
+	if err != nil {
+		return nil, fmt.Errorf("classify the rows of partition %s: %w", ev.Partition, err)
 	}
-	return base, changeset.NewLookup(s.staging, *x, s.chunks), nil
+	names := model.Names{Connection: ev.Connection, Database: n.Database}
+	ranges := []changeset.KeyRange{changeset.Exactly(names.DatabaseQN())}
+	if len(ev.Schemas) == 0 {
+		ranges = append(ranges, changeset.Under(names.DatabaseQN()))
+	}
+	for _, schema := range ev.Schemas {
+		names.Schema = schema
+		ranges = append(ranges, changeset.Under(names.SchemaQN()))
+	}
+	var keep func(changeset.Entry) bool
+	if r := ev.Range; r != nil && len(ev.Schemas) == 1 {
+		ranges = append(ranges[:1], tableSpan(names.SchemaQN(), *r))
+		keep = func(e changeset.Entry) bool {
+			n, err := changeset.SplitName(ev.Connection, e.Kind, e.QualifiedName)
+			if err != nil || n.Table == "" {
+				return r.From == "" // the schema, its routines: the first range's
+			}
+			return n.Table >= r.From && (r.Before == "" || n.Table < r.Before)
+		}
+	}
+	set, err := changeset.LoadDigests(ctx, s.staging, x, ranges, keep)
+	if err != nil {
+		return nil, fmt.Errorf("read the catalog state of partition %s: %w", ev.Partition, err)
+	}
+	return set, nil
+}
+
+// tableSpan is a range of qualified names holding every asset of schema
+// (qualified name sqn) whose table's name is in r: escaping a table's name
+// keeps its order up to its first '/' (which becomes "%2F"), so the span
+// is cut there. The first range spans the whole schema, for its routines.
+func tableSpan(sqn string, r model.TableRange) changeset.KeyRange {
+	if r.From == "" {
+		return changeset.Under(sqn)
+	}
+	cut := func(name string) string {
+		if i := strings.IndexByte(name, '/'); i >= 0 {
+			name = name[:i]
+		}
+		return model.EscapeSegment(name)
+	}
+	span := changeset.KeyRange{Lo: sqn + "/" + cut(r.From), Hi: sqn + "0"}
+	if r.Before != "" {
+		span.Hi = sqn + "/" + cut(r.Before) + "\xff" // no UTF-8 byte is 0xff
+	}
+	return span
 }
 
 // pinBase returns the job's pinned base, pinning it on first use: the

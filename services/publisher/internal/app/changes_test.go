@@ -279,3 +279,58 @@ func TestAStateKeptInOneFileBeforeRunsIsStillTheBase(t *testing.T) {
 	_, err = w.staging.Get(ctx, old.Key)
 	require.Error(t, err, "the old file is deleted once replaced")
 }
+
+// A partition reads the digests of exactly its part of the state: its
+// schema's tables in its range (names with '/' and '%' included), and the
+// schema's routines and row in the first range only.
+func TestPartitionBaseHoldsItsRangeOnly(t *testing.T) {
+	w := newChangesWorld()
+	ctx := context.Background()
+	svc := w.newService(t)
+	tables := []string{"a", "a%b", "a/b", "a.b", "a-b", "b", "m", "m/", "m/z", "m0", "n%", "zz", "Ü"}
+	var entries []changeset.Entry
+	add := func(k model.Kind, qn string) {
+		e := changeset.Entry{Kind: k, QualifiedName: qn}
+		copy(e.Digest[:], string(k)+qn)
+		entries = append(entries, e)
+	}
+	for _, schema := range []string{"sales", "sales2"} {
+		n := model.Names{Connection: testConn, Database: "shop", Schema: schema}
+		add(model.KindSchema, n.SchemaQN())
+		add(model.KindRoutine, n.RoutineQN("f", ""))
+		add(model.KindRoutine, n.RoutineQN("zzz", "int"))
+		for _, tb := range tables {
+			n.Table = tb
+			add(model.KindTable, n.TableQN())
+			add(model.KindColumn, n.ChildQN("c/1"))
+		}
+	}
+	add(model.KindDatabase, model.Names{Connection: testConn, Database: "shop"}.DatabaseQN())
+	slices.SortFunc(entries, changeset.Compare)
+	wr := changeset.NewRunWriter(w.staging, "state/", changeset.Meta{Connection: testConn, JobID: "job-1"})
+	for _, e := range entries {
+		require.NoError(t, wr.Add(ctx, e))
+	}
+	ref, err := wr.Close(ctx)
+	require.NoError(t, err)
+	x, err := changeset.LoadIndex(ctx, w.staging, ref)
+	require.NoError(t, err)
+
+	for _, r := range []*model.TableRange{nil, {Before: "a/b"}, {From: "a/b", Before: "m/"}, {From: "m/", Before: "n%"}, {From: "n%"}} {
+		ev := job.PartitionDone{Partition: "p001", Connection: testConn, Database: "shop", Schemas: []string{"sales"}, Range: r}
+		set, err := svc.partitionBase(ctx, ev, x, entries[len(entries)-1])
+		require.NoError(t, err)
+		for _, e := range entries {
+			n, err := changeset.SplitName(testConn, e.Kind, e.QualifiedName)
+			require.NoError(t, err)
+			mine := n.Schema == "sales" || e.Kind == model.KindDatabase
+			if r != nil && n.Table != "" {
+				mine = mine && n.Table >= r.From && (r.Before == "" || n.Table < r.Before)
+			}
+			if r != nil && n.Table == "" {
+				mine = mine && r.From == "" // the schema, its routines, the database: the first range's
+			}
+			require.Equal(t, mine, set.Unchanged(e), "range %+v, %s %s", r, e.Kind, e.QualifiedName)
+		}
+	}
+}

@@ -101,9 +101,12 @@ const DefaultDigestSpill = 4 * changeset.ChunkEntries
 // digests are staged as sorted runs of at most digestSpill entries.
 type comparison struct {
 	ctx         context.Context
-	base        *changeset.Lookup // nil: nothing to compare with
 	incremental bool
-	spillAt     int // DefaultDigestSpill
+	// base is the digests of the partition's part of the catalog state,
+	// read when its first row is classified (loadBase).
+	base     *changeset.DigestSet
+	loadBase func(first changeset.Entry) (*changeset.DigestSet, error)
+	spillAt  int // DefaultDigestSpill
 	// stage writes sorted digests as a run.
 	stage   func(ctx context.Context, entries []changeset.Entry, n int) (changeset.RunRef, error)
 	entries []changeset.Entry // the rows seen since the last run was staged
@@ -163,11 +166,12 @@ func (c *comparison) write(kind model.Kind, rec arrow.Record, sink func(arrow.Re
 		}
 		ship := true
 		if c.incremental {
-			op, _, err := c.base.Classify(c.ctx, e)
-			if err != nil {
-				return &sinkError{err}
+			if c.base == nil {
+				if c.base, err = c.loadBase(e); err != nil {
+					return &sinkError{err}
+				}
 			}
-			ship = op != changeset.Unchanged
+			ship = !c.base.Unchanged(e)
 		}
 		switch {
 		case ship && from < 0:

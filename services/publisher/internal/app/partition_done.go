@@ -100,11 +100,14 @@ func (s *Service) PublishPartition(ctx context.Context, ev job.PartitionDone) er
 	}
 	var cmp *comparison
 	if ev.Connection != "" {
-		base, lookup, err := s.jobBase(ctx, ev.JobID, ev.Connection, ev.Mode, log)
+		base, baseIdx, err := s.jobBase(ctx, ev.JobID, ev.Connection, ev.Mode, log)
 		if err != nil {
 			return err
 		}
-		cmp = &comparison{ctx: ctx, base: lookup, incremental: base.Mode == model.ModeIncremental && lookup != nil, spillAt: s.digestSpill,
+		cmp = &comparison{ctx: ctx, incremental: base.Mode == model.ModeIncremental && baseIdx != nil, spillAt: s.digestSpill,
+			loadBase: func(first changeset.Entry) (*changeset.DigestSet, error) {
+				return s.partitionBase(ctx, ev, *baseIdx, first)
+			},
 			stage: func(ctx context.Context, entries []changeset.Entry, n int) (changeset.RunRef, error) {
 				return s.stageDigests(ctx, ev, entries, n)
 			}}

@@ -18,10 +18,6 @@ import (
 // DefaultCompactTargetBytes is the size at which an upload file is closed.
 const DefaultCompactTargetBytes = 64 << 20
 
-// stateChunksCached is how many decoded chunks of catalog states a
-// publisher keeps for its lookups (about 3 MiB each).
-const stateChunksCached = 8
-
 // Options are the Service's dependencies.
 type Options struct {
 	Staging      StagingStore
@@ -63,7 +59,6 @@ type Service struct {
 	claims           VersionedStore
 	instance         string
 	claimTTL         time.Duration
-	chunks           *changeset.ChunkCache // decoded chunks of catalog states, for lookups
 	digestSpill      int
 	maxDeletionShare float64
 	target           int64
@@ -120,7 +115,7 @@ func New(o Options) (*Service, error) {
 		parts: newKeyedMutex(), jobs: newJobGate(), audit: o.Audit,
 		versioned: o.Versioned, maxDeletionShare: o.MaxDeletionShare,
 		claims: o.Versioned, instance: o.Instance, claimTTL: o.ClaimTTL,
-		chunks: changeset.NewChunkCache(stateChunksCached), digestSpill: DefaultDigestSpill,
+		digestSpill: DefaultDigestSpill,
 	}, nil
 }
 
