@@ -1,9 +1,6 @@
 package changeset
 
-import (
-	"container/heap"
-	"fmt"
-)
+import "fmt"
 
 // Merge yields the entries of several sorted iterators as one sorted
 // stream: the digests of a job's partitions as the job's. An asset two of
@@ -28,17 +25,45 @@ type mergeItem struct {
 	it int
 }
 
+// mergeHeap is a min-heap of the iterators' current entries, written out
+// rather than through container/heap, whose interface boxes every item.
 type mergeHeap []mergeItem
 
-func (h mergeHeap) Len() int           { return len(h) }
-func (h mergeHeap) Less(i, j int) bool { return Compare(h[i].e, h[j].e) < 0 }
-func (h mergeHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *mergeHeap) Push(x any)        { *h = append(*h, x.(mergeItem)) }
-func (h *mergeHeap) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return x
+func (h *mergeHeap) push(x mergeItem) {
+	*h = append(*h, x)
+	s := *h
+	for i := len(s) - 1; i > 0; {
+		p := (i - 1) / 2
+		if Compare(s[i].e, s[p].e) >= 0 {
+			break
+		}
+		s[i], s[p] = s[p], s[i]
+		i = p
+	}
+}
+
+func (h *mergeHeap) pop() mergeItem {
+	s := *h
+	top := s[0]
+	last := len(s) - 1
+	s[0] = s[last]
+	s = s[:last]
+	for i := 0; ; {
+		l, r, m := 2*i+1, 2*i+2, i
+		if l < len(s) && Compare(s[l].e, s[m].e) < 0 {
+			m = l
+		}
+		if r < len(s) && Compare(s[r].e, s[m].e) < 0 {
+			m = r
+		}
+		if m == i {
+			break
+		}
+		s[i], s[m] = s[m], s[i]
+		i = m
+	}
+	*h = s
+	return top
 }
 
 func (m *merger) pull(i int) error {
@@ -47,7 +72,7 @@ func (m *merger) pull(i int) error {
 		return err
 	}
 	if ok {
-		heap.Push(&m.h, mergeItem{e: e, it: i})
+		m.h.push(mergeItem{e: e, it: i})
 	}
 	return nil
 }
@@ -61,10 +86,10 @@ func (m *merger) Next() (Entry, bool, error) {
 			}
 		}
 	}
-	if m.h.Len() == 0 {
+	if len(m.h) == 0 {
 		return Entry{}, false, nil
 	}
-	top := heap.Pop(&m.h).(mergeItem)
+	top := m.h.pop()
 	if err := m.pull(top.it); err != nil {
 		return Entry{}, false, err
 	}
@@ -74,4 +99,11 @@ func (m *merger) Next() (Entry, bool, error) {
 	m.last = top.e
 	m.n++
 	return top.e, true, nil
+}
+
+// Close closes every iterator that can be.
+func (m *merger) Close() {
+	for _, it := range m.its {
+		closeIterator(it)
+	}
 }

@@ -215,6 +215,12 @@ type fileDecoder struct {
 	qns    *array.String
 	digest *array.FixedSizeBinary
 	fields *array.Binary
+	// The batch's names and field hashes, copied once: its entries share
+	// them, so a batch costs two allocations rather than two per entry.
+	names    string
+	nameOffs []int32
+	hashes   []uint32
+	hashOffs []int32
 }
 
 func newFileDecoder(data []byte) (*fileDecoder, error) {
@@ -263,6 +269,12 @@ func (d *fileDecoder) next() (e Entry, ok bool, err error) {
 		d.qns = d.rec.Column(1).(*array.String)
 		d.digest = d.rec.Column(2).(*array.FixedSizeBinary)
 		d.fields = d.rec.Column(3).(*array.Binary)
+		d.names, d.nameOffs = string(d.qns.ValueBytes()), d.qns.ValueOffsets()
+		fb := d.fields.ValueBytes()
+		d.hashes, d.hashOffs = make([]uint32, len(fb)/4), d.fields.ValueOffsets()
+		for j := range d.hashes {
+			d.hashes[j] = binary.LittleEndian.Uint32(fb[4*j:])
+		}
 	}
 	i, n := d.row, d.read
 	d.row++
@@ -275,15 +287,13 @@ func (d *fileDecoder) next() (e Entry, ok bool, err error) {
 	if err != nil || model.ArrowSchema(k) == nil {
 		return Entry{}, false, fmt.Errorf("entry %d: unknown kind %q", n, d.kinds.Value(i))
 	}
-	fb := d.fields.Value(i)
-	if len(fb)%4 != 0 {
-		return Entry{}, false, fmt.Errorf("entry %d: field hashes of %d bytes", n, len(fb))
+	fstart, fend := int(d.hashOffs[i]-d.hashOffs[0]), int(d.hashOffs[i+1]-d.hashOffs[0])
+	if fstart%4 != 0 || fend%4 != 0 {
+		return Entry{}, false, fmt.Errorf("entry %d: field hashes of %d bytes", n, fend-fstart)
 	}
-	e = Entry{Kind: k, QualifiedName: strings.Clone(d.qns.Value(i)), Fields: make([]uint32, len(fb)/4)}
+	qstart, qend := int(d.nameOffs[i]-d.nameOffs[0]), int(d.nameOffs[i+1]-d.nameOffs[0])
+	e = Entry{Kind: k, QualifiedName: d.names[qstart:qend], Fields: d.hashes[fstart/4 : fend/4 : fend/4]}
 	copy(e.Digest[:], d.digest.Value(i))
-	for j := range e.Fields {
-		e.Fields[j] = binary.LittleEndian.Uint32(fb[4*j:])
-	}
 	if n > 0 && Compare(d.last, e) >= 0 {
 		return Entry{}, false, fmt.Errorf("entry %d (%s %s) is out of order", n, e.Kind, e.QualifiedName)
 	}

@@ -42,6 +42,14 @@ func (s *Service) PublishPartition(ctx context.Context, ev job.PartitionDone) er
 	log := s.jobLog(ctx, ev.JobID, zap.String("partition", ev.Partition), zap.String("run", ev.Run))
 	unlock := s.parts.Lock(ev.JobID + "/" + ev.Partition)
 	defer unlock()
+	// A slot after the partition's lock: a second delivery of the same
+	// partition waits for the first without taking one.
+	select {
+	case s.slots <- struct{}{}:
+	case <-ctx.Done():
+		return errkind.Wrap(errkind.Transient, ctx.Err(), "wait for a publishing slot for partition "+ev.Partition)
+	}
+	defer func() { <-s.slots }()
 	stopped, leave := s.jobs.Shared(ev.JobID)
 	defer leave()
 	if stopped() {

@@ -46,7 +46,14 @@ type Options struct {
 	// claim delays another (default DefaultClaimTTL).
 	Instance string
 	ClaimTTL time.Duration
+	// Concurrency bounds the partitions published at once (default
+	// DefaultConcurrency): each holds its digests, an upload file and, in
+	// an incremental run, its part of the catalog state.
+	Concurrency int
 }
+
+// DefaultConcurrency is how many partitions a replica publishes at once.
+const DefaultConcurrency = 2
 
 // Service is the publisher.
 type Service struct {
@@ -60,6 +67,7 @@ type Service struct {
 	instance         string
 	claimTTL         time.Duration
 	digestSpill      int
+	slots            chan struct{} // one per partition being published
 	maxDeletionShare float64
 	target           int64
 	log              *zap.Logger
@@ -105,6 +113,13 @@ func New(o Options) (*Service, error) {
 	if o.ClaimTTL < time.Second {
 		return nil, fmt.Errorf("publisher: claim TTL %s must be at least 1s", o.ClaimTTL)
 	}
+	concurrency := o.Concurrency
+	if concurrency == 0 {
+		concurrency = DefaultConcurrency
+	}
+	if concurrency < 0 {
+		return nil, fmt.Errorf("publisher: concurrency %d must be positive", concurrency)
+	}
 	m, err := newMetrics(o.Registerer)
 	if err != nil {
 		return nil, err
@@ -115,7 +130,7 @@ func New(o Options) (*Service, error) {
 		parts: newKeyedMutex(), jobs: newJobGate(), audit: o.Audit,
 		versioned: o.Versioned, maxDeletionShare: o.MaxDeletionShare,
 		claims: o.Versioned, instance: o.Instance, claimTTL: o.ClaimTTL,
-		digestSpill: DefaultDigestSpill,
+		digestSpill: DefaultDigestSpill, slots: make(chan struct{}, concurrency),
 	}, nil
 }
 

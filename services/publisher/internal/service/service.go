@@ -33,6 +33,7 @@ type Settings struct {
 	StagingSweep       time.Duration
 	MaxDeletionShare   float64
 	ClaimTTL           time.Duration
+	Concurrency        int
 	// ControlPlane is the link to the control plane's ingest API, the
 	// destination named job.DestinationControlPlane (off without a URL).
 	ControlPlane controlplane.Settings
@@ -58,11 +59,14 @@ func Spec() bootstrap.Spec {
 			l.Duration(&s.ClaimTTL, "PUBLISH_CLAIM_TTL", app.DefaultClaimTTL,
 				"a replica publishing a partition holds a claim on it in the state store, renewed every TTL/5; another replica waits for it, "+
 					"and takes the partition over when the claim was not renewed for this long (a replica that died)")
+			l.Int(&s.Concurrency, "PUBLISH_CONCURRENCY", app.DefaultConcurrency,
+				"partitions this replica verifies, compacts and uploads at once (finalize and batch checks do not count)")
 			checkControlPlane := controlplane.Register(l, &s.ControlPlane)
 			return func(l *config.Loader) {
 				checkControlPlane(l)
 				l.Check(s.StagingBinding != "", "STAGING_BINDING", "is empty; name the staging output binding component")
 				l.Check(s.StateStore != "", "STATE_STORE", "is empty; name the state store component")
+				l.Check(s.Concurrency >= 1 && s.Concurrency <= 64, "PUBLISH_CONCURRENCY", "must be from 1 to 64")
 				l.Check(s.ClaimTTL >= 5*time.Second && s.ClaimTTL <= 10*time.Minute, "PUBLISH_CLAIM_TTL", "must be from 5s to 10m")
 				l.Check(s.StagingSweep >= time.Second, "STAGING_SWEEP_INTERVAL", "must be at least 1s")
 				l.Check(s.MaxDeletionShare > 0 && s.MaxDeletionShare <= 1, "MAX_DELETION_SHARE",
@@ -102,6 +106,7 @@ func Spec() bootstrap.Spec {
 				Audit:              d.Audit,
 				Instance:           d.Common.Instance,
 				ClaimTTL:           s.ClaimTTL,
+				Concurrency:        s.Concurrency,
 			})
 			if err != nil {
 				return nil, err
