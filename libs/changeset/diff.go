@@ -323,6 +323,9 @@ func CompareRuns(base, seen Opener, scope Scope, opts Options) (*Diff, error) {
 	return d, nil
 }
 
+// Sizes are the assets of the base and of the run the first pass read.
+func (d *Diff) Sizes() (base, seen int) { return d.baseN, d.seenN }
+
 // Emit makes the second pass. The streams must hold what they held in the
 // first: a difference is an error.
 func (d *Diff) Emit(out Emit) error {

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/klauspost/compress/zstd"
+
 	"github.com/secure-agent/secure-agent/libs/model"
 )
 
@@ -79,6 +81,7 @@ func SingleFile(key, sum string, entries int) Index {
 
 // RunWriter writes sorted entries as a run.
 type RunWriter struct {
+	enc    *zstd.Encoder
 	store  Store
 	prefix string
 	meta   Meta
@@ -126,7 +129,13 @@ func (w *RunWriter) flush(ctx context.Context) error {
 	if len(w.buf) == 0 {
 		return nil
 	}
-	data, err := encodeEntries(w.meta, w.buf, chunkBatch)
+	if w.enc == nil {
+		var err error
+		if w.enc, err = newChunkEncoder(); err != nil {
+			return fmt.Errorf("changeset: %w", err)
+		}
+	}
+	data, err := encodeChunk(w.enc, w.meta, w.buf, chunkBatch)
 	if err != nil {
 		return err
 	}

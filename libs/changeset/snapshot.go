@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strconv"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/ipc"
 	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/klauspost/compress/zstd"
 
 	"github.com/secure-agent/secure-agent/libs/model"
 )
@@ -124,13 +126,45 @@ func (s *Snapshot) Encode() ([]byte, error) {
 // encodeEntries writes entries as a snapshot file of record batches of
 // at most batch rows.
 func encodeEntries(meta Meta, entries []Entry, batch int) ([]byte, error) {
+	var buf bytes.Buffer
+	if err := writeEntries(&buf, meta, entries, batch, ipc.WithZstd()); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// chunkWindow is the zstd window of a chunk file: what a reader of it
+// holds besides one record batch.
+const chunkWindow = 512 << 10
+
+// encodeChunk writes entries as a chunk file: an Arrow IPC stream without
+// body compression, in one zstd frame. Arrow's own compression starts a
+// new decoder, with its buffers, for every record batch it reads; a chunk
+// is decompressed by one small decoder as it streams.
+func encodeChunk(enc *zstd.Encoder, meta Meta, entries []Entry, batch int) ([]byte, error) {
+	var buf bytes.Buffer
+	enc.Reset(&buf)
+	if err := writeEntries(enc, meta, entries, batch); err != nil {
+		return nil, err
+	}
+	if err := enc.Close(); err != nil {
+		return nil, fmt.Errorf("changeset: encode chunk: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// newChunkEncoder is the zstd encoder of a run's chunks.
+func newChunkEncoder() (*zstd.Encoder, error) {
+	return zstd.NewWriter(nil, zstd.WithWindowSize(chunkWindow), zstd.WithEncoderConcurrency(1))
+}
+
+func writeEntries(out io.Writer, meta Meta, entries []Entry, batch int, opts ...ipc.Option) error {
 	md := arrow.NewMetadata(
 		[]string{metaFormat, metaConnection, metaJobID, metaSchemaVersion, metaCreatedAt, metaEntries},
 		[]string{FormatVersion, meta.Connection, meta.JobID, meta.SchemaVersion,
 			meta.CreatedAt.UTC().Format(time.RFC3339Nano), strconv.Itoa(len(entries))})
 	sch := arrow.NewSchema(snapshotSchema.Fields(), &md)
-	var buf bytes.Buffer
-	w := ipc.NewWriter(&buf, ipc.WithSchema(sch), ipc.WithZstd())
+	w := ipc.NewWriter(out, append([]ipc.Option{ipc.WithSchema(sch)}, opts...)...)
 	b := array.NewRecordBuilder(memory.DefaultAllocator, sch)
 	defer b.Release()
 	kinds := b.Field(0).(*array.StringBuilder)
@@ -154,19 +188,19 @@ func encodeEntries(meta Meta, entries []Entry, batch int) ([]byte, error) {
 		fields.Append(fb)
 		if (i+1)%batch == 0 {
 			if err := flush(); err != nil {
-				return nil, fmt.Errorf("changeset: encode snapshot: %w", err)
+				return fmt.Errorf("changeset: encode snapshot: %w", err)
 			}
 		}
 	}
 	if len(entries)%batch != 0 || len(entries) == 0 {
 		if err := flush(); err != nil {
-			return nil, fmt.Errorf("changeset: encode snapshot: %w", err)
+			return fmt.Errorf("changeset: encode snapshot: %w", err)
 		}
 	}
 	if err := w.Close(); err != nil {
-		return nil, fmt.Errorf("changeset: encode snapshot: %w", err)
+		return fmt.Errorf("changeset: encode snapshot: %w", err)
 	}
-	return buf.Bytes(), nil
+	return nil
 }
 
 // DecodeSnapshot reads a snapshot file and checks that it is sorted, that
@@ -204,6 +238,7 @@ func decodeSnapshot(data []byte) (*Snapshot, error) {
 // entries its metadata counts.
 type fileDecoder struct {
 	r     *ipc.Reader
+	zr    *zstd.Decoder // of a chunk file
 	meta  Meta
 	count int
 	read  int
@@ -223,34 +258,61 @@ type fileDecoder struct {
 	hashOffs []int32
 }
 
+// zstdMagic starts a zstd frame: a chunk file (encodeChunk); a snapshot
+// file starts with an Arrow IPC message.
+var zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
+
 func newFileDecoder(data []byte) (*fileDecoder, error) {
-	r, err := ipc.NewReader(bytes.NewReader(data), ipc.WithSchema(snapshotSchema))
+	var src io.Reader = bytes.NewReader(data)
+	var zr *zstd.Decoder
+	if bytes.HasPrefix(data, zstdMagic) {
+		var err error
+		zr, err = zstd.NewReader(src, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true),
+			zstd.WithDecoderMaxWindow(chunkWindow))
+		if err != nil {
+			return nil, fmt.Errorf("not a catalog-state file: %w", err)
+		}
+		src = zr
+	}
+	r, err := ipc.NewReader(src, ipc.WithSchema(snapshotSchema))
 	if err != nil {
+		if zr != nil {
+			zr.Close()
+		}
 		return nil, fmt.Errorf("not a catalog-state file: %w", err)
 	}
 	md := r.Schema().Metadata()
 	get := func(k string) string { v, _ := md.GetValue(k); return v }
 	if v := get(metaFormat); v != FormatVersion {
 		r.Release()
+		closeZstd(zr)
 		return nil, fmt.Errorf("catalog-state format %q, this agent reads %s", v, FormatVersion)
 	}
-	d := &fileDecoder{r: r, meta: Meta{Connection: get(metaConnection), JobID: get(metaJobID), SchemaVersion: get(metaSchemaVersion)}}
+	d := &fileDecoder{r: r, zr: zr, meta: Meta{Connection: get(metaConnection), JobID: get(metaJobID), SchemaVersion: get(metaSchemaVersion)}}
 	if d.meta.CreatedAt, err = time.Parse(time.RFC3339Nano, get(metaCreatedAt)); err != nil {
 		r.Release()
+		closeZstd(zr)
 		return nil, fmt.Errorf("created_at: %w", err)
 	}
 	if d.count, err = strconv.Atoi(get(metaEntries)); err != nil || d.count < 0 {
 		r.Release()
+		closeZstd(zr)
 		return nil, fmt.Errorf("entries %q is not a count", get(metaEntries))
 	}
 	if d.meta.Connection == "" {
 		r.Release()
+		closeZstd(zr)
 		return nil, errors.New("it names no connection")
 	}
 	return d, nil
 }
 
-func (d *fileDecoder) close() { d.r.Release() }
+func (d *fileDecoder) close() {
+	d.r.Release()
+	if d.zr != nil {
+		d.zr.Close()
+	}
+}
 
 // next answers the next entry; ok is false after the last one.
 func (d *fileDecoder) next() (e Entry, ok bool, err error) {
@@ -303,4 +365,10 @@ func (d *fileDecoder) next() (e Entry, ok bool, err error) {
 	d.read++
 	d.last = e
 	return e, true, nil
+}
+
+func closeZstd(zr *zstd.Decoder) {
+	if zr != nil {
+		zr.Close()
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"go.uber.org/zap"
@@ -98,9 +99,13 @@ func (s *Service) compareJob(ctx context.Context, id string, req job.FinalizeReq
 		}
 		return changeset.Merge(its...), nil
 	}
+	start := time.Now()
 	if c.diff, err = changeset.CompareRuns(baseRun, seen, scope, opts); err != nil {
 		return nil, changesError(id, err)
 	}
+	baseN, seenN := c.diff.Sizes()
+	log.Info("job compared with its connection's catalog state", zap.Int("assets", seenN), zap.Int("base_assets", baseN),
+		zap.Int("digest_runs", len(digests)), zap.Duration("elapsed", time.Since(start)))
 	return c, nil
 }
 
@@ -178,6 +183,7 @@ func (s *Service) writeChanges(ctx context.Context, id string, req job.FinalizeR
 	if next != nil {
 		emit.Next = func(e changeset.Entry) error { return next.Add(ctx, e) }
 	}
+	start := time.Now()
 	if err := c.diff.Emit(emit); err != nil {
 		_ = w.Close()
 		u.Discard()
@@ -197,6 +203,7 @@ func (s *Service) writeChanges(ctx context.Context, id string, req job.FinalizeR
 		}
 		c.next = &ref
 	}
+	log.Info("job's catalog state and tombstones written", zap.Int("tombstone_files", len(files)), zap.Duration("elapsed", time.Since(start)))
 	return files, nil
 }
 
