@@ -133,9 +133,15 @@ func encodeEntries(meta Meta, entries []Entry, batch int) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// chunkWindow is the zstd window of a chunk file: what a reader of it
-// holds besides one record batch.
-const chunkWindow = 512 << 10
+// chunkWindow is the zstd window a chunk file is written with: what a
+// reader of it holds besides one record batch. Finalize reads a job's
+// partition runs and the base at once, so every open reader counts: case
+// b's publisher peaked at 250 MiB with 512 KiB.
+const chunkWindow = 128 << 10
+
+// maxChunkWindow is the largest window a chunk file may have been written
+// with (512 KiB by the first version of the format).
+const maxChunkWindow = 512 << 10
 
 // encodeChunk writes entries as a chunk file: an Arrow IPC stream without
 // body compression, in one zstd frame. Arrow's own compression starts a
@@ -268,7 +274,7 @@ func newFileDecoder(data []byte) (*fileDecoder, error) {
 	if bytes.HasPrefix(data, zstdMagic) {
 		var err error
 		zr, err = zstd.NewReader(src, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true),
-			zstd.WithDecoderMaxWindow(chunkWindow))
+			zstd.WithDecoderMaxWindow(maxChunkWindow))
 		if err != nil {
 			return nil, fmt.Errorf("not a catalog-state file: %w", err)
 		}
