@@ -205,22 +205,11 @@ func sha(data []byte) string {
 // by first.
 func Verify(ctx context.Context, store Store, x Index) error {
 	for _, c := range x.Chunks {
-		data, err := store.Get(ctx, c.Key)
-		if err != nil {
-			return fmt.Errorf("read %s: %w", c.Key, err)
-		}
-		if got := sha(data); got != c.SHA256 {
-			return corrupt("%s has sha256 %s, its index says %s (changed or corrupted)", c.Key, got, c.SHA256)
-		}
-		d, err := newFileDecoder(data)
-		if err != nil {
-			return corrupt("%s: %v", c.Key, err)
-		}
-		err = checkChunkMeta(&x, d, c)
-		d.close()
+		d, err := openChunk(ctx, store, &x, c)
 		if err != nil {
 			return err
 		}
+		d.close()
 	}
 	return nil
 }
@@ -302,23 +291,33 @@ func (r *RunReader) Close() {
 }
 
 func (r *RunReader) open(c Chunk) error {
-	data, err := r.store.Get(r.ctx, c.Key)
+	d, err := openChunk(r.ctx, r.store, &r.idx, c)
 	if err != nil {
-		return fmt.Errorf("changeset: read %s: %w", c.Key, err)
-	}
-	if got := sha(data); got != c.SHA256 {
-		return corrupt("changeset: %s has sha256 %s, its index says %s (changed or corrupted)", c.Key, got, c.SHA256)
-	}
-	d, err := newFileDecoder(data)
-	if err != nil {
-		return corrupt("changeset: read %s: %v", c.Key, err)
-	}
-	if err := checkChunkMeta(&r.idx, d, c); err != nil {
-		d.close()
 		return err
 	}
 	r.dec = d
 	return nil
+}
+
+// openChunk reads chunk c of the run x lists and checks its sha256 and
+// metadata against x.
+func openChunk(ctx context.Context, store Store, x *Index, c Chunk) (*fileDecoder, error) {
+	data, err := store.Get(ctx, c.Key)
+	if err != nil {
+		return nil, fmt.Errorf("changeset: read %s: %w", c.Key, err)
+	}
+	if got := sha(data); got != c.SHA256 {
+		return nil, corrupt("changeset: %s has sha256 %s, its index says %s (changed or corrupted)", c.Key, got, c.SHA256)
+	}
+	d, err := newFileDecoder(data)
+	if err != nil {
+		return nil, corrupt("changeset: read %s: %v", c.Key, err)
+	}
+	if err := checkChunkMeta(x, d, c); err != nil {
+		d.close()
+		return nil, err
+	}
+	return d, nil
 }
 
 // checkChunkMeta checks a chunk file against its index; the index of a

@@ -205,18 +205,25 @@ func (s *Service) newJobBase(ctx context.Context, connection, mode string, log *
 // stateIndex reads the index of a catalog state and checks it against its
 // pointer; the chunks are checked as they are read.
 func (s *Service) stateIndex(ctx context.Context, connection string, st CatalogState) (changeset.Index, error) {
-	if !st.Chunked {
-		x := changeset.SingleFile(st.Key, st.SHA256, st.Entries)
-		x.Connection, x.JobID = connection, st.JobID
+	return s.runIndex(ctx, changeset.RunRef{Key: st.Key, SHA256: st.SHA256, Entries: st.Entries}, st.Chunked, connection, st.JobID)
+}
+
+// runIndex is the index of a run of job jobID of connection in staging:
+// its index file (chunked), checked to name them, or the one snapshot file
+// an older publisher kept, whose own metadata is checked as it is read.
+func (s *Service) runIndex(ctx context.Context, ref changeset.RunRef, chunked bool, connection, jobID string) (changeset.Index, error) {
+	if !chunked {
+		x := changeset.SingleFile(ref.Key, ref.SHA256, ref.Entries)
+		x.Connection, x.JobID = connection, jobID
 		return x, nil
 	}
-	x, err := changeset.LoadIndex(ctx, s.staging, changeset.RunRef{Key: st.Key, SHA256: st.SHA256, Entries: st.Entries})
+	x, err := changeset.LoadIndex(ctx, s.staging, ref)
 	if err != nil {
 		return changeset.Index{}, err
 	}
-	if x.Connection != connection || x.JobID != st.JobID {
-		return changeset.Index{}, fmt.Errorf("%s is the state of connection %s job %s, its record says connection %s job %s",
-			st.Key, x.Connection, x.JobID, connection, st.JobID)
+	if x.Connection != connection || x.JobID != jobID {
+		return changeset.Index{}, fmt.Errorf("%s is of connection %s job %s, its record says connection %s job %s",
+			ref.Key, x.Connection, x.JobID, connection, jobID)
 	}
 	return x, nil
 }

@@ -122,20 +122,16 @@ func changesError(id string, err error) error {
 
 // digestsIndexes read the indexes of a partition's digests.
 func (s *Service) digestsIndexes(ctx context.Context, conn, id, pid string, d StagedDigests) ([]changeset.Index, error) {
-	if len(d.Runs) == 0 {
+	refs, chunked := d.Runs, true
+	if len(refs) == 0 {
 		if d.Key == "" {
 			return nil, nil // a partition without rows
 		}
-		x := changeset.SingleFile(d.Key, d.SHA256, d.Entries)
-		x.Connection, x.JobID = conn, id
-		return []changeset.Index{x}, nil
+		refs, chunked = []changeset.RunRef{{Key: d.Key, SHA256: d.SHA256, Entries: d.Entries}}, false
 	}
-	out := make([]changeset.Index, 0, len(d.Runs))
-	for _, ref := range d.Runs {
-		x, err := changeset.LoadIndex(ctx, s.staging, ref)
-		if err == nil && (x.Connection != conn || x.JobID != id) {
-			err = fmt.Errorf("they are of connection %s job %s", x.Connection, x.JobID)
-		}
+	out := make([]changeset.Index, 0, len(refs))
+	for _, ref := range refs {
+		x, err := s.runIndex(ctx, ref, chunked, conn, id)
 		if err != nil {
 			return nil, changesError(id, fmt.Errorf("the digests of partition %s: %w", pid, err))
 		}
