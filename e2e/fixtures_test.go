@@ -40,10 +40,22 @@ func pgCatalog(t *testing.T, db string, schemas, tables int) string {
 	conn, err := pgx.Connect(ctx, fmt.Sprintf("postgres://postgres@127.0.0.1:5432/%s?sslmode=disable", db))
 	require.NoError(t, err)
 	defer conn.Close(ctx)
+	// At most 50 tables a statement batch: a batch is one transaction, and
+	// the locks of a whole catalog's tables and indexes in one transaction
+	// (about five a table), taken by tests building catalogs at once,
+	// exceed PostgreSQL's shared lock table ("out of shared memory").
 	var ddl strings.Builder
+	exec := func(what string) {
+		_, err := conn.Exec(ctx, ddl.String())
+		require.NoError(t, err, "create %s of %s", what, db)
+		ddl.Reset()
+	}
 	for s := 0; s < schemas; s++ {
 		fmt.Fprintf(&ddl, "CREATE SCHEMA s%02d;\n", s)
 		for i := 0; i < tables; i++ {
+			if i > 0 && i%50 == 0 {
+				exec(fmt.Sprintf("s%02d.t%03d", s, i-1))
+			}
 			ref := ""
 			if i > 0 {
 				ref = fmt.Sprintf(", prev_id int REFERENCES s%02d.t%03d(id)", s, i-1)
@@ -53,9 +65,8 @@ func pgCatalog(t *testing.T, db string, schemas, tables int) string {
 			fmt.Fprintf(&ddl, "COMMENT ON TABLE s%02d.t%03d IS 'table %d of schema %d';\n", s, i, i, s)
 		}
 		fmt.Fprintf(&ddl, "CREATE VIEW s%02d.v AS SELECT id, name FROM s%02d.t000;\n", s, s)
+		exec(fmt.Sprintf("schema s%02d", s))
 	}
-	_, err = conn.Exec(ctx, ddl.String())
-	require.NoError(t, err)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()

@@ -136,12 +136,34 @@ func (r *Remote) Record(ctx context.Context, entries ...Entry) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
-	var resp AppendResponse
 	var id [16]byte
 	_, _ = rand.Read(id[:])
-	err := r.inv.InvokeJSON(ctx, r.appID, http.MethodPost, AppendPath, AppendRequest{Entries: entries, RequestID: hex.EncodeToString(id[:])}, &resp)
-	if err == nil && len(resp.Seqs) != len(entries) {
-		err = fmt.Errorf("%s stored %d of %d entries", r.appID, len(resp.Seqs), len(entries))
+	req := AppendRequest{Entries: entries, RequestID: hex.EncodeToString(id[:])}
+	var err error
+	// The writer stores a request id once (AppendOnce), so a request that
+	// may have reached it — its replica was killed mid-call, the answer was
+	// lost — is sent again, to whichever replica answers, until the
+	// timeout: a writer restarting must not fail the action.
+	for wait := 100 * time.Millisecond; ; wait = min(2*wait, time.Second) {
+		var resp AppendResponse
+		err = r.inv.InvokeJSON(ctx, r.appID, http.MethodPost, AppendPath, req, &resp)
+		if err == nil && len(resp.Seqs) != len(entries) {
+			err = fmt.Errorf("%s stored %d of %d entries", r.appID, len(resp.Seqs), len(entries))
+		}
+		if err == nil || !retryable(err) {
+			break
+		}
+		r.log.Info("audit log append failed; sending it again", zap.String("action", entries[0].Action),
+			zap.String("writer", r.appID), zap.Duration("in", wait), zap.Error(err))
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+		case <-t.C:
+		}
+		t.Stop()
+		if ctx.Err() != nil {
+			break
+		}
 	}
 	if err != nil {
 		r.records.WithLabelValues("failed").Add(float64(len(entries)))
@@ -151,6 +173,18 @@ func (r *Remote) Record(ctx context.Context, entries ...Entry) error {
 	}
 	r.records.WithLabelValues("ok").Add(float64(len(entries)))
 	return nil
+}
+
+// retryable tells a failure worth repeating with the same request id: the
+// writer or the way to it failed (transient or unexpected), as opposed to
+// an answer that refuses the request itself.
+func retryable(err error) bool {
+	switch errkind.Of(err) {
+	case errkind.Transient, errkind.Internal:
+		return true
+	default:
+		return false
+	}
 }
 
 // Local records straight into a Log (the writer's own entries).
