@@ -57,7 +57,18 @@ func readStream(r io.Reader, size int64, cfg ioConfig, fn func(Kind, arrow.Recor
 		limit = readLimit(size)
 	}
 	mem := newLimitAllocator(cfg.mem, limit)
-	msgs := newStreamMessages(r, size, mem)
+	// A framed stream's IPC bytes are bounded by the same limit as what
+	// its decoder may allocate: a few bytes of zstd can expand to
+	// gigabytes.
+	src, err := unframe(r, size, limit)
+	if err != nil {
+		return "", err
+	}
+	defer src.close()
+	msgs := newStreamMessages(src.r, src.size, mem)
+	if src.zr != nil {
+		msgs.beyond = fmt.Errorf("the Arrow stream in the zstd frame is larger than %d bytes, the limit for a file of %d bytes: the file is corrupt", limit, size)
+	}
 	rdr, err := ipc.NewReaderFromMessageReader(msgs, ipc.WithAllocator(mem))
 	if err != nil {
 		msgs.Release()
@@ -86,10 +97,7 @@ func readStream(r io.Reader, size int64, cfg ioConfig, fn func(Kind, arrow.Recor
 	if !msgs.sawEOS {
 		return kind, errTruncated
 	}
-	if msgs.remaining > 0 {
-		return kind, fmt.Errorf("%d bytes follow the end-of-stream marker: the file was altered or appended to", msgs.remaining)
-	}
-	return kind, nil
+	return kind, src.end(msgs.remaining)
 }
 
 // kindOf finds a stream's kind and checks its schema is this agent's.

@@ -30,6 +30,9 @@ type streamMessages struct {
 	msg       *ipc.Message
 	sawEOS    bool
 	started   bool
+	// beyond, when set, is the error of reading past remaining: remaining
+	// is then a limit, not the file's size (a framed stream).
+	beyond error
 }
 
 func newStreamMessages(r io.Reader, size int64, mem memory.Allocator) *streamMessages {
@@ -55,6 +58,9 @@ func (s *streamMessages) releaseMsg() {
 
 func (s *streamMessages) readFull(buf []byte) error {
 	if int64(len(buf)) > s.remaining {
+		if s.beyond != nil {
+			return s.beyond
+		}
 		return errTruncated
 	}
 	n, err := io.ReadFull(s.r, buf)
@@ -98,6 +104,9 @@ func (s *streamMessages) Message() (*ipc.Message, error) {
 		return nil, io.EOF
 	}
 	metaLen := int64(int32(n))
+	if metaLen > s.remaining && s.beyond != nil {
+		return nil, s.beyond
+	}
 	if metaLen < 0 || metaLen > s.remaining {
 		return nil, fmt.Errorf("corrupt message header: metadata length %d but %d bytes left in the file", metaLen, s.remaining)
 	}
@@ -115,6 +124,9 @@ func (s *streamMessages) Message() (*ipc.Message, error) {
 	bodyLen, err := messageBodyLen(meta)
 	if err != nil {
 		return nil, err
+	}
+	if bodyLen > s.remaining && s.beyond != nil {
+		return nil, s.beyond
 	}
 	if bodyLen < 0 || bodyLen > s.remaining {
 		return nil, fmt.Errorf("corrupt message: body length %d but %d bytes left in the file", bodyLen, s.remaining)

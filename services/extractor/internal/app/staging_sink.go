@@ -9,17 +9,18 @@ import (
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/ipc"
 	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/klauspost/compress/zstd"
 
 	"github.com/secure-agent/secure-agent/libs/model"
 )
 
-// StageFunc receives one finished staged file: a complete zstd Arrow IPC
-// stream of kind, the seq-th of the run (from 0), holding rows rows. data
+// StageFunc receives one finished staged file: a complete framed Arrow IPC
+// stream of kind (model.NewFramedEncoder), the seq-th of the run (from 0), holding rows rows. data
 // is only valid during the call.
 type StageFunc func(kind model.Kind, seq int, data []byte, rows int64) error
 
 // StagingSink is a model.BatchSink that encodes each kind's batches into
-// an in-memory zstd Arrow IPC stream and hands the stream to stage when
+// an in-memory framed Arrow IPC stream and hands the stream to stage when
 // its compressed size reaches maxBytes, or at Close. At most one open
 // stream per kind is held in memory; a finished one is dropped once stage
 // returns.
@@ -30,6 +31,7 @@ type StagingSink struct {
 
 	mu      sync.Mutex
 	streams map[model.Kind]*stagingStream
+	spare   []*zstd.Encoder // of finished streams, reset for the next
 	next    map[model.Kind]int
 	failed  error
 	closed  bool
@@ -37,7 +39,8 @@ type StagingSink struct {
 
 type stagingStream struct {
 	buf  bytes.Buffer
-	w    *ipc.Writer
+	enc  *zstd.Encoder // the frame, into buf
+	w    *ipc.Writer   // the IPC stream, into enc
 	rows int64
 }
 
@@ -65,11 +68,19 @@ func (s *StagingSink) WriteRecord(kind model.Kind, rec arrow.Record) error {
 	}
 	st, ok := s.streams[kind]
 	if !ok {
-		st = &stagingStream{}
-		st.w = ipc.NewWriter(&st.buf, ipc.WithSchema(model.ArrowSchema(kind)), ipc.WithZstd(), ipc.WithAllocator(s.mem))
-		s.streams[kind] = st
+		var err error
+		if st, err = s.open(kind); err != nil {
+			s.failed = err
+			return err
+		}
 	}
 	if err := st.w.Write(rec); err != nil {
+		s.failed = fmt.Errorf("encode %s batch: %w", kind, err)
+		return s.failed
+	}
+	// Flushing ends a zstd block (the window spans blocks, so compression
+	// barely changes), so the buffer's length is the stream's size so far.
+	if err := st.enc.Flush(); err != nil {
 		s.failed = fmt.Errorf("encode %s batch: %w", kind, err)
 		return s.failed
 	}
@@ -80,6 +91,24 @@ func (s *StagingSink) WriteRecord(kind model.Kind, rec arrow.Record) error {
 	return nil
 }
 
+// open starts a stream of kind, with a spare encoder if there is one.
+func (s *StagingSink) open(kind model.Kind) (*stagingStream, error) {
+	st := &stagingStream{}
+	if n := len(s.spare); n > 0 {
+		st.enc, s.spare = s.spare[n-1], s.spare[:n-1]
+	} else {
+		enc, err := model.NewFramedEncoder()
+		if err != nil {
+			return nil, err
+		}
+		st.enc = enc
+	}
+	st.enc.Reset(&st.buf)
+	st.w = ipc.NewWriter(st.enc, ipc.WithSchema(model.ArrowSchema(kind)), ipc.WithAllocator(s.mem))
+	s.streams[kind] = st
+	return st, nil
+}
+
 // finish ends kind's open stream and stages it.
 func (s *StagingSink) finish(kind model.Kind) error {
 	st := s.streams[kind]
@@ -88,6 +117,11 @@ func (s *StagingSink) finish(kind model.Kind) error {
 		s.failed = fmt.Errorf("finish %s stream: %w", kind, err)
 		return s.failed
 	}
+	if err := st.enc.Close(); err != nil { // ends the frame
+		s.failed = fmt.Errorf("finish %s stream: %w", kind, err)
+		return s.failed
+	}
+	s.spare = append(s.spare, st.enc)
 	seq := s.next[kind]
 	s.next[kind] = seq + 1
 	if err := s.stage(kind, seq, st.buf.Bytes(), st.rows); err != nil {
@@ -136,6 +170,7 @@ func (s *StagingSink) Abort() {
 func (s *StagingSink) discard() {
 	for k, st := range s.streams {
 		_ = st.w.Close() // frees the writer's state; the bytes are dropped
+		_ = st.enc.Close()
 		delete(s.streams, k)
 	}
 }

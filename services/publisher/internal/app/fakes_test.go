@@ -2,6 +2,8 @@ package app
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -240,12 +242,15 @@ func (w *world) stageRun(t *testing.T, jobID, partition, run string, files, tabl
 		infos, err := sink.Close()
 		require.NoError(t, err)
 		for _, f := range infos {
-			data, err := os.ReadFile(filepath.Join(dir, f.Name))
+			plain, err := os.ReadFile(filepath.Join(dir, f.Name))
+			require.NoError(t, err)
+			data, err := model.Frame(plain) // as the extractor stages it
 			require.NoError(t, err)
 			key := job.StagingKey(jobID, partition, run, f.Kind, seq)
 			require.NoError(t, w.staging.Put(ctx, key, data))
+			sum := sha256.Sum256(data)
 			ev.Files = append(ev.Files, job.BatchReady{JobID: jobID, Partition: partition, Run: run, Kind: f.Kind, Seq: seq,
-				Key: key, SHA256: f.SHA256, Bytes: f.Bytes, Rows: f.Rows})
+				Key: key, SHA256: hex.EncodeToString(sum[:]), Bytes: int64(len(data)), Rows: f.Rows})
 			ev.Rows[f.Kind] += f.Rows
 		}
 	}
