@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -275,7 +276,7 @@ func (l *Log) append(ctx context.Context, entries []Entry, requestID string) ([]
 	if err := l.store.Commit(ctx, c); err != nil {
 		return nil, fmt.Errorf("store %d audit entries from %d: %w", len(entries), l.head.Size, err)
 	}
-	if err := l.afterCommit(ctx, head); err != nil {
+	if err := l.afterCommit(ctx, head, c.Head); err != nil {
 		return nil, err
 	}
 	for k, v := range pending {
@@ -284,17 +285,44 @@ func (l *Log) append(ctx context.Context, entries []Entry, requestID string) ([]
 	return out, nil
 }
 
-// afterCommit adopts head as ours with its new etag.
-func (l *Log) afterCommit(ctx context.Context, head Head) error {
-	_, etag, _, err := l.store.LoadHead(ctx)
+// afterCommit adopts head (stored as raw) as ours with its new etag. The
+// etag comes from a read after the commit: if another writer committed
+// in between, the stored head is no longer ours, and ours with its etag
+// would let a later commit of this writer — a checkpoint, which creates
+// no entry key to collide on — put an older head back over entries the
+// other stored, after which no append could succeed. Then the stored
+// head is adopted instead, as a reload does.
+func (l *Log) afterCommit(ctx context.Context, head Head, raw []byte) error {
+	b, etag, found, err := l.store.LoadHead(ctx)
 	if err != nil {
 		// The commit landed; without its etag the next commit conflicts
 		// and reloads, which is safe.
 		l.head, l.etag, l.found = head, "stale", true
 		return nil
 	}
+	if !found || !sameHead(b, raw) {
+		if err := l.reload(ctx); err != nil {
+			l.head, l.etag, l.found = head, "stale", true
+		}
+		return nil
+	}
 	l.head, l.etag, l.found = head, etag, true
 	return nil
+}
+
+// sameHead tells whether two encodings of a head hold the same head (a
+// store may give back JSON re-encoded).
+func sameHead(a, b []byte) bool {
+	if bytes.Equal(a, b) {
+		return true
+	}
+	var ha, hb Head
+	if json.Unmarshal(a, &ha) != nil || json.Unmarshal(b, &hb) != nil {
+		return false
+	}
+	ea, err1 := json.Marshal(ha)
+	eb, err2 := json.Marshal(hb)
+	return err1 == nil && err2 == nil && bytes.Equal(ea, eb)
 }
 
 func (l *Log) cacheHash(k int64, h tlog.Hash) {
@@ -409,7 +437,7 @@ func (l *Log) commitHead(ctx context.Context, head Head, create, put map[string]
 		}
 		return err
 	}
-	return l.afterCommit(ctx, head)
+	return l.afterCommit(ctx, head, b)
 }
 
 // LoadCheckpoint returns the stored checkpoint of a size.

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/stretchr/testify/require"
 	"strings"
 	"sync"
 	"testing"
@@ -407,4 +408,54 @@ func TestAppendOnceStoresARepeatedRequestOnce(t *testing.T) {
 	if rep := f.verify(t, f.export(t), nil); !rep.OK() || rep.Entries != 6 {
 		t.Fatalf("%+v", rep)
 	}
+}
+
+// headRacer is a Store whose next LoadHead first lets another writer
+// commit: the window between a commit and the read of its etag.
+type headRacer struct {
+	*MemStore
+	before func()
+}
+
+func (r *headRacer) LoadHead(ctx context.Context) ([]byte, string, bool, error) {
+	if f := r.before; f != nil {
+		r.before = nil
+		f()
+	}
+	return r.MemStore.LoadHead(ctx)
+}
+
+// A writer whose commit is followed, before it reads the new etag, by
+// another writer's commit must not keep its own head with the other's
+// etag: its next checkpoint would put that older head back over the
+// other's entries, and no append could succeed after (seen in CI with two
+// health replicas: "store 1 audit entries from 1130: … changed under this
+// writer" on every append).
+func TestAWriterRacedAfterItsCommitDoesNotRollTheHeadBack(t *testing.T) {
+	f := newFixture(t)
+	racer := &headRacer{MemStore: f.store}
+	a, err := Open(context.Background(), racer, Options{Origin: testOrigin, Signer: f.signer, Now: f.clock})
+	require.NoError(t, err)
+	b := f.open(t)
+	ctx := context.Background()
+	f.appendN(t, a, 2)
+	racer.before = func() {
+		_, err := b.Append(ctx, entry(100)) // b reloads past a's commit and appends
+		require.NoError(t, err)
+	}
+	_, err = a.Append(ctx, entry(3))
+	require.NoError(t, err)
+	_, _, err = a.Checkpoint(ctx)
+	require.NoError(t, err)
+	for i := range 3 {
+		_, err := b.Append(ctx, entry(200+i))
+		require.NoError(t, err, "b appends after a's checkpoint")
+		_, err = a.Append(ctx, entry(300+i))
+		require.NoError(t, err, "a appends after its checkpoint")
+	}
+	_, _, err = f.open(t).Checkpoint(ctx)
+	require.NoError(t, err)
+	rep := f.verify(t, f.export(t), nil)
+	require.True(t, rep.OK(), "%+v", rep)
+	require.Equal(t, uint64(10), rep.Entries)
 }
