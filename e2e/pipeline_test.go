@@ -166,8 +166,11 @@ func TestPipeline(t *testing.T) {
 			b, _ := os.ReadFile(filepath.Join(a.s.DataDir(), "logs", name+".log"))
 			return string(b)
 		}
-		require.Contains(t, logs("extractor"), "sa_e2e_pipeline", "replica 1 extracted some partitions")
-		require.Contains(t, logs("extractor-2"), "sa_e2e_pipeline", "replica 2 extracted some partitions")
+		// Any partition of the jobs so far (PostgreSQL, MariaDB, SQLite,
+		// the ranges): which replica the broker hands a partition to is
+		// its choice, and one database's few partitions can all go to one.
+		require.Contains(t, logs("extractor"), "extraction run started", "replica 1 extracted some partitions")
+		require.Contains(t, logs("extractor-2"), "extraction run started", "replica 2 extracted some partitions")
 	})
 
 	for _, victim := range []string{"extractor", "publisher", "orchestrator", "publisher-dapr"} {
