@@ -105,6 +105,11 @@ func (l *Log) reload(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("read the audit log's head: %w", err)
 	}
+	return l.adopt(b, etag, found)
+}
+
+// adopt makes the stored head b (with its etag) this writer's view.
+func (l *Log) adopt(b []byte, etag string, found bool) error {
 	l.cache = map[int64]tlog.Hash{}
 	if !found {
 		l.head, l.etag, l.found = Head{Origin: l.opts.Origin, Root: b64(tlog.Hash{})}, "", false
@@ -291,7 +296,7 @@ func (l *Log) append(ctx context.Context, entries []Entry, requestID string) ([]
 // would let a later commit of this writer — a checkpoint, which creates
 // no entry key to collide on — put an older head back over entries the
 // other stored, after which no append could succeed. Then the stored
-// head is adopted instead, as a reload does.
+// head read back is adopted instead, as a reload does.
 func (l *Log) afterCommit(ctx context.Context, head Head, raw []byte) error {
 	b, etag, found, err := l.store.LoadHead(ctx)
 	if err != nil {
@@ -301,7 +306,7 @@ func (l *Log) afterCommit(ctx context.Context, head Head, raw []byte) error {
 		return nil
 	}
 	if !found || !sameHead(b, raw) {
-		if err := l.reload(ctx); err != nil {
+		if err := l.adopt(b, etag, found); err != nil {
 			l.head, l.etag, l.found = head, "stale", true
 		}
 		return nil

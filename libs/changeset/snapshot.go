@@ -264,14 +264,10 @@ type fileDecoder struct {
 	hashOffs []int32
 }
 
-// zstdMagic starts a zstd frame: a chunk file (encodeChunk); a snapshot
-// file starts with an Arrow IPC message.
-var zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
-
 func newFileDecoder(data []byte) (*fileDecoder, error) {
 	var src io.Reader = bytes.NewReader(data)
 	var zr *zstd.Decoder
-	if bytes.HasPrefix(data, zstdMagic) {
+	if model.IsFramed(data) { // a chunk file (encodeChunk); a snapshot file starts with an Arrow IPC message
 		var err error
 		zr, err = zstd.NewReader(src, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true),
 			zstd.WithDecoderMaxWindow(maxChunkWindow))

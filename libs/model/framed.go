@@ -31,6 +31,10 @@ const maxFramedWindow = 8 << 20
 // continuation marker (0xFFFFFFFF) or a message length.
 var zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
 
+// IsFramed tells whether data starts with a zstd frame (a framed stream,
+// a catalog-state chunk) rather than an Arrow IPC message.
+func IsFramed(data []byte) bool { return bytes.HasPrefix(data, zstdMagic) }
+
 // NewFramedEncoder returns the zstd encoder of framed streams; Reset it
 // onto each stream's destination, write the IPC stream (an ipc.Writer
 // without compression) and Close it to end the frame. One encoder, reset
@@ -51,6 +55,8 @@ type unframed struct {
 	size  int64 // bytes of IPC stream there are (plain) or may be (framed)
 	zr    *zstd.Decoder
 	input *io.LimitedReader // the frame's bytes (framed)
+	// beyond is the error of a framed stream longer than the limit.
+	beyond error
 }
 
 func unframe(r io.Reader, size, limit int64) (*unframed, error) {
@@ -65,7 +71,8 @@ func unframe(r io.Reader, size, limit int64) (*unframed, error) {
 	if err != nil {
 		return nil, fmt.Errorf("not a readable zstd frame: %w", err)
 	}
-	return &unframed{r: zr, size: limit, zr: zr, input: in}, nil
+	return &unframed{r: zr, size: limit, zr: zr, input: in,
+		beyond: fmt.Errorf("the Arrow stream in the zstd frame is larger than %d bytes, the limit for a file of %d bytes: the file is corrupt", limit, size)}, nil
 }
 
 // end checks nothing follows the stream's end-of-stream marker: no bytes

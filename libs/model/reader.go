@@ -66,9 +66,7 @@ func readStream(r io.Reader, size int64, cfg ioConfig, fn func(Kind, arrow.Recor
 	}
 	defer src.close()
 	msgs := newStreamMessages(src.r, src.size, mem)
-	if src.zr != nil {
-		msgs.beyond = fmt.Errorf("the Arrow stream in the zstd frame is larger than %d bytes, the limit for a file of %d bytes: the file is corrupt", limit, size)
-	}
+	msgs.beyond = src.beyond
 	rdr, err := ipc.NewReaderFromMessageReader(msgs, ipc.WithAllocator(mem))
 	if err != nil {
 		msgs.Release()
