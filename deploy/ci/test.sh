@@ -69,6 +69,24 @@ join() {
 
 fg() { stamp "make $*"; "$make" --no-print-directory "$@"; }
 
+# integration: test-integration, its output also in dist/logs/integration.log;
+# when it fails, the end of the output names every failed test and repeats
+# each failure's message (the e2e tests repeat theirs after their logs, which
+# are long), so a CI view that keeps only the tail still shows why.
+integration() {
+  local rc=0
+  stamp "make test-integration (output also in dist/logs/integration.log)"
+  "$make" --no-print-directory test-integration 2>&1 | tee "$logs/integration.log" || rc=$?
+  if [ "$rc" != 0 ]; then
+    echo "==> the integration suite failed (exit $rc); the failed tests and their messages:"
+    grep -E '^\s*--- FAIL' "$logs/integration.log" || true
+    grep -A30 -E '==== .* failed \(repeated after the logs above\) ====' "$logs/integration.log" | cut -c1-400 || true
+    grep -A12 -E '^\s+Error Trace:' "$logs/integration.log" | cut -c1-400 | head -300 || true
+    echo "make test: test-integration failed; its whole output is in dist/logs/integration.log" >&2
+    exit "$rc"
+  fi
+}
+
 bg tools "$make" --no-print-directory -j2 cli kubetools promtools
 fg services
 fg runtime build
@@ -79,7 +97,7 @@ fg test-unit-cli test-chart test-observability
 join images
 bg vulncheck "$make" --no-print-directory vulngate
 bg fuzz "$make" --no-print-directory fuzz FUZZTIME=5s
-fg test-integration
+integration
 join vulncheck
 join fuzz
 stamp "make test: everything passed"
