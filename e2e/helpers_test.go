@@ -241,3 +241,18 @@ func (r *failureRecorder) Fatalf(format string, args ...any) {
 	r.record(format, args...)
 	r.T.Fatalf(format, args...)
 }
+
+// envInt is the positive integer in the environment variable name, or def
+// when it is unset; anything else fails the test, naming the variable.
+func envInt(t *testing.T, name string, def int) int {
+	t.Helper()
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		t.Fatalf("%s=%q: want a positive whole number", name, v)
+	}
+	return n
+}

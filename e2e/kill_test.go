@@ -233,7 +233,7 @@ func TestRandomOrchestratorKills(t *testing.T) {
 	a := prodStack(t, 31000)
 	db := demoDB(t)
 	const conn = "default/sqlite/kills"
-	const rounds = 20
+	rounds := envInt(t, "SA_E2E_KILL_ROUNDS", 20) // more to hunt a rare failure
 	t.Run("submission refusals", func(t *testing.T) { submissionRefusals(t, a.on(t), db) })
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 20))
 	specFor := func(name string) string {

@@ -99,6 +99,12 @@ prepare_sources() { # workdir → prints the tools-module copy to build in
   cp -r "$cc" "$work/components-contrib" && chmod -R u+w "$work/components-contrib"
   replace_checked "$work/components-contrib" nameresolution/sqlite/sqlite.go \
     e8ecb067abd28447e9172159414d3f3847afbf6087a553745ad45585eef3f937 nameresolution-sqlite.go.txt
+  # Its SQLite state store answered the keys a read had not reached when its
+  # context ended as absent, without an error, which gave workflow actors
+  # histories with holes (patches/state-sqlite-dbaccess.go.txt; checked by
+  # internal/statecheck).
+  replace_checked "$work/components-contrib" state/sqlite/sqlite_dbaccess.go \
+    60f70d63b745dafc9f69ef46046bddea890880fe2c355a311b2ea658bcd26348 state-sqlite-dbaccess.go.txt
   # modernc.org/sqlite v1.34.5 (name resolver and state.sqlite) leaks a
   # statement stepped to its first row when the query's context ends at that
   # moment, and the pooled connection then reads an old snapshot for good
@@ -178,6 +184,7 @@ if ! have_all "$cache"; then
   grep -qa 'no connected worker took the' "$tmp/daprd" || { echo "build.sh: the built daprd lacks the work-item dispatch patch" >&2; exit 1; }
   grep -qa 'workflow actors stay registered until the app reconnects' "$tmp/daprd" || { echo "build.sh: the built daprd lacks the workflow-actor registration patch" >&2; exit 1; }
   grep -qa 'dropping the cached workflow state after a failed run' "$tmp/daprd" || { echo "build.sh: the built daprd lacks the workflow state-cache patch" >&2; exit 1; }
+  grep -qa 'read the requested keys: %w' "$tmp/daprd" || { echo "build.sh: the built daprd lacks the state.sqlite BulkGet patch" >&2; exit 1; }
   # Our component set, not upstream's (the package paths are in the binary's symbol table).
   grep -qa 'components-contrib/secretstores/aws/secretmanager' "$tmp/daprd" || { echo "build.sh: the built daprd lacks secretstores.aws.secretmanager (cmd/daprd/components.go)" >&2; exit 1; }
   ! grep -qa 'components-contrib/pubsub/kafka' "$tmp/daprd" || { echo "build.sh: the built daprd has upstream's component set (Kafka), not cmd/daprd/components.go's" >&2; exit 1; }
