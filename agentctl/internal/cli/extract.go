@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -29,6 +30,7 @@ type extractCmd struct {
 	jobID        string
 	maxTextBytes positiveInt
 	allowEmpty   bool
+	cpuProfile   string
 }
 
 func (c *extractCmd) name() string { return "extract" }
@@ -45,6 +47,7 @@ func (c *extractCmd) define(fs *flag.FlagSet) {
 	c.maxTextBytes = model.DefaultMaxTextBytes
 	fs.Var(&c.maxTextBytes, "max-text-bytes", "cut comments, definitions and expressions longer than this many `bytes` (marked in truncated_fields)")
 	fs.BoolVar(&c.allowEmpty, "allow-empty", false, "succeed even when an --include pattern matches nothing or no table is selected")
+	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the extraction to `file` (for a slow extraction's bug report: go tool pprof reads it)")
 }
 
 var jobIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
@@ -110,6 +113,13 @@ type summary struct {
 func (c *extractCmd) run(ctx context.Context, env *Env) error {
 	start := time.Now()
 	gctune.Apply(gctune.LookupEnv(env.LookupEnv), gctune.DefaultPercent)
+	if c.cpuProfile != "" {
+		stop, err := startCPUProfile(c.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	jobID := c.jobID
 	if jobID == "" {
 		jobID = newJobID()
@@ -283,4 +293,20 @@ func writeJSONLine(w io.Writer, v any) error {
 	}
 	_, err = w.Write(append(b, '\n'))
 	return err
+}
+
+// startCPUProfile writes a CPU profile to path until stop is called.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("--cpuprofile %s: %w", path, err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		_ = f.Close()
+	}, nil
 }

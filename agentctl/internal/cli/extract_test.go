@@ -3,10 +3,12 @@ package cli
 import (
 	"bufio"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -301,4 +303,25 @@ func TestExtractFailureKeepsNothing(t *testing.T) {
 			require.Empty(t, entries, "batches already on disk must be discarded")
 		})
 	}
+}
+
+func TestExtractWritesACPUProfile(t *testing.T) {
+	prof := filepath.Join(t.TempDir(), "cpu.pprof")
+	out := filepath.Join(t.TempDir(), "out")
+	r := runCLI(t, nil, "extract", "--source", "sqlite", "--dsn", sqliteFile(t), "--out", out, "--cpuprofile", prof)
+	require.Equal(t, ExitOK, r.code, r.stderr)
+	// A Go CPU profile is a gzip-compressed protobuf.
+	f, err := os.Open(prof)
+	require.NoError(t, err)
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	require.NoError(t, err, "the profile is not gzip data")
+	data, err := io.ReadAll(zr)
+	require.NoError(t, err)
+	require.NotEmpty(t, data)
+
+	r = runCLI(t, nil, "extract", "--source", "sqlite", "--dsn", sqliteFile(t), "--out", filepath.Join(t.TempDir(), "out"),
+		"--cpuprofile", filepath.Join(t.TempDir(), "missing", "cpu.pprof"))
+	require.Equal(t, ExitFailure, r.code, r.stdout)
+	require.Contains(t, r.stderr, "--cpuprofile")
 }
