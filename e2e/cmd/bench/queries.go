@@ -106,6 +106,11 @@ func connectorQueries(dir string) (connectorSQL, error) {
 
 var paramCast = regexp.MustCompile(`\$(\d+)::([a-z]+(?:\[\])?)`)
 
+// rangeBound is a text parameter compared with a name as a bound of a
+// partition's range (`c.relname::text >= $8::text`): an unpartitioned
+// extraction passes NULL there, as agentctl does.
+var rangeBound = regexp.MustCompile(`(?:>=|<)\s*\$(\d+)::text\b`)
+
 // psqlScript runs the statements as the connector does: databasesSQL on
 // its own, then every per-database statement in one repeatable-read,
 // read-only transaction, each prepared and executed with the parameters of
@@ -151,9 +156,11 @@ type viewChunk struct {
 }
 
 // psqlArgs derives each parameter's value from its cast in the SQL: text is
-// the database name, text[] a pattern list (NULL: not filtered), bool an
-// "include this optional field" switch (true). databasesSQL's text[] is
-// the database list, limited to db like agentctl's --database.
+// the database name, or NULL where it bounds a partition's range of table
+// names (an unpartitioned extraction), text[] a pattern list (NULL: not
+// filtered), bool an "include this optional field" switch (true).
+// databasesSQL's text[] is the database list, limited to db like
+// agentctl's --database.
 func psqlArgs(q catalogQuery, db string, chunk *viewChunk) (string, error) {
 	paramTypes := map[int]string{}
 	for _, m := range paramCast.FindAllStringSubmatch(q.sql, -1) {
@@ -171,6 +178,11 @@ func psqlArgs(q catalogQuery, db string, chunk *viewChunk) (string, error) {
 		nums = append(nums, n)
 	}
 	sort.Ints(nums)
+	bounds := map[int]bool{}
+	for _, m := range rangeBound.FindAllStringSubmatch(q.sql, -1) {
+		n, _ := strconv.Atoi(m[1])
+		bounds[n] = true
+	}
 	quote := func(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 	lit := quote(db)
 	var vals []string
@@ -180,6 +192,8 @@ func psqlArgs(q catalogQuery, db string, chunk *viewChunk) (string, error) {
 			return "", fmt.Errorf("%s: parameter $%d is never cast, so its type is unknown", q.name, i+1)
 		}
 		switch t := paramTypes[n]; {
+		case t == "text" && bounds[n]:
+			vals = append(vals, "NULL")
 		case t == "text":
 			vals = append(vals, lit)
 		case t == "text[]" && q.name == "databasesSQL":
