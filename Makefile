@@ -51,6 +51,8 @@ TOOLS_BUILDFLAGS := -trimpath -gcflags='all=-N -l -dwarf=false'
 # binaries, and so the services the e2e suite starts, with Go's default.
 BUILD_ENV := GOGC=400
 GOTEST := $(BUILD_ENV) $(GO) test -exec 'env -u GOGC'
+# Where `go vet` (every analyzer) has just run on the same packages, the
+# tests run with -vet=off: go test's own vet pass is a subset of it.
 
 MODULES  := libs agentctl services/orchestrator services/extractor services/publisher services/health deploy/local deploy/images e2e
 SERVICES := orchestrator extractor publisher health
@@ -136,7 +138,7 @@ test-unit: test-unit-go test-unit-cli ## unit tests of every module (race detect
 
 .PHONY: test-unit-go test-unit-cli
 test-unit-go: # the workspace modules' unit tests
-	@for m in $(filter-out e2e,$(MODULES)); do echo "==> go test $$m"; (cd $$m && $(BUILD_ENV) $(STATIC) $(GO) vet $(STATIC_FLAGS) ./... && $(GOTEST) -race -count=1 ./...); done
+	@for m in $(filter-out e2e,$(MODULES)); do echo "==> go test $$m"; (cd $$m && $(BUILD_ENV) $(STATIC) $(GO) vet $(STATIC_FLAGS) ./... && $(GOTEST) -vet=off -race -count=1 ./...); done
 # The fuzz targets of what parses untrusted input in the audit log and of
 # the logging core's redaction, each for FUZZTIME (their seed corpora also
 # run in test-unit-go); a failing input is kept under testdata/fuzz.
@@ -148,15 +150,15 @@ fuzz: ## fuzz the audit log's decoders and proof checks and the logging redactio
 		echo "==> fuzz logging FuzzRegisteredSecretNeverLogged ($(FUZZTIME))"; \
 		$(GO) test ./logging -run '^$$' -fuzz '^FuzzRegisteredSecretNeverLogged$$' -fuzztime $(FUZZTIME) -parallel 1
 test-unit-cli: $(BIN)/dapr # deploy/dapr-cli's tests (they check deploy/local/dapr.yaml with the CLI's own code)
-	@echo "==> go test deploy/dapr-cli"; cd deploy/dapr-cli && export $(BUILD_ENV) GOWORK=off CGO_ENABLED=0 && $(GO) vet $(TOOLS_BUILDFLAGS) ./... && $(GOTEST) $(TOOLS_BUILDFLAGS) -count=1 ./...
+	@echo "==> go test deploy/dapr-cli"; cd deploy/dapr-cli && export $(BUILD_ENV) GOWORK=off CGO_ENABLED=0 && $(GO) vet $(TOOLS_BUILDFLAGS) ./... && $(GOTEST) -vet=off $(TOOLS_BUILDFLAGS) -count=1 ./...
 
 .PHONY: test-chart
 test-chart: ## the Helm chart (charts/secure-agent) rendered with Helm v4 and checked with the Kubernetes, Dapr, KEDA, Pod Security and components-contrib libraries (deploy/k8s)
-	cd deploy/k8s && export $(BUILD_ENV) GOWORK=off CGO_ENABLED=0 && $(GO) vet $(TOOLS_BUILDFLAGS) ./... && $(GOTEST) $(TOOLS_BUILDFLAGS) -count=1 ./...
+	cd deploy/k8s && export $(BUILD_ENV) GOWORK=off CGO_ENABLED=0 && $(GO) vet $(TOOLS_BUILDFLAGS) ./... && $(GOTEST) -vet=off $(TOOLS_BUILDFLAGS) -count=1 ./...
 
 .PHONY: test-observability
 test-observability: $(BIN)/.promtools ## dashboards, alert rules (promtool test rules) and Datadog assets checked against the metric catalogue (deploy/observability)
-	cd deploy/observability && export $(BUILD_ENV) GOWORK=off CGO_ENABLED=0 PROMTOOL=$(BIN)/promtool && $(GO) vet $(STATIC_FLAGS) ./... && $(GOTEST) $(STATIC_FLAGS) -count=1 ./...
+	cd deploy/observability && export $(BUILD_ENV) GOWORK=off CGO_ENABLED=0 PROMTOOL=$(BIN)/promtool && $(GO) vet $(STATIC_FLAGS) ./... && $(GOTEST) -vet=off $(STATIC_FLAGS) -count=1 ./...
 
 test-integration: ## real stacks: local profile and PROFILE=redis, in parallel
 	cd e2e && SA_ROOT=$(CURDIR) VERSION=$(VERSION) REVISION=$(REVISION) SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) PLATFORMS='$(PLATFORMS)' \

@@ -719,8 +719,12 @@ func (s *Stack) httpOK(ctx context.Context, url string) error {
 		return err
 	}
 	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 	_, _ = io.Copy(io.Discard, resp.Body)
 	if resp.StatusCode/100 != 2 {
+		if b := strings.Join(strings.Fields(string(body)), " "); b != "" {
+			return fmt.Errorf("%s answered %s: %s", url, resp.Status, b)
+		}
 		return fmt.Errorf("%s answered %s", url, resp.Status)
 	}
 	return nil
@@ -799,13 +803,47 @@ func (s *Stack) waitReady(ctx context.Context) error {
 		}
 		select {
 		case <-ctx.Done():
+			// The logs' last lines go into the error: a test's data dir,
+			// and with it the logs, is gone by the time anyone reads it.
 			var lines []string
 			for a, err := range pending {
 				lines = append(lines, fmt.Sprintf("%s: %v (log: %s)", a, err, s.dir("logs", a+"-dapr.log")))
+				for _, f := range []string{a + ".log", a + "-dapr.log"} {
+					for _, l := range lastLines(s.dir("logs", f), 6) {
+						if l != "" {
+							lines = append(lines, "    "+f+": "+l)
+						}
+					}
+				}
 			}
 			return fmt.Errorf("stack not healthy within %s:\n  %s", s.opts.StartTimeout, strings.Join(lines, "\n  "))
 		case <-t.C:
 		}
 	}
 	return nil
+}
+
+// lastLines is the last n lines of a log file, each cut to 400 bytes (none
+// if it cannot be read).
+func lastLines(path string, n int) []string {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	const window = 16 << 10
+	if st, err := f.Stat(); err == nil && st.Size() > window {
+		_, _ = f.Seek(st.Size()-window, io.SeekStart)
+	}
+	data, _ := io.ReadAll(io.LimitReader(f, window))
+	all := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+	if len(all) > n {
+		all = all[len(all)-n:]
+	}
+	for i, l := range all {
+		if len(l) > 400 {
+			all[i] = l[:400] + "…"
+		}
+	}
+	return all
 }

@@ -58,6 +58,10 @@ type config struct {
 	stackPortBase int
 	replicas      int
 	cases         []string
+	// stackLogs, when set, makes the end-to-end stack log at info level and
+	// keeps its logs there (one folder per stack), for a timeline of a slow
+	// case: when each partition was extracted, published, finalized.
+	stackLogs string
 }
 
 // benchCase is one catalog the bench measures, with its targets (issue 16).
@@ -116,6 +120,7 @@ func run(ctx context.Context, args []string) error {
 	fs.StringVar(&cfg.mariadb, "mariadb", "mariadb", "mariadb client binary")
 	fs.BoolVar(&cfg.e2e, "e2e", os.Getenv("BENCH_E2E") != "0", "also run the catalog through the whole local stack (env BENCH_E2E=0 skips it)")
 	fs.IntVar(&cfg.stackPortBase, "stack-port-base", 25000, "SA_PORT_BASE of the stack the end-to-end case starts")
+	fs.StringVar(&cfg.stackLogs, "stack-logs", os.Getenv("BENCH_STACK_LOGS"), "keep the end-to-end stacks' logs, at info level, in this folder (env BENCH_STACK_LOGS; default: warn level, deleted)")
 	defReplicas := 1
 	if v := os.Getenv("BENCH_REPLICAS"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -218,7 +223,7 @@ func runCase(ctx context.Context, cfg config, bc benchCase, agentctl string, que
 	if !cfg.e2e {
 		return nil
 	}
-	e2e, err := measurePipeline(ctx, cfg, spec, pipelineRun{incremental: true})
+	e2e, err := measurePipeline(ctx, cfg, spec, pipelineRun{name: "case-" + bc.name, incremental: true})
 	if err != nil {
 		return fmt.Errorf("end-to-end case: %w", err)
 	}
@@ -232,7 +237,7 @@ func runCase(ctx context.Context, cfg config, bc benchCase, agentctl string, que
 	for _, app := range stack.Apps {
 		two[app] = cfg.replicas
 	}
-	scaled, err := measurePipeline(ctx, cfg, spec, pipelineRun{replicas: two})
+	scaled, err := measurePipeline(ctx, cfg, spec, pipelineRun{name: fmt.Sprintf("case-%s-replicas-%d", bc.name, cfg.replicas), replicas: two})
 	if err != nil {
 		return fmt.Errorf("end-to-end case with %d replicas of each service: %w", cfg.replicas, err)
 	}

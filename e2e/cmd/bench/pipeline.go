@@ -52,6 +52,7 @@ type e2eResult struct {
 
 // pipelineRun is one stack the end-to-end case runs on.
 type pipelineRun struct {
+	name        string         // names its kept logs (config.stackLogs)
 	replicas    map[string]int // nil: one of each
 	incremental bool           // also time incremental runs of the unchanged source
 }
@@ -67,13 +68,22 @@ func measurePipeline(ctx context.Context, cfg config, spec string, pr pipelineRu
 		return res, err
 	}
 	defer os.RemoveAll(dataDir)
+	level := "warn"
+	if cfg.stackLogs != "" {
+		level = "info"
+	}
 	fmt.Fprintf(os.Stderr, "bench: starting the local stack for the end-to-end case (%s)\n", replicasLabel(pr.replicas))
-	s, err := stack.Start(ctx, stack.Options{Root: cfg.root, DataDir: dataDir, Profile: "local", PortBase: cfg.stackPortBase, LogLevel: "warn",
+	s, err := stack.Start(ctx, stack.Options{Root: cfg.root, DataDir: dataDir, Profile: "local", PortBase: cfg.stackPortBase, LogLevel: level,
 		Replicas: pr.replicas})
 	if err != nil {
 		return res, fmt.Errorf("start the stack: %w", err)
 	}
-	defer func() { _ = s.Stop() }()
+	defer func() {
+		_ = s.Stop()
+		if cfg.stackLogs != "" {
+			keepLogs(filepath.Join(dataDir, "logs"), filepath.Join(cfg.stackLogs, pr.name))
+		}
+	}()
 
 	sampleCtx, stopSampling := context.WithCancel(ctx)
 	var wg sync.WaitGroup
@@ -303,4 +313,23 @@ func assetSetOf(dir string) (string, error) {
 		}
 	}
 	return fmt.Sprintf("%d:%016x", n, sum), nil
+}
+
+// keepLogs moves a stopped stack's logs folder to dst (replacing an older
+// copy) and says where; a failure is reported, not fatal.
+func keepLogs(src, dst string) {
+	err := os.MkdirAll(filepath.Dir(dst), 0o755)
+	if err == nil {
+		err = os.RemoveAll(dst)
+	}
+	if err == nil {
+		if err = os.Rename(src, dst); err != nil {
+			err = os.CopyFS(dst, os.DirFS(src))
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "bench: the stack's logs were not kept in %s: %v\n", dst, err)
+		return
+	}
+	fmt.Fprintf(os.Stderr, "bench: the stack's logs (info level) are in %s\n", dst)
 }

@@ -6,6 +6,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/secure-agent/secure-agent/libs/errkind"
 	"github.com/secure-agent/secure-agent/libs/job"
 )
 
@@ -42,7 +43,16 @@ func (s *Service) VerifyBatch(ctx context.Context, b job.BatchReady) (err error)
 		span.SetAttributes(attrResult.String("partition_published"))
 		return nil
 	}
+	// A broker that delivers in parallel (Redis; JetStream with
+	// concurrency: parallel, ADR 0019) may hand over many batches at once:
+	// each check holds its staged file in memory, so they take a slot.
+	select {
+	case s.checks <- struct{}{}:
+	case <-ctx.Done():
+		return errkind.Wrap(errkind.Transient, ctx.Err(), "wait for a slot to check staged file "+b.Key)
+	}
 	c, err := s.checkStaged(ctx, b)
+	<-s.checks
 	if err != nil {
 		return fmt.Errorf("verify staged file %s: %w", b.Key, err)
 	}

@@ -48,7 +48,8 @@ type Options struct {
 	ClaimTTL time.Duration
 	// Concurrency bounds the partitions published at once (default
 	// DefaultConcurrency): each holds its digests, an upload file and, in
-	// an incremental run, its part of the catalog state.
+	// an incremental run, its part of the catalog state. As many staged
+	// files are checked at once (batch-ready; each check holds its file).
 	Concurrency int
 }
 
@@ -68,6 +69,7 @@ type Service struct {
 	claimTTL         time.Duration
 	digestSpill      int
 	slots            chan struct{} // one per partition being published
+	checks           chan struct{} // one per staged file being checked
 	maxDeletionShare float64
 	target           int64
 	log              *zap.Logger
@@ -131,6 +133,7 @@ func New(o Options) (*Service, error) {
 		versioned: o.Versioned, maxDeletionShare: o.MaxDeletionShare,
 		claims: o.Versioned, instance: o.Instance, claimTTL: o.ClaimTTL,
 		digestSpill: DefaultDigestSpill, slots: make(chan struct{}, concurrency),
+		checks: make(chan struct{}, concurrency),
 	}, nil
 }
 

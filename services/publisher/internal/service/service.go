@@ -60,7 +60,7 @@ func Spec() bootstrap.Spec {
 				"a replica publishing a partition holds a claim on it in the state store, renewed every TTL/5; another replica waits for it, "+
 					"and takes the partition over when the claim was not renewed for this long (a replica that died)")
 			l.Int(&s.Concurrency, "PUBLISH_CONCURRENCY", app.DefaultConcurrency,
-				"partitions this replica verifies, compacts and uploads at once (finalize and batch checks do not count)")
+				"partitions this replica verifies, compacts and uploads at once, and staged files it checks at once on their batch-ready (finalize does not count)")
 			checkControlPlane := controlplane.Register(l, &s.ControlPlane)
 			return func(l *config.Loader) {
 				checkControlPlane(l)
