@@ -105,6 +105,12 @@ prepare_sources() { # workdir → prints the tools-module copy to build in
   # internal/statecheck).
   replace_checked "$work/components-contrib" state/sqlite/sqlite_dbaccess.go \
     60f70d63b745dafc9f69ef46046bddea890880fe2c355a311b2ea658bcd26348 state-sqlite-dbaccess.go.txt
+  # Its JetStream pub/sub subscribed without nats.ManualAck(), so in
+  # "parallel" mode a message was acknowledged as it arrived and a killed
+  # subscriber's work was lost (patches/pubsub-jetstream.go.txt, ADR 0019;
+  # checked by internal/jetstreamcheck).
+  replace_checked "$work/components-contrib" pubsub/jetstream/jetstream.go \
+    99090931dad8fe9d80300ebbbb85b0510183c628b925302194a5d535e85276bf pubsub-jetstream.go.txt
   # modernc.org/sqlite v1.34.5 (name resolver and state.sqlite) leaks a
   # statement stepped to its first row when the query's context ends at that
   # moment, and the pooled connection then reads an old snapshot for good
@@ -171,8 +177,10 @@ if ! have_all "$cache"; then
   # prepare_sources runs in a subshell: its exit only ends that, so check.
   srcdir=$(prepare_sources "$tmp/src") && [ -d "$srcdir" ] || { echo "build.sh: preparing the patched sources failed; see above" >&2; exit 1; }
   cd "$srcdir"
-  # The checks run on this machine; they test the same sources for every platform.
-  go test -count=1 -tags runtimecheck ./internal/... || { echo "build.sh: the patched sources fail their checks (internal/); see above" >&2; exit 1; }
+  # The checks run on this machine; they test the same sources for every
+  # platform. They compile with the binaries' flags, so the packages both
+  # use (modernc.org/sqlite, the state store, nats-server) compile once.
+  go test -count=1 -vet=off -trimpath -gcflags=all=-dwarf=false -tags timetzdata,runtimecheck ./internal/... || { echo "build.sh: the patched sources fail their checks (internal/); see above" >&2; exit 1; }
   export GOOS=${target%/*} GOARCH=${target#*/}
   # No stablecomponents tag: cmd/daprd/components.go registers our component set.
   go build $flags -ldflags "$ldflags" -o "$tmp/daprd" ./cmd/daprd
@@ -185,6 +193,8 @@ if ! have_all "$cache"; then
   grep -qa 'workflow actors stay registered until the app reconnects' "$tmp/daprd" || { echo "build.sh: the built daprd lacks the workflow-actor registration patch" >&2; exit 1; }
   grep -qa 'dropping the cached workflow state after a failed run' "$tmp/daprd" || { echo "build.sh: the built daprd lacks the workflow state-cache patch" >&2; exit 1; }
   grep -qa 'read the requested keys: %w' "$tmp/daprd" || { echo "build.sh: the built daprd lacks the state.sqlite BulkGet patch" >&2; exit 1; }
+  # (the symbol table escapes the module path's dot: nats%252ego)
+  grep -qa 'nats-io/nats%252ego.ManualAck' "$tmp/daprd" || { echo "build.sh: the built daprd lacks the pubsub.jetstream ManualAck patch" >&2; exit 1; }
   # Our component set, not upstream's (the package paths are in the binary's symbol table).
   grep -qa 'components-contrib/secretstores/aws/secretmanager' "$tmp/daprd" || { echo "build.sh: the built daprd lacks secretstores.aws.secretmanager (cmd/daprd/components.go)" >&2; exit 1; }
   ! grep -qa 'components-contrib/pubsub/kafka' "$tmp/daprd" || { echo "build.sh: the built daprd has upstream's component set (Kafka), not cmd/daprd/components.go's" >&2; exit 1; }
