@@ -803,15 +803,20 @@ func (s *Stack) waitReady(ctx context.Context) error {
 		}
 		select {
 		case <-ctx.Done():
-			// The logs' last lines go into the error: a test's data dir,
-			// and with it the logs, is gone by the time anyone reads it.
+			// The app's and its sidecar's last lines go into the error: a
+			// test's data dir, and with it the logs, is gone by the time
+			// anyone reads it.
+			procs := map[string]*process{}
+			for _, p := range s.snapshot() {
+				procs[p.name] = p
+			}
 			var lines []string
 			for a, err := range pending {
 				lines = append(lines, fmt.Sprintf("%s: %v (log: %s)", a, err, s.dir("logs", a+"-dapr.log")))
-				for _, f := range []string{a + ".log", a + "-dapr.log"} {
-					for _, l := range lastLines(s.dir("logs", f), 6) {
-						if l != "" {
-							lines = append(lines, "    "+f+": "+l)
+				for _, name := range []string{a, a + "-dapr"} {
+					if p := procs[name]; p != nil {
+						if t := p.Tail(6); t != "" {
+							lines = append(lines, name+":\n"+indent(t))
 						}
 					}
 				}
@@ -821,29 +826,4 @@ func (s *Stack) waitReady(ctx context.Context) error {
 		}
 	}
 	return nil
-}
-
-// lastLines is the last n lines of a log file, each cut to 400 bytes (none
-// if it cannot be read).
-func lastLines(path string, n int) []string {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
-	const window = 16 << 10
-	if st, err := f.Stat(); err == nil && st.Size() > window {
-		_, _ = f.Seek(st.Size()-window, io.SeekStart)
-	}
-	data, _ := io.ReadAll(io.LimitReader(f, window))
-	all := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
-	if len(all) > n {
-		all = all[len(all)-n:]
-	}
-	for i, l := range all {
-		if len(l) > 400 {
-			all[i] = l[:400] + "…"
-		}
-	}
-	return all
 }

@@ -46,13 +46,12 @@ func (s *Service) VerifyBatch(ctx context.Context, b job.BatchReady) (err error)
 	// A broker that delivers in parallel (Redis; JetStream with
 	// concurrency: parallel, ADR 0019) may hand over many batches at once:
 	// each check holds its staged file in memory, so they take a slot.
-	select {
-	case s.checks <- struct{}{}:
-	case <-ctx.Done():
-		return errkind.Wrap(errkind.Transient, ctx.Err(), "wait for a slot to check staged file "+b.Key)
+	release, err := takeSlot(ctx, s.checks, "a slot to check staged file "+b.Key)
+	if err != nil {
+		return err
 	}
 	c, err := s.checkStaged(ctx, b)
-	<-s.checks
+	release()
 	if err != nil {
 		return fmt.Errorf("verify staged file %s: %w", b.Key, err)
 	}
@@ -71,4 +70,16 @@ func (s *Service) VerifyBatch(ctx context.Context, b job.BatchReady) (err error)
 		log.Debug("staged batch verified", zap.String("key", b.Key))
 	}
 	return nil
+}
+
+// takeSlot takes one of slots (a semaphore of its capacity), or answers a
+// Transient error naming what it waited for when the delivery ends first;
+// release gives the slot back.
+func takeSlot(ctx context.Context, slots chan struct{}, what string) (release func(), err error) {
+	select {
+	case slots <- struct{}{}:
+		return func() { <-slots }, nil
+	case <-ctx.Done():
+		return nil, errkind.Wrap(errkind.Transient, ctx.Err(), "wait for "+what)
+	}
 }

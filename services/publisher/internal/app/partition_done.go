@@ -44,12 +44,11 @@ func (s *Service) PublishPartition(ctx context.Context, ev job.PartitionDone) er
 	defer unlock()
 	// A slot after the partition's lock: a second delivery of the same
 	// partition waits for the first without taking one.
-	select {
-	case s.slots <- struct{}{}:
-	case <-ctx.Done():
-		return errkind.Wrap(errkind.Transient, ctx.Err(), "wait for a publishing slot for partition "+ev.Partition)
+	release, err := takeSlot(ctx, s.slots, "a publishing slot for partition "+ev.Partition)
+	if err != nil {
+		return err
 	}
-	defer func() { <-s.slots }()
+	defer release()
 	stopped, leave := s.jobs.Shared(ev.JobID)
 	defer leave()
 	if stopped() {
