@@ -62,7 +62,7 @@ type watchedVersioned struct {
 func (v *watchedVersioned) Load(ctx context.Context, key string, out any) (string, bool, error) {
 	v.mu.Lock()
 	cut := v.cut
-	if strings.HasPrefix(key, "publish-claim/") && !cut {
+	if (strings.HasPrefix(key, "publish-claim/") || strings.HasPrefix(key, "finalize-claim/")) && !cut {
 		v.claimLoads++
 		select {
 		case v.loaded <- v.claimLoads:

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -69,13 +70,33 @@ func (d openDest) holds(ctx context.Context, jobID string, info model.FileInfo) 
 	return hex.EncodeToString(sum[:]) == info.SHA256
 }
 
+// manifestKey is the key the job's manifest is found under in the
+// destination.
+func (d openDest) manifestKey(jobID string) string {
+	if _, ok := d.store.(JobFileStore); ok {
+		return "jobs/" + d.jobAt(jobID) + "/manifest"
+	}
+	return job.JobDir(d.Prefix, jobID) + "/" + model.ManifestFile
+}
+
+// holdsManifest reports whether the destination already holds exactly
+// this manifest (an earlier attempt wrote it). A JobFileStore cannot be
+// read back: it is never said to hold it.
+func (d openDest) holdsManifest(ctx context.Context, jobID string, data []byte) (string, bool) {
+	key := d.manifestKey(jobID)
+	if _, ok := d.store.(JobFileStore); ok {
+		return key, false
+	}
+	got, err := d.store.Get(ctx, key)
+	return key, err == nil && bytes.Equal(got, data)
+}
+
 // putManifest writes the job's manifest and answers the key it is found
 // under in the destination.
 func (d openDest) putManifest(ctx context.Context, jobID string, data []byte) (string, error) {
+	key := d.manifestKey(jobID)
 	if jf, ok := d.store.(JobFileStore); ok {
-		id := d.jobAt(jobID)
-		return "jobs/" + id + "/manifest", jf.PutJobManifest(ctx, id, data)
+		return key, jf.PutJobManifest(ctx, d.jobAt(jobID), data)
 	}
-	key := job.JobDir(d.Prefix, jobID) + "/" + model.ManifestFile
 	return key, d.store.Put(ctx, key, data)
 }

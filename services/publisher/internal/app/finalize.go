@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
@@ -34,22 +35,28 @@ func (s *Service) Finalize(ctx context.Context, id string, req job.FinalizeReque
 	if err := checkPartitionList(req.Partitions); err != nil {
 		return job.Finalized{}, err
 	}
+	// One finalize at a time per job: within this replica, and across
+	// replicas through the job's finalize claim (the workflow sends the
+	// activity again when its sidecar died while the first call ran).
 	leave := s.jobs.Exclusive(id, false)
 	defer leave()
 	log := s.jobLog(ctx, id)
-
-	if rec, done, err := s.jobRecord(ctx, id); err != nil {
-		return job.Finalized{}, err
-	} else if done {
-		if rec.State == JobCancelled {
-			return job.Finalized{}, errkind.New(errkind.Conflict, fmt.Sprintf("job %s was cancelled: it has no manifest; submit the job again", id))
-		}
-		if rec.Finalized == nil {
-			return job.Finalized{}, fmt.Errorf("the record of finalized job %s has no manifest references", id)
-		}
-		log.Info("job already finalized; its manifests are reported again")
-		return *rec.Finalized, nil
+	if out, done, err := s.finalizedBefore(ctx, id, log); err != nil || done {
+		return out, err
 	}
+	claim, done, err := s.takeClaim(ctx, finalizeClaimKey(id), "the finalize of job "+id, func(ctx context.Context) (bool, error) {
+		_, done, err := s.jobRecord(ctx, id)
+		return done, err
+	}, log)
+	if err != nil {
+		return job.Finalized{}, err
+	}
+	if done {
+		out, _, err := s.finalizedBefore(ctx, id, log)
+		return out, err
+	}
+	recorded := false
+	defer func() { claim.release(ctx, recorded, log) }()
 
 	parts := map[string]PublishRecord{}
 	var missing []string
@@ -86,18 +93,27 @@ func (s *Service) Finalize(ctx context.Context, id string, req job.FinalizeReque
 		return job.Finalized{}, err
 	}
 	if req.Spec.DryRun {
-		return s.finishDryRun(ctx, id, changes, log)
+		out, err := s.finishDryRun(ctx, id, changes, log)
+		recorded = err == nil
+		return out, err
 	}
 	var deletions []model.FileInfo
 	if changes != nil {
 		if _, _, err := s.checkBaseCurrent(ctx, id, changes); err != nil {
 			return job.Finalized{}, err
 		}
-		if deletions, err = s.writeChanges(ctx, id, req, changes, opened, log); err != nil {
+		if deletions, err = s.writeChanges(ctx, id, req, changes, opened, claim.resumed, log); err != nil {
 			return job.Finalized{}, err
 		}
 	}
-	m := buildManifest(id, req, parts, deletions, s.now().UTC())
+	// The manifest's time is kept with the claim before it is sealed, so an
+	// attempt that takes over from a dead one builds the same bytes and
+	// does not write a manifest a destination already holds.
+	at, err := manifestTime(claim, s.now().UTC())
+	if err != nil {
+		return job.Finalized{}, err
+	}
+	m := buildManifest(id, req, parts, deletions, at)
 	if changes != nil {
 		m.Mode, m.Base, m.Changes, m.FailSafes = changes.base.Mode, changes.baseJob(), changes.diff.Counts, changes.diff.FailSafes
 	}
@@ -119,7 +135,7 @@ func (s *Service) Finalize(ctx context.Context, id string, req job.FinalizeReque
 		out.Rows = map[model.Kind]int64{}
 	}
 	for _, d := range opened {
-		key, err := s.writeManifest(ctx, id, d, data, log)
+		key, err := s.writeManifest(ctx, id, d, data, claim.resumed, log)
 		if err != nil {
 			return job.Finalized{}, err
 		}
@@ -134,9 +150,14 @@ func (s *Service) Finalize(ctx context.Context, id string, req job.FinalizeReque
 		}
 		out.Mode, out.Changes, out.FailSafes, out.Warnings = changes.base.Mode, changes.diff.Counts, changes.diff.FailSafes, changes.warnings()
 	}
+	if !claim.l.Held() {
+		// Another replica may be finalizing it now: it records the job.
+		return job.Finalized{}, errkind.Wrap(errkind.Transient, errClaimLost, "record job "+id+" finalized")
+	}
 	if err := s.records.Save(ctx, jobKey(id), JobRecord{State: JobFinalized, Finalized: &out, At: s.now().UTC()}); err != nil {
 		return job.Finalized{}, fmt.Errorf("record job %s finalized: %w", id, err)
 	}
+	recorded = true
 	if changes != nil {
 		s.countChanges(changes)
 	}
@@ -147,11 +168,57 @@ func (s *Service) Finalize(ctx context.Context, id string, req job.FinalizeReque
 	return out, nil
 }
 
+// finalizedBefore answers a job finalized (or cancelled) before: done is
+// false while the job has no record.
+func (s *Service) finalizedBefore(ctx context.Context, id string, log *zap.Logger) (job.Finalized, bool, error) {
+	rec, done, err := s.jobRecord(ctx, id)
+	switch {
+	case err != nil:
+		return job.Finalized{}, false, err
+	case !done:
+		return job.Finalized{}, false, nil
+	case rec.State == JobCancelled:
+		return job.Finalized{}, true, errkind.New(errkind.Conflict, fmt.Sprintf("job %s was cancelled: it has no manifest; submit the job again", id))
+	case rec.Finalized == nil:
+		return job.Finalized{}, true, fmt.Errorf("the record of finalized job %s has no manifest references", id)
+	}
+	log.Info("job already finalized; its manifests are reported again")
+	return *rec.Finalized, true, nil
+}
+
+// finalizeClaimData is what a finalize keeps with its claim.
+type finalizeClaimData struct {
+	ManifestAt time.Time `json:"manifest_at"`
+}
+
+// manifestTime is the time the job's manifest carries: the one an earlier
+// attempt kept with the claim, else now, kept with the claim before the
+// manifest is sealed. Keeping it is a write fenced by the claim's etag, so
+// an attempt whose claim was taken over stops here.
+func manifestTime(c *heldClaim, now time.Time) (time.Time, error) {
+	var kept finalizeClaimData
+	if c.resumed && json.Unmarshal(c.l.Data(), &kept) == nil && !kept.ManifestAt.IsZero() {
+		return kept.ManifestAt, nil
+	}
+	if err := c.l.Put(c.ctx, finalizeClaimData{ManifestAt: now}); err != nil {
+		return time.Time{}, errkind.Wrap(errkind.Transient, fmt.Errorf("%w: %w", errClaimLost, err), "keep the manifest's time with the finalize claim")
+	}
+	return now, nil
+}
+
 // writeManifest writes the job's manifest to one destination: the span
-// "publisher write manifest".
-func (s *Service) writeManifest(ctx context.Context, id string, d openDest, data []byte, log *zap.Logger) (key string, err error) {
+// "publisher write manifest". resumed: an earlier attempt may have
+// written these very bytes; a destination that holds them is not written
+// again.
+func (s *Service) writeManifest(ctx context.Context, id string, d openDest, data []byte, resumed bool, log *zap.Logger) (key string, err error) {
 	ctx, span, _ := s.step(ctx, "write manifest", log, attrJobID.String(id), attrDestination.String(d.Binding), attrBytes.Int(len(data)))
 	defer func() { endStep(span, err) }()
+	if resumed {
+		if key, ok := d.holdsManifest(ctx, id, data); ok {
+			log.Info("manifest already written by an earlier attempt; not written again", zap.String("destination", d.Binding))
+			return key, nil
+		}
+	}
 	key, err = d.putManifest(ctx, id, data)
 	if err != nil {
 		s.m.uploadFailures.WithLabelValues(d.Binding).Inc()

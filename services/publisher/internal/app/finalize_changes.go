@@ -144,7 +144,7 @@ func (s *Service) digestsIndexes(ctx context.Context, conn, id, pid string, d St
 // writes the job's state to staging as a run (unless it is already the
 // connection's) and its tombstones as upload files to every destination,
 // like a partition's files, and returns those.
-func (s *Service) writeChanges(ctx context.Context, id string, req job.FinalizeRequest, c *jobChanges, dests []openDest, log *zap.Logger) ([]model.FileInfo, error) {
+func (s *Service) writeChanges(ctx context.Context, id string, req job.FinalizeRequest, c *jobChanges, dests []openDest, resumed bool, log *zap.Logger) ([]model.FileInfo, error) {
 	_, cur, err := s.checkBaseCurrent(ctx, id, c)
 	if err != nil {
 		return nil, err
@@ -158,6 +158,9 @@ func (s *Service) writeChanges(ctx context.Context, id string, req job.FinalizeR
 	var files []model.FileInfo
 	u := newUploadWriter(tombstonePartition, model.KindTombstone, s.target, func(info model.FileInfo, data []byte) error {
 		for _, d := range dests {
+			if resumed && d.holds(ctx, id, info) {
+				continue // an earlier attempt wrote it
+			}
 			if err := s.uploadFile(ctx, ev, d, info, data, log); err != nil {
 				return err
 			}
