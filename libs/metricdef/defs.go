@@ -63,7 +63,7 @@ var (
 			"restart keeps it.",
 		Labels: []string{"connection"}}
 	WorkflowEvents = Def{Name: "secure_agent_orchestrator_events_raised_total", Type: Counter, Group: GroupJobs, Apps: []string{Orchestrator},
-		Help:   "Events raised into job workflows, by type (partition-done, publish-done, cancel, deadline).",
+		Help:   "Events raised into job workflows, by type (partition-done, publish-done, cancel, deadline, wake).",
 		Labels: []string{"type"}}
 	ScheduleFires = Def{Name: "secure_agent_schedule_fires_total", Type: Counter, Group: GroupJobs, Apps: []string{Orchestrator},
 		Help: "Fires of job schedules, by outcome (started: a job was submitted; skipped: a run of the connection " +

@@ -21,6 +21,9 @@ const (
 	EventPublishDone   EventType = "publish-done"   // payload: job.PublishDone (without Files)
 	EventCancel        EventType = "cancel"         // no payload
 	EventDeadline      EventType = "deadline"       // payload: Alarm, raised by a JobDeadline child workflow
+	// EventWake is ignored by the workflow: raising it runs a workflow
+	// whose start was lost (wake.go).
+	EventWake EventType = "wake"
 )
 
 // Event is the payload of every "job-event".
@@ -54,6 +57,9 @@ func PublishDoneEvent(pd job.PublishDone) (Event, error) {
 
 // CancelEvent asks the workflow to stop.
 func CancelEvent() Event { return Event{Type: EventCancel} }
+
+// WakeEvent runs a workflow that stayed pending (wake.go).
+func WakeEvent() Event { return Event{Type: EventWake} }
 
 // DeadlineEvent reports that a's time has come.
 func DeadlineEvent(a Alarm) (Event, error) { return newEvent(EventDeadline, a) }

@@ -92,6 +92,10 @@ type Jobs struct {
 	metrics     *Metrics
 	log         *zap.Logger
 	audit       audit.Recorder
+	ctx         context.Context // the process's life: start watchers end with it
+	wakeAfter   time.Duration
+	wakeMu      sync.Mutex
+	woken       map[string]time.Time // job id: when its workflow was last woken
 }
 
 // JobsOptions configures Jobs; Now and NewID default to the clock and
@@ -112,6 +116,12 @@ type JobsOptions struct {
 	// Audit records each submission, lease and cancel before it takes
 	// effect (nil: audit.Off).
 	Audit audit.Recorder
+	// Context is the process's life; the watchers of new workflows end
+	// with it (default: never).
+	Context context.Context
+	// WakeAfter is how long a job's workflow may stay pending before it is
+	// woken (wake.go; default DefaultWakeAfter).
+	WakeAfter time.Duration
 }
 
 func NewJobs(store JobStore, index JobIndex, runner JobRunner, manifests ManifestReader, o JobsOptions) *Jobs {
@@ -133,9 +143,15 @@ func NewJobs(store JobStore, index JobIndex, runner JobRunner, manifests Manifes
 	if o.Audit == nil {
 		o.Audit = audit.Off{}
 	}
+	if o.Context == nil {
+		o.Context = context.Background()
+	}
+	if o.WakeAfter <= 0 {
+		o.WakeAfter = DefaultWakeAfter
+	}
 	return &Jobs{store: store, index: index, runner: runner, manifests: manifests, submissions: o.Submissions,
 		dests: o.Destinations, listLimit: o.ListLimit, startGrace: o.StartGrace, now: o.Now, newID: o.NewID,
-		metrics: o.Metrics, log: o.Logger, audit: o.Audit}
+		metrics: o.Metrics, log: o.Logger, audit: o.Audit, ctx: o.Context, wakeAfter: o.WakeAfter, woken: map[string]time.Time{}}
 }
 
 // Submit validates a spec (YAML or JSON), checks its destinations with
@@ -209,6 +225,7 @@ func (j *Jobs) resume(ctx context.Context, held Submission, spec job.Spec) (job.
 	}
 	if run.Found {
 		logging.WithTrace(ctx, j.log).Info("repeated submission answered with the job its idempotency key created", zap.String("job_id", held.JobID))
+		j.wakeIfStuck(ctx, held.JobID, run)
 		return job.Submitted{ID: held.JobID, State: run.JobStatus().State}, nil
 	}
 	return j.start(ctx, held.JobID, spec, held.At, true, audit.ActionJobSubmitted, "client")
@@ -288,6 +305,7 @@ func (j *Jobs) start(ctx context.Context, id string, spec job.Spec, now time.Tim
 				"the job is listed; submitting again with the same idempotency key (agentctl does) starts it once")
 	}
 	j.metrics.jobStarted(spec.Source.Kind)
+	j.watchStart(id)
 	log.Info("job submitted", zap.String("connection", spec.Connection), zap.String("source_kind", spec.Source.Kind))
 	return job.Submitted{ID: id, State: job.Pending}, nil
 }
@@ -320,6 +338,7 @@ func (j *Jobs) Get(ctx context.Context, id string) (job.Status, error) {
 		return job.Status{}, errkind.Wrap(errkind.Transient, err, "read the workflow of job "+id)
 	}
 	if run.Found {
+		j.wakeIfStuck(ctx, id, run)
 		return run.JobStatus(), nil
 	}
 	return j.recordStatus(ctx, id)

@@ -68,7 +68,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	for _, r := range []string{RetryDeadline, RetryFailed} {
 		m.partitionsRetried.WithLabelValues(r)
 	}
-	for _, t := range []EventType{EventPartitionDone, EventPublishDone, EventCancel, EventDeadline} {
+	for _, t := range []EventType{EventPartitionDone, EventPublishDone, EventCancel, EventDeadline, EventWake} {
 		m.eventsRaised.WithLabelValues(string(t))
 	}
 	for _, e := range []string{LeaseAcquired, LeaseLost, LeaseReleased} {

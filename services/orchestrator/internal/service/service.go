@@ -132,7 +132,7 @@ func Wire(ctx context.Context, d bootstrap.Deps, cfg Config, c Collaborators) (f
 	}
 	jobs := app.NewJobs(store, store, engine, c.Manifests, app.JobsOptions{
 		ListLimit: cfg.JobListLimit, Submissions: store, Destinations: c.Destinations, Metrics: metrics, Logger: log,
-		Audit: d.Audit,
+		Audit: d.Audit, Context: ctx,
 	})
 	ports.RegisterHTTP(d.App, jobs)
 	slots := adapters.NewSlotStore(client, cfg.StateStore)
