@@ -811,14 +811,24 @@ func (s *Stack) waitReady(ctx context.Context) error {
 				procs[p.name] = p
 			}
 			var lines []string
+			quoted := map[string]bool{}
 			for a, err := range pending {
 				lines = append(lines, fmt.Sprintf("%s: %v (log: %s)", a, err, s.dir("logs", a+"-dapr.log")))
 				for _, name := range []string{a, a + "-dapr"} {
 					if p := procs[name]; p != nil {
+						quoted[name] = true
 						if t := p.Tail(6); t != "" {
 							lines = append(lines, name+":\n"+indent(t))
 						}
 					}
+				}
+			}
+			// The cause may sit in a process that is itself up (a sidecar
+			// the pending apps cannot reach): every other process's last
+			// error lines go in too.
+			for _, p := range s.snapshot() {
+				if r := p.Reason(); r != "" && !quoted[p.name] {
+					lines = append(lines, p.name+" (its last error lines):\n"+indent(r))
 				}
 			}
 			return fmt.Errorf("stack not healthy within %s:\n  %s", s.opts.StartTimeout, strings.Join(lines, "\n  "))

@@ -27,7 +27,9 @@ func publishedForFinalize(t *testing.T, w *world, id string) job.FinalizeRequest
 	return job.FinalizeRequest{JobID: id, Spec: spec, Partitions: []string{"p000"}}
 }
 
-func manifestKeyOf(id string) string { return job.JobDir(job.DefaultPrefix, id) + "/" + model.ManifestFile }
+func manifestKeyOf(id string) string {
+	return job.JobDir(job.DefaultPrefix, id) + "/" + model.ManifestFile
+}
 
 // The workflow sends a job's finalize again while the first call is still
 // writing (its sidecar died), and the two calls reach two publisher
