@@ -199,6 +199,12 @@ WHERE a.attnum > 0 AND NOT a.attisdropped AND ` + tableKindsSQL + ` AND ` + tabl
 // column property. A foreign key that references a partitioned table is
 // cloned by PostgreSQL once per referenced partition on the same table;
 // only the original is reported. $10 caps check clauses.
+//
+// The clone test is written "conparentid = 0 OR NOT EXISTS": as a plain NOT
+// EXISTS the planner made it an anti-join it expected to keep one row,
+// and so read every constraint of the database and looked up its table,
+// for each partition (0.39 s of a 4,400-table partition of make bench's
+// case b, against 0.14 s now that it starts from the partition's tables).
 const constraintsSQL = `
 SELECT n.nspname, c.relname, con.conname, con.contype,
        ARRAY(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY AS k(attnum, ord)
@@ -214,8 +220,8 @@ JOIN pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_class rc ON rc.oid = con.confrelid
 LEFT JOIN pg_namespace rn ON rn.oid = rc.relnamespace
 WHERE con.contype IN ('p', 'f', 'u', 'c') AND ` + tableKindsSQL + ` AND ` + tableFilterSQL + `
-  AND NOT EXISTS (SELECT 1 FROM pg_constraint pcon
-                  WHERE pcon.oid = con.conparentid AND pcon.conrelid = con.conrelid)
+  AND (con.conparentid = 0 OR NOT EXISTS (SELECT 1 FROM pg_constraint pcon
+                  WHERE pcon.oid = con.conparentid AND pcon.conrelid = con.conrelid))
 ORDER BY n.nspname, c.relname, con.conname`
 
 // indexesSQL: key columns in order, a plain column by name and an
