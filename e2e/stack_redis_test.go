@@ -8,4 +8,5 @@ func TestStackRedisProfile(t *testing.T) {
 	t.Parallel()
 	s, pw := startStack(t, "redis", 21000, 9)
 	checkStack(t, s, pw)
+	t.Run("an event raised on a workflow that has not started runs it", func(t *testing.T) { pendingWorkflowRunsOnAnEvent(t, s) })
 }
