@@ -28,7 +28,8 @@ import (
 // woken. A healthy engine runs a new instance within milliseconds.
 const DefaultWakeAfter = 20 * time.Second
 
-// wakeTries bounds the waking after a start: at WakeAfter, 2× and 4×.
+// wakeTries bounds the waking after a start: waits of WakeAfter, 2× and 4×
+// it (by default 20, 60 and 140 s after the start).
 const wakeTries = 3
 
 // watchStart wakes the workflow of job id if it is still pending
