@@ -44,16 +44,16 @@ func (s *Service) Finalize(ctx context.Context, id string, req job.FinalizeReque
 	if out, done, err := s.finalizedBefore(ctx, id, log); err != nil || done {
 		return out, err
 	}
-	claim, done, err := s.takeClaim(ctx, finalizeClaimKey(id), "the finalize of job "+id, func(ctx context.Context) (bool, error) {
-		_, done, err := s.jobRecord(ctx, id)
+	var rec JobRecord
+	claim, done, err := s.takeClaim(ctx, finalizeClaimKey(id), "the finalize of job "+id, func(ctx context.Context) (done bool, err error) {
+		rec, done, err = s.jobRecord(ctx, id)
 		return done, err
 	}, log)
 	if err != nil {
 		return job.Finalized{}, err
 	}
 	if done {
-		out, _, err := s.finalizedBefore(ctx, id, log)
-		return out, err
+		return finalizedAnswer(id, rec, log)
 	}
 	recorded := false
 	defer func() { claim.release(ctx, recorded, log) }()
@@ -172,18 +172,23 @@ func (s *Service) Finalize(ctx context.Context, id string, req job.FinalizeReque
 // false while the job has no record.
 func (s *Service) finalizedBefore(ctx context.Context, id string, log *zap.Logger) (job.Finalized, bool, error) {
 	rec, done, err := s.jobRecord(ctx, id)
-	switch {
-	case err != nil:
+	if err != nil || !done {
 		return job.Finalized{}, false, err
-	case !done:
-		return job.Finalized{}, false, nil
+	}
+	out, err := finalizedAnswer(id, rec, log)
+	return out, true, err
+}
+
+// finalizedAnswer is the answer to a finalize of a job that has a record.
+func finalizedAnswer(id string, rec JobRecord, log *zap.Logger) (job.Finalized, error) {
+	switch {
 	case rec.State == JobCancelled:
-		return job.Finalized{}, true, errkind.New(errkind.Conflict, fmt.Sprintf("job %s was cancelled: it has no manifest; submit the job again", id))
+		return job.Finalized{}, errkind.New(errkind.Conflict, fmt.Sprintf("job %s was cancelled: it has no manifest; submit the job again", id))
 	case rec.Finalized == nil:
-		return job.Finalized{}, true, fmt.Errorf("the record of finalized job %s has no manifest references", id)
+		return job.Finalized{}, fmt.Errorf("the record of finalized job %s has no manifest references", id)
 	}
 	log.Info("job already finalized; its manifests are reported again")
-	return *rec.Finalized, true, nil
+	return *rec.Finalized, nil
 }
 
 // finalizeClaimData is what a finalize keeps with its claim.
